@@ -1,0 +1,18 @@
+# sealrelay_add_test(NAME <name> SOURCES <files...> LIBS <targets...> LABELS <labels...>
+#                    [ENVIRONMENT <VAR=value...>])
+# One GoogleTest executable; every TEST() in it becomes its own ctest entry
+# carrying LABELS. A test that calls GTEST_SKIP() shows as skipped in ctest.
+function(sealrelay_add_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS;ENVIRONMENT" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_compile_definitions(${T_NAME} PRIVATE
+    SEALRELAY_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    SEALRELAY_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  gtest_discover_tests(${T_NAME}
+    DISCOVERY_TIMEOUT 30
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${T_ENVIRONMENT}")
+endfunction()
