@@ -1,0 +1,181 @@
+#include "crypto/frames.h"
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+namespace sealrelay {
+namespace {
+
+using protocol::kFrameHeaderBytes;
+using protocol::kFrameIndexOffset;
+using protocol::kFrameNonceBytes;
+using protocol::kFrameNonceOffset;
+using protocol::kFrameOverheadBytes;
+using protocol::kFrameTagBytes;
+
+void put_u64(uint8_t* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
+}
+
+uint64_t get_u64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// AD = h | version | flags | index, i.e. h followed by the header minus the nonce.
+void make_ad(const noise::Hash& h, const uint8_t* header, uint8_t ad[protocol::kFrameAdBytes]) {
+  std::memcpy(ad, h.data(), h.size());
+  std::memcpy(ad + h.size(), header, kFrameNonceOffset);
+}
+
+Secret<protocol::kKeyBytes> copy_key(const TransferKeys& keys) { return keys.frame_key.clone(); }
+
+}  // namespace
+
+FrameSealer::FrameSealer(const TransferKeys& keys, uint64_t first_index)
+    : key_(copy_key(keys)), h_(keys.handshake_hash), next_index_(first_index) {}
+
+void FrameSealer::absorb_prefix(std::span<const uint8_t> bytes) {
+  sha_.update(bytes);
+  total_bytes_ += bytes.size();
+}
+
+void FrameSealer::seal(uint8_t flags, std::span<const uint8_t> plaintext, std::vector<uint8_t>& frame) {
+  if (finished_) std::abort();  // Misuse: nothing follows the trailer.
+  frame.resize(kFrameOverheadBytes + plaintext.size());
+  uint8_t* p = frame.data();
+  p[0] = protocol::kVersion;
+  p[1] = flags;
+  put_u64(p + kFrameIndexOffset, next_index_);
+  randombytes_buf(p + kFrameNonceOffset, kFrameNonceBytes);
+  uint8_t ad[protocol::kFrameAdBytes];
+  make_ad(h_, p, ad);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(p + kFrameHeaderBytes, &clen, plaintext.data(), plaintext.size(), ad,
+                                             sizeof ad, nullptr, p + kFrameNonceOffset, key_.data());
+  ++next_index_;
+}
+
+void FrameSealer::seal_chunk(std::span<const uint8_t> chunk, std::vector<uint8_t>& frame) {
+  if (chunk.empty() || chunk.size() > protocol::kMaxChunkBytes) std::abort();  // Misuse.
+  sha_.update(chunk);
+  total_bytes_ += chunk.size();
+  seal(0, chunk, frame);
+}
+
+void FrameSealer::seal_trailer(std::vector<uint8_t>& frame) { seal_trailer_for_test(total_bytes_, sha_.finish(), frame); }
+
+void FrameSealer::seal_trailer_for_test(uint64_t total_bytes, const Sha256Digest& digest,
+                                        std::vector<uint8_t>& frame) {
+  uint8_t trailer[protocol::kTrailerBytes];
+  put_u64(trailer, total_bytes);
+  std::memcpy(trailer + 8, digest.data(), digest.size());
+  seal(protocol::kFlagFinal, trailer, frame);
+  finished_ = true;
+}
+
+void FrameSealer::seal_abort(std::string_view code, std::string_view message, std::vector<uint8_t>& frame) {
+  std::string text = nlohmann::json{{"v", protocol::kVersion}, {"error", code}, {"message", message}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > protocol::kMaxAbortBytes) {
+    text = nlohmann::json{{"v", protocol::kVersion}, {"error", code.substr(0, 64)}, {"message", "(reason too long)"}}
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  seal(protocol::kFlagFinal | protocol::kFlagError, std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(text.data()), text.size()), frame);
+  finished_ = true;
+}
+
+FrameOpener::FrameOpener(const TransferKeys& keys, uint64_t first_index)
+    : key_(copy_key(keys)), h_(keys.handshake_hash), next_index_(first_index) {}
+
+void FrameOpener::absorb_prefix(std::span<const uint8_t> bytes) {
+  sha_.update(bytes);
+  total_bytes_ += bytes.size();
+}
+
+Error FrameOpener::fail(std::string code, std::string message) {
+  failed_ = make_error(std::move(code), std::move(message));
+  return *failed_;
+}
+
+Result<FrameOpener::Kind> FrameOpener::open(std::span<const uint8_t> frame, std::vector<uint8_t>& chunk) {
+  chunk.clear();
+  if (failed_) return *failed_;
+  if (complete_) return fail("after_end", "a frame arrived after the trailer");
+  if (frame.size() < kFrameOverheadBytes || frame.size() > protocol::kMaxFrameBytes) {
+    return fail("bad_frame", "frame has an impossible size");
+  }
+  const uint8_t* p = frame.data();
+  const uint8_t flags = p[1];
+  const bool final = (flags & protocol::kFlagFinal) != 0;
+  const bool aborting = (flags & protocol::kFlagError) != 0;
+  if (p[0] != protocol::kVersion || (flags & ~(protocol::kFlagFinal | protocol::kFlagError)) != 0 ||
+      (aborting && !final)) {
+    return fail("bad_frame", "frame has an unknown version or flags");
+  }
+  const size_t plain_size = frame.size() - kFrameOverheadBytes;
+  const bool size_ok = aborting ? plain_size > 0 && plain_size <= protocol::kMaxAbortBytes
+                       : final  ? plain_size == protocol::kTrailerBytes
+                                : plain_size > 0;
+  if (!size_ok) return fail("bad_frame", "frame has an impossible size");
+  const uint64_t index = get_u64(p + kFrameIndexOffset);
+  if (index != next_index_) {
+    return fail("out_of_order", "frame " + std::to_string(index) + " arrived where frame " +
+                                    std::to_string(next_index_) + " was due (reordered, dropped or duplicated)");
+  }
+
+  uint8_t ad[protocol::kFrameAdBytes];
+  make_ad(h_, p, ad);
+  chunk.resize(plain_size);
+  unsigned long long mlen = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(chunk.data(), &mlen, nullptr, p + kFrameHeaderBytes,
+                                                 frame.size() - kFrameHeaderBytes, ad, sizeof ad,
+                                                 p + kFrameNonceOffset, key_.data()) != 0) {
+    chunk.clear();
+    return fail("tampered", "frame " + std::to_string(index) + " failed authentication (altered, or not from this "
+                            "transfer)");
+  }
+  ++next_index_;
+  if (aborting) {
+    auto reason = nlohmann::json::parse(chunk.begin(), chunk.end(), nullptr, false);
+    chunk.clear();
+    std::string code = "unknown", message;
+    if (reason.is_object() && reason.value("error", nlohmann::json()).is_string()) {
+      code = reason["error"].get<std::string>();
+      if (reason.value("message", nlohmann::json()).is_string()) message = reason["message"].get<std::string>();
+    }
+    return fail("aborted", "the agent stopped the transfer: " + message + " (" + code + ")");
+  }
+  if (!final) {
+    sha_.update(chunk);
+    total_bytes_ += chunk.size();
+    return Kind::kData;
+  }
+
+  const uint64_t claimed_bytes = get_u64(chunk.data());
+  Sha256Digest digest = sha_.finish();
+  const bool same = claimed_bytes == total_bytes_ &&
+                    sodium_memcmp(digest.data(), chunk.data() + 8, digest.size()) == 0;
+  chunk.clear();
+  if (!same) {
+    return fail("trailer_mismatch", "the trailer's byte count or SHA-256 does not match what arrived (" +
+                                        std::to_string(total_bytes_) + " bytes received, " +
+                                        std::to_string(claimed_bytes) + " announced)");
+  }
+  complete_ = true;
+  return Kind::kTrailer;
+}
+
+Result<void> FrameOpener::finish() const {
+  if (failed_) return *failed_;
+  if (!complete_) {
+    return make_error("truncated", "the stream ended before the trailer: the file is incomplete (" +
+                                       std::to_string(total_bytes_) + " bytes so far)");
+  }
+  return {};
+}
+
+}  // namespace sealrelay

@@ -1,0 +1,102 @@
+// Frames after the handshake (docs/protocol.md §Frames): each chunk sealed on
+// its own with XChaCha20-Poly1305 under the transfer's frame key, a random
+// nonce carried in the frame, and associated data binding the handshake hash,
+// the version, the flags and the index. The last frame (final flag) is the
+// trailer: total byte count and SHA-256 of the whole file. No I/O.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "crypto/session.h"
+#include "crypto/sha256.h"
+
+namespace sealrelay {
+
+// Agent side. Seals the chunks of one transfer in order and keeps the running
+// byte count and SHA-256 for the trailer.
+class FrameSealer {
+ public:
+  // `first_index` is the index of the first frame sent in this session
+  // (offset / chunk size when resuming); `keys` are copied.
+  FrameSealer(const TransferKeys& keys, uint64_t first_index);
+
+  // Feeds the file bytes before the resume offset into the hash and count;
+  // they are not sent. Call before the first seal_chunk().
+  void absorb_prefix(std::span<const uint8_t> bytes);
+
+  // Replaces `frame` with the sealed frame for the next chunk
+  // (1..kMaxChunkBytes bytes; misuse aborts).
+  void seal_chunk(std::span<const uint8_t> chunk, std::vector<uint8_t>& frame);
+
+  // Replaces `frame` with the trailer; nothing may be sealed after it.
+  void seal_trailer(std::vector<uint8_t>& frame);
+
+  // Replaces `frame` with an abort frame: the authenticated last word of an
+  // agent that cannot finish (the file changed, a read failed). `code` and
+  // `message` are sent encrypted; nothing may be sealed after it.
+  void seal_abort(std::string_view code, std::string_view message, std::vector<uint8_t>& frame);
+
+  // A trailer claiming other figures, so tests can check that a lying one is
+  // refused. Never call it outside tests.
+  void seal_trailer_for_test(uint64_t total_bytes, const Sha256Digest& digest, std::vector<uint8_t>& frame);
+
+  uint64_t next_index() const { return next_index_; }
+  uint64_t total_bytes() const { return total_bytes_; }
+
+ private:
+  void seal(uint8_t flags, std::span<const uint8_t> plaintext, std::vector<uint8_t>& frame);
+
+  Secret<protocol::kKeyBytes> key_;
+  noise::Hash h_{};
+  uint64_t next_index_;
+  uint64_t total_bytes_ = 0;
+  Sha256 sha_;
+  bool finished_ = false;
+};
+
+// Requester side. Opens the frames of one transfer, enforcing order, and
+// reports complete only once the trailer verified against everything opened.
+// After any error it stays failed: every later call returns the same error.
+class FrameOpener {
+ public:
+  FrameOpener(const TransferKeys& keys, uint64_t first_index);
+
+  // Feeds bytes already on disk (a resumed .part) into the hash and count.
+  void absorb_prefix(std::span<const uint8_t> bytes);
+
+  enum class Kind { kData, kTrailer };
+  // Opens `frame`. On kData, `chunk` holds the plaintext to write; on
+  // kTrailer it is empty and complete() is now true. On error `chunk` is
+  // empty and nothing of the frame was released. Error codes:
+  //   bad_frame        malformed header or size
+  //   out_of_order     index other than the next one (reordered, dropped, duplicated)
+  //   tampered         did not authenticate (changed bytes, other transfer, wrong key)
+  //   after_end        a frame after the trailer
+  //   trailer_mismatch the trailer's byte count or SHA-256 differs from what arrived
+  //   aborted          the agent sent an abort frame; the message carries its reason
+  Result<Kind> open(std::span<const uint8_t> frame, std::vector<uint8_t>& chunk);
+
+  // Call at the end of the stream: fails with `truncated` unless the trailer
+  // verified (or with the earlier error).
+  Result<void> finish() const;
+
+  bool complete() const { return complete_; }
+  uint64_t next_index() const { return next_index_; }
+  uint64_t total_bytes() const { return total_bytes_; }
+
+ private:
+  Error fail(std::string code, std::string message);
+
+  Secret<protocol::kKeyBytes> key_;
+  noise::Hash h_{};
+  uint64_t next_index_;
+  uint64_t total_bytes_ = 0;
+  Sha256 sha_;
+  bool complete_ = false;
+  std::optional<Error> failed_;
+};
+
+}  // namespace sealrelay

@@ -1,0 +1,200 @@
+#include "crypto/payloads.h"
+
+#include <nlohmann/json.hpp>
+
+#include <limits>
+#include <optional>
+
+namespace sealrelay {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxNameBytes = 1024;
+constexpr size_t kMaxMessageBytes = 1024;
+constexpr size_t kMaxCodeBytes = 64;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Error bad(std::string what) { return make_error("bad_request", "malformed payload: " + std::move(what)); }
+
+Result<json> parse_object(std::span<const uint8_t> bytes) {
+  json j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  auto v = j.find("v");
+  if (v == j.end() || !v->is_number_unsigned()) return bad("missing version");
+  if (v->get<uint64_t>() != protocol::kVersion) {
+    return make_error("unsupported_version", "payload version " + v->dump() + " is not supported (this build "
+                                             "speaks version 1); upgrade the older side");
+  }
+  return j;
+}
+
+std::optional<std::string> get_string(const json& j, const char* key, size_t max_bytes, bool required = true) {
+  auto it = j.find(key);
+  if (it == j.end()) return required ? std::nullopt : std::optional<std::string>("");
+  if (!it->is_string()) return std::nullopt;
+  std::string s = it->get<std::string>();
+  if (s.size() > max_bytes || s.find('\0') != std::string::npos) return std::nullopt;
+  return s;
+}
+
+template <class T>
+std::optional<T> get_number(const json& j, const char* key, T min, T max, std::optional<T> missing = std::nullopt) {
+  auto it = j.find(key);
+  if (it == j.end()) return missing;
+  if (std::is_signed_v<T> ? !it->is_number_integer() : !it->is_number_unsigned()) return std::nullopt;
+  if constexpr (std::is_signed_v<T>) {
+    int64_t v = it->get<int64_t>();
+    if (v < min || v > max) return std::nullopt;
+    return static_cast<T>(v);
+  } else {
+    uint64_t v = it->get<uint64_t>();
+    if (v < min || v > max) return std::nullopt;
+    return static_cast<T>(v);
+  }
+}
+
+std::optional<EntryType> get_type(const json& j) {
+  auto t = get_string(j, "type", 16);
+  if (t == "file") return EntryType::kFile;
+  if (t == "dir") return EntryType::kDirectory;
+  return std::nullopt;
+}
+
+constexpr int64_t kMaxTime = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMinTime = std::numeric_limits<int64_t>::min();
+constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
+
+}  // namespace
+
+std::string_view op_name(Op op) {
+  switch (op) {
+    case Op::kGet: return "get";
+    case Op::kList: return "list";
+    case Op::kStat: return "stat";
+  }
+  std::abort();
+}
+
+std::string_view entry_type_name(EntryType type) { return type == EntryType::kFile ? "file" : "dir"; }
+
+std::string encode_request(const Request& r) {
+  return dump(json{{"v", protocol::kVersion},
+                   {"op", op_name(r.op)},
+                   {"path", r.path},
+                   {"offset", r.offset},
+                   {"chunk_size", r.chunk_size},
+                   {"ts", r.timestamp_ms}});
+}
+
+Result<Request> decode_request(std::span<const uint8_t> payload) {
+  auto j = parse_object(payload);
+  if (!j) return j.error();
+  Request r;
+  auto op = get_string(*j, "op", 8);
+  if (op == "get") r.op = Op::kGet;
+  else if (op == "list") r.op = Op::kList;
+  else if (op == "stat") r.op = Op::kStat;
+  else return bad("op must be get, list or stat");
+  auto path = get_string(*j, "path", protocol::kMaxPathBytes);
+  if (!path || path->empty()) return bad("path must be a non-empty string of at most 4096 bytes without NUL");
+  r.path = std::move(*path);
+  auto offset = get_number<uint64_t>(*j, "offset", 0, kMaxU64, uint64_t{0});
+  auto chunk = get_number<uint32_t>(*j, "chunk_size", protocol::kMinChunkBytes, protocol::kMaxChunkBytes,
+                                    uint32_t{protocol::kDefaultChunkBytes});
+  auto ts = get_number<int64_t>(*j, "ts", 1, kMaxTime);
+  if (!offset) return bad("offset must be an unsigned integer");
+  if (!chunk) return bad("chunk_size must be between 4 KiB and 1 MiB");
+  if (!ts) return bad("ts must be a positive integer (unix milliseconds)");
+  r.offset = *offset;
+  r.chunk_size = *chunk;
+  r.timestamp_ms = *ts;
+  return r;
+}
+
+std::string encode_answer(const Answer& a) {
+  if (!a.ok) return dump(json{{"v", protocol::kVersion}, {"ok", false}, {"error", a.error}, {"message", a.message}});
+  return dump(json{{"v", protocol::kVersion},
+                   {"ok", true},
+                   {"type", entry_type_name(a.type)},
+                   {"name", a.name},
+                   {"size", a.size},
+                   {"mtime", a.mtime},
+                   {"chunk_size", a.chunk_size},
+                   {"offset", a.offset},
+                   {"first_index", a.first_index},
+                   {"frames", a.frames}});
+}
+
+Result<Answer> decode_answer(std::span<const uint8_t> payload) {
+  auto j = parse_object(payload);
+  if (!j) return j.error();
+  Answer a;
+  auto ok = j->find("ok");
+  if (ok == j->end() || !ok->is_boolean()) return bad("ok must be a boolean");
+  a.ok = ok->get<bool>();
+  if (!a.ok) {
+    auto error = get_string(*j, "error", kMaxCodeBytes);
+    auto message = get_string(*j, "message", kMaxMessageBytes, false);
+    if (!error || error->empty() || !message) return bad("a refusal needs an error code and a message");
+    a.error = std::move(*error);
+    a.message = std::move(*message);
+    return a;
+  }
+  auto type = get_type(*j);
+  auto name = get_string(*j, "name", kMaxNameBytes);
+  auto size = get_number<uint64_t>(*j, "size", 0, kMaxU64);
+  auto mtime = get_number<int64_t>(*j, "mtime", kMinTime, kMaxTime);
+  auto chunk = get_number<uint32_t>(*j, "chunk_size", 0, protocol::kMaxChunkBytes);
+  auto offset = get_number<uint64_t>(*j, "offset", 0, kMaxU64);
+  auto first = get_number<uint64_t>(*j, "first_index", 0, kMaxU64);
+  auto frames = j->find("frames");
+  if (!type || !name || !size || !mtime || !chunk || !offset || !first || frames == j->end() ||
+      !frames->is_boolean()) {
+    return bad("answer metadata missing or of the wrong type");
+  }
+  if (frames->get<bool>() && *chunk < protocol::kMinChunkBytes) return bad("chunk_size out of range");
+  if (*offset > *size) return bad("offset beyond the end of the file");
+  a.type = *type;
+  a.name = std::move(*name);
+  a.size = *size;
+  a.mtime = *mtime;
+  a.chunk_size = *chunk;
+  a.offset = *offset;
+  a.first_index = *first;
+  a.frames = frames->get<bool>();
+  return a;
+}
+
+std::string encode_listing(const std::vector<ListEntry>& entries) {
+  json list = json::array();
+  for (const auto& e : entries) {
+    list.push_back(json{{"name", e.name}, {"type", entry_type_name(e.type)}, {"size", e.size}, {"mtime", e.mtime}});
+  }
+  return dump(json{{"v", protocol::kVersion}, {"entries", std::move(list)}});
+}
+
+Result<std::vector<ListEntry>> decode_listing(std::span<const uint8_t> document) {
+  auto j = parse_object(document);
+  if (!j) return j.error();
+  auto list = j->find("entries");
+  if (list == j->end() || !list->is_array()) return bad("entries must be an array");
+  std::vector<ListEntry> out;
+  out.reserve(list->size());
+  for (const auto& e : *list) {
+    if (!e.is_object()) return bad("each entry must be an object");
+    auto name = get_string(e, "name", kMaxNameBytes);
+    auto type = get_type(e);
+    auto size = get_number<uint64_t>(e, "size", 0, kMaxU64);
+    auto mtime = get_number<int64_t>(e, "mtime", kMinTime, kMaxTime);
+    if (!name || name->empty() || name->find('/') != std::string::npos || *name == "." || *name == ".." || !type ||
+        !size || !mtime) {
+      return bad("entry with a missing, unsafe or mistyped field");
+    }
+    out.push_back(ListEntry{std::move(*name), *type, *size, *mtime});
+  }
+  return out;
+}
+
+}  // namespace sealrelay

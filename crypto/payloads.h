@@ -1,0 +1,67 @@
+// The payloads inside the handshake (docs/protocol.md §Payloads): the
+// request in message 1, the answer in message 2, and the listing streamed in
+// frames. Versioned JSON; unknown fields are ignored so newer peers can add
+// some; every field is type- and bound-checked. No I/O.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/protocol.h"
+#include "proto/result.h"
+
+namespace sealrelay {
+
+enum class Op { kGet, kList, kStat };
+std::string_view op_name(Op op);
+
+struct Request {
+  Op op = Op::kGet;
+  std::string path;                 // "/share/dir/file", UTF-8, no NUL, ≤ kMaxPathBytes
+  uint64_t offset = 0;              // resume: first byte wanted (get only)
+  uint32_t chunk_size = protocol::kDefaultChunkBytes;
+  int64_t timestamp_ms = 0;         // unix ms; the agent refuses replays (crypto/replay.h)
+};
+
+std::string encode_request(const Request& request);
+// Fails with bad_request on malformed JSON, wrong types, missing fields,
+// out-of-range numbers or paths, and unsupported_version for v != 1.
+Result<Request> decode_request(std::span<const uint8_t> payload);
+
+enum class EntryType { kFile, kDirectory };
+std::string_view entry_type_name(EntryType type);
+
+// What an agent says in message 2. ok=false carries the refusal.
+struct Answer {
+  bool ok = false;
+  std::string error;     // when !ok: not_found, not_allowed, unauthorized, replayed, bad_request, busy, internal
+  std::string message;   // when !ok: for humans
+  EntryType type = EntryType::kFile;
+  std::string name;      // last path component
+  uint64_t size = 0;     // get: file size; list: listing document size; stat: entry size
+  int64_t mtime = 0;     // unix seconds
+  uint32_t chunk_size = 0;  // get/list: plaintext bytes per data frame (the last may be shorter)
+  uint64_t offset = 0;      // get: byte offset of the first frame (the request's, rounded down to a chunk)
+  uint64_t first_index = 0; // get/list: index of the first frame
+  bool frames = false;      // whether frames follow (get, list) or not (stat, refusals)
+};
+
+std::string encode_answer(const Answer& answer);
+Result<Answer> decode_answer(std::span<const uint8_t> payload);
+
+struct ListEntry {
+  std::string name;
+  EntryType type = EntryType::kFile;
+  uint64_t size = 0;
+  int64_t mtime = 0;
+};
+
+// The listing document of a `list`, streamed in frames like a file.
+// Names that are not valid UTF-8 are sent with U+FFFD in place of bad bytes.
+std::string encode_listing(const std::vector<ListEntry>& entries);
+Result<std::vector<ListEntry>> decode_listing(std::span<const uint8_t> document);
+
+}  // namespace sealrelay

@@ -1,0 +1,63 @@
+// The end-to-end wire format between requester and agent, mirroring
+// docs/protocol.md (the source of truth). Every size and label that crosses
+// the wire is defined here once. Bump kVersion on any incompatible change.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <sodium.h>
+
+namespace sealrelay::protocol {
+
+inline constexpr uint8_t kVersion = 1;
+
+// Noise (docs/protocol.md §Handshake).
+inline constexpr std::string_view kNoiseProtocolName = "Noise_IK_25519_ChaChaPoly_BLAKE2b";
+inline constexpr std::string_view kPrologue = "sealrelay/1";
+inline constexpr size_t kKeyBytes = 32;          // X25519 keys, cipher keys
+inline constexpr size_t kHashBytes = 64;         // BLAKE2b, the handshake hash h
+inline constexpr size_t kNoiseTagBytes = 16;     // ChaChaPoly tag
+inline constexpr size_t kMaxNoiseMessageBytes = 65535;
+
+// Frames (docs/protocol.md §Frames):
+//   version u8 | flags u8 | index u64 big-endian | nonce 24B | ciphertext (plaintext + 16B tag)
+inline constexpr uint8_t kFlagFinal = 0x01;      // the last frame; nothing may follow it
+inline constexpr uint8_t kFlagError = 0x02;      // with kFlagFinal: the agent aborts (JSON reason)
+inline constexpr size_t kFrameNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+inline constexpr size_t kFrameTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+inline constexpr size_t kFrameIndexOffset = 2;
+inline constexpr size_t kFrameNonceOffset = 10;
+inline constexpr size_t kFrameHeaderBytes = kFrameNonceOffset + kFrameNonceBytes;
+inline constexpr size_t kFrameOverheadBytes = kFrameHeaderBytes + kFrameTagBytes;
+// AD = h (64B) | version u8 | flags u8 | index u64 big-endian: the header minus the nonce.
+inline constexpr size_t kFrameAdBytes = kHashBytes + kFrameNonceOffset;
+inline constexpr std::string_view kFrameKeyLabel = "sealrelay/1 frame key";
+
+inline constexpr size_t kMinChunkBytes = 4 * 1024;
+inline constexpr size_t kDefaultChunkBytes = 256 * 1024;
+inline constexpr size_t kMaxChunkBytes = 1024 * 1024;
+inline constexpr size_t kMaxFrameBytes = kFrameOverheadBytes + kMaxChunkBytes;
+
+// Trailer plaintext: total file bytes u64 big-endian | SHA-256 of the whole file.
+inline constexpr size_t kSha256Bytes = 32;
+inline constexpr size_t kTrailerBytes = 8 + kSha256Bytes;
+
+// An abort frame's plaintext: {"v":1,"error":CODE,"message":...}, at most this long.
+inline constexpr size_t kMaxAbortBytes = 4096;
+
+// Payloads (docs/protocol.md §Payloads).
+inline constexpr size_t kMaxPathBytes = 4096;
+
+static_assert(kFrameNonceBytes == 24 && kFrameTagBytes == 16);
+static_assert(kFrameHeaderBytes == 34);
+static_assert(kKeyBytes == crypto_scalarmult_BYTES && kKeyBytes == crypto_scalarmult_SCALARBYTES);
+static_assert(kKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+static_assert(kKeyBytes == crypto_aead_chacha20poly1305_ietf_KEYBYTES);
+static_assert(kHashBytes == crypto_generichash_BYTES_MAX);
+static_assert(kMaxFrameBytes < (size_t{1} << 32), "frames are length-prefixed with u32 on upload");
+static_assert(kTrailerBytes <= kMinChunkBytes && kMaxAbortBytes <= kMaxChunkBytes);
+
+}  // namespace sealrelay::protocol
