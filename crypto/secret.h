@@ -16,9 +16,9 @@ template <size_t N>
 class Secret {
  public:
   // Zero-filled. Aborts if the allocator fails: there is no sane way to go on
-  // without memory for a key.
-  Secret() : p_(static_cast<uint8_t*>(sodium_malloc(N))) {
-    if (p_ == nullptr) std::abort();
+  // without memory for a key. sodium_malloc needs sodium_init(), which is
+  // idempotent: calling it here makes forgetting it in a main harmless.
+  Secret() : p_(init_and_allocate()) {
     sodium_memzero(p_, N);
   }
   ~Secret() { sodium_free(p_); }
@@ -47,6 +47,12 @@ class Secret {
   }
 
  private:
+  static uint8_t* init_and_allocate() {
+    if (sodium_init() < 0) std::abort();
+    auto* p = static_cast<uint8_t*>(sodium_malloc(N));
+    if (p == nullptr) std::abort();
+    return p;
+  }
   uint8_t* p_;
 };
 
