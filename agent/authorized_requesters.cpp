@@ -1,0 +1,203 @@
+#include "agent/authorized_requesters.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sealrelay::agent {
+
+namespace {
+
+constexpr std::string_view kBlank = " \t";
+constexpr std::string_view kPathsOption = "paths=";
+
+Error bad_line(int line, std::string why) {
+  return make_error("bad_authorized_requesters", "line " + std::to_string(line) + ": " + why);
+}
+
+std::string_view trim(std::string_view s) {
+  size_t b = s.find_first_not_of(kBlank);
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(kBlank);
+  return s.substr(b, e - b + 1);
+}
+
+// Splits off the first blank-separated token of `s` (already trimmed).
+std::string_view next_token(std::string_view& s) {
+  size_t end = s.find_first_of(kBlank);
+  std::string_view token = s.substr(0, end);
+  s = end == std::string_view::npos ? std::string_view() : trim(s.substr(end));
+  return token;
+}
+
+// The key in canonical base64 (ORIGINAL variant, padded), or nullopt.
+std::optional<RequesterKey> decode_key(std::string_view text) {
+  RequesterKey key{};
+  size_t len = 0;
+  const char* end = nullptr;
+  if (text.size() != sodium_base64_ENCODED_LEN(kRequesterKeyBytes, sodium_base64_VARIANT_ORIGINAL) - 1)
+    return std::nullopt;
+  if (sodium_base642bin(key.data(), key.size(), text.data(), text.size(), nullptr, &len, &end,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      len != key.size() || end != text.data() + text.size())
+    return std::nullopt;
+  // Refuse non-canonical spellings (non-zero unused bits) by re-encoding.
+  char again[sodium_base64_ENCODED_LEN(kRequesterKeyBytes, sodium_base64_VARIANT_ORIGINAL)];
+  sodium_bin2base64(again, sizeof again, key.data(), key.size(), sodium_base64_VARIANT_ORIGINAL);
+  if (text != std::string_view(again)) return std::nullopt;
+  return key;
+}
+
+Result<PathScope> parse_scope(int line, std::string_view list) {
+  std::vector<std::string> paths;
+  for (;;) {
+    size_t comma = list.find(',');
+    std::string_view p = list.substr(0, comma);
+    if (p.empty()) return bad_line(line, "paths= has an empty entry");
+    auto parsed = parse_request_path(p);
+    if (!parsed) return bad_line(line, "paths= entry '" + std::string(p) + "': " + parsed.error().message);
+    paths.push_back(parsed->str());
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return PathScope::of(paths);
+}
+
+}  // namespace
+
+Result<AuthorizedRequesters> AuthorizedRequesters::parse(std::string_view text) {
+  if (text.size() > kMaxAuthorizedRequestersBytes)
+    return make_error("bad_authorized_requesters", "the file is larger than 1 MiB");
+  AuthorizedRequesters out;
+  int line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find('\0') != std::string_view::npos) return bad_line(line_no, "contains a NUL byte");
+    line = trim(line);
+    if (line.empty() || line.front() == '#') continue;
+
+    AuthorizedRequester entry;
+    entry.line = line_no;
+    std::string_view key_text = next_token(line);
+    auto key = decode_key(key_text);
+    if (!key) {
+      return bad_line(line_no,
+                      "expected a requester public key first: base64 of 32 bytes, 44 characters "
+                      "(as `sealrelay whoami` prints it)");
+    }
+    entry.key = *key;
+    if (line.substr(0, kPathsOption.size()) == kPathsOption) {
+      std::string_view option = next_token(line);
+      auto scope = parse_scope(line_no, option.substr(kPathsOption.size()));
+      if (!scope) return scope.error();
+      entry.scope = std::move(*scope);
+    }
+    for (std::string_view rest = line; !rest.empty();) {
+      if (next_token(rest).substr(0, kPathsOption.size()) == kPathsOption)
+        return bad_line(line_no, "paths= must come right after the key");
+    }
+    entry.comment = std::string(line);
+    auto [it, inserted] = out.by_key_.emplace(entry.key, out.entries_.size());
+    if (!inserted) {
+      return bad_line(line_no, "this key is already on line " +
+                                   std::to_string(out.entries_[it->second].line));
+    }
+    out.entries_.push_back(std::move(entry));
+  }
+  return out;
+}
+
+const AuthorizedRequester* AuthorizedRequesters::find(
+    std::span<const uint8_t, kRequesterKeyBytes> key) const {
+  RequesterKey k;
+  std::copy(key.begin(), key.end(), k.begin());
+  auto it = by_key_.find(k);
+  return it == by_key_.end() ? nullptr : &entries_[it->second];
+}
+
+namespace {
+
+Error file_error(const std::string& path, const std::string& why) {
+  return make_error("io_error", path + ": " + why);
+}
+
+// Reads the whole file open as `fd`, whose fstat is `st`.
+Result<std::string> read_all(const std::string& path, int fd, const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return file_error(path, "not a regular file");
+  if (st.st_mode & S_IWOTH)
+    return make_error("not_allowed", path + ": writable by everyone; refusing to trust it "
+                                            "(chmod o-w)");
+  if (static_cast<uint64_t>(st.st_size) > kMaxAuthorizedRequestersBytes)
+    return make_error("bad_authorized_requesters", path + ": larger than 1 MiB");
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return file_error(path, std::strerror(errno));
+    }
+    if (n == 0) return text;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > kMaxAuthorizedRequestersBytes)
+      return make_error("bad_authorized_requesters", path + ": larger than 1 MiB");
+  }
+}
+
+}  // namespace
+
+Result<AuthorizedRequestersFile::Reload> AuthorizedRequestersFile::reload_if_changed() {
+  std::lock_guard lock(mu_);
+  // Reports each failure once: the same error on the same version again
+  // (or a file that is still missing) is "unchanged".
+  auto fail = [&](Error e, std::optional<FileSnapshot> version) -> Result<Reload> {
+    bool again = last_error_ && failed_ == version && last_error_->message == e.message;
+    failed_ = version;
+    last_error_ = e;
+    if (again) return Reload::unchanged;
+    return e;
+  };
+  struct stat st;
+  if (::stat(path_.c_str(), &st) != 0) return fail(file_error(path_, std::strerror(errno)), {});
+  FileSnapshot seen = snapshot_from_stat(st);
+  if (loaded_ == seen) return Reload::unchanged;
+  if (last_error_ && failed_ == seen) return Reload::unchanged;
+
+  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) return fail(file_error(path_, std::strerror(errno)), {});
+  if (::fstat(fd.get(), &st) != 0) return fail(file_error(path_, std::strerror(errno)), {});
+  FileSnapshot version = snapshot_from_stat(st);  // What is actually read.
+  auto text = read_all(path_, fd.get(), st);
+  if (!text) return fail(text.error(), version);
+  auto parsed = AuthorizedRequesters::parse(*text);
+  if (!parsed) {
+    Error e = parsed.error();
+    e.message = path_ + ": " + e.message;
+    return fail(e, version);
+  }
+  current_ = std::make_shared<const AuthorizedRequesters>(std::move(*parsed));
+  loaded_ = version;
+  failed_.reset();
+  last_error_.reset();
+  return Reload::reloaded;
+}
+
+std::shared_ptr<const AuthorizedRequesters> AuthorizedRequestersFile::current() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+std::optional<Error> AuthorizedRequestersFile::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+}  // namespace sealrelay::agent

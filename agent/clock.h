@@ -1,0 +1,56 @@
+// Clock and Rng: the agent's only sources of time and randomness for its
+// policies (backoff.h, rate_limit.h). Passed in, never global, so tests drive
+// them by hand and run without sleeping.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <random>
+
+namespace sealrelay::agent {
+
+// A monotonic clock. Implementations must be safe to call from any thread.
+class Clock {
+ public:
+  using duration = std::chrono::nanoseconds;
+  using time_point = std::chrono::time_point<std::chrono::steady_clock, duration>;
+
+  virtual ~Clock() = default;
+  // The current time; never goes backwards.
+  virtual time_point now() const = 0;
+};
+
+// The real monotonic clock (std::chrono::steady_clock).
+class SteadyClock final : public Clock {
+ public:
+  time_point now() const override {
+    return std::chrono::time_point_cast<duration>(std::chrono::steady_clock::now());
+  }
+};
+
+// A source of uniformly distributed integers for jitter. Not for secrets:
+// keys and nonces come from libsodium (crypto/). Implementations must be
+// safe to call from any thread.
+class Rng {
+ public:
+  virtual ~Rng() = default;
+  // A uniformly distributed integer in [0, bound]; returns 0 when bound is 0.
+  virtual uint64_t uniform(uint64_t bound) = 0;
+};
+
+// Rng backed by a 64-bit Mersenne Twister seeded from std::random_device.
+class SystemRng final : public Rng {
+ public:
+  SystemRng() : engine_(std::random_device{}()) {}
+  uint64_t uniform(uint64_t bound) override {
+    std::lock_guard lock(mu_);
+    return std::uniform_int_distribution<uint64_t>(0, bound)(engine_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::mt19937_64 engine_;  // Guarded by mu_.
+};
+
+}  // namespace sealrelay::agent

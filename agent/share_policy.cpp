@@ -1,0 +1,492 @@
+#include "agent/share_policy.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+
+namespace sealrelay::agent {
+
+using detail::CompiledShare;
+
+namespace {
+
+Error not_allowed(std::string why) { return make_error("not_allowed", "the path " + std::move(why)); }
+Error not_found() { return make_error("not_found", "no such file or directory"); }
+Error escapes() { return not_allowed("leads outside its share"); }
+Error io_error(const char* what, int err) {
+  return make_error("io_error", std::string(what) + ": " + std::strerror(err));
+}
+
+// The error for a failed openat/fstat inside the share.
+Error from_errno(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return not_found();
+    case EACCES:
+    case EPERM:
+      return not_allowed("is not readable by the agent");
+    case ENAMETOOLONG:
+      return make_error("bad_path", "the path has a component that is too long");
+    default:
+      return io_error("cannot open the path", err);
+  }
+}
+
+int64_t ns_of(const struct timespec& ts) {
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+EntryInfo info_of(std::string name, const struct stat& st) {
+  EntryInfo e;
+  e.name = std::move(name);
+  e.type = S_ISDIR(st.st_mode) ? EntryType::directory : EntryType::file;
+  e.size = e.type == EntryType::file ? static_cast<uint64_t>(st.st_size) : 0;
+  e.mtime_ns = ns_of(st.st_mtim);
+  return e;
+}
+
+// Components of a path as requester sees it: share name, then `canon`.
+std::vector<std::string> requester_components(const CompiledShare& share,
+                                              std::span<const std::string> canon) {
+  std::vector<std::string> out;
+  out.reserve(canon.size() + 1);
+  out.push_back(share.config.name);
+  out.insert(out.end(), canon.begin(), canon.end());
+  return out;
+}
+
+Visibility visibility_of(const CompiledShare& share, std::span<const std::string> canon,
+                         const PathScope& scope) {
+  if (scope.is_everything()) return Visibility::full;
+  return scope.visibility(requester_components(share, canon));
+}
+
+// Whether `canon` or a directory above it matches an exclude pattern;
+// `is_directory` says what `canon` itself is.
+bool excluded(const CompiledShare& share, std::span<const std::string> canon, bool is_directory) {
+  for (size_t n = 1; n <= canon.size(); ++n) {
+    bool dir = n < canon.size() || is_directory;
+    if (any_matches(share.exclude, canon.first(n), dir)) return true;
+  }
+  return false;
+}
+
+// Whether the file `canon` is served under the share's include patterns.
+bool included(const CompiledShare& share, std::span<const std::string> canon) {
+  if (share.include.empty()) return true;
+  for (size_t n = 1; n <= canon.size(); ++n) {
+    if (any_matches(share.include, canon.first(n), n < canon.size())) return true;
+  }
+  return false;
+}
+
+Result<UniqueFd> open_root(const CompiledShare& share, int flags) {
+  UniqueFd fd(::open(share.config.root.c_str(), flags | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    return make_error("not_found",
+                      "the share '" + share.config.name + "' is not available on the agent");
+  }
+  return fd;
+}
+
+// The text of the symbolic link open as the O_PATH descriptor `fd`.
+Result<std::string> read_link(int fd) {
+  std::string buf(PATH_MAX + 1, '\0');
+  ssize_t n = ::readlinkat(fd, "", buf.data(), buf.size());
+  if (n < 0) return io_error("cannot read a symbolic link", errno);
+  if (static_cast<size_t>(n) >= buf.size()) return not_allowed("has a symbolic link that is too long");
+  buf.resize(static_cast<size_t>(n));
+  return buf;
+}
+
+// Splits link text into components, keeping "", "." and ".." for the walk.
+std::vector<std::string> split(std::string_view text) {
+  std::vector<std::string> out;
+  for (;;) {
+    size_t slash = text.find('/');
+    out.emplace_back(text.substr(0, slash));
+    if (slash == std::string_view::npos) return out;
+    text.remove_prefix(slash + 1);
+  }
+}
+
+// A path resolved inside a share.
+struct Resolved {
+  std::vector<std::string> canon;  // Share-relative components after symlinks.
+  UniqueFd fd;                     // O_PATH descriptor of the final object.
+  struct stat st {};               // Its fstat.
+  UniqueFd parent;                 // O_PATH of its directory; files only.
+  Visibility visibility = Visibility::full;
+};
+
+// Walks `rel` (share-relative, syntax-checked components) from the share
+// root. See the header comment of share_policy.h for the rules.
+class Walk {
+ public:
+  Walk(const CompiledShare& share, const PathScope& scope) : share_(share), scope_(scope) {}
+
+  Result<Resolved> run(std::span<const std::string> rel) {
+    auto root = open_root(share_, O_PATH);
+    if (!root) return root.error();
+    dirs_.push_back(std::move(*root));
+    todo_.assign(rel.begin(), rel.end());
+    while (!todo_.empty()) {
+      std::string name = std::move(todo_.front());
+      todo_.pop_front();
+      if (name.empty() || name == ".") continue;  // Only link text has these.
+      if (name == "..") {                          // Only link text has this.
+        if (canon_.empty()) return escapes();
+        dirs_.pop_back();
+        canon_.pop_back();
+        continue;
+      }
+      canon_.push_back(std::move(name));
+      auto step = enter_last();
+      if (!step) return step.error();
+      if (*step) return std::move(**step);  // Reached a regular file.
+    }
+    Resolved r;
+    r.fd = std::move(dirs_.back());
+    if (::fstat(r.fd.get(), &r.st) != 0) return io_error("cannot stat a directory", errno);
+    return finish(std::move(r));
+  }
+
+ private:
+  // Opens canon_.back() in dirs_.back(). Returns a Resolved when it is the
+  // final regular file, nullopt when the walk goes on.
+  Result<std::optional<Resolved>> enter_last() {
+    const bool last = todo_.empty();
+    if (visibility_of(share_, canon_, scope_) == Visibility::hidden)
+      return not_allowed("is outside the paths this requester may use");
+    if (excluded(share_, canon_, false)) return not_allowed("is excluded from the share");
+    if (canon_.size() > kMaxDepth) return not_allowed("is nested too deeply");
+    UniqueFd fd(::openat(dirs_.back().get(), canon_.back().c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+      int err = errno;
+      if (err == ENOENT && excluded(share_, canon_, true))
+        return not_allowed("is excluded from the share");
+      if (err == ENOENT && last && !included(share_, canon_))
+        return not_allowed("is not included in the share");
+      return from_errno(err);
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat the path", errno);
+    if (S_ISLNK(st.st_mode)) {
+      auto ok = follow(fd.get());
+      if (!ok) return ok.error();
+      return std::optional<Resolved>();
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (excluded(share_, canon_, true)) return not_allowed("is excluded from the share");
+      dirs_.push_back(std::move(fd));
+      return std::optional<Resolved>();
+    }
+    if (!S_ISREG(st.st_mode)) return not_allowed("is not a regular file or directory");
+    if (!last) return not_found();  // "file/more" (ENOTDIR).
+    if (!included(share_, canon_)) return not_allowed("is not included in the share");
+    const auto& max = share_.config.max_file_size;
+    if (max && static_cast<uint64_t>(st.st_size) > *max)
+      return make_error("too_large", "the file is larger than this share serves");
+    Resolved r;
+    r.fd = std::move(fd);
+    r.st = st;
+    r.parent = std::move(dirs_.back());
+    auto done = finish(std::move(r));
+    if (!done) return done.error();
+    return std::optional<Resolved>(std::move(*done));
+  }
+
+  // Replaces the link canon_.back() (open as `fd`) by its target.
+  Result<void> follow(int fd) {
+    if (!share_.config.follow_symlinks)
+      return not_allowed("is a symbolic link, and this share does not follow them");
+    if (++links_ > kMaxSymlinks) return not_allowed("has too many levels of symbolic links");
+    auto text = read_link(fd);
+    if (!text) return text.error();
+    canon_.pop_back();
+    std::string_view target = *text;
+    if (target.empty()) return not_found();
+    if (target.front() == '/') {
+      auto rel = relative_to_root(target);
+      if (!rel) return rel.error();
+      target = *rel;
+      dirs_.resize(1);
+      canon_.clear();
+    }
+    auto parts = split(target);
+    todo_.insert(todo_.begin(), parts.begin(), parts.end());
+    return {};
+  }
+
+  // The part of the absolute link text `target` below the share root's
+  // real path, or not_allowed when it is not below it.
+  Result<std::string_view> relative_to_root(std::string_view target) {
+    if (!real_root_resolved_) {
+      std::unique_ptr<char, decltype(&std::free)> real(::realpath(share_.config.root.c_str(), nullptr),
+                                                        &std::free);
+      if (!real) return io_error("cannot resolve the share root", errno);
+      real_root_ = real.get();
+      if (real_root_ == "/") real_root_.clear();  // Every absolute path is below "/".
+      real_root_resolved_ = true;
+    }
+    if (target.substr(0, real_root_.size()) != real_root_) return escapes();
+    std::string_view rest = target.substr(real_root_.size());
+    if (!rest.empty() && rest.front() != '/') return escapes();  // "/srv/share2" vs "/srv/share".
+    return rest;
+  }
+
+  Result<Resolved> finish(Resolved r) {
+    r.canon = std::move(canon_);
+    r.visibility = visibility_of(share_, r.canon, scope_);
+    return r;
+  }
+
+  const CompiledShare& share_;
+  const PathScope& scope_;
+  std::vector<UniqueFd> dirs_;  // dirs_[0] is the root; dirs_.size() == canon_.size() + 1.
+  std::vector<std::string> canon_;
+  std::deque<std::string> todo_;
+  int links_ = 0;
+  std::string real_root_;
+  bool real_root_resolved_ = false;
+};
+
+}  // namespace
+
+Result<Shares> Shares::create(std::vector<ShareConfig> configs) {
+  std::vector<CompiledShare> shares;
+  for (auto& c : configs) {
+    auto bad = [&](std::string why) {
+      return make_error("bad_config", "share '" + c.name + "': " + std::move(why));
+    };
+    if (!is_valid_share_name(c.name))
+      return bad("a share name is 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'");
+    if (c.root.empty() || c.root.front() != '/') return bad("the root must be an absolute path");
+    if (c.root.find('\0') != std::string::npos) return bad("the root contains a NUL byte");
+    CompiledShare s;
+    for (const auto& [patterns, out] : {std::pair{&c.include, &s.include}, {&c.exclude, &s.exclude}}) {
+      for (const auto& p : *patterns) {
+        auto g = GlobPattern::compile(p);
+        if (!g) return bad(g.error().message);
+        out->push_back(std::move(*g));
+      }
+    }
+    s.config = std::move(c);
+    shares.push_back(std::move(s));
+  }
+  std::sort(shares.begin(), shares.end(),
+            [](const auto& a, const auto& b) { return a.config.name < b.config.name; });
+  for (size_t i = 1; i < shares.size(); ++i) {
+    if (shares[i].config.name == shares[i - 1].config.name)
+      return make_error("bad_config", "share '" + shares[i].config.name + "' is defined twice");
+  }
+  return Shares(std::move(shares));
+}
+
+Result<void> Shares::check_roots() const {
+  for (const auto& s : shares_) {
+    UniqueFd fd(::open(s.config.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+      return make_error("bad_config", "share '" + s.config.name + "': cannot open " + s.config.root +
+                                          " as a directory: " + std::strerror(errno));
+    }
+  }
+  return {};
+}
+
+std::vector<std::string> Shares::names() const {
+  std::vector<std::string> out;
+  for (const auto& s : shares_) out.push_back(s.config.name);
+  return out;
+}
+
+const CompiledShare* Shares::find(std::string_view name) const {
+  auto it = std::lower_bound(shares_.begin(), shares_.end(), name,
+                             [](const auto& s, std::string_view n) { return s.config.name < n; });
+  return it != shares_.end() && it->config.name == name ? &*it : nullptr;
+}
+
+namespace {
+
+// Parses `path`; its share must be visible in `scope`, which is checked
+// before the share is looked up, so a scoped requester learns no share names.
+Result<RequestPath> parse_in_scope(std::string_view path, const PathScope& scope) {
+  auto parsed = parse_request_path(path);
+  if (!parsed) return parsed.error();
+  if (!parsed->components.empty() &&
+      scope.visibility(std::span(parsed->components).first(1)) == Visibility::hidden)
+    return not_allowed("is outside the paths this requester may use");
+  return parsed;
+}
+
+Error no_share() { return make_error("not_found", "no share of that name"); }
+
+// Opens the regular file `r` for reading: by name in its directory, then
+// checked to be the very file the walk saw (a swap in between is refused).
+Result<UniqueFd> open_for_reading(const Resolved& r) {
+  const std::string& name = r.canon.back();
+  UniqueFd fd(::openat(r.parent.get(), name.c_str(),
+                       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ELOOP) return make_error("file_changed", "the file changed while being opened");
+    return from_errno(errno);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat the file", errno);
+  if (!S_ISREG(st.st_mode) || st.st_dev != r.st.st_dev || st.st_ino != r.st.st_ino)
+    return make_error("file_changed", "the file changed while being opened");
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+    return io_error("cannot set up the file", errno);
+  return fd;
+}
+
+std::string requester_path(const CompiledShare& share, std::span<const std::string> canon) {
+  return RequestPath{requester_components(share, canon)}.str();
+}
+
+}  // namespace
+
+Result<OpenedFile> Shares::open_file(std::string_view path, const PathScope& scope) const {
+  auto parsed = parse_in_scope(path, scope);
+  if (!parsed) return parsed.error();
+  const auto& comps = parsed->components;
+  if (comps.empty()) return make_error("not_a_file", "the path is a directory");
+  const CompiledShare* share = find(comps.front());
+  if (!share) return no_share();
+  auto r = Walk(*share, scope).run(std::span(comps).subspan(1));
+  if (!r) return r.error();
+  if (!S_ISREG(r->st.st_mode)) return make_error("not_a_file", "the path is a directory");
+  if (r->visibility != Visibility::full)
+    return not_allowed("is outside the paths this requester may use");
+  auto fd = open_for_reading(*r);
+  if (!fd) return fd.error();
+  OpenedFile out;
+  out.fd = std::move(*fd);
+  out.dir = std::move(r->parent);
+  out.name = r->canon.back();
+  out.path = requester_path(*share, r->canon);
+  out.info = info_of(comps.back(), r->st);
+  return out;
+}
+
+Result<EntryInfo> Shares::stat(std::string_view path, const PathScope& scope) const {
+  auto parsed = parse_in_scope(path, scope);
+  if (!parsed) return parsed.error();
+  const auto& comps = parsed->components;
+  if (comps.empty()) return EntryInfo{"", EntryType::directory, 0, 0};
+  const CompiledShare* share = find(comps.front());
+  if (!share) return no_share();
+  auto r = Walk(*share, scope).run(std::span(comps).subspan(1));
+  if (!r) return r.error();
+  return info_of(comps.back(), r->st);
+}
+
+namespace {
+
+// The entry `name` of the directory `dir` (open as `dir_fd`, canonical
+// components `canon`), or nullopt when it is not servable.
+std::optional<EntryInfo> entry_of(const CompiledShare& share, const PathScope& scope, int dir_fd,
+                                  std::vector<std::string>& canon, const std::string& name,
+                                  bool dir_fully_visible) {
+  canon.push_back(name);
+  struct Pop {
+    std::vector<std::string>& v;
+    ~Pop() { v.pop_back(); }
+  } pop{canon};
+  if (!dir_fully_visible && visibility_of(share, canon, scope) == Visibility::hidden) return {};
+  if (excluded(share, canon, false)) return {};
+  struct stat st;
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  if (S_ISLNK(st.st_mode)) {
+    if (!share.config.follow_symlinks) return {};
+    auto r = Walk(share, scope).run(canon);  // Same rules as a get of it.
+    if (!r || (S_ISREG(r->st.st_mode) && r->visibility != Visibility::full)) return {};
+    return info_of(name, r->st);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (excluded(share, canon, true)) return {};
+    return info_of(name, st);
+  }
+  if (!S_ISREG(st.st_mode) || !included(share, canon)) return {};
+  const auto& max = share.config.max_file_size;
+  if (max && static_cast<uint64_t>(st.st_size) > *max) return {};
+  return info_of(name, st);
+}
+
+struct CloseDir {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+void sort_by_name(Listing& l) {
+  std::sort(l.entries.begin(), l.entries.end(),
+            [](const EntryInfo& a, const EntryInfo& b) { return a.name < b.name; });
+}
+
+}  // namespace
+
+Result<Listing> Shares::list(std::string_view path, const PathScope& scope,
+                             size_t max_entries) const {
+  auto parsed = parse_in_scope(path, scope);
+  if (!parsed) return parsed.error();
+  const auto& comps = parsed->components;
+  Listing out;
+  if (comps.empty()) {
+    for (const auto& s : shares_) {
+      if (scope.visibility(std::span(&s.config.name, 1)) == Visibility::hidden) continue;
+      auto root = open_root(s, O_PATH);
+      struct stat st;
+      if (!root || ::fstat(root->get(), &st) != 0) continue;
+      if (out.entries.size() == max_entries) {
+        out.truncated = true;
+        break;
+      }
+      out.entries.push_back(info_of(s.config.name, st));
+    }
+    return out;
+  }
+  const CompiledShare* share = find(comps.front());
+  if (!share) return no_share();
+  auto r = Walk(*share, scope).run(std::span(comps).subspan(1));
+  if (!r) return r.error();
+  if (!S_ISDIR(r->st.st_mode)) return make_error("not_a_directory", "the path is a file");
+  UniqueFd dir_fd(::openat(r->fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) return from_errno(errno);
+  UniqueFd for_dir(::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!for_dir) return io_error("cannot list the directory", errno);
+  std::unique_ptr<DIR, CloseDir> dir(::fdopendir(for_dir.get()));
+  if (!dir) return io_error("cannot list the directory", errno);
+  (void)for_dir.release();  // Owned by `dir` now.
+  const bool full = r->visibility == Visibility::full;
+  std::vector<std::string> canon = r->canon;
+  for (;;) {
+    errno = 0;
+    struct dirent* d = ::readdir(dir.get());
+    if (!d) {
+      if (errno != 0) return io_error("cannot list the directory", errno);
+      break;
+    }
+    std::string name = d->d_name;
+    if (name == "." || name == "..") continue;
+    auto e = entry_of(*share, scope, dir_fd.get(), canon, name, full);
+    if (!e) continue;
+    if (out.entries.size() == max_entries) {
+      out.truncated = true;
+      break;
+    }
+    out.entries.push_back(std::move(*e));
+  }
+  sort_by_name(out);
+  return out;
+}
+
+}  // namespace sealrelay::agent
