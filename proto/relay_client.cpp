@@ -1,0 +1,187 @@
+#include "proto/relay_client.h"
+
+#include <httplib.h>
+
+#include <regex>
+
+namespace sealrelay {
+namespace {
+
+constexpr size_t kMaxJsonReplyBytes = 16u << 20;
+constexpr size_t kMaxErrorBodyBytes = 64u << 10;
+
+httplib::Headers to_httplib(const Headers& headers, const RelayConfig& config) {
+  httplib::Headers out;
+  for (const auto& [k, v] : headers) out.emplace(k, v);
+  if (!config.token.empty()) out.emplace("Authorization", "Bearer " + config.token);
+  return out;
+}
+
+Error transport_error(httplib::Error e, const RelayConfig& config) {
+  switch (e) {
+    case httplib::Error::SSLServerVerification:
+      return make_error("tls", "the relay's TLS certificate did not verify against " +
+                                   (config.ca_file.empty() ? std::string("the system CAs") : config.ca_file) +
+                                   "; pass the relay's CA with --ca-file");
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLLoadingCerts:
+      return make_error("tls", "TLS with the relay failed (" + httplib::to_string(e) +
+                                   "); check --ca-file and the client certificate");
+    case httplib::Error::Connection:
+      return make_error("network", "cannot connect to the relay at " + config.url + " (is it running and reachable?)");
+    default:
+      return make_error("network", "the connection to the relay at " + config.url + " failed: " +
+                                       httplib::to_string(e));
+  }
+}
+
+// The relay's {error, message}, or a description of whatever came instead.
+Error status_error(int status, const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.value("error", nlohmann::json()).is_string()) {
+    Error e = make_error(j["error"].get<std::string>(), j.value("message", nlohmann::json()).is_string()
+                                                            ? j["message"].get<std::string>()
+                                                            : std::string());
+    if (j.contains("next_frame") && j["next_frame"].is_number_unsigned()) {
+      e.message += " (next_frame " + std::to_string(j["next_frame"].get<uint64_t>()) + ")";
+    }
+    return e;
+  }
+  return make_error("bad_response", "the relay answered HTTP " + std::to_string(status) + " without an API error");
+}
+
+}  // namespace
+
+struct RelayClient::Impl {
+  httplib::Client client;
+  explicit Impl(const RelayConfig& c)
+      : client(c.client_cert.empty() ? httplib::Client(c.url) : httplib::Client(c.url, c.client_cert, c.client_key)) {}
+};
+
+RelayClient::RelayClient(RelayConfig config, std::unique_ptr<Impl> impl)
+    : config_(std::move(config)), impl_(std::move(impl)) {}
+RelayClient::~RelayClient() = default;
+
+Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayConfig& config) {
+  static const std::regex kUrl(R"(^(https?)://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?/?$)");
+  std::smatch m;
+  if (!std::regex_match(config.url, m, kUrl)) {
+    return make_error("bad_config", "relay URL \"" + config.url + "\" is not http(s)://host[:port]");
+  }
+  RelayConfig c = config;
+  if (c.url.back() == '/') c.url.pop_back();
+  auto impl = std::make_unique<Impl>(c);
+  auto& cli = impl->client;
+  cli.set_connection_timeout(c.connect_timeout);
+  cli.set_read_timeout(c.read_timeout);
+  cli.set_write_timeout(c.write_timeout);
+  cli.set_keep_alive(false);  // 0.11.4 breaks every other request on a kept-alive TLS connection
+  cli.set_follow_location(false);
+  cli.set_compress(false);
+  cli.set_decompress(false);
+  if (m[1] == "https") {
+    if (!c.ca_file.empty()) cli.set_ca_cert_path(c.ca_file.c_str());
+    cli.enable_server_certificate_verification(true);
+  }
+  return std::unique_ptr<RelayClient>(new RelayClient(std::move(c), std::move(impl)));
+}
+
+Result<nlohmann::json> RelayClient::call(const std::string& method, const std::string& path,
+                                         const nlohmann::json* body, const Headers& headers) {
+  auto h = to_httplib(headers, config_);
+  std::string payload = body ? body->dump() : std::string();
+  httplib::Request req;
+  req.method = method;
+  req.path = path;
+  req.headers = h;
+  if (body) {
+    req.body = payload;
+    req.set_header("Content-Type", "application/json");
+  }
+  std::string reply;
+  bool too_big = false;
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (reply.size() + n > kMaxJsonReplyBytes) {
+      too_big = true;
+      return false;
+    }
+    reply.append(data, n);
+    return true;
+  };
+  auto res = impl_->client.send(req);
+  if (too_big) return make_error("bad_response", "the relay's reply exceeds 16 MiB");
+  if (!res) return transport_error(res.error(), config_);
+  if (res->status < 200 || res->status >= 300) return status_error(res->status, reply);
+  if (reply.empty()) return nlohmann::json::object();
+  auto j = nlohmann::json::parse(reply, nullptr, false);
+  if (j.is_discarded()) return make_error("bad_response", "the relay's reply is not JSON");
+  return j;
+}
+
+Result<bool> RelayClient::stream(const std::string& path, const std::string& last_event_id, const Headers& headers,
+                                 const std::function<bool(sse::Event&&)>& on_event) {
+  auto h = to_httplib(headers, config_);
+  h.emplace("Accept", std::string(sse::kContentType));
+  if (!last_event_id.empty()) h.emplace("Last-Event-ID", last_event_id);
+  int status = 0;
+  std::string error_body;
+  sse::Parser parser;
+  std::optional<Error> parse_error;
+  bool stopped_by_caller = false;
+  auto res = impl_->client.Get(
+      path, h,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, size_t n) {
+        if (status != 200) {
+          if (error_body.size() + n > kMaxErrorBodyBytes) return false;
+          error_body.append(data, n);
+          return true;
+        }
+        bool go_on = true;
+        auto fed = parser.feed(std::string_view(data, n), [&](sse::Event&& e) {
+          if (go_on && !on_event(std::move(e))) go_on = false;
+        });
+        if (!fed) {
+          parse_error = fed.error();
+          return false;
+        }
+        if (!go_on) stopped_by_caller = true;
+        return go_on;
+      });
+  if (stopped_by_caller) return true;
+  if (parse_error) return make_error("bad_response", "the relay's event stream is malformed: " + parse_error->message);
+  if (status != 0 && status != 200) return status_error(status, error_body);
+  if (!res) return transport_error(res.error(), config_);
+  return false;
+}
+
+Result<nlohmann::json> RelayClient::upload(const std::string& path, const Headers& headers,
+                                           const std::function<bool(std::string&)>& next) {
+  auto h = to_httplib(headers, config_);
+  std::string buffer;
+  auto res = impl_->client.Post(
+      path, h,
+      [&](size_t, httplib::DataSink& sink) {
+        buffer.clear();
+        if (!next(buffer)) {
+          if (!buffer.empty() && !sink.write(buffer.data(), buffer.size())) return false;
+          sink.done();
+          return true;
+        }
+        // An empty write would end the body early (dependencies.md §1.a).
+        return buffer.empty() || sink.write(buffer.data(), buffer.size());
+      },
+      "application/octet-stream");
+  if (!res) return transport_error(res.error(), config_);
+  if (res->status < 200 || res->status >= 300) return status_error(res->status, res->body);
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded()) return make_error("bad_response", "the relay's reply is not JSON");
+  return j;
+}
+
+void RelayClient::stop() { impl_->client.stop(); }
+
+}  // namespace sealrelay
