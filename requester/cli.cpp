@@ -1,0 +1,549 @@
+#include "requester/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "crypto/keys.h"
+#include "proto/fingerprint.h"
+#include "requester/known_agents.h"
+#include "requester/part_file.h"
+#include "requester/progress.h"
+#include "requester/transfer.h"
+
+namespace sealrelay::requester {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr size_t kMaxListingBytes = 64u << 20;
+constexpr const char* kVersion = "sealrelay 0.1.0";
+
+std::atomic<bool> g_interrupted{false};  // set by SIGINT/SIGTERM only
+extern "C" void on_signal(int) { g_interrupted.store(true); }
+
+struct Settings {
+  std::string url, token, token_file, ca_file, home;
+  bool json_output = false, quiet = false;
+  bool no_tofu = false;
+  std::string expect_fingerprint;
+};
+
+fs::path default_home() {
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) return fs::path(x) / "sealrelay";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".config" / "sealrelay";
+  return fs::path(".sealrelay");
+}
+
+struct Failure {
+  Error error;
+};
+
+[[noreturn]] void fail(Error e) { throw Failure{std::move(e)}; }
+
+template <class T>
+T must(Result<T> r) {
+  if (!r) fail(r.error());
+  return std::move(*r);
+}
+void must(Result<void> r) {
+  if (!r) fail(r.error());
+}
+
+// Removes terminal control characters from text that came from the network.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) out.push_back(c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c));
+  return out;
+}
+
+class Context {
+ public:
+  explicit Context(Settings s) : s_(std::move(s)) {
+    if (s_.home.empty()) s_.home = default_home().string();
+  }
+  const Settings& settings() const { return s_; }
+  fs::path identity_path() const { return fs::path(s_.home) / "identity.key"; }
+  fs::path known_agents_path() const { return fs::path(s_.home) / "known_agents"; }
+
+  RelayConfig relay() const {
+    if (s_.url.empty()) {
+      fail(make_error("usage", "no relay URL: pass --url, set SEALRELAY_URL, or put url = \"...\" in " +
+                                   (fs::path(s_.home) / "config").string()));
+    }
+    RelayConfig c;
+    c.url = s_.url;
+    c.token = s_.token;
+    if (!s_.token_file.empty()) {
+      std::ifstream in(s_.token_file);
+      if (!in || !std::getline(in, c.token)) fail(make_error("usage", "cannot read token file " + s_.token_file));
+    }
+    if (c.token.empty()) {
+      fail(make_error("usage", "no requester token: pass --token-file, set SEALRELAY_TOKEN, or put token = \"...\" "
+                               "in the config file (ask the relay operator for one)"));
+    }
+    c.ca_file = s_.ca_file;
+    return c;
+  }
+
+  Identity identity() const { return must(load_identity(identity_path())); }
+
+  // The agent's static key: the pin when there is one (the directory must
+  // agree), else first contact as configured.
+  PublicKey agent_key(const std::string& agent, KnownAgents& known, RelayClient* relay) {
+    std::optional<PublicKey> advertised;
+    bool listed = false;
+    if (relay) {
+      auto dir = relay->call("GET", "/v1/agents");
+      if (dir) {
+        for (const auto& a : (*dir)["agents"]) {
+          if (a.value("id", "") != agent) continue;
+          listed = true;
+          advertised = decode_public_key(a.value("public_key", ""));
+        }
+      } else if (dir.error().code == "unauthorized" || dir.error().code == "forbidden") {
+        fail(dir.error());
+      }
+    }
+    auto pinned = known.find(agent);
+    if (pinned) {
+      if (advertised && *advertised != *pinned) {
+        fail(make_error("agent_key_changed",
+                        "@@@ THE KEY OF AGENT \"" + agent + "\" HAS CHANGED @@@\n"
+                        "  pinned:     " + fingerprint_of(*pinned) + "\n"
+                        "  advertised: " + fingerprint_of(*advertised) + "\n"
+                        "Someone may be impersonating the agent (or its key was re-created). Nothing was requested.\n"
+                        "Verify the new fingerprint with the agent's administrator, then run:\n"
+                        "  sealrelay trust " + agent + " " + fingerprint_of(*advertised)));
+      }
+      return *pinned;
+    }
+    if (!listed) {
+      fail(make_error("unknown_agent", "agent \"" + agent + "\" is not known to the relay (see `sealrelay agents`)"));
+    }
+    if (!advertised) fail(make_error("bad_response", "the relay lists agent \"" + agent + "\" without a valid key"));
+    std::string fp = fingerprint_of(*advertised);
+    if (!s_.expect_fingerprint.empty()) {
+      auto want = fingerprint::normalize(s_.expect_fingerprint);
+      if (!want) fail(make_error("usage", "--expect-fingerprint is not a fingerprint (24 base32 characters)"));
+      if (*want != fp) {
+        fail(make_error("agent_key_changed", "agent \"" + agent + "\" presents fingerprint " + fp + ", not the " +
+                                                 *want + " you expected; nothing was requested"));
+      }
+    } else if (s_.no_tofu) {
+      fail(make_error("unpinned", "agent \"" + agent + "\" is not pinned; verify its fingerprint (" + fp +
+                                      ") and run: sealrelay trust " + agent + " " + fp));
+    } else {
+      std::fprintf(stderr, "First contact with agent \"%s\": fingerprint %s\n"
+                           "Pinned it in %s. Compare the fingerprint with the agent's `sealrelay-agent init` output.\n",
+                   agent.c_str(), fp.c_str(), known_agents_path().c_str());
+    }
+    must(known.pin(agent, *advertised));
+    return *advertised;
+  }
+
+  TimestampSource clock;
+
+ private:
+  Settings s_;
+};
+
+std::string format_time(int64_t unix_seconds) {
+  if (unix_seconds <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
+  return buf;
+}
+
+// ---- commands ----
+
+void cmd_keygen(Context& ctx, bool force) {
+  Identity id = generate_identity();
+  must(save_identity(ctx.identity_path(), id, force));
+  std::printf("Created %s\nFingerprint: %s\nPublic key:  %s\n\nGive the agent's admin this line for its "
+              "authorized_requesters file:\n  %s %s\n",
+              ctx.identity_path().c_str(), fingerprint_of(id.public_key).c_str(),
+              encode_public_key(id.public_key).c_str(), encode_public_key(id.public_key).c_str(),
+              "requester-name");
+}
+
+void cmd_whoami(Context& ctx) {
+  Identity id = ctx.identity();
+  if (ctx.settings().json_output) {
+    std::printf("%s\n", json{{"public_key", encode_public_key(id.public_key)},
+                             {"fingerprint", fingerprint_of(id.public_key)},
+                             {"identity", ctx.identity_path().string()}}
+                            .dump()
+                            .c_str());
+    return;
+  }
+  std::printf("Fingerprint: %s\nPublic key:  %s\nKey file:    %s\n", fingerprint_of(id.public_key).c_str(),
+              encode_public_key(id.public_key).c_str(), ctx.identity_path().c_str());
+}
+
+void cmd_agents(Context& ctx) {
+  auto relay = must(RelayClient::create(ctx.relay()));
+  json dir = must(relay->call("GET", "/v1/agents"));
+  KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
+  json out = json::array();
+  for (const auto& a : dir.value("agents", json::array())) {
+    std::string id = a.value("id", "");
+    auto key = decode_public_key(a.value("public_key", ""));
+    auto pin = known.find(id);
+    std::string pinned = !pin ? "no" : (key && *key == *pin) ? "yes" : "CHANGED";
+    out.push_back(json{{"id", id},
+                       {"online", a.value("online", false)},
+                       {"last_seen", a.value("last_seen", 0)},
+                       {"fingerprint", key ? fingerprint_of(*key) : std::string("?")},
+                       {"pinned", pinned},
+                       {"version", a.value("version", "")}});
+  }
+  if (ctx.settings().json_output) {
+    std::printf("%s\n", json{{"agents", out}}.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    return;
+  }
+  std::printf("%-20s %-7s %-19s %-29s %-7s %s\n", "AGENT", "ONLINE", "LAST SEEN", "FINGERPRINT", "PINNED", "VERSION");
+  for (const auto& a : out) {
+    std::printf("%-20s %-7s %-19s %-29s %-7s %s\n", printable(a["id"].get<std::string>()).c_str(),
+                a["online"].get<bool>() ? "yes" : "no", format_time(a["last_seen"].get<int64_t>()).c_str(),
+                a["fingerprint"].get<std::string>().c_str(), a["pinned"].get<std::string>().c_str(),
+                printable(a["version"].get<std::string>()).c_str());
+  }
+}
+
+void cmd_trust(Context& ctx, const std::string& agent, const std::string& typed, const std::string& key_text) {
+  if (!valid_agent_id(agent)) fail(make_error("usage", "\"" + agent + "\" is not a valid agent id"));
+  auto want = fingerprint::normalize(typed);
+  if (!want) fail(make_error("usage", "\"" + typed + "\" is not a fingerprint (24 base32 characters)"));
+  std::optional<PublicKey> key;
+  if (!key_text.empty()) {
+    key = decode_public_key(key_text);
+    if (!key) fail(make_error("usage", "--key is not a base64 X25519 public key"));
+  } else {
+    auto relay = must(RelayClient::create(ctx.relay()));
+    json dir = must(relay->call("GET", "/v1/agents"));
+    for (const auto& a : dir.value("agents", json::array())) {
+      if (a.value("id", "") == agent) key = decode_public_key(a.value("public_key", ""));
+    }
+    if (!key) fail(make_error("unknown_agent", "the relay lists no key for agent \"" + agent + "\"; pass --key"));
+  }
+  if (fingerprint_of(*key) != *want) {
+    fail(make_error("agent_key_changed", "the key for \"" + agent + "\" has fingerprint " + fingerprint_of(*key) +
+                                             ", not " + *want + "; not pinned"));
+  }
+  KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
+  auto old = known.find(agent);
+  must(known.pin(agent, *key));
+  std::printf("%s agent \"%s\" to %s\n", old && *old != *key ? "Re-pinned" : "Pinned", agent.c_str(), want->c_str());
+}
+
+void cmd_known_agents(Context& ctx, const std::string& remove) {
+  KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
+  if (!remove.empty()) {
+    must(known.remove(remove));
+    std::printf("Removed the pin of agent \"%s\"\n", remove.c_str());
+    return;
+  }
+  for (const auto& [id, key] : known.all()) std::printf("%-20s %s\n", id.c_str(), fingerprint_of(key).c_str());
+}
+
+Outcome request(Context& ctx, const Target& t, Op op, Sink* sink, ProgressReporter* progress,
+                const std::string& label) {
+  RelayConfig config = ctx.relay();
+  auto relay = must(RelayClient::create(config));
+  KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
+  PublicKey key = ctx.agent_key(t.agent, known, relay.get());
+  Identity me = ctx.identity();
+  RequestOptions options;
+  options.op = op;
+  options.path = t.path;
+  auto on_progress = [&](const Progress& p) {
+    if (progress) progress->update(label, p.bytes, p.total);
+  };
+  auto r = run_request(config, me, t.agent, key, options, ctx.clock, sink, on_progress, &g_interrupted);
+  if (progress) progress->finish(label);
+  return must(std::move(r));
+}
+
+void cmd_ls(Context& ctx, const std::string& target) {
+  Target t = must(parse_target(target));
+  MemorySink sink(kMaxListingBytes);
+  Outcome o = request(ctx, t, Op::kList, &sink, nullptr, "");
+  if (o.answer.type != EntryType::kDirectory) {
+    fail(make_error("bad_response", "the agent answered a listing that is not a directory"));
+  }
+  auto entries = must(decode_listing(sink.data()));
+  if (ctx.settings().json_output) {
+    json out = json::array();
+    for (const auto& e : entries) {
+      out.push_back(json{{"name", e.name}, {"type", entry_type_name(e.type)}, {"size", e.size}, {"mtime", e.mtime}});
+    }
+    std::printf("%s\n", json{{"agent", t.agent}, {"path", t.path}, {"entries", out}}
+                            .dump(-1, ' ', false, json::error_handler_t::replace)
+                            .c_str());
+    return;
+  }
+  for (const auto& e : entries) {
+    std::printf("%s %12s  %s  %s%s\n", e.type == EntryType::kDirectory ? "d" : "-",
+                e.type == EntryType::kDirectory ? "-" : human_bytes(e.size).c_str(), format_time(e.mtime).c_str(),
+                printable(e.name).c_str(), e.type == EntryType::kDirectory ? "/" : "");
+  }
+}
+
+void cmd_stat(Context& ctx, const std::string& target) {
+  Target t = must(parse_target(target));
+  Outcome o = request(ctx, t, Op::kStat, nullptr, nullptr, "");
+  const Answer& a = o.answer;
+  if (ctx.settings().json_output) {
+    std::printf("%s\n", json{{"agent", t.agent}, {"path", t.path}, {"name", a.name}, {"type", entry_type_name(a.type)},
+                             {"size", a.size}, {"mtime", a.mtime}}
+                            .dump(-1, ' ', false, json::error_handler_t::replace)
+                            .c_str());
+    return;
+  }
+  std::printf("  Path: %s:%s\n  Type: %s\n  Size: %llu (%s)\nModify: %s\n", printable(t.agent).c_str(),
+              printable(t.path).c_str(), a.type == EntryType::kFile ? "file" : "directory",
+              static_cast<unsigned long long>(a.size), human_bytes(a.size).c_str(), format_time(a.mtime).c_str());
+}
+
+struct GetJob {
+  Target target;
+  fs::path output;
+  std::optional<Error> error;
+  uint64_t bytes = 0;
+  double seconds = 0;
+};
+
+// The name a fetched file gets: the last component of its path, made safe.
+std::string local_name(const std::string& path) {
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  if (name.empty() || name == "." || name == "..") fail(make_error("usage", "\"" + path + "\" names no file"));
+  return name;
+}
+
+void run_get(Context& ctx, GetJob& job, bool resume, bool force, ProgressReporter& progress) {
+  auto started = std::chrono::steady_clock::now();
+  try {
+    auto sink = must(PartFile::open(job.output, resume, force));
+    std::string label = job.target.agent + ":" + job.target.path;
+    Outcome o = request(ctx, job.target, Op::kGet, sink.get(), &progress, label);
+    if (o.answer.type != EntryType::kFile) fail(make_error("not_allowed", "not a file"));
+    job.bytes = o.answer.size;
+  } catch (const Failure& f) {
+    job.error = f.error;
+  }
+  job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::string& all_agents_path,
+            const std::string& output, bool resume, bool force, size_t parallel) {
+  std::vector<GetJob> jobs;
+  if (!all_agents_path.empty()) {
+    auto relay = must(RelayClient::create(ctx.relay()));
+    json dir = must(relay->call("GET", "/v1/agents"));
+    for (const auto& a : dir.value("agents", json::array())) {
+      jobs.push_back(GetJob{Target{a.value("id", ""), all_agents_path}, {}, {}, 0, 0});
+    }
+    if (jobs.empty()) fail(make_error("unknown_agent", "the relay lists no agents for this token"));
+    if (!jobs.front().target.path.starts_with("/")) {
+      for (auto& j : jobs) j.target.path.insert(j.target.path.begin(), '/');
+    }
+  }
+  for (const auto& s : sources) jobs.push_back(GetJob{must(parse_target(s)), {}, {}, 0, 0});
+  if (jobs.empty()) fail(make_error("usage", "get needs AGENT:/path (one or more) or --all-agents PATH"));
+
+  const bool many = jobs.size() > 1 || !all_agents_path.empty();
+  fs::path out = output.empty() ? fs::path(".") : fs::path(output);
+  std::error_code ec;
+  bool out_is_dir = fs::is_directory(out, ec) || (!output.empty() && output.back() == '/');
+  if (many && !out_is_dir && !output.empty()) {
+    fail(make_error("usage", "with several sources, -o must be an existing directory"));
+  }
+  for (auto& j : jobs) {
+    std::string name = local_name(j.target.path);
+    if (!all_agents_path.empty() || (many && std::count_if(jobs.begin(), jobs.end(), [&](const GetJob& o) {
+                                       return local_name(o.target.path) == name;
+                                     }) > 1)) {
+      j.output = out / j.target.agent / name;  // fan-out: one folder per agent
+      fs::create_directories(j.output.parent_path(), ec);
+    } else {
+      j.output = out_is_dir ? out / name : out;
+    }
+  }
+
+  OutputMode mode = ctx.settings().quiet ? OutputMode::kQuiet
+                    : ctx.settings().json_output ? OutputMode::kJson
+                                                 : OutputMode::kHuman;
+  ProgressReporter progress(mode, mode == OutputMode::kJson ? stdout : stderr);
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < std::min(parallel, jobs.size()); ++w) {
+    workers.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < jobs.size();) run_get(ctx, jobs[i], resume, force, progress);
+    });
+  }
+  for (auto& t : workers) t.join();
+
+  int code = kExitOk;
+  for (const auto& j : jobs) {
+    if (j.error && code == kExitOk) code = exit_code_for(j.error->code.c_str());
+  }
+  if (mode == OutputMode::kJson) {
+    for (const auto& j : jobs) {
+      json r{{"event", "result"}, {"source", j.target.agent + ":" + j.target.path}, {"output", j.output.string()},
+             {"ok", !j.error}, {"bytes", j.bytes}, {"seconds", j.seconds}};
+      if (j.error) r["error"] = json{{"error", j.error->code}, {"message", j.error->message}};
+      std::printf("%s\n", r.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    }
+  } else if (jobs.size() > 1) {
+    std::fprintf(stderr, "%-20s %-8s %12s %8s  %s\n", "AGENT", "RESULT", "SIZE", "SECONDS", "OUTPUT / ERROR");
+    for (const auto& j : jobs) {
+      std::fprintf(stderr, "%-20s %-8s %12s %8.1f  %s\n", j.target.agent.c_str(), j.error ? "FAILED" : "ok",
+                   j.error ? "-" : human_bytes(j.bytes).c_str(), j.seconds,
+                   j.error ? printable(j.error->code + ": " + j.error->message).c_str() : j.output.c_str());
+    }
+  } else if (jobs[0].error) {
+    throw Failure{*jobs[0].error};
+  } else if (mode == OutputMode::kHuman) {
+    std::fprintf(stderr, "Saved %s (%s, verified)\n", jobs[0].output.c_str(), human_bytes(jobs[0].bytes).c_str());
+  }
+  return code;
+}
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes: 0 ok; 1 other failure; 2 usage or configuration; 3 authentication (relay token or agent refused "
+    "this requester); 4 not found or refused (agent unknown/offline, path not found/not allowed); 5 integrity "
+    "(tampered or truncated stream, hash mismatch, agent key changed); 6 network (relay unreachable, stream lost: "
+    "try --resume); 130 interrupted. With several sources, the code of the first failed one.";
+
+}  // namespace
+
+int exit_code_for(const char* error_code) {
+  const std::string c = error_code;
+  if (c == "usage" || c == "bad_config" || c == "config" || c == "exists" || c == "part_exists" ||
+      c == "key_missing" || c == "key_permissions" || c == "key_malformed" || c == "key_exists" || c == "unpinned") {
+    return kExitUsage;
+  }
+  if (c == "unauthorized" || c == "forbidden") return kExitAuth;
+  if (c == "unknown_agent" || c == "agent_offline" || c == "not_found" || c == "not_allowed" || c == "busy" ||
+      c == "aborted" || c == "replayed" || c == "unsupported_version" || c == "bad_request" || c == "too_large" ||
+      c == "unknown_transfer") {
+    return kExitNotFound;
+  }
+  if (c == "tampered" || c == "out_of_order" || c == "bad_frame" || c == "after_end" || c == "trailer_mismatch" ||
+      c == "truncated" || c == "handshake_failed" || c == "agent_key_changed" || c == "bad_response" ||
+      c == "tls") {
+    return kExitIntegrity;
+  }
+  if (c == "network" || c == "history_gone" || c == "transfer_lost" || c == "store_unavailable" ||
+      c == "overloaded" || c == "rate_limited" || c == "expired" || c == "conflict") {
+    return kExitNetwork;
+  }
+  if (c == "cancelled") return kExitInterrupted;
+  return kExitFailure;
+}
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"sealrelay: fetch files and listings from agents behind NAT, end-to-end encrypted.\n"
+               "The relay in the middle sees no plaintext, no names and no paths.",
+               "sealrelay"};
+  app.footer(std::string(kExitCodesHelp) +
+             "\n\nConfiguration: flags, then SEALRELAY_* environment variables, then $SEALRELAY_HOME/config "
+             "(key = \"value\" lines: url, token, ca-file, ...). SEALRELAY_HOME defaults to ~/.config/sealrelay and "
+             "holds identity.key and known_agents.");
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  Settings s;
+  app.add_option("--url", s.url, "Relay URL, e.g. https://relay.example.com")->envname("SEALRELAY_URL");
+  app.add_option("--token", s.token, "Requester token (prefer SEALRELAY_TOKEN or the config file: flags show in ps)")
+      ->envname("SEALRELAY_TOKEN");
+  app.add_option("--token-file", s.token_file, "Read the requester token from this file")
+      ->envname("SEALRELAY_TOKEN_FILE");
+  app.add_option("--ca-file", s.ca_file, "CA bundle to verify an https relay")->envname("SEALRELAY_CA_FILE");
+  app.add_option("--home", s.home, "Folder with identity.key, known_agents and config")->envname("SEALRELAY_HOME");
+  app.add_flag("--json", s.json_output, "Machine-readable output (JSON)");
+  app.add_flag("-q,--quiet", s.quiet, "No progress, only errors");
+  app.add_flag("--no-tofu", s.no_tofu, "Refuse agents that are not pinned yet instead of pinning on first contact")
+      ->envname("SEALRELAY_NO_TOFU");
+  const char* home_env = std::getenv("SEALRELAY_HOME");
+  app.set_config("--config", ((home_env && *home_env ? fs::path(home_env) : default_home()) / "config").string(),
+                 "Config file (key = \"value\" lines)");
+
+  bool force = false;
+  auto* keygen = app.add_subcommand("keygen", "Create this requester's identity key and print its fingerprint");
+  keygen->add_flag("--force", force, "Replace an existing key (agents that trusted the old one will refuse you)");
+  auto* whoami = app.add_subcommand("whoami", "Print this requester's public key and fingerprint");
+  auto* agents = app.add_subcommand("agents", "List the agents this token may reach (online, last seen, fingerprint)");
+
+  std::string target;
+  auto* ls = app.add_subcommand("ls", "List a directory on an agent: sealrelay ls AGENT:/share/dir");
+  ls->add_option("target", target, "AGENT:/path")->required();
+  auto* stat = app.add_subcommand("stat", "Show a file's or directory's metadata: sealrelay stat AGENT:/path");
+  stat->add_option("target", target, "AGENT:/path")->required();
+
+  std::vector<std::string> sources;
+  std::string output, all_agents;
+  bool resume = false;
+  size_t parallel = 4;
+  auto* get = app.add_subcommand("get", "Download files: sealrelay get AGENT:/path [AGENT:/path...] [-o FILE|DIR]");
+  get->add_option("sources", sources, "AGENT:/path, one or more");
+  get->add_option("-o,--output", output, "Output file (one source) or existing directory");
+  get->add_option("--all-agents", all_agents, "Fetch this path from every agent the token may reach (fan-out)");
+  get->add_flag("--resume", resume, "Continue an interrupted download from its .part file");
+  get->add_flag("--force", force, "Replace an existing output file");
+  get->add_option("--parallel", parallel, "Transfers at once with several sources")->check(CLI::Range(1, 64));
+  for (auto* sub : {ls, stat, get}) {
+    sub->add_option("--expect-fingerprint", s.expect_fingerprint,
+                    "Refuse unless the agent's key has this fingerprint (first contact)");
+  }
+
+  std::string trust_agent, trust_fp, trust_key;
+  auto* trust = app.add_subcommand("trust", "Pin (or re-pin) an agent's key after checking its fingerprint");
+  trust->add_option("agent", trust_agent, "Agent id")->required();
+  trust->add_option("fingerprint", trust_fp, "Fingerprint the agent's admin gave you")->required();
+  trust->add_option("--key", trust_key, "The agent's public key (base64), instead of asking the relay");
+  std::string remove;
+  auto* known = app.add_subcommand("known-agents", "List pinned agents");
+  known->add_option("--remove", remove, "Forget the pin of this agent");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  Context ctx(s);
+  try {
+    if (*keygen) cmd_keygen(ctx, force);
+    else if (*whoami) cmd_whoami(ctx);
+    else if (*agents) cmd_agents(ctx);
+    else if (*ls) cmd_ls(ctx, target);
+    else if (*stat) cmd_stat(ctx, target);
+    else if (*get) return cmd_get(ctx, sources, all_agents, output, resume, force, parallel);
+    else if (*trust) cmd_trust(ctx, trust_agent, trust_fp, trust_key);
+    else if (*known) cmd_known_agents(ctx, remove);
+  } catch (const Failure& f) {
+    if (s.json_output) {
+      std::printf("%s\n", json{{"event", "error"}, {"error", f.error.code}, {"message", f.error.message}}
+                              .dump(-1, ' ', false, json::error_handler_t::replace)
+                              .c_str());
+    }
+    std::fprintf(stderr, "sealrelay: %s\n", printable(f.error.message).c_str());
+    return exit_code_for(f.error.code.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace sealrelay::requester

@@ -1,0 +1,230 @@
+#include "requester/transfer.h"
+
+#include <chrono>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "crypto/frames.h"
+#include "crypto/session.h"
+#include "proto/base64.h"
+#include "requester/known_agents.h"
+
+namespace sealrelay::requester {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::span<const uint8_t> as_bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// What the event loop has learned so far; survives reconnects.
+struct StreamState {
+  std::optional<InitiatorHandshake> handshake;
+  std::optional<FrameOpener> opener;
+  std::optional<Answer> answer;
+  std::string last_id;
+  bool ended = false;           // the relay sent `end`
+  bool done = false;            // nothing more to read (stat, refusal, or the trailer verified)
+  std::optional<Error> failure;
+  uint64_t bytes = 0;           // content bytes held, incl. prefix
+  uint64_t received = 0;        // this session
+  std::vector<uint8_t> frame, chunk;
+};
+
+Error answer_refusal(const Answer& a) {
+  return make_error(a.error, "the agent refused: " + (a.message.empty() ? a.error : a.message));
+}
+
+// Handles one event. Returns false to stop reading (done or failed).
+bool on_event(sse::Event&& e, StreamState& st, Sink* sink, const std::function<void(const Progress&)>& on_progress) {
+  auto fail = [&](Error err) {
+    st.failure = std::move(err);
+    return false;
+  };
+  if (e.name == "answer") {
+    if (st.answer) return fail(make_error("bad_response", "the relay sent the answer twice"));
+    std::vector<uint8_t> msg2;
+    if (!base64::decode_into(e.data, msg2)) return fail(make_error("bad_response", "answer is not base64"));
+    auto done = st.handshake->finish(msg2);
+    if (!done) return fail(done.error());
+    auto answer = decode_answer(done->payload);
+    if (!answer) return fail(answer.error());
+    st.answer = *answer;
+    st.last_id = e.id;
+    if (!answer->ok) return fail(answer_refusal(*answer));
+    if (!answer->frames) {
+      st.done = true;
+      return false;
+    }
+    st.opener.emplace(done->keys, answer->first_index);
+    st.bytes = answer->offset;
+    if (sink) {
+      auto begun = sink->begin(*answer, [&](std::span<const uint8_t> prefix) { st.opener->absorb_prefix(prefix); });
+      if (!begun) return fail(begun.error());
+    }
+    if (on_progress) on_progress(Progress{st.bytes, answer->size});
+    return true;
+  }
+  if (e.name == "frame") {
+    if (!st.opener) return fail(make_error("bad_response", "a frame arrived before the answer"));
+    if (!base64::decode_into(e.data, st.frame)) return fail(make_error("tampered", "a frame is not valid base64"));
+    auto kind = st.opener->open(st.frame, st.chunk);
+    if (!kind) return fail(kind.error());
+    st.last_id = e.id;
+    if (*kind == FrameOpener::Kind::kTrailer) {
+      st.done = true;
+      return false;
+    }
+    if (sink) {
+      auto w = sink->write(st.chunk);
+      if (!w) return fail(w.error());
+    }
+    st.bytes += st.chunk.size();
+    st.received += st.chunk.size();
+    if (on_progress) on_progress(Progress{st.bytes, st.answer->size});
+    return true;
+  }
+  if (e.name == "end") {
+    st.ended = true;
+    return false;
+  }
+  if (e.name == "error") {
+    auto j = nlohmann::json::parse(e.data, nullptr, false);
+    std::string code = j.is_object() && j.value("error", nlohmann::json()).is_string() ? j["error"].get<std::string>()
+                                                                                          : "relay_error";
+    std::string message = j.is_object() && j.value("message", nlohmann::json()).is_string()
+                              ? j["message"].get<std::string>()
+                              : std::string();
+    return fail(make_error(code, "the relay ended the transfer: " + (message.empty() ? code : message)));
+  }
+  if (e.name == "gone") {
+    return fail(make_error("history_gone", "the relay no longer holds the frames this download needs; run the same "
+                                           "command again with --resume to continue from the partial file"));
+  }
+  return true;  // unknown events are ignored (docs/api.md)
+}
+
+}  // namespace
+
+Result<Target> parse_target(std::string_view text) {
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return make_error("usage", "\"" + std::string(text) + "\" is not AGENT:/path");
+  }
+  Target t{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
+  if (!valid_agent_id(t.agent)) return make_error("usage", "\"" + t.agent + "\" is not a valid agent id");
+  if (t.path.empty()) t.path = "/";
+  if (t.path.front() != '/') t.path.insert(t.path.begin(), '/');
+  return t;
+}
+
+int64_t TimestampSource::next() {
+  std::lock_guard lock(mu_);
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  last_ = std::max(now, last_ + 1);
+  return last_;
+}
+
+Result<void> MemorySink::begin(const Answer& answer, const std::function<void(std::span<const uint8_t>)>&) {
+  if (answer.size > max_) return make_error("too_large", "the listing is larger than this client accepts");
+  data_.clear();
+  return {};
+}
+
+Result<void> MemorySink::write(std::span<const uint8_t> chunk) {
+  if (data_.size() + chunk.size() > max_) return make_error("too_large", "more content than announced");
+  data_.insert(data_.end(), chunk.begin(), chunk.end());
+  return {};
+}
+
+Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me, const std::string& agent,
+                            const PublicKey& agent_key, const RequestOptions& options, TimestampSource& clock,
+                            Sink* sink, const std::function<void(const Progress&)>& on_progress,
+                            const std::atomic<bool>* cancel) {
+  auto client = RelayClient::create(relay_config);
+  if (!client) return client.error();
+  RelayClient& relay = **client;
+
+  Request request;
+  request.op = options.op;
+  request.path = options.path;
+  request.offset = sink ? sink->resume_offset() : 0;
+  request.chunk_size = options.chunk_size;
+  request.timestamp_ms = clock.next();
+  std::string payload = encode_request(request);
+
+  StreamState st;
+  auto started = InitiatorHandshake::start(me, agent_key, as_bytes(payload));
+  if (!started) return started.error();
+  st.handshake.emplace(std::move(*started));
+
+  nlohmann::json create{{"agent", agent}, {"msg1", base64::encode(st.handshake->message1())}};
+  auto created = relay.call("POST", "/v1/transfers", &create);
+  if (!created) return created.error();
+  if (!created->contains("transfer_id") || !(*created)["transfer_id"].is_string()) {
+    return make_error("bad_response", "the relay did not return a transfer id");
+  }
+  const std::string tid = (*created)["transfer_id"].get<std::string>();
+  const std::string events = "/v1/transfers/" + tid + "/events";
+
+  std::mt19937_64 rng(std::random_device{}());
+  auto failing_since = Clock::now();
+  std::chrono::milliseconds backoff{200};
+  auto finish_with = [&](Error e) -> Result<Outcome> {
+    if (sink && st.answer && st.answer->ok && st.answer->frames) sink->abandon(e);
+    return e;
+  };
+
+  while (true) {
+    if (cancel && cancel->load()) {
+      (void)relay.call("DELETE", "/v1/transfers/" + tid);
+      return finish_with(make_error("cancelled", "cancelled"));
+    }
+    uint64_t bytes_before = st.bytes;
+    bool answered_before = st.answer.has_value();
+    auto r = relay.stream(events, st.last_id, {}, [&](sse::Event&& e) {
+      if (cancel && cancel->load()) return false;
+      return on_event(std::move(e), st, sink, on_progress);
+    });
+    if (st.failure) return finish_with(*st.failure);
+    if (st.done) break;
+    if (st.ended) {
+      // `end` without a verified trailer: the relay (or agent) cut the stream.
+      auto f = st.opener ? st.opener->finish() : Result<void>(make_error("truncated", "the stream ended early"));
+      return finish_with(f ? make_error("truncated", "the stream ended early") : f.error());
+    }
+    if (cancel && cancel->load()) continue;
+    if (!r && r.error().code != "network" && r.error().code != "bad_response") {
+      if (r.error().code == "unknown_transfer") {
+        return finish_with(make_error("transfer_lost", "the relay no longer knows this transfer (it restarted or the "
+                                                       "transfer expired); run again with --resume"));
+      }
+      return finish_with(r.error());
+    }
+    // The stream broke or closed early: reconnect with Last-Event-ID.
+    if (st.bytes != bytes_before || st.answer.has_value() != answered_before) {
+      failing_since = Clock::now();
+      backoff = std::chrono::milliseconds(200);
+    }
+    if (Clock::now() - failing_since > options.reconnect_for) {
+      return finish_with(make_error("network", "lost the relay for more than " +
+                                                   std::to_string(options.reconnect_for.count()) +
+                                                   " s; run again with --resume to continue"));
+    }
+    auto jitter = std::uniform_int_distribution<int64_t>(0, backoff.count())(rng);
+    std::this_thread::sleep_for(backoff / 2 + std::chrono::milliseconds(jitter / 2));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+
+  if (sink && st.answer->frames) {
+    auto committed = sink->commit();
+    if (!committed) return finish_with(committed.error());
+  }
+  return Outcome{*st.answer, tid, st.received};
+}
+
+}  // namespace sealrelay::requester
