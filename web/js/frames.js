@@ -1,0 +1,252 @@
+// Frames after the handshake, mirroring crypto/frames.h (docs/protocol.md
+// §3): each chunk sealed on its own with XChaCha20-Poly1305 under the
+// transfer's frame key, a random nonce carried in the frame, and associated
+// data binding the handshake hash, the version, the flags and the index. The
+// last frame (FINAL) is the trailer: total byte count and SHA-256 of the
+// whole content, or (FINAL|ERROR) the agent's abort. No I/O.
+//
+//   offset 0 version u8 | 1 flags u8 | 2 index u64 BE | 10 nonce 24B | 34 ciphertext+tag
+//   AD = h (64B) | version | flags | index
+import sodium from './sodium.js';
+import { SealrelayError, fromUtf8, getU64, putU64, utf8 } from './bytes.js';
+import { Sha256 } from './sha256.js';
+import {
+  FLAG_ERROR, FLAG_FINAL, FRAME_AD_BYTES, FRAME_HEADER_BYTES, FRAME_INDEX_OFFSET, FRAME_NONCE_BYTES,
+  FRAME_NONCE_OFFSET, FRAME_OVERHEAD_BYTES, HASH_BYTES, KEY_BYTES, MAX_ABORT_BYTES, MAX_CHUNK_BYTES,
+  MAX_FRAME_BYTES, TRAILER_BYTES, VERSION,
+} from './protocol.js';
+
+function checkKeys(keys) {
+  if (!(keys?.frameKey instanceof Uint8Array) || keys.frameKey.length !== KEY_BYTES ||
+      !(keys.handshakeHash instanceof Uint8Array) || keys.handshakeHash.length !== HASH_BYTES) {
+    throw new TypeError('transfer keys must be {frameKey: 32 bytes, handshakeHash: 64 bytes}');
+  }
+}
+
+// AD = h | version | flags | index, i.e. h followed by the header minus the nonce.
+function makeAd(h, frame) {
+  const ad = new Uint8Array(FRAME_AD_BYTES);
+  ad.set(h);
+  ad.set(frame.subarray(0, FRAME_NONCE_OFFSET), HASH_BYTES);
+  return ad;
+}
+
+// Agent side, for tests and tools: seals the chunks of one transfer in order
+// and keeps the running byte count and SHA-256 for the trailer.
+export class FrameSealer {
+  #key;
+  #h;
+  #nextIndex;
+  #totalBytes = 0;
+  #sha = new Sha256();
+  #finished = false;
+
+  // `firstIndex`: index of the first frame sent (offset / chunk size on resume).
+  constructor(keys, firstIndex = 0) {
+    checkKeys(keys);
+    this.#key = Uint8Array.from(keys.frameKey);
+    this.#h = Uint8Array.from(keys.handshakeHash);
+    this.#nextIndex = BigInt(firstIndex);
+  }
+
+  get nextIndex() {
+    return this.#nextIndex;
+  }
+
+  get totalBytes() {
+    return this.#totalBytes;
+  }
+
+  // Content before the resume offset: hashed and counted, not sent.
+  absorbPrefix(bytes) {
+    this.#sha.update(bytes);
+    this.#totalBytes += bytes.length;
+  }
+
+  sealChunk(chunk) {
+    if (chunk.length === 0 || chunk.length > MAX_CHUNK_BYTES) throw new Error('chunk must be 1 byte .. 1 MiB');
+    this.#sha.update(chunk);
+    this.#totalBytes += chunk.length;
+    return this.#seal(0, chunk);
+  }
+
+  sealTrailer() {
+    return this.sealTrailerForTest(this.#totalBytes, this.#sha.finish());
+  }
+
+  // A trailer claiming other figures, so tests can check that a lying one is
+  // refused. Never call it outside tests.
+  sealTrailerForTest(totalBytes, digest) {
+    const trailer = new Uint8Array(TRAILER_BYTES);
+    putU64(trailer, 0, totalBytes);
+    trailer.set(digest, 8);
+    const frame = this.#seal(FLAG_FINAL, trailer);
+    this.#finished = true;
+    return frame;
+  }
+
+  // The agent's authenticated last word: {"v":1,"error":CODE,"message":TEXT}.
+  sealAbort(code, message) {
+    let text = utf8(JSON.stringify({ error: code, message, v: VERSION }));
+    if (text.length > MAX_ABORT_BYTES) {
+      text = utf8(JSON.stringify({ error: code.slice(0, 64), message: '(reason too long)', v: VERSION }));
+    }
+    const frame = this.#seal(FLAG_FINAL | FLAG_ERROR, text);
+    this.#finished = true;
+    return frame;
+  }
+
+  #seal(flags, plaintext) {
+    if (this.#finished) throw new Error('nothing may be sealed after the final frame');
+    const frame = new Uint8Array(FRAME_OVERHEAD_BYTES + plaintext.length);
+    frame[0] = VERSION;
+    frame[1] = flags;
+    putU64(frame, FRAME_INDEX_OFFSET, this.#nextIndex);
+    const nonce = sodium.randombytes_buf(FRAME_NONCE_BYTES);
+    frame.set(nonce, FRAME_NONCE_OFFSET);
+    const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, makeAd(this.#h, frame), null, nonce,
+                                                                     this.#key);
+    frame.set(sealed, FRAME_HEADER_BYTES);
+    ++this.#nextIndex;
+    return frame;
+  }
+}
+
+// Requester side. Opens the frames of one transfer, enforcing order, and
+// reports complete only once the trailer verified against everything opened.
+// After any error it stays failed: every later call throws the same error.
+//
+// Error codes (SealrelayError.code), as crypto/frames.h:
+//   bad_frame        malformed header or size
+//   out_of_order     index other than the next one (reordered, dropped, duplicated)
+//   tampered         did not authenticate (changed bytes, other transfer, wrong key)
+//   after_end        a frame after the trailer
+//   trailer_mismatch the trailer's byte count or SHA-256 differs from what arrived
+//   aborted          the agent sent an abort frame; the error also carries
+//                    agentCode and agentMessage
+//   truncated        (finish) the stream ended before the trailer verified
+export class FrameOpener {
+  #key;
+  #h;
+  #nextIndex;
+  #totalBytes = 0;
+  #sha = new Sha256();
+  #complete = false;
+  #failed = null;
+
+  constructor(keys, firstIndex = 0) {
+    checkKeys(keys);
+    this.#key = Uint8Array.from(keys.frameKey);
+    this.#h = Uint8Array.from(keys.handshakeHash);
+    this.#nextIndex = BigInt(firstIndex);
+  }
+
+  get complete() {
+    return this.#complete;
+  }
+
+  // BigInt: the index the next frame must carry.
+  get nextIndex() {
+    return this.#nextIndex;
+  }
+
+  get totalBytes() {
+    return this.#totalBytes;
+  }
+
+  // Feeds content already held (a resumed download) into the hash and count.
+  absorbPrefix(bytes) {
+    this.#sha.update(bytes);
+    this.#totalBytes += bytes.length;
+  }
+
+  // Opens `frame`: {kind: 'data', chunk} with the plaintext to keep, or
+  // {kind: 'trailer'} once the whole content verified. Throws SealrelayError;
+  // nothing of a frame that fails is released.
+  open(frame) {
+    if (this.#failed) throw this.#failed;
+    if (this.#complete) this.#fail('after_end', 'a frame arrived after the trailer');
+    if (!(frame instanceof Uint8Array) || frame.length < FRAME_OVERHEAD_BYTES || frame.length > MAX_FRAME_BYTES) {
+      this.#fail('bad_frame', 'frame has an impossible size');
+    }
+    const flags = frame[1];
+    const final = (flags & FLAG_FINAL) !== 0;
+    const aborting = (flags & FLAG_ERROR) !== 0;
+    if (frame[0] !== VERSION || (flags & ~(FLAG_FINAL | FLAG_ERROR)) !== 0 || (aborting && !final)) {
+      this.#fail('bad_frame', 'frame has an unknown version or flags');
+    }
+    const plainSize = frame.length - FRAME_OVERHEAD_BYTES;
+    const sizeOk = aborting ? plainSize > 0 && plainSize <= MAX_ABORT_BYTES
+                 : final ? plainSize === TRAILER_BYTES
+                 : plainSize > 0;
+    if (!sizeOk) this.#fail('bad_frame', 'frame has an impossible size');
+    const index = getU64(frame, FRAME_INDEX_OFFSET);
+    if (index !== this.#nextIndex) {
+      this.#fail('out_of_order', `frame ${index} arrived where frame ${this.#nextIndex} was due (reordered, ` +
+                                 'dropped or duplicated)');
+    }
+
+    let chunk;
+    try {
+      chunk = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+          null, frame.subarray(FRAME_HEADER_BYTES), makeAd(this.#h, frame),
+          frame.subarray(FRAME_NONCE_OFFSET, FRAME_HEADER_BYTES), this.#key);
+    } catch {
+      this.#fail('tampered', `frame ${index} failed authentication (altered, or not from this transfer)`);
+    }
+    ++this.#nextIndex;
+    if (aborting) this.#abort(chunk);
+    if (!final) {
+      this.#sha.update(chunk);
+      this.#totalBytes += chunk.length;
+      return { kind: 'data', chunk };
+    }
+
+    const claimedBytes = getU64(chunk, 0);
+    const digest = this.#sha.finish();
+    const same = claimedBytes === BigInt(this.#totalBytes) && sodium.memcmp(digest, chunk.subarray(8));
+    if (!same) {
+      this.#fail('trailer_mismatch', "the trailer's byte count or SHA-256 does not match what arrived (" +
+                                     `${this.#totalBytes} bytes received, ${claimedBytes} announced)`);
+    }
+    this.#complete = true;
+    return { kind: 'trailer' };
+  }
+
+  // Call at the end of the stream: throws `truncated` unless the trailer
+  // verified (or the earlier error).
+  finish() {
+    if (this.#failed) throw this.#failed;
+    if (!this.#complete) {
+      throw new SealrelayError('truncated', 'the stream ended before the trailer: the content is incomplete (' +
+                                            `${this.#totalBytes} bytes so far)`);
+    }
+  }
+
+  #abort(plaintext) {
+    let code = 'unknown', message = '';
+    try {
+      const reason = JSON.parse(fromUtf8(plaintext));
+      if (reason !== null && typeof reason === 'object' && !Array.isArray(reason) &&
+          typeof reason.error === 'string') {
+        code = reason.error;
+        if (typeof reason.message === 'string') message = reason.message;
+      }
+    } catch {
+      // An unreadable reason is still an abort; the code stays "unknown".
+    }
+    const err = this.#makeError('aborted', `the agent stopped the transfer: ${message} (${code})`);
+    err.agentCode = code;
+    err.agentMessage = message;
+    throw err;
+  }
+
+  #makeError(code, message) {
+    this.#failed = new SealrelayError(code, message);
+    return this.#failed;
+  }
+
+  #fail(code, message) {
+    throw this.#makeError(code, message);
+  }
+}

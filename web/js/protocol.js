@@ -1,0 +1,40 @@
+// The end-to-end wire constants, mirroring crypto/protocol.h, which mirrors
+// docs/protocol.md (the source of truth). Change all three together.
+
+export const VERSION = 1;
+
+// Noise (docs/protocol.md §2).
+export const PROLOGUE = 'sealrelay/1';
+export const KEY_BYTES = 32;            // X25519 keys, cipher keys
+export const HASH_BYTES = 64;           // BLAKE2b, the handshake hash h
+export const NOISE_TAG_BYTES = 16;      // ChaChaPoly tag
+export const MAX_NOISE_MESSAGE_BYTES = 65535;
+
+// Frames (docs/protocol.md §3):
+//   version u8 | flags u8 | index u64 big-endian | nonce 24B | ciphertext (plaintext + 16B tag)
+export const FLAG_FINAL = 0x01;         // the last frame; nothing may follow it
+export const FLAG_ERROR = 0x02;         // with FLAG_FINAL: the agent aborts (JSON reason)
+export const FRAME_NONCE_BYTES = 24;
+export const FRAME_TAG_BYTES = 16;
+export const FRAME_INDEX_OFFSET = 2;
+export const FRAME_NONCE_OFFSET = 10;
+export const FRAME_HEADER_BYTES = FRAME_NONCE_OFFSET + FRAME_NONCE_BYTES;   // 34
+export const FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + FRAME_TAG_BYTES;   // 50
+// AD = h (64B) | version u8 | flags u8 | index u64 big-endian: the header minus the nonce.
+export const FRAME_AD_BYTES = HASH_BYTES + FRAME_NONCE_OFFSET;
+export const FRAME_KEY_LABEL = 'sealrelay/1 frame key';
+
+export const MIN_CHUNK_BYTES = 4 * 1024;
+export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+export const MAX_CHUNK_BYTES = 1024 * 1024;
+export const MAX_FRAME_BYTES = FRAME_OVERHEAD_BYTES + MAX_CHUNK_BYTES;
+
+// Trailer plaintext: total bytes u64 big-endian | SHA-256 of the whole content.
+export const SHA256_BYTES = 32;
+export const TRAILER_BYTES = 8 + SHA256_BYTES;
+
+// An abort frame's plaintext: {"v":1,"error":CODE,"message":...}, at most this long.
+export const MAX_ABORT_BYTES = 4096;
+
+// Payloads (docs/protocol.md §4).
+export const MAX_PATH_BYTES = 4096;

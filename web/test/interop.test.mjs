@@ -1,0 +1,133 @@
+// Interop with the C++ side (crypto/): tests/unit/web/interop_fixture.cpp
+// runs real handshakes with a fixed ephemeral and seals frames with the C++
+// FrameSealer; this test rebuilds message 1 in JavaScript from the same keys
+// and checks it is byte-identical, finishes the handshake with the C++
+// message 2, and opens every C++ frame with the JS FrameOpener.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+
+import * as base64 from '../js/base64.js';
+import { concat, equal, fromHex, hex } from '../js/bytes.js';
+import { fingerprintOf } from '../js/fingerprint.js';
+import { FrameOpener } from '../js/frames.js';
+import { identityOf } from '../js/noise.js';
+import { decodeAnswer, decodeListing, decodeRequest, encodeAnswer, encodeRequest } from '../js/payloads.js';
+import { InitiatorHandshake } from '../js/session.js';
+import { Sha256 } from '../js/sha256.js';
+import { fileExists, skip } from './helpers.mjs';
+
+const fixturePath = process.env.SEALRELAY_INTEROP_FIXTURE;
+
+function loadFixture(t) {
+  if (!fixturePath) {
+    skip(t, 'SEALRELAY_INTEROP_FIXTURE is not set: run through ctest (it builds tests/unit/web/interop_fixture.cpp)');
+    return null;
+  }
+  if (!fileExists(fixturePath)) {
+    skip(t, `${fixturePath} does not exist: build it first (cmake --build BUILD --target web_interop_fixture)`);
+    return null;
+  }
+  return JSON.parse(execFileSync(fixturePath, { encoding: 'utf8', maxBuffer: 64 << 20 }));
+}
+
+const b64 = (text) => {
+  const out = base64.decode(text);
+  assert.ok(out, `fixture value is not canonical base64: ${text.slice(0, 40)}`);
+  return out;
+};
+
+test('JS and C++ interoperate byte for byte: handshakes, payloads, frames', (t) => {
+  const fx = loadFixture(t);
+  if (!fx) return;
+  const requester = identityOf(fromHex(fx.requester.private));
+  const agent = identityOf(fromHex(fx.agent.private));
+  assert.equal(hex(requester.publicKey), fx.requester.public);
+  assert.equal(hex(agent.publicKey), fx.agent.public);
+  assert.equal(base64.encode(agent.publicKey), fx.agent.public_b64);
+  assert.equal(fingerprintOf(requester.publicKey), fx.requester.fingerprint);
+  assert.equal(fingerprintOf(agent.publicKey), fx.agent.fingerprint);
+
+  const names = [];
+  for (const s of fx.sessions) {
+    names.push(s.name);
+    const where = `session ${s.name}`;
+    // The request payload: the JS encoder writes the C++ bytes exactly.
+    const r = s.request;
+    const request = encodeRequest({ op: r.op, path: r.path, offset: r.offset, chunkSize: r.chunk_size,
+                                    timestampMs: r.ts });
+    assert.equal(base64.encode(request), s.request_payload, `${where}: request payload`);
+    assert.deepEqual(decodeRequest(request), { op: r.op, path: r.path, offset: r.offset, chunkSize: r.chunk_size,
+                                               timestampMs: r.ts });
+
+    // Message 1 rebuilt in JS with the same keys and ephemeral.
+    const ephemeral = identityOf(fromHex(s.ephemeral.private));
+    const initiator = InitiatorHandshake.startForTest(requester, agent.publicKey, request, ephemeral);
+    assert.equal(base64.encode(initiator.message1), s.message1, `${where}: message 1`);
+
+    // The C++ message 2 finishes the JS handshake with the same keys.
+    const { payload, keys } = initiator.finish(b64(s.message2));
+    assert.equal(base64.encode(payload), s.answer_payload, `${where}: answer payload`);
+    assert.equal(hex(keys.frameKey), s.frame_key, `${where}: frame key`);
+    assert.equal(hex(keys.handshakeHash), s.handshake_hash, `${where}: h`);
+    const answer = decodeAnswer(payload);
+    assert.equal(base64.encode(encodeAnswer(answer)), s.answer_payload, `${where}: answer re-encoded`);
+    if (!answer.ok) {
+      assert.equal(answer.error, 'not_allowed');
+      assert.equal(s.frames.length, 0);
+      continue;
+    }
+
+    // Every C++ frame opens in JS; the content and its SHA-256 match.
+    const opener = new FrameOpener(keys, answer.firstIndex);
+    const prefix = b64(s.prefix);
+    assert.equal(prefix.length, answer.offset, where);
+    opener.absorbPrefix(prefix);
+    const parts = [];
+    let error = null;
+    for (const frame of s.frames) {
+      try {
+        const out = opener.open(b64(frame));
+        if (out.kind === 'data') parts.push(out.chunk);
+      } catch (err) {
+        error = err;
+        break;
+      }
+    }
+    const received = concat(...parts);
+    assert.equal(received.length, s.expect.content_bytes, where);
+    if (s.expect.error === null) {
+      assert.equal(error, null, `${where}: ${error?.message}`);
+      opener.finish();
+      assert.ok(opener.complete);
+      assert.ok(equal(received, b64(s.content)), `${where}: content`);
+      assert.equal(hex(Sha256.digest(concat(prefix, received))), s.content_sha256, `${where}: SHA-256`);
+    } else {
+      assert.equal(error?.code, s.expect.error, where);
+      assert.equal(error.agentCode, s.expect.agent_code);
+      assert.equal(error.agentMessage, s.expect.agent_message);
+      assert.throws(() => opener.finish(), { code: 'aborted' });
+    }
+    if (s.listing) assert.deepEqual(decodeListing(received), s.listing, `${where}: listing`);
+  }
+  assert.deepEqual(names, ['file', 'resume', 'abort', 'list', 'refusal']);
+});
+
+test('a C++ message 2 does not finish a JS handshake with another ephemeral or agent key', (t) => {
+  const fx = loadFixture(t);
+  if (!fx) return;
+  const requester = identityOf(fromHex(fx.requester.private));
+  const agent = identityOf(fromHex(fx.agent.private));
+  const s = fx.sessions[0];
+  const request = b64(s.request_payload);
+  const fresh = InitiatorHandshake.start(requester, agent.publicKey, request);
+  assert.throws(() => fresh.finish(b64(s.message2)), { code: 'handshake_failed' });
+  const wrongAgent = InitiatorHandshake.startForTest(requester, requester.publicKey, request,
+                                                     identityOf(fromHex(s.ephemeral.private)));
+  assert.throws(() => wrongAgent.finish(b64(s.message2)), { code: 'handshake_failed' });
+  const tampered = b64(s.message2);
+  tampered[tampered.length - 1] ^= 1;
+  const same = InitiatorHandshake.startForTest(requester, agent.publicKey, request,
+                                               identityOf(fromHex(s.ephemeral.private)));
+  assert.throws(() => same.finish(tampered), { code: 'handshake_failed' });
+});
