@@ -10,7 +10,7 @@
 // the parser for good with SealrelayError `sse_too_large`. Limits count
 // UTF-16 code units of the decoded text, which for the relay's ASCII events
 // (base64 and JSON) are bytes.
-import { SealrelayError } from './bytes.js';
+import { SealrelayError, utf8 } from './bytes.js';
 
 const LINE_END = /[\r\n]/g;
 
@@ -59,7 +59,8 @@ export class SseParser {
   // stream gave none, `id` the stream's last event id after the event.
   feed(chunk) {
     if (this.#failed) throw this.#failed;
-    const text = typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk, { stream: true });
+    const bytes = typeof chunk === 'string' ? utf8(chunk) : chunk;
+    const text = this.#decoder.decode(bytes, { stream: true });
     const events = [];
     try {
       this.#parse(text, events);
