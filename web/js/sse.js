@@ -12,8 +12,6 @@
 // (base64 and JSON) are bytes.
 import { SealrelayError, utf8 } from './bytes.js';
 
-const LINE_END = /[\r\n]/g;
-
 export const DEFAULT_LIMITS = Object.freeze({
   // A frame event's data line is base64 of at most 1 MiB + 50 bytes: the
   // default covers it with room to spare (as proto/sse.h).
@@ -77,14 +75,18 @@ export class SseParser {
       this.#skipLf = false;
       if (text.charCodeAt(0) === 10) pos = 1;
     }
+    // Positions of the next LF and CR at or after pos (-1: none left), each
+    // searched again only once passed, so a chunk is scanned in linear time.
+    let lf = -2;
+    let cr = -2;
     while (pos < text.length) {
-      LINE_END.lastIndex = pos;
-      const found = LINE_END.exec(text);
-      if (found === null) {
+      if (lf !== -1 && lf < pos) lf = text.indexOf('\n', pos);
+      if (cr !== -1 && cr < pos) cr = text.indexOf('\r', pos);
+      const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(lf, cr);
+      if (end === -1) {
         this.#keep(text.slice(pos));
         return;
       }
-      const end = found.index;
       if (this.#partialLength + (end - pos) > this.#limits.maxLine) throw tooLarge('line');
       let line = text.slice(pos, end);
       if (this.#partialLength > 0) {
@@ -95,7 +97,7 @@ export class SseParser {
       }
       this.#line(line, events);
       pos = end + 1;
-      if (text.charCodeAt(end) === 13) {
+      if (end === cr) {
         if (pos === text.length) this.#skipLf = true;
         else if (text.charCodeAt(pos) === 10) ++pos;
       }

@@ -20,14 +20,36 @@ test('base64 is the standard alphabet with padding, never the URL-safe default',
   }
 });
 
-test('base64 decoding refuses everything non-canonical', () => {
-  for (const bad of ['A', 'AA', 'AAA', 'AA=', '=AAA', 'A=AA', 'AA=A', 'AAA==', 'A===', '-_8=', '+/9=', 'AB==',
-                     'AAB=', ' AAA', 'AAA ', 'AA\nAA===', 'AAAA\n', 'AA AA', 'QUJD\u00e9', 'QUJDRA', null, 5]) {
-    assert.equal(base64.decode(bad), null, JSON.stringify(bad));
+const NON_CANONICAL = ['A', 'AA', 'AAA', 'AA=', '=AAA', 'A=AA', 'AA=A', 'AAA==', 'A===', '====', '-_8=', '+/9=',
+                       'AB==', 'AAB=', ' AAA', 'AAA ', 'AA\nAA===', 'AAAA\n', 'AA AA', 'AAAA    ', 'AA==    ',
+                       'AA\tA', 'QUJD\u00e9AAA', 'QUJDRA', 'QUJ\u0141', '\u0100AAA'];
+
+test('base64 decoding refuses everything non-canonical, in every decoder', () => {
+  for (const bad of [...NON_CANONICAL, null, 5]) assert.equal(base64.decode(bad), null, JSON.stringify(bad));
+  for (const bad of NON_CANONICAL) assert.equal(base64.decodeSecret(bad), null, JSON.stringify(bad));
+  for (const [name, decoder] of Object.entries(base64.decodersForTest)) {
+    if (!decoder) continue;
+    for (const bad of NON_CANONICAL.filter((t) => t.length % 4 === 0)) {
+      assert.equal(decoder(bad), null, `${name} ${JSON.stringify(bad)}`);
+    }
   }
-  assert.deepEqual(base64.decode('+/8='), Uint8Array.of(0xfb, 0xff));
-  assert.deepEqual(base64.decode('QQ=='), Uint8Array.of(0x41));
-  assert.deepEqual(base64.decode(''), new Uint8Array(0));
+  for (const decode of [base64.decode, base64.decodeSecret]) {
+    assert.deepEqual(decode('+/8='), Uint8Array.of(0xfb, 0xff));
+    assert.deepEqual(decode('QQ=='), Uint8Array.of(0x41));
+    assert.deepEqual(decode('QUJD'), Uint8Array.of(0x41, 0x42, 0x43));
+    assert.deepEqual(decode(''), new Uint8Array(0));
+  }
+});
+
+test('every decoder agrees with node Buffer on canonical input of every length', () => {
+  for (let n = 0; n < 200; ++n) {
+    const bytes = randomBytes(n);
+    const text = bytes.toString('base64');
+    for (const [name, decoder] of Object.entries({ ...base64.decodersForTest, secret: base64.decodeSecret })) {
+      if (!decoder) continue;
+      assert.deepEqual(decoder(text), new Uint8Array(bytes), `${name} n=${n}`);
+    }
+  }
 });
 
 test('the all-zero key has the documented fingerprint', () => {
