@@ -1,0 +1,244 @@
+// sealrelay-agent: the on-premise daemon. Parses configuration and wires
+// the parts together; the work is in the library (daemon.h,
+// transfer_handler.h, share_policy.h, ...).
+#include <CLI/CLI.hpp>
+#include <signal.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "agent/daemon.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace sealrelay;
+using namespace sealrelay::agent;
+
+constexpr const char* kVersion = "sealrelay-agent/0.1.0";
+
+std::string default_state_dir() {
+  if (const char* d = std::getenv("SEALRELAY_STATE_DIR"); d && *d) return d;
+  return "/var/lib/sealrelay-agent";
+}
+
+// "NAME=VALUE" → {NAME, VALUE}.
+std::pair<std::string, std::string> split_pair(const std::string& text, char sep, const char* what) {
+  size_t at = text.find(sep);
+  if (at == std::string::npos || at == 0) {
+    throw CLI::ValidationError(what, "\"" + text + "\" is not NAME" + std::string(1, sep) + "VALUE");
+  }
+  return {text.substr(0, at), text.substr(at + 1)};
+}
+
+int cmd_init(const std::string& state_dir) {
+  fs::path dir(state_dir);
+  Identity id = generate_identity();
+  auto saved = save_identity(dir / "identity.key", id);
+  if (!saved) {
+    std::fprintf(stderr, "sealrelay-agent: %s\n", saved.error().message.c_str());
+    return 2;
+  }
+  fs::path authorized = dir / "authorized_requesters";
+  if (!fs::exists(authorized)) {
+    std::ofstream(authorized) << "# One requester per line: <public key> [paths=/share1,/share2/sub] [comment]\n"
+                                 "# The key is what `sealrelay whoami` prints. Changes apply without a restart.\n";
+    fs::permissions(authorized, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  }
+  std::printf("Agent identity created in %s\nFingerprint: %s\nPublic key:  %s\n\n"
+              "Requesters pin this key on first contact; tell them the fingerprint so they can check it.\n"
+              "Authorize requesters by adding their public keys to %s.\n",
+              (dir / "identity.key").c_str(), fingerprint_of(id.public_key).c_str(),
+              encode_public_key(id.public_key).c_str(), authorized.c_str());
+  return 0;
+}
+
+struct RunOptions {
+  std::string state_dir = default_state_dir();
+  std::string authorized;
+  std::string url, token, token_file, ca_file, client_cert, client_key;
+  std::vector<std::string> shares, includes, excludes, max_sizes;
+  bool no_follow_symlinks = false;
+  size_t max_transfers = 4;
+  uint64_t rate_limit = 0;
+  uint32_t chunk_size = protocol::kDefaultChunkBytes;
+  int read_timeout = 45;
+  std::string log_level = "info";
+};
+
+std::atomic<bool> g_signalled{false};  // written by the signal handler only
+extern "C" void on_signal(int) { g_signalled.store(true); }
+
+int cmd_run(RunOptions o) {
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  fs::path state(o.state_dir);
+  auto identity = load_identity(state / "identity.key");
+  if (!identity) {
+    spdlog::error("{} (run `sealrelay-agent init --state-dir {}` first)", identity.error().message, o.state_dir);
+    return 2;
+  }
+  std::map<std::string, ShareConfig> by_name;
+  for (const auto& s : o.shares) {
+    auto [name, root] = split_pair(s, '=', "--share");
+    by_name[name] = ShareConfig{name, fs::absolute(root).lexically_normal().string(), {}, {}, {},
+                                !o.no_follow_symlinks};
+  }
+  auto share_of = [&](const std::string& name, const char* flag) -> ShareConfig& {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) throw CLI::ValidationError(flag, "no share named \"" + name + "\"");
+    return it->second;
+  };
+  for (const auto& p : o.includes) {
+    auto [n, glob] = split_pair(p, ':', "--include");
+    share_of(n, "--include").include.push_back(glob);
+  }
+  for (const auto& p : o.excludes) {
+    auto [n, glob] = split_pair(p, ':', "--exclude");
+    share_of(n, "--exclude").exclude.push_back(glob);
+  }
+  for (const auto& p : o.max_sizes) {
+    auto [n, bytes] = split_pair(p, ':', "--max-file-size");
+    share_of(n, "--max-file-size").max_file_size = std::stoull(bytes);
+  }
+  std::vector<ShareConfig> configs;
+  for (auto& [_, c] : by_name) configs.push_back(c);
+  if (configs.empty()) {
+    spdlog::error("no shares: pass --share NAME=/path (or share = [\"NAME=/path\"] in the config file)");
+    return 2;
+  }
+  auto shares = Shares::create(configs);
+  if (!shares) {
+    spdlog::error("{}", shares.error().message);
+    return 2;
+  }
+  if (auto ok = shares->check_roots(); !ok) {
+    spdlog::error("{}", ok.error().message);
+    return 2;
+  }
+  if (o.url.empty()) {
+    spdlog::error("no relay URL: pass --relay-url or set SEALRELAY_URL");
+    return 2;
+  }
+  RelayConfig relay;
+  relay.url = o.url;
+  relay.token = o.token;
+  if (!o.token_file.empty()) {
+    std::ifstream in(o.token_file);
+    if (!in || !std::getline(in, relay.token)) {
+      spdlog::error("cannot read the token file {}", o.token_file);
+      return 2;
+    }
+  }
+  if (relay.token.empty() && o.client_cert.empty()) {
+    spdlog::error("no credential: pass --token-file (or SEALRELAY_TOKEN) or --client-cert/--client-key");
+    return 2;
+  }
+  relay.ca_file = o.ca_file;
+  relay.client_cert = o.client_cert;
+  relay.client_key = o.client_key;
+  relay.read_timeout = std::chrono::seconds(o.read_timeout);
+
+  AuthorizedRequestersFile authorized(o.authorized.empty() ? (state / "authorized_requesters").string()
+                                                           : o.authorized);
+  if (auto r = authorized.reload_if_changed(); !r) {
+    spdlog::warn("{}: {} (no requester is authorized until it is fixed)", authorized.path(), r.error().message);
+  } else {
+    spdlog::info("{} requester(s) authorized by {}", authorized.current()->entries().size(), authorized.path());
+  }
+  SteadyClock clock;
+  SystemRng rng;
+  RateLimiter limiter(o.rate_limit, std::max<uint64_t>(o.rate_limit / 4, 2 * protocol::kMaxFrameBytes), clock);
+  HandlerConfig hc;
+  hc.relay = relay;
+  hc.relay.read_timeout = std::chrono::seconds(60);
+  hc.replay_state = state / "replay.json";
+  hc.max_chunk_bytes = o.chunk_size;
+  auto handler = TransferHandler::create(hc, *identity, *shares, authorized, limiter);
+  if (!handler) {
+    spdlog::error("{}", handler.error().message);
+    return 2;
+  }
+  DaemonConfig dc;
+  dc.relay = relay;
+  dc.version = kVersion;
+  dc.max_transfers = o.max_transfers;
+  Daemon daemon(dc, *identity, **handler, clock, rng);
+  for (const auto& c : configs) spdlog::info("sharing {} as /{}", c.root, c.name);
+  if (o.rate_limit) spdlog::info("bandwidth cap: {} bytes/s", o.rate_limit);
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::thread watcher([&] {
+    while (!g_signalled.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    spdlog::info("stopping");
+    daemon.stop();
+  });
+  daemon.run();
+  g_signalled.store(true);
+  watcher.join();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) return 1;
+  CLI::App app{"sealrelay-agent: serves files from this machine's shares to trusted requesters through a "
+               "sealrelay relay, end to end encrypted. It only connects out; nothing connects to it.",
+               "sealrelay-agent"};
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+
+  std::string init_dir = default_state_dir();
+  auto* init = app.add_subcommand("init", "Create the agent's identity key and print its fingerprint");
+  init->add_option("--state-dir", init_dir, "Folder for identity.key, authorized_requesters, replay state")
+      ->envname("SEALRELAY_STATE_DIR");
+
+  RunOptions o;
+  auto* run = app.add_subcommand("run", "Connect to the relay and serve requests until stopped");
+  run->set_config("--config", "", "Config file: key = value lines with the long option names "
+                                  "(share = [\"photos=/srv/photos\", ...])");
+  run->add_option("--state-dir", o.state_dir, "Folder made by init")->envname("SEALRELAY_STATE_DIR");
+  run->add_option("--relay-url", o.url, "Relay URL, e.g. https://relay.example.com")->envname("SEALRELAY_URL");
+  run->add_option("--token", o.token, "Agent token (prefer --token-file or SEALRELAY_TOKEN: flags show in ps)")
+      ->envname("SEALRELAY_TOKEN");
+  run->add_option("--token-file", o.token_file, "File holding the agent token")->envname("SEALRELAY_TOKEN_FILE");
+  run->add_option("--ca-file", o.ca_file, "CA bundle to verify an https relay")->envname("SEALRELAY_CA_FILE");
+  run->add_option("--client-cert", o.client_cert, "Client certificate (PEM) for mTLS instead of a token")
+      ->envname("SEALRELAY_CLIENT_CERT");
+  run->add_option("--client-key", o.client_key, "Key of the client certificate")->envname("SEALRELAY_CLIENT_KEY");
+  run->add_option("--share", o.shares, "NAME=/path to share read-only (repeatable)")->envname("SEALRELAY_SHARES")
+      ->delimiter(',');
+  run->add_option("--include", o.includes, "NAME:GLOB: serve only matching files of share NAME (repeatable)");
+  run->add_option("--exclude", o.excludes, "NAME:GLOB: never serve matching paths of share NAME (repeatable)");
+  run->add_option("--max-file-size", o.max_sizes, "NAME:BYTES: largest file share NAME serves (repeatable)");
+  run->add_flag("--no-follow-symlinks", o.no_follow_symlinks, "Refuse every symlink (default: follow in-share ones)");
+  run->add_option("--authorized-requesters", o.authorized, "Trust file (default: STATE_DIR/authorized_requesters)")
+      ->envname("SEALRELAY_AUTHORIZED_REQUESTERS");
+  run->add_option("--max-transfers", o.max_transfers, "Transfers served at once; more get `busy`")
+      ->envname("SEALRELAY_MAX_TRANSFERS")->check(CLI::Range(1, 256));
+  run->add_option("--rate-limit", o.rate_limit, "Upload cap in bytes per second over all transfers (0 = none)")
+      ->envname("SEALRELAY_RATE_LIMIT");
+  run->add_option("--chunk-size", o.chunk_size, "Largest plaintext bytes per frame")
+      ->envname("SEALRELAY_CHUNK_SIZE")->check(CLI::Range(protocol::kMinChunkBytes, protocol::kMaxChunkBytes));
+  run->add_option("--read-timeout", o.read_timeout, "Seconds without a byte (or heartbeat) before the control "
+                                                    "stream counts as dead; above the relay's heartbeat")
+      ->envname("SEALRELAY_READ_TIMEOUT")->check(CLI::Range(5, 3600));
+  run->add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->envname("SEALRELAY_LOG_LEVEL");
+
+  try {
+    app.parse(argc, argv);
+    if (*init) return cmd_init(init_dir);
+    return cmd_run(o);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+}

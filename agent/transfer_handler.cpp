@@ -1,0 +1,393 @@
+#include "agent/transfer_handler.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "agent/change_detect.h"
+#include "crypto/frames.h"
+#include "crypto/payloads.h"
+#include "crypto/session.h"
+#include "proto/base64.h"
+#include "proto/upload.h"
+
+namespace sealrelay::agent {
+namespace {
+
+using nlohmann::json;
+using SteadyTime = std::chrono::steady_clock;
+
+// The content a transfer sends, readable from any position so an upload can
+// resume from the frame the relay committed last.
+class Content {
+ public:
+  virtual ~Content() = default;
+  virtual uint64_t size() const = 0;
+  // Reads exactly into.size() bytes at `at`; "changed" if the file is shorter now.
+  virtual Result<void> read(uint64_t at, std::span<uint8_t> into) = 0;
+  // Before the trailer: the content is still what the answer described.
+  virtual Result<void> still_same() { return {}; }
+};
+
+class MemoryContent : public Content {
+ public:
+  explicit MemoryContent(std::string data) : data_(std::move(data)) {}
+  uint64_t size() const override { return data_.size(); }
+  Result<void> read(uint64_t at, std::span<uint8_t> into) override {
+    std::memcpy(into.data(), data_.data() + at, into.size());
+    return {};
+  }
+
+ private:
+  std::string data_;
+};
+
+class FileContent : public Content {
+ public:
+  FileContent(OpenedFile file, FileWatch watch) : file_(std::move(file)), watch_(std::move(watch)) {}
+  uint64_t size() const override { return file_.info.size; }
+  Result<void> read(uint64_t at, std::span<uint8_t> into) override {
+    size_t done = 0;
+    while (done < into.size()) {
+      ssize_t n = ::pread(file_.fd.get(), into.data() + done, into.size() - done, static_cast<off_t>(at + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return make_error("io_error", "reading the file failed");
+      if (n == 0) return make_error("changed", "the file shrank while it was being sent");
+      done += static_cast<size_t>(n);
+    }
+    return {};
+  }
+  Result<void> still_same() override { return watch_.still_same(file_.fd.get()); }
+
+ private:
+  OpenedFile file_;
+  FileWatch watch_;
+};
+
+std::string fingerprint_or(const std::optional<PublicKey>& key) { return key ? fingerprint_of(*key) : "?"; }
+
+Result<void> write_file_atomically(const std::filesystem::path& path, const std::string& text) {
+  std::string tmp = path.string() + ".tmp.XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return make_error("io_error", "cannot write " + path.string());
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return make_error("io_error", "cannot write " + path.string());
+  }
+  return {};
+}
+
+// Sleeps `d`, waking early when `cancel` is set. Returns false if cancelled.
+bool pause(std::chrono::nanoseconds d, const std::atomic<bool>& cancel) {
+  auto until = SteadyTime::now() + d;
+  while (SteadyTime::now() < until) {
+    if (cancel.load()) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(until - SteadyTime::now(),
+                                                                    std::chrono::milliseconds(100)));
+  }
+  return !cancel.load();
+}
+
+// One transfer's upload: answer, then frames from any committed point.
+class Upload {
+ public:
+  Upload(const HandlerConfig& config, const std::string& tid, RateLimiter& limiter, const std::atomic<bool>& cancel)
+      : config_(config), tid_(tid), limiter_(limiter), cancel_(cancel) {}
+
+  Result<void> post_answer(const json& body) {
+    auto relay = RelayClient::create(config_.relay);
+    if (!relay) return relay.error();
+    Result<json> r = make_error("network", "not tried");
+    for (int attempt = 0; attempt < 5 && !cancel_.load(); ++attempt) {
+      r = (*relay)->call("POST", "/v1/agent/transfers/" + tid_ + "/answer", &body);
+      if (r || r.error().code != "network") break;
+      pause(std::chrono::milliseconds(200 << attempt), cancel_);
+    }
+    if (!r) return r.error();
+    return {};
+  }
+
+  // Uploads `content` from answer.offset as frames starting at answer.first_index;
+  // resumes after interruptions from the relay's committed count.
+  Result<uint64_t> send(const TransferKeys& keys, const Answer& answer, Content* content) {
+    const uint64_t chunk = answer.chunk_size;
+    const uint64_t data_frames = content ? (content->size() - answer.offset + chunk - 1) / chunk : 0;
+    uint64_t committed = 0;
+    auto last_progress = SteadyTime::now();
+    std::chrono::milliseconds backoff{250};
+    while (true) {
+      if (cancel_.load()) return make_error("cancelled", "cancelled by the requester");
+      auto r = upload_from(committed, keys, answer, content, data_frames);
+      if (r && r->value("complete", false)) return sent_bytes_;
+      if (!r && (r.error().code == "changed" || r.error().code == "io_error" || r.error().code == "cancelled")) {
+        return r.error();
+      }
+      // Interrupted: ask the relay where to go on from.
+      auto relay = RelayClient::create(config_.relay);
+      if (!relay) return relay.error();
+      auto status = (*relay)->call("GET", "/v1/agent/transfers/" + tid_);
+      if (status) {
+        std::string state = status->value("state", "");
+        if (state == "complete") return sent_bytes_;
+        if (state == "cancelled" || status->value("cancelled", false)) {
+          return make_error("cancelled", "cancelled by the requester");
+        }
+        if (state == "failed" || state == "expired") {
+          std::string why = status->contains("error") ? (*status)["error"].dump() : state;
+          return make_error(state, "the relay ended the transfer: " + why);
+        }
+        uint64_t next = status->value("next_frame", uint64_t{0});
+        if (next > committed) {
+          last_progress = SteadyTime::now();
+          backoff = std::chrono::milliseconds(250);
+        }
+        committed = next;
+      } else if (status.error().code == "unknown_transfer") {
+        return make_error("expired", "the relay no longer knows this transfer");
+      }
+      if (SteadyTime::now() - last_progress > config_.resume_for) {
+        return make_error("network", "the upload made no progress for " +
+                                         std::to_string(config_.resume_for.count()) + " s");
+      }
+      if (!pause(backoff, cancel_)) return make_error("cancelled", "cancelled by the requester");
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000));
+    }
+  }
+
+ private:
+  Result<json> upload_from(uint64_t k, const TransferKeys& keys, const Answer& answer, Content* content,
+                           uint64_t data_frames) {
+    const uint64_t chunk = answer.chunk_size;
+    FrameSealer sealer(keys, answer.first_index + k);
+    std::vector<uint8_t> buf(chunk);
+    uint64_t position = answer.offset + std::min(k, data_frames) * chunk;
+    if (content) {
+      // The trailer hashes the whole file: run the bytes before `position` through it.
+      for (uint64_t at = 0; at < position;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, position - at));
+        if (auto r = content->read(at, std::span(buf).first(n)); !r) return r.error();
+        sealer.absorb_prefix(std::span(buf).first(n));
+        at += n;
+      }
+    }
+    uint64_t frame_no = k;
+    bool finished = false;
+    std::optional<Error> failure;
+    std::vector<uint8_t> frame;
+    std::string record;
+    auto relay = RelayClient::create(config_.relay);
+    if (!relay) return relay.error();
+    auto next = [&](std::string& out) -> bool {
+      if (!content) {  // stat or refusal: no frames, just the end of the transfer
+        upload::append_end(out);
+        return false;
+      }
+      if (cancel_.load()) {
+        failure = make_error("cancelled", "cancelled by the requester");
+        return false;
+      }
+      if (frame_no < data_frames) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, content->size() - position));
+        if (auto r = content->read(position, std::span(buf).first(n)); !r) {
+          sealer.seal_abort(r.error().code, r.error().message, frame);
+          upload::append_record(out, std::span<const uint8_t>(frame));
+          upload::append_end(out);
+          failure = r.error();
+          return false;
+        }
+        sealer.seal_chunk(std::span(buf).first(n), frame);
+        position += n;
+        sent_bytes_ += n;
+      } else {
+        auto same = content ? content->still_same() : Result<void>();
+        if (!same) {
+          sealer.seal_abort(same.error().code, same.error().message, frame);
+          failure = same.error();
+        } else {
+          sealer.seal_trailer(frame);
+        }
+        finished = true;
+      }
+      if (!pause(limiter_.reserve(frame.size()), cancel_)) {
+        failure = make_error("cancelled", "cancelled by the requester");
+        return false;
+      }
+      ++frame_no;
+      upload::append_record(out, std::span<const uint8_t>(frame));
+      if (finished) {
+        upload::append_end(out);
+        return false;
+      }
+      return true;
+    };
+    Headers headers{{"X-Sealrelay-First-Frame", std::to_string(k)}};
+    auto r = (*relay)->upload("/v1/agent/transfers/" + tid_ + "/frames", headers, next);
+    if (failure) return *failure;
+    return r;
+  }
+
+  const HandlerConfig& config_;
+  const std::string& tid_;
+  RateLimiter& limiter_;
+  const std::atomic<bool>& cancel_;
+  uint64_t sent_bytes_ = 0;
+};
+
+Answer refusal(std::string code, std::string message) {
+  Answer a;
+  a.ok = false;
+  a.error = std::move(code);
+  a.message = std::move(message);
+  return a;
+}
+
+int64_t seconds_of(int64_t ns) { return ns / 1'000'000'000; }
+
+}  // namespace
+
+Result<std::unique_ptr<TransferHandler>> TransferHandler::create(HandlerConfig config, const Identity& identity,
+                                                                 const Shares& shares,
+                                                                 AuthorizedRequestersFile& authorized,
+                                                                 RateLimiter& limiter) {
+  ReplayGuard replay;
+  std::ifstream in(config.replay_state);
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    auto loaded = ReplayGuard::from_json(text.str());
+    if (!loaded) return make_error(loaded.error().code, config.replay_state.string() + ": " + loaded.error().message);
+    replay = std::move(*loaded);
+  }
+  return std::unique_ptr<TransferHandler>(
+      new TransferHandler(std::move(config), identity, shares, authorized, limiter, std::move(replay)));
+}
+
+bool TransferHandler::accept_timestamp(const PublicKey& requester, int64_t ts) {
+  std::lock_guard lock(replay_mu_);
+  if (!replay_.accept(requester, ts)) return false;
+  // Persist before answering, so a crash cannot reopen the door.
+  return write_file_atomically(config_.replay_state, replay_.to_json()).ok();
+}
+
+TransferRecord TransferHandler::handle(const std::string& tid, std::span<const uint8_t> msg1,
+                                       const std::atomic<bool>& cancel, bool over_capacity) {
+  TransferRecord rec;
+  rec.transfer_id = tid;
+  Upload upload(config_, tid, limiter_, cancel);
+  auto done = [&](std::string result, std::string message) {
+    rec.result = std::move(result);
+    rec.message = std::move(message);
+    return rec;
+  };
+
+  auto hs = ResponderHandshake::read(identity_, msg1);
+  if (!hs) {
+    (void)upload.post_answer(json{{"error", "handshake_failed"},
+                                  {"message", "message 1 is not addressed to this agent's key or was altered"}});
+    return done("handshake_failed", hs.error().message);
+  }
+  rec.requester = fingerprint_or(hs->requester_key());
+
+  // Every refusal travels encrypted in message 2, then ends the transfer.
+  auto refuse = [&](const std::string& code, const std::string& message) {
+    std::string text = encode_answer(refusal(code, message));
+    auto reply = hs->answer(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+    if (reply) {
+      (void)upload.post_answer(json{{"msg2", base64::encode(reply->message2)}});
+      (void)upload.send(reply->keys, refusal(code, message), nullptr);
+    }
+    return done(code, message);
+  };
+
+  (void)authorized_.reload_if_changed();
+  auto list = authorized_.current();
+  const AuthorizedRequester* who = list->find(hs->requester_key());
+  if (!who) {
+    return refuse("unauthorized", "this requester's key (" + rec.requester +
+                                      ") is not in the agent's authorized_requesters");
+  }
+  rec.comment = who->comment;
+  if (over_capacity) return refuse("busy", "the agent is serving as many transfers as it may; try again shortly");
+  auto request = decode_request(hs->request());
+  if (!request) return refuse(request.error().code, request.error().message);
+  rec.op = op_name(request->op);
+  rec.path = request->path;
+  if (!accept_timestamp(hs->requester_key(), request->timestamp_ms)) {
+    return refuse("replayed", "this request was already answered or is too old (replayed message 1)");
+  }
+
+  Answer answer;
+  answer.ok = true;
+  answer.chunk_size = std::min<uint32_t>(request->chunk_size, config_.max_chunk_bytes);
+  std::unique_ptr<Content> content;
+  auto policy_refusal = [&](const Error& e) {
+    return refuse(std::string(protocol_error_code(e.code)), e.message);
+  };
+  switch (request->op) {
+    case Op::kStat: {
+      auto info = shares_.stat(request->path, who->scope);
+      if (!info) return policy_refusal(info.error());
+      answer.type = info->type == agent::EntryType::file ? sealrelay::EntryType::kFile
+                                                         : sealrelay::EntryType::kDirectory;
+      answer.name = info->name;
+      answer.size = info->size;
+      answer.mtime = seconds_of(info->mtime_ns);
+      answer.chunk_size = 0;
+      answer.frames = false;
+      break;
+    }
+    case Op::kList: {
+      auto listing = shares_.list(request->path, who->scope);
+      if (!listing) return policy_refusal(listing.error());
+      auto info = shares_.stat(request->path, who->scope);
+      std::vector<ListEntry> entries;
+      for (const auto& e : listing->entries) {
+        entries.push_back(ListEntry{e.name,
+                                    e.type == agent::EntryType::file ? sealrelay::EntryType::kFile
+                                                                     : sealrelay::EntryType::kDirectory,
+                                    e.size, seconds_of(e.mtime_ns)});
+      }
+      content = std::make_unique<MemoryContent>(encode_listing(entries));
+      answer.type = sealrelay::EntryType::kDirectory;
+      answer.name = info ? info->name : "";
+      answer.size = content->size();
+      answer.mtime = info ? seconds_of(info->mtime_ns) : 0;
+      answer.frames = true;
+      break;
+    }
+    case Op::kGet: {
+      auto file = shares_.open_file(request->path, who->scope);
+      if (!file) return policy_refusal(file.error());
+      auto watch = FileWatch::start(file->fd.get(), file->dir.get(), file->name);
+      if (!watch) return refuse("internal", "cannot watch the file for changes");
+      answer.type = sealrelay::EntryType::kFile;
+      answer.name = file->info.name;
+      answer.size = file->info.size;
+      answer.mtime = seconds_of(file->info.mtime_ns);
+      uint64_t offset = std::min(request->offset, answer.size);
+      answer.offset = offset / answer.chunk_size * answer.chunk_size;
+      answer.first_index = answer.offset / answer.chunk_size;
+      answer.frames = true;
+      content = std::make_unique<FileContent>(std::move(*file), std::move(*watch));
+      break;
+    }
+  }
+
+  std::string text = encode_answer(answer);
+  auto reply = hs->answer(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  if (!reply) return done("internal", reply.error().message);
+  if (auto posted = upload.post_answer(json{{"msg2", base64::encode(reply->message2)}}); !posted) {
+    return done(posted.error().code, posted.error().message);
+  }
+  auto sent = upload.send(reply->keys, answer, content.get());
+  if (!sent) return done(sent.error().code, sent.error().message);
+  rec.bytes = *sent;
+  return done("ok", "");
+}
+
+}  // namespace sealrelay::agent

@@ -1,0 +1,73 @@
+// TransferHandler: what the agent does with one transfer request from its
+// control stream — the Noise_IK responder, the trust and replay checks, the
+// share policy, and the encrypted upload of the answer's frames with resume
+// (docs/protocol.md, docs/api.md). One call per transfer, on its own thread.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "agent/authorized_requesters.h"
+#include "agent/clock.h"
+#include "agent/rate_limit.h"
+#include "agent/share_policy.h"
+#include "crypto/keys.h"
+#include "crypto/replay.h"
+#include "proto/relay_client.h"
+
+namespace sealrelay::agent {
+
+struct HandlerConfig {
+  RelayConfig relay;
+  std::filesystem::path replay_state;          // persisted ReplayGuard (0600)
+  uint32_t max_chunk_bytes = protocol::kDefaultChunkBytes;
+  // How long an interrupted upload keeps trying to resume before it gives up.
+  std::chrono::seconds resume_for{600};
+};
+
+// What one transfer came to, for the local log.
+struct TransferRecord {
+  std::string transfer_id;
+  std::string requester;     // fingerprint, or "?" before the handshake
+  std::string comment;       // from authorized_requesters
+  std::string op, path;      // local log only: never sent in clear
+  uint64_t bytes = 0;        // content bytes sent this session
+  std::string result;        // "ok" or an error code
+  std::string message;
+};
+
+class TransferHandler {
+ public:
+  // Everything passed by reference must outlive the handler. Fails when the
+  // replay state on disk is malformed.
+  static Result<std::unique_ptr<TransferHandler>> create(HandlerConfig config, const Identity& identity,
+                                                         const Shares& shares, AuthorizedRequestersFile& authorized,
+                                                         RateLimiter& limiter);
+
+  // Handles the transfer `transfer_id` whose message 1 is `msg1`; returns
+  // when it is finished, failed or cancelled (`cancel` set). With
+  // `over_capacity` an authorized requester gets an encrypted `busy`.
+  // Thread-safe.
+  TransferRecord handle(const std::string& transfer_id, std::span<const uint8_t> msg1,
+                        const std::atomic<bool>& cancel, bool over_capacity = false);
+
+ private:
+  TransferHandler(HandlerConfig config, const Identity& identity, const Shares& shares,
+                  AuthorizedRequestersFile& authorized, RateLimiter& limiter, ReplayGuard replay)
+      : config_(std::move(config)), identity_(identity), shares_(shares), authorized_(authorized),
+        limiter_(limiter), replay_(std::move(replay)) {}
+  bool accept_timestamp(const PublicKey& requester, int64_t ts);
+
+  const HandlerConfig config_;
+  const Identity& identity_;
+  const Shares& shares_;
+  AuthorizedRequestersFile& authorized_;
+  RateLimiter& limiter_;
+  std::mutex replay_mu_;
+  ReplayGuard replay_;  // Guarded by replay_mu_
+};
+
+}  // namespace sealrelay::agent
