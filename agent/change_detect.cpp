@@ -20,7 +20,7 @@ Error io_error(const char* what) {
 }
 
 Error changed(std::string what) {
-  return make_error("file_changed", "the file " + what + " while it was being sent");
+  return make_error("changed", "the file " + what + " while it was being sent");
 }
 
 }  // namespace

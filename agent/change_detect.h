@@ -54,7 +54,7 @@ class FileWatch {
   // file aborts, as misuse) still has
   // the snapshot's size, mtime and ctime, is still linked, and — when a
   // directory was given — `name` in it still names this file. Otherwise
-  // error "file_changed" with a sentence saying what changed, or "io_error".
+  // error "changed" with a sentence saying what changed, or "io_error".
   Result<void> still_same(int fd) const;
 
   // The snapshot taken by start().

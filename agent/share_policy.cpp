@@ -337,13 +337,13 @@ Result<UniqueFd> open_for_reading(const Resolved& r) {
   UniqueFd fd(::openat(r.parent.get(), name.c_str(),
                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd) {
-    if (errno == ELOOP) return make_error("file_changed", "the file changed while being opened");
+    if (errno == ELOOP) return make_error("changed", "the file changed while being opened");
     return from_errno(errno);
   }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat the file", errno);
   if (!S_ISREG(st.st_mode) || st.st_dev != r.st.st_dev || st.st_ino != r.st.st_ino)
-    return make_error("file_changed", "the file changed while being opened");
+    return make_error("changed", "the file changed while being opened");
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
     return io_error("cannot set up the file", errno);
@@ -356,7 +356,22 @@ std::string requester_path(const CompiledShare& share, std::span<const std::stri
 
 }  // namespace
 
+std::string_view protocol_error_code(std::string_view code) {
+  if (code == "not_found") return "not_found";
+  if (code == "not_allowed" || code == "too_large") return "not_allowed";
+  if (code == "bad_path" || code == "not_a_file" || code == "not_a_directory") return "bad_request";
+  return "internal";
+}
+
 Result<OpenedFile> Shares::open_file(std::string_view path, const PathScope& scope) const {
+  constexpr int kAttempts = 3;
+  for (int i = 1;; ++i) {
+    auto r = open_file_once(path, scope);
+    if (r || r.error().code != "changed" || i == kAttempts) return r;
+  }
+}
+
+Result<OpenedFile> Shares::open_file_once(std::string_view path, const PathScope& scope) const {
   auto parsed = parse_in_scope(path, scope);
   if (!parsed) return parsed.error();
   const auto& comps = parsed->components;

@@ -47,7 +47,7 @@
 // (outside the share, excluded, out of scope, not included, special file,
 // refused symlink, permission denied to the agent), "too_large",
 // "not_a_file" (a get on a directory), "not_a_directory" (a list on a file),
-// "file_changed" (swapped while being opened; retry), "io_error". Messages
+// "changed" (swapped again and again while being opened), "io_error". Messages
 // are sentences for the requester; they never name anything outside the
 // share.
 //
@@ -136,6 +136,12 @@ struct CompiledShare {
 };
 }  // namespace detail
 
+// The docs/protocol.md §4.2 code a refusal carries for an error from this
+// module: not_found → not_found; not_allowed and too_large → not_allowed;
+// bad_path, not_a_file, not_a_directory → bad_request; anything else →
+// internal. The error's message is meant to travel with it.
+std::string_view protocol_error_code(std::string_view policy_code);
+
 // The configured shares. Immutable after create(); every method is const
 // and safe to call from many threads at once.
 class Shares {
@@ -151,7 +157,8 @@ class Shares {
 
   // Resolves `path` to a regular file and opens it for reading. The path
   // must be fully visible in `scope`. Errors: see the header comment;
-  // "not_a_file" for a directory.
+  // "not_a_file" for a directory. A file swapped between the walk and the
+  // open is resolved again, a few times, before "changed" is returned.
   Result<OpenedFile> open_file(std::string_view path, const PathScope& scope) const;
 
   // Metadata of the file or directory at `path` ("/" and "/<share>"
@@ -170,6 +177,7 @@ class Shares {
 
 
  private:
+  Result<OpenedFile> open_file_once(std::string_view path, const PathScope& scope) const;
   // The share called `name`, or nullptr.
   const detail::CompiledShare* find(std::string_view name) const;
   explicit Shares(std::vector<detail::CompiledShare> shares) : shares_(std::move(shares)) {}

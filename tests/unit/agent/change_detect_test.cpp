@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <ostream>
 #include <string>
 
 namespace sealrelay::agent {
@@ -51,6 +52,7 @@ struct Change {
   const char* name;
   std::function<void(Served&)> apply;
 };
+void PrintTo(const Change& v, std::ostream* os) { *os << v.name; }
 
 class FileWatchChanges : public ::testing::TestWithParam<Change> {};
 
@@ -61,7 +63,7 @@ TEST_P(FileWatchChanges, IsDetectedBeforeTheTrailer) {
   GetParam().apply(s);
   auto r = w.still_same(s.fd.get());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "file_changed") << r.error().message;
+  EXPECT_EQ(r.error().code, "changed") << r.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -142,7 +144,7 @@ TEST(FileWatch, WithoutADirectoryARenameOverIsStillSeenOnTheUnlinkedOldFile) {
   ASSERT_EQ(std::rename(tmp.c_str(), s.path.c_str()), 0);
   auto r = w->still_same(s.fd.get());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "file_changed");
+  EXPECT_EQ(r.error().code, "changed");
 }
 
 TEST(FileWatch, WithoutADirectoryAWriteThroughAnotherDescriptorIsSeen) {
