@@ -1,0 +1,253 @@
+#include "relay/cli.h"
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "relay/config.h"
+#include "relay/memory_store.h"
+#include "relay/redis_store.h"
+#include "relay/server.h"
+#include "relay/tokens.h"
+
+namespace sealrelay::relay {
+namespace {
+
+// Flags with their environment variable (SEALRELAY_<NAME>), all in one place.
+template <class T>
+CLI::Option* flag(CLI::App& app, const std::string& name, T& value, const std::string& help) {
+  std::string env = "SEALRELAY_";
+  for (char c : name.substr(2)) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return app.add_option(name, value, help)->envname(env)->capture_default_str();
+}
+
+std::string tokens_path(const Config& cfg) {
+  return cfg.tokens_file.empty() ? cfg.state_dir + "/tokens.json" : cfg.tokens_file;
+}
+
+int serve(Config cfg, double heartbeat_s, uint64_t answer_timeout_s, uint64_t ttl_s,
+          uint64_t stall_s, uint64_t read_timeout_s) {
+  cfg.heartbeat = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_s * 1000));
+  if (cfg.heartbeat < std::chrono::milliseconds(10)) cfg.heartbeat = std::chrono::milliseconds(10);
+  cfg.answer_timeout = std::chrono::seconds(answer_timeout_s);
+  cfg.transfer_ttl = std::chrono::seconds(std::max<uint64_t>(ttl_s, 1));
+  cfg.upload_stall = std::chrono::seconds(std::max<uint64_t>(stall_s, 1));
+  cfg.read_timeout = std::chrono::seconds(std::max<uint64_t>(read_timeout_s, 1));
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    spdlog::error("--tls-cert and --tls-key go together");
+    return 2;
+  }
+  if (!cfg.tls_client_ca.empty() && cfg.tls_cert.empty()) {
+    spdlog::error("--tls-client-ca needs --tls-cert/--tls-key (HTTPS)");
+    return 2;
+  }
+
+  auto tokens = std::make_shared<TokenVerifier>(tokens_path(cfg));
+  if (auto r = tokens->load(); !r) {
+    spdlog::error("{}", r.error().message);
+    return 1;
+  }
+  if (tokens->size() == 0) {
+    spdlog::warn("no tokens in {} yet: create them with `sealrelay-relay token add-agent|add-requester`",
+                 tokens_path(cfg));
+  }
+
+  StoreLimits limits;
+  limits.max_transfer_bytes = cfg.max_transfer_bytes;
+  limits.history_frames = cfg.history_frames;
+  limits.max_transfers_per_agent = cfg.max_transfers_per_agent;
+  limits.transfer_ttl = cfg.transfer_ttl;
+  limits.presence_ttl = std::max<std::chrono::seconds>(
+      std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(cfg.heartbeat * 3));
+  limits.mailbox_bytes = std::max<size_t>(8u << 20, 2 * cfg.max_frame_bytes);
+
+  std::unique_ptr<Store> store;
+  if (cfg.redis_url.empty()) {
+    store = std::make_unique<MemoryStore>(limits);
+  } else {
+    RedisConfig rc;
+    rc.url = cfg.redis_url;
+    auto rs = RedisStore::open(rc, limits);
+    if (!rs) {
+      spdlog::error("--redis {}: {}", cfg.redis_url, rs.error().message);
+      return 1;
+    }
+    store = std::move(*rs);
+  }
+
+  // Signals go to one thread that stops the server; block them everywhere
+  // else before any thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Server server(cfg, std::move(store), tokens);
+  auto port = server.bind();
+  if (!port) {
+    spdlog::error("{}", port.error().message);
+    return 1;
+  }
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    spdlog::info("signal {}: stopping", sig);
+    server.stop();
+  });
+  bool ok = server.run();
+  server.stop();
+  // Wake the signal thread if it is still waiting.
+  ::kill(::getpid(), SIGTERM);
+  signals.join();
+  spdlog::info("stopped");
+  return ok ? 0 : 1;
+}
+
+int token_list(const std::string& path) {
+  auto recs = token_file::load(path);
+  if (!recs) {
+    std::cerr << recs.error().message << "\n";
+    return 1;
+  }
+  std::printf("%-16s  %-9s  %-24s  %-30s  %s\n", "ID", "KIND", "NAME/AGENT", "SCOPE", "CREATED");
+  for (auto& r : *recs) {
+    std::string scope;
+    for (auto& a : r.agents) scope += (scope.empty() ? "" : ",") + a;
+    char when[32] = "-";
+    std::time_t t = r.created;
+    std::tm tm{};
+    if (gmtime_r(&t, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    bool agent = r.kind == TokenKind::agent;
+    std::printf("%-16s  %-9s  %-24s  %-30s  %s\n", r.id.c_str(), agent ? "agent" : "requester",
+                agent ? r.agent.c_str() : r.name.c_str(), agent ? "-" : scope.c_str(), when);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int relay_main(int argc, char** argv) {
+  CLI::App app{
+      "sealrelay-relay: the cloud relay of sealrelay. It registers agents, carries opaque\n"
+      "handshake messages and encrypted frames from agents to requesters, and never sees\n"
+      "plaintext. API: docs/api.md.\n"};
+  app.set_config("--config", "", "Read options from this file (key = value lines, long flag names)");
+  app.require_subcommand(0, 1);
+
+  Config cfg;
+  double heartbeat_s = 15;
+  uint64_t answer_timeout_s = 60, ttl_s = 3600, stall_s = 300, read_timeout_s = 60;
+
+  flag(app, "--listen", cfg.listen, "Address to serve on, HOST:PORT (port 0: any free port, logged)");
+  flag(app, "--redis", cfg.redis_url,
+       "Shared store: redis://host:port or unix:///path (absent: embedded in-memory store)");
+  flag(app, "--state-dir", cfg.state_dir, "Directory for the default tokens file");
+  flag(app, "--tokens", cfg.tokens_file, "Tokens file (default <state-dir>/tokens.json)");
+  flag(app, "--tls-cert", cfg.tls_cert, "PEM certificate chain: serve HTTPS");
+  flag(app, "--tls-key", cfg.tls_key, "PEM private key for --tls-cert");
+  flag(app, "--tls-client-ca", cfg.tls_client_ca,
+       "PEM CA: accept agent client certificates (subject CN = agent id) instead of tokens");
+  flag(app, "--web-root", cfg.web_root, "Serve the static files of this directory at /");
+  flag(app, "--max-frame-bytes", cfg.max_frame_bytes, "Largest frame an agent may upload");
+  flag(app, "--max-transfer-bytes", cfg.max_transfer_bytes, "Largest total of one transfer's frames");
+  flag(app, "--window-frames", cfg.window_frames,
+       "Undelivered frames per transfer before the relay stops reading the upload");
+  flag(app, "--history-frames", cfg.history_frames,
+       "Delivered frames kept per transfer for Last-Event-ID resume");
+  flag(app, "--max-transfers-per-agent", cfg.max_transfers_per_agent,
+       "Unfinished transfers one agent may have (then 429)");
+  flag(app, "--max-connections", cfg.max_connections,
+       "Connections served at once by this node (then 503 at once); sizes the thread pool");
+  flag(app, "--rate-per-token", cfg.rate_per_token, "Requests per second per token (0: off)");
+  flag(app, "--burst-per-token", cfg.burst_per_token, "Burst allowance per token");
+  flag(app, "--rate-per-ip", cfg.rate_per_ip, "Requests per second per client address (0: off)");
+  flag(app, "--burst-per-ip", cfg.burst_per_ip, "Burst allowance per client address");
+  flag(app, "--max-json-bytes", cfg.max_json_bytes, "Largest JSON request body");
+  flag(app, "--max-headers", cfg.max_headers, "Most request headers accepted");
+  flag(app, "--heartbeat-seconds", heartbeat_s, "SSE heartbeat interval (fractions allowed)");
+  flag(app, "--answer-timeout-seconds", answer_timeout_s,
+       "A transfer the agent has not answered by then expires");
+  flag(app, "--transfer-ttl-seconds", ttl_s, "An idle transfer disappears after this long");
+  flag(app, "--upload-stall-seconds", stall_s,
+       "An upload blocked by a full window this long is cut (it can resume)");
+  flag(app, "--read-timeout-seconds", read_timeout_s, "Per-read timeout on every connection");
+  flag(app, "--log-level", cfg.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  auto* serve_cmd = app.add_subcommand("serve", "Run the relay (the default)");
+  serve_cmd->fallthrough();
+
+  auto* token = app.add_subcommand("token", "Manage agent and requester tokens in the tokens file");
+  token->fallthrough();
+  token->require_subcommand(1);
+  std::string agent_id, name, agents_csv, revoke_id;
+  auto* add_agent = token->add_subcommand("add-agent", "Create a token for agent ID (printed once)");
+  add_agent->add_option("ID", agent_id, "Agent id, [A-Za-z0-9._-]{1,64}")->required();
+  auto* add_req = token->add_subcommand("add-requester", "Create a requester token (printed once)");
+  add_req->add_option("NAME", name, "A label for the token holder")->required();
+  add_req->add_option("--agents", agents_csv, "Agents it may reach: a,b,c or '*' for all")->required();
+  auto* revoke = token->add_subcommand("revoke", "Revoke a token by id (relays notice within a second)");
+  revoke->add_option("ID", revoke_id, "Token id, as shown by `token list`")->required();
+  auto* list = token->add_subcommand("list", "List tokens (ids and scopes; never secrets)");
+  for (auto* sub : {add_agent, add_req, revoke, list}) sub->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  auto logger = spdlog::stderr_color_mt("relay");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  if (token->parsed()) {
+    std::string path = tokens_path(cfg);
+    if (add_agent->parsed() || add_req->parsed()) {
+      Result<std::string> t = make_error("", "");
+      if (add_agent->parsed()) {
+        t = token_file::add_agent(path, agent_id);
+      } else {
+        std::vector<std::string> agents;
+        size_t start = 0;
+        while (start <= agents_csv.size()) {
+          size_t comma = agents_csv.find(',', start);
+          std::string a = agents_csv.substr(start, comma - start);
+          if (!a.empty()) agents.push_back(a);
+          if (comma == std::string::npos) break;
+          start = comma + 1;
+        }
+        t = token_file::add_requester(path, name, agents);
+      }
+      if (!t) {
+        std::cerr << t.error().message << "\n";
+        return 1;
+      }
+      std::cout << *t << "\n";
+      std::cerr << "token written to " << path << " (only its hash is kept; copy the token now)\n";
+      return 0;
+    }
+    if (revoke->parsed()) {
+      auto r = token_file::revoke(path, revoke_id);
+      if (!r) {
+        std::cerr << r.error().message << "\n";
+        return 1;
+      }
+      std::cerr << "revoked " << revoke_id << "\n";
+      return 0;
+    }
+    return token_list(path);
+  }
+  return serve(cfg, heartbeat_s, answer_timeout_s, ttl_s, stall_s, read_timeout_s);
+}
+
+}  // namespace sealrelay::relay

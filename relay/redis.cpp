@@ -1,0 +1,142 @@
+#include "relay/redis.h"
+
+#include <charconv>
+
+namespace sealrelay::relay {
+
+Result<RedisEndpoint> RedisEndpoint::parse(std::string_view url) {
+  RedisEndpoint ep;
+  if (url.starts_with("unix://")) {
+    ep.socket_path = std::string(url.substr(7));
+    if (ep.socket_path.empty() || ep.socket_path.front() != '/') {
+      return make_error("bad_request", "redis unix URL must be unix:///absolute/path");
+    }
+    return ep;
+  }
+  if (!url.starts_with("redis://")) {
+    return make_error("bad_request", "redis URL must start with redis:// or unix://");
+  }
+  std::string_view rest = url.substr(8);
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    if (rest.substr(slash) != "/" && rest.substr(slash) != "/0") {
+      return make_error("bad_request", "only database 0 is supported in the redis URL");
+    }
+    rest = rest.substr(0, slash);
+  }
+  if (rest.find('@') != std::string_view::npos) {
+    return make_error("bad_request", "redis URL credentials are not supported");
+  }
+  auto colon = rest.rfind(':');
+  ep.host = std::string(rest.substr(0, colon));
+  if (colon != std::string_view::npos) {
+    auto p = rest.substr(colon + 1);
+    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), ep.port);
+    if (ec != std::errc() || ptr != p.data() + p.size() || ep.port <= 0 || ep.port > 65535) {
+      return make_error("bad_request", "bad port in redis URL");
+    }
+  }
+  if (ep.host.empty()) return make_error("bad_request", "redis URL has no host");
+  return ep;
+}
+
+Result<std::unique_ptr<RedisConn>> RedisConn::connect(const RedisEndpoint& ep,
+                                                      std::chrono::milliseconds timeout) {
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  redisContext* c = ep.socket_path.empty()
+                        ? redisConnectWithTimeout(ep.host.c_str(), ep.port, tv)
+                        : redisConnectUnixWithTimeout(ep.socket_path.c_str(), tv);
+  if (!c) return make_error("store_unavailable", "redis: out of memory");
+  if (c->err) {
+    std::string why = c->errstr;
+    redisFree(c);
+    return make_error("store_unavailable", "redis connect: " + why);
+  }
+  if (redisSetTimeout(c, tv) != REDIS_OK) {
+    redisFree(c);
+    return make_error("store_unavailable", "redis: cannot set timeout");
+  }
+  if (ep.socket_path.empty()) redisEnableKeepAlive(c);
+  return std::unique_ptr<RedisConn>(new RedisConn(c));
+}
+
+Error RedisConn::io_error() {
+  dead_ = true;
+  return make_error("store_unavailable", std::string("redis: ") +
+                                             (ctx_->err ? ctx_->errstr : "connection lost"));
+}
+
+Result<Reply> RedisConn::command(const std::vector<std::string_view>& args) {
+  if (dead_) return make_error("store_unavailable", "redis: connection is dead");
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (auto a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  void* r = redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), argv.data(), lens.data());
+  if (!r) return io_error();
+  return Reply(static_cast<redisReply*>(r));
+}
+
+void RedisConn::append(const std::vector<std::string_view>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (auto a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(args.size()), argv.data(),
+                             lens.data()) != REDIS_OK) {
+    dead_ = true;
+  }
+  ++pending_;
+}
+
+Result<Reply> RedisConn::next_reply() {
+  if (dead_) return make_error("store_unavailable", "redis: connection is dead");
+  void* r = nullptr;
+  if (redisGetReply(ctx_.get(), &r) != REDIS_OK || !r) return io_error();
+  --pending_;
+  return Reply(static_cast<redisReply*>(r));
+}
+
+Result<RedisPool::Lease> RedisPool::acquire() {
+  {
+    std::lock_guard lk(mu_);
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(c));
+    }
+  }
+  auto c = RedisConn::connect(ep_, timeout_);
+  if (!c) return c.error();
+  return Lease(this, std::move(*c));
+}
+
+void RedisPool::give_back(std::unique_ptr<RedisConn> c) {
+  if (c->dead() || c->pending() != 0) return;
+  std::lock_guard lk(mu_);
+  if (idle_.size() < max_idle_) idle_.push_back(std::move(c));
+}
+
+std::string reply_str(const redisReply* r) {
+  if (!r) return "";
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      return std::string(r->str, r->len);
+    case REDIS_REPLY_INTEGER:
+      return std::to_string(r->integer);
+    default:
+      return "";
+  }
+}
+
+bool reply_is_error(const redisReply* r) { return r && r->type == REDIS_REPLY_ERROR; }
+
+}  // namespace sealrelay::relay

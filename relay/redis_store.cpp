@@ -1,0 +1,847 @@
+#include "relay/redis_store.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace sealrelay::relay {
+namespace {
+
+// ---- keys ------------------------------------------------------------------
+
+std::string info_key(const std::string& a) { return "sr:{a:" + a + "}:info"; }
+std::string online_key(const std::string& a) { return "sr:{a:" + a + "}:online"; }
+std::string inbox_key(const std::string& a) { return "sr:{a:" + a + "}:inbox"; }
+std::string active_key(const std::string& a) { return "sr:{a:" + a + "}:active"; }
+const std::string kDirKey = "sr:{dir}:agents";
+std::string meta_key(const std::string& t) { return "sr:{t:" + t + "}:meta"; }
+std::string ev_key(const std::string& t) { return "sr:{t:" + t + "}:ev"; }
+std::string mine_key(const std::string& r) { return "sr:{r:" + r + "}:transfers"; }
+
+// Hub keys are the Redis keys themselves.
+
+// ---- scripts ---------------------------------------------------------------
+// Transfer scripts: KEYS[1] = meta, KEYS[2] = ev. They answer
+// {'ok', HGETALL meta, ...} or {'err', code, detail}.
+
+const std::string kAnswer = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'requested' then return {'err', 'conflict', st} end
+redis.call('HSET', KEYS[1], 'state', 'answered', 'answer', ARGV[1], 'updated', ARGV[3])
+redis.call('XADD', KEYS[2], '0-1', 'k', 'answer', 'p', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return {'ok', redis.call('HGETALL', KEYS[1])}
+)lua";
+
+// ARGV: to, code, message, error_sse, only_from ('' = any), ttl, now
+const std::string kFinish = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
+local st = redis.call('HGET', KEYS[1], 'state')
+if st == 'failed' or st == 'cancelled' or st == 'expired' or (ARGV[5] ~= '' and st ~= ARGV[5]) then
+  return {'ok', redis.call('HGETALL', KEYS[1]), 0}
+end
+local next = tonumber(redis.call('HGET', KEYS[1], 'frames')) + 1
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'ecode', ARGV[2], 'emsg', ARGV[3], 'upsess', '',
+           'updated', ARGV[7], 'trimmed', next)
+redis.call('XTRIM', KEYS[2], 'MINID', next .. '-0')
+redis.call('XADD', KEYS[2], next .. '-1', 'k', 'error', 'p', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return {'ok', redis.call('HGETALL', KEYS[1]), 1}
+)lua";
+
+// ARGV: session, first, ttl, now
+const std::string kBeginUpload = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'answered' and st ~= 'uploading' then return {'err', 'conflict', st} end
+if redis.call('HGET', KEYS[1], 'frames') ~= ARGV[2] then return {'err', 'conflict', 'frame'} end
+redis.call('HSET', KEYS[1], 'state', 'uploading', 'upsess', ARGV[1], 'updated', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return {'ok', redis.call('HGETALL', KEYS[1])}
+)lua";
+
+// Trims frames more than `history` behind `delivered`. Shared by append and
+// delivered (string-concatenated into both).
+const std::string kTrimFn = R"lua(
+local function trim(history)
+  local keep = tonumber(redis.call('HGET', KEYS[1], 'delivered')) + 1 - history
+  if keep > tonumber(redis.call('HGET', KEYS[1], 'trimmed')) then
+    redis.call('XTRIM', KEYS[2], 'MINID', keep .. '-0')
+    redis.call('HSET', KEYS[1], 'trimmed', keep)
+  end
+end
+)lua";
+
+// ARGV: session, first, end_sse, max_bytes, history, ttl, now, n, (sse, bytes) * n
+const std::string kAppend = kTrimFn + R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
+local st = redis.call('HGET', KEYS[1], 'state')
+if st == 'cancelled' then return {'err', 'cancelled', st} end
+if st ~= 'uploading' or redis.call('HGET', KEYS[1], 'upsess') ~= ARGV[1] then
+  return {'err', 'conflict', st}
+end
+local frames = tonumber(redis.call('HGET', KEYS[1], 'frames'))
+if frames ~= tonumber(ARGV[2]) then return {'err', 'conflict', 'frame'} end
+local n = tonumber(ARGV[8])
+local total = tonumber(redis.call('HGET', KEYS[1], 'bytes'))
+for i = 1, n do total = total + tonumber(ARGV[8 + 2 * i]) end
+if total > tonumber(ARGV[4]) then return {'err', 'too_large', ''} end
+for i = 1, n do
+  frames = frames + 1
+  redis.call('XADD', KEYS[2], frames .. '-0', 'k', 'frame', 'p', ARGV[7 + 2 * i], 'b', ARGV[8 + 2 * i])
+end
+redis.call('HSET', KEYS[1], 'frames', frames, 'bytes', string.format('%.0f', total), 'updated', ARGV[7])
+if ARGV[3] ~= '' then
+  redis.call('XADD', KEYS[2], (frames + 1) .. '-0', 'k', 'end', 'p', ARGV[3])
+  redis.call('HSET', KEYS[1], 'state', 'complete', 'upsess', '')
+end
+trim(tonumber(ARGV[5]))
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return {'ok', redis.call('HGETALL', KEYS[1])}
+)lua";
+
+// ARGV: n, history, ttl
+const std::string kDelivered = kTrimFn + R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
+local n = math.min(tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[1], 'frames')))
+if n > tonumber(redis.call('HGET', KEYS[1], 'delivered')) then
+  redis.call('HSET', KEYS[1], 'delivered', n)
+  trim(tonumber(ARGV[2]))
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return {'ok', redis.call('HGETALL', KEYS[1])}
+)lua";
+
+// ARGV: after ("ms-seq"), limit
+const std::string kRead = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
+return {'ok', redis.call('HGETALL', KEYS[1]),
+        redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
+)lua";
+
+// KEYS: info, active, inbox. ARGV: tid, json, max_active, now_ms, stale_before_ms,
+// maxlen, minid_ms, retention_s, ttl_s
+const std::string kCreate = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_agent', ''} end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
+local active = redis.call('ZCARD', KEYS[2])
+if active >= tonumber(ARGV[3]) then return {'err', 'rate_limited', tostring(active)} end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[9])
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'k', 'transfer', 'r', ARGV[1], 'p', ARGV[2])
+redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[7])
+redis.call('EXPIRE', KEYS[3], ARGV[8])
+return {'ok', id}
+)lua";
+
+// KEYS: online, info. ARGV: session, presence_ms, now_s, agent_ttl_s
+const std::string kHeartbeat = R"lua(
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], 'last_seen', ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+)lua";
+
+// KEYS: online, info. ARGV: session, now_s
+const std::string kDisconnect = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[2], 'last_seen', ARGV[2])
+end
+return 1
+)lua";
+
+std::string sha1_hex(const std::string& s) {
+  unsigned char d[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : d) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
+
+struct Script {
+  const std::string& text;
+  std::string sha;
+  explicit Script(const std::string& t) : text(t), sha(sha1_hex(t)) {}
+};
+
+const Script& script(const std::string& text) {
+  // The scripts are constants above; hash each once.
+  static const Script answer(kAnswer), finish(kFinish), begin(kBeginUpload), append(kAppend),
+      delivered(kDelivered), read(kRead), create(kCreate), heartbeat(kHeartbeat),
+      disconnect(kDisconnect);
+  for (const Script* s : {&answer, &finish, &begin, &append, &delivered, &read, &create,
+                          &heartbeat, &disconnect}) {
+    if (&s->text == &text) return *s;
+  }
+  std::abort();
+}
+
+uint64_t to_u64(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+std::optional<State> parse_state(std::string_view s) {
+  for (int i = 0; i < kStateCount; ++i) {
+    if (s == to_string(static_cast<State>(i))) return static_cast<State>(i);
+  }
+  return std::nullopt;
+}
+
+// HGETALL reply -> TransferInfo.
+TransferInfo parse_meta(const std::string& tid, const redisReply* r) {
+  TransferInfo t;
+  t.id = tid;
+  std::string answer;
+  for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+    std::string_view k(r->element[i]->str, r->element[i]->len);
+    std::string v(r->element[i + 1]->str, r->element[i + 1]->len);
+    if (k == "agent") t.agent = v;
+    else if (k == "requester") t.requester = v;
+    else if (k == "state") t.state = parse_state(v).value_or(State::failed);
+    else if (k == "created") t.created = static_cast<int64_t>(to_u64(v));
+    else if (k == "updated") t.updated = static_cast<int64_t>(to_u64(v));
+    else if (k == "frames") t.frames = to_u64(v);
+    else if (k == "delivered") t.delivered = to_u64(v);
+    else if (k == "bytes") t.bytes = to_u64(v);
+    else if (k == "trimmed") t.trimmed = to_u64(v);
+    else if (k == "ecode") t.error_code = v;
+    else if (k == "emsg") t.error_message = v;
+    else if (k == "upsess") t.upload_session = v;
+  }
+  return t;
+}
+
+std::string meta_field(const redisReply* r, std::string_view name) {
+  for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+    if (std::string_view(r->element[i]->str, r->element[i]->len) == name) {
+      return std::string(r->element[i + 1]->str, r->element[i + 1]->len);
+    }
+  }
+  return "";
+}
+
+// One stream entry [id, [field, value, ...]] -> Entry.
+std::optional<Entry> parse_entry(const redisReply* e) {
+  if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2) return std::nullopt;
+  auto id = StreamId::parse(std::string_view(e->element[0]->str, e->element[0]->len));
+  if (!id) return std::nullopt;
+  Entry out;
+  out.id = *id;
+  const redisReply* f = e->element[1];
+  for (size_t i = 0; f && f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
+    std::string_view k(f->element[i]->str, f->element[i]->len);
+    const redisReply* v = f->element[i + 1];
+    if (k == "k") out.kind.assign(v->str, v->len);
+    else if (k == "r") out.ref.assign(v->str, v->len);
+    else if (k == "p") out.payload = std::make_shared<const std::string>(v->str, v->len);
+    else if (k == "b") out.frame_bytes = to_u64(std::string_view(v->str, v->len));
+  }
+  if (!out.payload) out.payload = std::make_shared<const std::string>();
+  return out;
+}
+
+Error script_error(const redisReply* r, const std::string& tid) {
+  std::string code = r->elements > 1 ? reply_str(r->element[1]) : "store_error";
+  std::string detail = r->elements > 2 ? reply_str(r->element[2]) : "";
+  if (code == "unknown_transfer") return make_error(code, "no transfer " + tid + " (it may have expired)");
+  if (code == "conflict") {
+    return make_error(code, detail == "frame" ? "the first frame is not the next one"
+                                              : "transfer " + tid + " is " + detail);
+  }
+  if (code == "cancelled") return make_error(code, "the transfer was cancelled");
+  if (code == "too_large") return make_error(code, "the transfer exceeds its byte limit");
+  return make_error(code, detail);
+}
+
+}  // namespace
+
+// ---- the reader threads ----------------------------------------------------
+
+// One thread, one connection, one XREAD BLOCK over every watched key; entries
+// go to the hub. New keys interrupt the block with CLIENT UNBLOCK.
+class StreamReader {
+ public:
+  StreamReader(RedisEndpoint ep, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds block, Hub& hub, RedisPool& pool)
+      : ep_(std::move(ep)), timeout_(timeout), block_(block), hub_(hub), pool_(pool),
+        thread_([this] { run(); }) {}
+
+  ~StreamReader() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    unblock();
+    thread_.join();
+  }
+
+  void watch(const std::string& key, StreamId from) {
+    bool added;
+    {
+      std::lock_guard lk(mu_);
+      added = keys_.emplace(key, from).second;
+    }
+    if (added) {
+      cv_.notify_all();
+      unblock();
+    }
+  }
+
+  void unwatch(const std::string& key) {
+    std::lock_guard lk(mu_);
+    keys_.erase(key);
+  }
+
+ private:
+  void unblock() {
+    long long id = client_id_.load();
+    if (id <= 0) return;
+    auto c = pool_.acquire();
+    if (!c) return;
+    std::string sid = std::to_string(id);
+    (void)(*c)->command({"CLIENT", "UNBLOCK", sid});
+  }
+
+  bool connect() {
+    auto c = RedisConn::connect(ep_, timeout_ + block_);
+    if (!c) return false;
+    auto id = (*c)->command({"CLIENT", "ID"});
+    if (!id || (*id)->type != REDIS_REPLY_INTEGER) return false;
+    conn_ = std::move(*c);
+    client_id_ = (*id)->integer;
+    return true;
+  }
+
+  void run() {
+    bool was_down = false;
+    auto backoff = std::chrono::milliseconds(50);
+    for (;;) {
+      std::map<std::string, StreamId> snapshot;
+      {
+        std::unique_lock lk(mu_);
+        if (stop_) return;
+        if (!conn_ || conn_->dead()) {
+          client_id_ = 0;
+          conn_.reset();
+          lk.unlock();
+          if (!connect()) {
+            was_down = true;
+            lk.lock();
+            cv_.wait_for(lk, backoff, [&] { return stop_; });
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            continue;
+          }
+          backoff = std::chrono::milliseconds(50);
+          if (was_down) {
+            // Entries may have been missed while down: every stream re-reads.
+            for (auto& k : hub_.keys()) hub_.poke(k);
+            was_down = false;
+          }
+          lk.lock();
+        }
+        cv_.wait(lk, [&] { return stop_ || !keys_.empty(); });
+        if (stop_) return;
+        snapshot = keys_;
+      }
+      read_once(snapshot);
+      if (conn_->dead()) was_down = true;
+    }
+  }
+
+  void read_once(const std::map<std::string, StreamId>& keys) {
+    std::vector<std::string> ids;
+    ids.reserve(keys.size());
+    for (auto& [k, id] : keys) ids.push_back(id.str());
+    std::string block = std::to_string(block_.count());
+    std::vector<std::string_view> args = {"XREAD", "COUNT", "64", "BLOCK", block, "STREAMS"};
+    for (auto& [k, id] : keys) args.push_back(k);
+    for (auto& id : ids) args.push_back(id);
+    auto r = conn_->command(args);
+    if (!r || (*r)->type != REDIS_REPLY_ARRAY) return;  // nil: timeout or unblocked
+    for (size_t s = 0; s < (*r)->elements; ++s) {
+      const redisReply* stream = (*r)->element[s];
+      if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) continue;
+      std::string key(stream->element[0]->str, stream->element[0]->len);
+      const redisReply* entries = stream->element[1];
+      StreamId last{};
+      for (size_t i = 0; i < entries->elements; ++i) {
+        auto e = parse_entry(entries->element[i]);
+        if (!e) continue;
+        last = e->id;
+        hub_.publish(key, *e);
+      }
+      std::lock_guard lk(mu_);
+      auto it = keys_.find(key);
+      if (it != keys_.end() && it->second < last) it->second = last;
+    }
+  }
+
+  const RedisEndpoint ep_;
+  const std::chrono::milliseconds timeout_;
+  const std::chrono::milliseconds block_;
+  Hub& hub_;
+  RedisPool& pool_;
+  std::unique_ptr<RedisConn> conn_;  // owned by the reader thread
+  std::atomic<long long> client_id_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_:
+  std::map<std::string, StreamId> keys_;  // watched key -> last id delivered
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after everything above is built
+};
+
+// ---- RedisStore ------------------------------------------------------------
+
+RedisStore::RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock)
+    : cfg_(cfg), limits_(limits), clock_(std::move(clock)), pool_(ep, cfg.timeout) {
+  inbox_reader_ = std::make_unique<StreamReader>(ep, cfg.timeout, cfg.block, hub_, pool_);
+  transfer_reader_ = std::make_unique<StreamReader>(ep, cfg.timeout, cfg.block, hub_, pool_);
+}
+
+RedisStore::~RedisStore() {
+  hub_.close_all();
+  inbox_reader_.reset();
+  transfer_reader_.reset();
+}
+
+Result<std::unique_ptr<RedisStore>> RedisStore::open(const RedisConfig& cfg, StoreLimits limits,
+                                                     Clock clock) {
+  auto ep = RedisEndpoint::parse(cfg.url);
+  if (!ep) return ep.error();
+  auto c = RedisConn::connect(*ep, cfg.timeout);
+  if (!c) return c.error();
+  auto pong = (*c)->command({"PING"});
+  if (!pong) return pong.error();
+  return std::unique_ptr<RedisStore>(new RedisStore(cfg, *ep, limits, std::move(clock)));
+}
+
+Result<Reply> RedisStore::eval(RedisConn& c, const std::string& text, const std::string& sha,
+                               const std::vector<std::string>& keys,
+                               const std::vector<std::string>& args) {
+  std::string nkeys = std::to_string(keys.size());
+  std::vector<std::string_view> argv = {"EVALSHA", sha, nkeys};
+  for (auto& k : keys) argv.push_back(k);
+  for (auto& a : args) argv.push_back(a);
+  auto r = c.command(argv);
+  if (!r) return r;
+  if (reply_is_error(r->get()) && reply_str(r->get()).starts_with("NOSCRIPT")) {
+    argv[0] = "EVAL";
+    argv[1] = text;
+    r = c.command(argv);
+  }
+  if (r && reply_is_error(r->get())) {
+    return make_error("store_error", "redis: " + reply_str(r->get()));
+  }
+  return r;
+}
+
+Result<TransferInfo> RedisStore::transfer_script(const std::string& tid, const std::string& text,
+                                                 const std::string& sha,
+                                                 const std::vector<std::string>& args,
+                                                 redisReply** extra_out, Reply* holder) {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  auto r = eval(**c, text, sha, {meta_key(tid), ev_key(tid)}, args);
+  if (!r) return r.error();
+  const redisReply* rep = r->get();
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
+    return make_error("store_error", "redis: unexpected script reply");
+  }
+  if (reply_str(rep->element[0]) != "ok") return script_error(rep, tid);
+  TransferInfo t = parse_meta(tid, rep->element[1]);
+  remember(t);
+  if (extra_out && rep->elements > 2) *extra_out = rep->element[2];
+  if (holder) *holder = std::move(*r);
+  return t;
+}
+
+void RedisStore::remember(const TransferInfo& t) {
+  std::lock_guard lk(seen_mu_);
+  seen_[t.id] = {t.state, now_ms()};
+}
+
+Result<void> RedisStore::ping() {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  auto r = (*c)->command({"PING"});
+  if (!r) return r.error();
+  return {};
+}
+
+Result<void> RedisStore::agent_connect(const AgentInfo& info, const std::string& session) {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  std::string now = std::to_string(now_ms() / 1000);
+  std::string ttl = std::to_string(limits_.agent_ttl.count());
+  std::string presence = std::to_string(std::chrono::milliseconds(limits_.presence_ttl).count());
+  std::string ik = info_key(info.id), ok = online_key(info.id);
+  (*c)->append({"HSET", ik, "pk", info.public_key, "version", info.version, "last_seen", now});
+  (*c)->append({"EXPIRE", ik, ttl});
+  (*c)->append({"SET", ok, session, "PX", presence});
+  (*c)->append({"ZADD", kDirKey, now, info.id});
+  (*c)->append({"EXPIRE", kDirKey, ttl});
+  for (int i = 0; i < 5; ++i) {
+    auto r = (*c)->next_reply();
+    if (!r) return r.error();
+    if (reply_is_error(r->get())) return make_error("store_error", reply_str(r->get()));
+  }
+  return {};
+}
+
+Result<bool> RedisStore::agent_heartbeat(const std::string& agent, const std::string& session) {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  std::string now = std::to_string(now_ms() / 1000);
+  auto r = eval(**c, kHeartbeat, script(kHeartbeat).sha, {online_key(agent), info_key(agent)},
+                {session, std::to_string(std::chrono::milliseconds(limits_.presence_ttl).count()),
+                 now, std::to_string(limits_.agent_ttl.count())});
+  if (!r) return r.error();
+  bool alive = (*r)->type == REDIS_REPLY_INTEGER && (*r)->integer == 1;
+  if (alive) {
+    auto z = (*c)->command({"ZADD", kDirKey, now, agent});
+    if (!z) return z.error();
+  }
+  return alive;
+}
+
+Result<void> RedisStore::agent_disconnect(const std::string& agent, const std::string& session) {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  auto r = eval(**c, kDisconnect, script(kDisconnect).sha, {online_key(agent), info_key(agent)},
+                {session, std::to_string(now_ms() / 1000)});
+  if (!r) return r.error();
+  return {};
+}
+
+Result<std::vector<AgentInfo>> RedisStore::list_agents() {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  auto ids = (*c)->command({"ZRANGE", kDirKey, "0", "-1"});
+  if (!ids) return ids.error();
+  std::vector<std::string> names;
+  for (size_t i = 0; (*ids)->type == REDIS_REPLY_ARRAY && i < (*ids)->elements; ++i) {
+    names.push_back(reply_str((*ids)->element[i]));
+  }
+  for (auto& n : names) {
+    (*c)->append({"HGETALL", info_key(n)});
+    (*c)->append({"EXISTS", online_key(n)});
+  }
+  std::vector<AgentInfo> out;
+  std::vector<std::string> vanished;
+  for (auto& n : names) {
+    auto info = (*c)->next_reply();
+    if (!info) return info.error();
+    auto online = (*c)->next_reply();
+    if (!online) return online.error();
+    if ((*info)->type != REDIS_REPLY_ARRAY || (*info)->elements == 0) {
+      vanished.push_back(n);
+      continue;
+    }
+    AgentInfo a;
+    a.id = n;
+    a.public_key = meta_field(info->get(), "pk");
+    a.version = meta_field(info->get(), "version");
+    a.last_seen = static_cast<int64_t>(to_u64(meta_field(info->get(), "last_seen")));
+    a.online = (*online)->type == REDIS_REPLY_INTEGER && (*online)->integer == 1;
+    out.push_back(std::move(a));
+  }
+  for (auto& n : vanished) (void)(*c)->command({"ZREM", kDirKey, n});
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  return out;
+}
+
+Result<AgentInfo> RedisStore::get_agent(const std::string& agent) {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  (*c)->append({"HGETALL", info_key(agent)});
+  (*c)->append({"EXISTS", online_key(agent)});
+  auto info = (*c)->next_reply();
+  auto online = (*c)->next_reply();
+  if (!info) return info.error();
+  if (!online) return online.error();
+  if ((*info)->type != REDIS_REPLY_ARRAY || (*info)->elements == 0) {
+    return make_error("unknown_agent", "no agent " + agent);
+  }
+  AgentInfo a;
+  a.id = agent;
+  a.public_key = meta_field(info->get(), "pk");
+  a.version = meta_field(info->get(), "version");
+  a.last_seen = static_cast<int64_t>(to_u64(meta_field(info->get(), "last_seen")));
+  a.online = (*online)->type == REDIS_REPLY_INTEGER && (*online)->integer == 1;
+  return a;
+}
+
+Result<std::vector<Entry>> RedisStore::inbox_read(const std::string& agent, StreamId after,
+                                                  size_t limit) {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  auto r = (*c)->command({"XRANGE", inbox_key(agent), "(" + after.str(), "+", "COUNT",
+                          std::to_string(limit)});
+  if (!r) return r.error();
+  std::vector<Entry> out;
+  for (size_t i = 0; (*r)->type == REDIS_REPLY_ARRAY && i < (*r)->elements; ++i) {
+    if (auto e = parse_entry((*r)->element[i])) out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+std::unique_ptr<Subscription> RedisStore::subscribe(StreamReader& reader, const std::string& rkey,
+                                                    StreamId from) {
+  auto box = std::make_shared<Mailbox>(limits_.mailbox_bytes);
+  hub_.subscribe(rkey, box);
+  reader.watch(rkey, from);
+  return std::make_unique<Subscription>(box, [this, &reader, rkey, box] {
+    if (hub_.unsubscribe(rkey, box)) reader.unwatch(rkey);
+  });
+}
+
+std::unique_ptr<Subscription> RedisStore::subscribe_inbox(const std::string& agent,
+                                                          StreamId from) {
+  return subscribe(*inbox_reader_, inbox_key(agent), from);
+}
+
+std::unique_ptr<Subscription> RedisStore::subscribe_transfer(const std::string& tid,
+                                                             StreamId from) {
+  return subscribe(*transfer_reader_, ev_key(tid), from);
+}
+
+Result<TransferInfo> RedisStore::create_transfer(const std::string& tid, const std::string& agent,
+                                                 const std::string& requester,
+                                                 const std::string& inbox_json) {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  int64_t now = now_ms();
+  std::string ttl = std::to_string(limits_.transfer_ttl.count());
+  std::string mk = meta_key(tid), created = std::to_string(now / 1000);
+  (*c)->append({"HSET", mk, "agent", agent, "requester", requester, "state", "requested",
+                "created", created, "updated", created, "frames", "0", "delivered", "0", "bytes",
+                "0", "trimmed", "1"});
+  (*c)->append({"EXPIRE", mk, ttl});
+  for (int i = 0; i < 2; ++i) {
+    auto r = (*c)->next_reply();
+    if (!r) return r.error();
+  }
+  auto ttl_ms = std::chrono::milliseconds(limits_.transfer_ttl).count();
+  auto keep_ms = std::chrono::milliseconds(limits_.inbox_retention).count();
+  auto r = eval(**c, kCreate, script(kCreate).sha,
+                {info_key(agent), active_key(agent), inbox_key(agent)},
+                {tid, inbox_json, std::to_string(limits_.max_transfers_per_agent),
+                 std::to_string(now), std::to_string(now - ttl_ms),
+                 std::to_string(limits_.inbox_max_entries), std::to_string(now - keep_ms),
+                 std::to_string(limits_.inbox_retention.count()), ttl});
+  if (!r || (*r)->type != REDIS_REPLY_ARRAY || reply_str((*r)->element[0]) != "ok") {
+    (void)(*c)->command({"DEL", mk});
+    if (!r) return r.error();
+    std::string code = (*r)->elements > 1 ? reply_str((*r)->element[1]) : "store_error";
+    if (code == "unknown_agent") return make_error(code, "no agent " + agent);
+    if (code == "rate_limited") {
+      return make_error(code, "agent " + agent + " already has " + reply_str((*r)->element[2]) +
+                                  " active transfers");
+    }
+    return make_error("store_error", "redis: create failed");
+  }
+  auto z = (*c)->command({"ZADD", mine_key(requester), created, tid});
+  if (!z) return z.error();
+  (void)(*c)->command({"EXPIRE", mine_key(requester), ttl});
+  TransferInfo t;
+  t.id = tid;
+  t.agent = agent;
+  t.requester = requester;
+  t.created = t.updated = now / 1000;
+  remember(t);
+  return t;
+}
+
+Result<TransferInfo> RedisStore::get_transfer(const std::string& tid) {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  auto r = (*c)->command({"HGETALL", meta_key(tid)});
+  if (!r) return r.error();
+  if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements == 0) {
+    return make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)");
+  }
+  auto t = parse_meta(tid, r->get());
+  remember(t);
+  return t;
+}
+
+Result<std::vector<TransferInfo>> RedisStore::list_transfers(const std::string& requester) {
+  auto c = pool_.acquire();
+  if (!c) return c.error();
+  auto ids = (*c)->command({"ZREVRANGE", mine_key(requester), "0", "499"});
+  if (!ids) return ids.error();
+  std::vector<std::string> tids;
+  for (size_t i = 0; (*ids)->type == REDIS_REPLY_ARRAY && i < (*ids)->elements; ++i) {
+    tids.push_back(reply_str((*ids)->element[i]));
+  }
+  for (auto& t : tids) (*c)->append({"HGETALL", meta_key(t)});
+  std::vector<TransferInfo> out;
+  std::vector<std::string> vanished;
+  for (auto& t : tids) {
+    auto r = (*c)->next_reply();
+    if (!r) return r.error();
+    if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements == 0) {
+      vanished.push_back(t);
+      continue;
+    }
+    out.push_back(parse_meta(t, r->get()));
+  }
+  for (auto& t : vanished) (void)(*c)->command({"ZREM", mine_key(requester), t});
+  return out;
+}
+
+Result<TransferInfo> RedisStore::answer(const std::string& tid, const std::string& answer_sse) {
+  return transfer_script(tid, kAnswer, script(kAnswer).sha,
+                         {answer_sse, std::to_string(limits_.transfer_ttl.count()),
+                          std::to_string(now_ms() / 1000)});
+}
+
+Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const std::string& code,
+                                        const std::string& message, const std::string& error_sse,
+                                        std::optional<State> only_from) {
+  redisReply* changed = nullptr;
+  Reply holder;
+  auto t = transfer_script(
+      tid, kFinish, script(kFinish).sha,
+      {to_string(to), code, message, error_sse, only_from ? to_string(*only_from) : "",
+       std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)},
+      &changed, &holder);
+  if (!t) return t;
+  bool did = changed && changed->type == REDIS_REPLY_INTEGER && changed->integer == 1;
+  if (!did) return t;
+  auto c = pool_.acquire();
+  if (!c) return t;  // the transfer is finished; the agent-side cleanup expires by itself
+  (void)(*c)->command({"ZREM", active_key(t->agent), tid});
+  if (to == State::cancelled || to == State::expired) {
+    auto keep_ms = std::chrono::milliseconds(limits_.inbox_retention).count();
+    std::string ik = inbox_key(t->agent);
+    (void)(*c)->command({"XADD", ik, "MAXLEN", "~", std::to_string(limits_.inbox_max_entries),
+                         "*", "k", "cancel", "r", tid, "p",
+                         "{\"transfer_id\":\"" + tid + "\"}"});
+    (void)(*c)->command({"XTRIM", ik, "MINID", "~", std::to_string(now_ms() - keep_ms)});
+    (void)(*c)->command({"EXPIRE", ik, std::to_string(limits_.inbox_retention.count())});
+  }
+  return t;
+}
+
+Result<TransferInfo> RedisStore::begin_upload(const std::string& tid, const std::string& session,
+                                              uint64_t first) {
+  return transfer_script(tid, kBeginUpload, script(kBeginUpload).sha,
+                         {session, std::to_string(first),
+                          std::to_string(limits_.transfer_ttl.count()),
+                          std::to_string(now_ms() / 1000)});
+}
+
+Result<TransferInfo> RedisStore::append(const std::string& tid, const std::string& session,
+                                        uint64_t first, const std::vector<Frame>& frames,
+                                        const std::string& end_sse) {
+  // Arguments are copied into a vector<string> once; frames are at most a
+  // few MiB per call (one socket read's worth of records).
+  std::vector<std::string> args = {session,
+                                   std::to_string(first),
+                                   end_sse,
+                                   std::to_string(limits_.max_transfer_bytes),
+                                   std::to_string(limits_.history_frames),
+                                   std::to_string(limits_.transfer_ttl.count()),
+                                   std::to_string(now_ms() / 1000),
+                                   std::to_string(frames.size())};
+  for (auto& f : frames) {
+    args.push_back(f.sse);
+    args.push_back(std::to_string(f.bytes));
+  }
+  auto t = transfer_script(tid, kAppend, script(kAppend).sha, args);
+  if (t && t->state == State::complete) {
+    if (auto c = pool_.acquire()) (void)(*c)->command({"ZREM", active_key(t->agent), tid});
+  }
+  return t;
+}
+
+Result<void> RedisStore::mark_delivered(const std::string& tid, uint64_t n) {
+  auto t = transfer_script(tid, kDelivered, script(kDelivered).sha,
+                           {std::to_string(n), std::to_string(limits_.history_frames),
+                            std::to_string(limits_.transfer_ttl.count())});
+  if (!t) return t.error();
+  return {};
+}
+
+Result<TransferInfo> RedisStore::wait_transfer(
+    const std::string& tid, const std::function<bool(const TransferInfo&)>& pred,
+    std::chrono::milliseconds timeout) {
+  // Polls with a growing pause: only uploads facing a full window wait here,
+  // and there are few of those per node.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    auto t = get_transfer(tid);
+    if (!t || pred(*t)) return t;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return t;
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
+  }
+}
+
+Result<EventsRead> RedisStore::read_events(const std::string& tid, StreamId after,
+                                           size_t limit) {
+  redisReply* entries = nullptr;
+  Reply holder;
+  auto t = transfer_script(tid, kRead, script(kRead).sha, {after.str(), std::to_string(limit)},
+                           &entries, &holder);
+  if (!t) return t.error();
+  EventsRead r;
+  bool ended = t->state == State::failed || t->state == State::cancelled ||
+               t->state == State::expired;
+  uint64_t want = after.ms == 0 ? 1 : after.ms + 1;
+  if (!ended && want < t->trimmed && want <= t->frames) {
+    r.gone = true;
+    r.earliest = t->trimmed;
+  }
+  // The answer lives in the meta hash (stream trimming may drop its entry).
+  if (after < StreamId{0, 1}) {
+    std::string answer = meta_field(holder->element[1], "answer");
+    if (!answer.empty()) {
+      r.entries.push_back(
+          Entry{{0, 1}, "answer", "", std::make_shared<const std::string>(std::move(answer)), 0});
+    }
+  }
+  for (size_t i = 0; entries && i < entries->elements && r.entries.size() < limit; ++i) {
+    auto e = parse_entry(entries->element[i]);
+    if (!e || e->kind == "answer") continue;
+    if (r.gone) break;
+    r.entries.push_back(std::move(*e));
+  }
+  return r;
+}
+
+void RedisStore::sweep() {
+  int64_t horizon = now_ms() - std::chrono::milliseconds(limits_.transfer_ttl).count();
+  std::lock_guard lk(seen_mu_);
+  std::erase_if(seen_, [&](auto& kv) { return kv.second.second < horizon; });
+}
+
+std::array<uint64_t, kStateCount> RedisStore::count_by_state() {
+  std::array<uint64_t, kStateCount> out{};
+  std::lock_guard lk(seen_mu_);
+  for (auto& [tid, st] : seen_) out[static_cast<int>(st.first)]++;
+  return out;
+}
+
+}  // namespace sealrelay::relay

@@ -1,0 +1,114 @@
+// RedisStore: the shared store. Any number of relay nodes use one Redis; a
+// node can die and another carries on (every bit of state is in Redis).
+//
+// Keys (hash tags keep one agent's or one transfer's keys in one slot, so the
+// Lua scripts stay single-slot and the layout could live in Redis Cluster):
+//   sr:{a:<agent>}:info      hash  pk, version, last_seen        TTL agent_ttl
+//   sr:{a:<agent>}:online    string session id                    TTL presence_ttl
+//   sr:{a:<agent>}:inbox     stream control events (k, r, p)      TTL inbox_retention
+//   sr:{a:<agent>}:active    zset  non-terminal transfers by time TTL transfer_ttl
+//   sr:{dir}:agents          zset  agent ids by last_seen         TTL agent_ttl
+//   sr:{t:<tid>}:meta        hash  state and counters             TTL transfer_ttl
+//   sr:{t:<tid>}:ev          stream answer/frames/end/error       TTL transfer_ttl
+//   sr:{r:<requester>}:transfers zset transfer ids by time        TTL transfer_ttl
+// Every write refreshes its keys' TTL; an abandoned transfer vanishes
+// transfer_ttl after its last write.
+//
+// Connections: request threads lease one from a pool for a few commands and
+// give it back. Streams waiting for news hold none: two reader threads per
+// process (one for agent inboxes, one for transfer streams) each block in one
+// XREAD over every watched key and fan out to mailboxes (relay/mailbox.h).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <thread>
+#include <unordered_map>
+
+#include "relay/redis.h"
+#include "relay/store.h"
+
+namespace sealrelay::relay {
+
+struct RedisConfig {
+  std::string url;
+  std::chrono::milliseconds timeout{5000};  // connect and per command
+  std::chrono::milliseconds block{1000};    // XREAD BLOCK of the readers
+};
+
+class StreamReader;
+
+class RedisStore final : public Store {
+ public:
+  // Connects once to check the URL and the server; fails with
+  // "store_unavailable" when Redis cannot be reached.
+  static Result<std::unique_ptr<RedisStore>> open(const RedisConfig& cfg, StoreLimits limits,
+                                                  Clock clock = system_clock());
+  ~RedisStore() override;
+
+  Result<void> ping() override;
+  Result<void> agent_connect(const AgentInfo& info, const std::string& session) override;
+  Result<bool> agent_heartbeat(const std::string& agent, const std::string& session) override;
+  Result<void> agent_disconnect(const std::string& agent, const std::string& session) override;
+  Result<std::vector<AgentInfo>> list_agents() override;
+  Result<AgentInfo> get_agent(const std::string& agent) override;
+  Result<std::vector<Entry>> inbox_read(const std::string& agent, StreamId after,
+                                        size_t limit) override;
+  std::unique_ptr<Subscription> subscribe_inbox(const std::string& agent, StreamId from) override;
+  Result<TransferInfo> create_transfer(const std::string& tid, const std::string& agent,
+                                       const std::string& requester,
+                                       const std::string& inbox_json) override;
+  Result<TransferInfo> get_transfer(const std::string& tid) override;
+  Result<std::vector<TransferInfo>> list_transfers(const std::string& requester) override;
+  Result<TransferInfo> answer(const std::string& tid, const std::string& answer_sse) override;
+  Result<TransferInfo> finish(const std::string& tid, State to, const std::string& code,
+                              const std::string& message, const std::string& error_sse,
+                              std::optional<State> only_from) override;
+  Result<TransferInfo> begin_upload(const std::string& tid, const std::string& session,
+                                    uint64_t first) override;
+  Result<TransferInfo> append(const std::string& tid, const std::string& session, uint64_t first,
+                              const std::vector<Frame>& frames,
+                              const std::string& end_sse) override;
+  Result<void> mark_delivered(const std::string& tid, uint64_t n) override;
+  Result<TransferInfo> wait_transfer(const std::string& tid,
+                                     const std::function<bool(const TransferInfo&)>& pred,
+                                     std::chrono::milliseconds timeout) override;
+  Result<EventsRead> read_events(const std::string& tid, StreamId after, size_t limit) override;
+  std::unique_ptr<Subscription> subscribe_transfer(const std::string& tid,
+                                                   StreamId from) override;
+  void sweep() override;
+  std::array<uint64_t, kStateCount> count_by_state() override;
+  void close_subscriptions() override { hub_.close_all(); }
+
+ private:
+  RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock);
+
+  // Runs a script (EVALSHA, falling back to EVAL once per connection).
+  Result<Reply> eval(RedisConn& c, const std::string& script, const std::string& sha,
+                     const std::vector<std::string>& keys, const std::vector<std::string>& args);
+  // eval() for the transfer scripts that answer {'ok', meta...} or
+  // {'err', code, detail}.
+  Result<TransferInfo> transfer_script(const std::string& tid, const std::string& script,
+                                       const std::string& sha,
+                                       const std::vector<std::string>& args,
+                                       redisReply** extra_out = nullptr, Reply* holder = nullptr);
+  std::unique_ptr<Subscription> subscribe(StreamReader& reader, const std::string& rkey,
+                                          StreamId from);
+  void remember(const TransferInfo& t);
+  int64_t now_ms() const { return clock_(); }
+
+  const RedisConfig cfg_;
+  const StoreLimits limits_;
+  const Clock clock_;
+  RedisPool pool_;
+  Hub hub_;
+  std::unique_ptr<StreamReader> inbox_reader_;
+  std::unique_ptr<StreamReader> transfer_reader_;
+
+  std::mutex seen_mu_;
+  // Guarded by seen_mu_: state of transfers this node touched (for metrics).
+  std::unordered_map<std::string, std::pair<State, int64_t>> seen_;
+};
+
+}  // namespace sealrelay::relay

@@ -1,0 +1,533 @@
+#include "relay/server.h"
+
+#include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/base64.h"
+#include "proto/fingerprint.h"
+#include "relay/admission.h"
+#include "relay/server_util.h"
+
+namespace sealrelay::relay {
+
+using nlohmann::json;
+
+namespace {
+
+// cpp-httplib keeps listen()'s socket in a protected member; the backlog it
+// uses (5, compiled in) stalls connection bursts for seconds (SYN retries).
+template <class Base>
+struct Listener : Base {
+  using Base::Base;
+  bool raise_backlog(int n) { return ::listen(this->svr_sock_, n) == 0; }
+};
+
+// Our socket options instead of cpp-httplib's default, which sets
+// SO_REUSEPORT (a second relay on the same port would silently share it).
+void socket_options(int sock) {
+  int yes = 1;
+  ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  ::setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &yes, sizeof yes);
+  int idle = 60, intvl = 15, cnt = 4;
+  ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+bool is_upload_route(const httplib::Request& req) {
+  return req.method == "POST" && req.path.starts_with("/v1/agent/transfers/") &&
+         req.path.ends_with("/frames");
+}
+
+int status_of(const std::string& code) {
+  static const std::map<std::string, int> statuses = {
+      {"bad_request", 400},      {"unauthorized", 401},   {"forbidden", 403},
+      {"not_found", 404},        {"unknown_agent", 404},  {"unknown_transfer", 404},
+      {"conflict", 409},         {"agent_offline", 409},  {"cancelled", 409},
+      {"too_large", 413},        {"rate_limited", 429},   {"overloaded", 503},
+      {"store_unavailable", 503}};
+  auto it = statuses.find(code);
+  return it == statuses.end() ? 503 : it->second;
+}
+
+}  // namespace
+
+std::string route_name(const std::string& method, const std::string& path) {
+  auto seg = [&](std::string_view p) {
+    std::vector<std::string_view> out;
+    while (!p.empty()) {
+      if (p.front() == '/') p.remove_prefix(1);
+      size_t n = p.find('/');
+      out.push_back(p.substr(0, n));
+      if (n == std::string_view::npos) break;
+      p.remove_prefix(n);
+    }
+    return out;
+  };
+  auto s = seg(path);
+  std::string m = method + " ";
+  if (s.size() >= 1 && s[0] == "v1") {
+    if (s.size() == 2 && (s[1] == "agents" || s[1] == "transfers")) return m + "/v1/" + std::string(s[1]);
+    if (s.size() == 3 && s[1] == "transfers") return m + "/v1/transfers/{tid}";
+    if (s.size() == 4 && s[1] == "transfers") return m + "/v1/transfers/{tid}/" + std::string(s[3]);
+    if (s.size() == 3 && s[1] == "agent" && s[2] == "control") return m + "/v1/agent/control";
+    if (s.size() == 4 && s[1] == "agent" && s[2] == "transfers") return m + "/v1/agent/transfers/{tid}";
+    if (s.size() == 5 && s[1] == "agent" && s[2] == "transfers") {
+      return m + "/v1/agent/transfers/{tid}/" + std::string(s[4]);
+    }
+    return m + "/v1/other";
+  }
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics") return m + path;
+  return m + "static";
+}
+
+std::string random_hex(size_t bytes) {
+  std::vector<unsigned char> b(bytes);
+  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) std::abort();
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : b) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+std::string json_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void send_json(httplib::Response& res, int status, const json& j) {
+  res.status = status;
+  res.set_content(json_text(j), "application/json");
+}
+
+std::optional<json> parse_json_body(const httplib::Request& req) {
+  auto j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+std::string error_event(const std::string& code, const std::string& message) {
+  return sse::event("error", "", json_text({{"error", code}, {"message", message}}));
+}
+
+Server::Server(Config cfg, std::unique_ptr<Store> store, std::shared_ptr<TokenVerifier> tokens)
+    : cfg_(std::move(cfg)), store_(std::move(store)), tokens_(std::move(tokens)),
+      per_token_(cfg_.rate_per_token, cfg_.burst_per_token),
+      per_ip_(cfg_.rate_per_ip, cfg_.burst_per_ip) {
+  if (!cfg_.tls_cert.empty()) {
+    const Config& c = cfg_;
+    http_ = std::make_unique<Listener<httplib::SSLServer>>([&c](SSL_CTX& ctx) {
+      SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+      if (SSL_CTX_use_certificate_chain_file(&ctx, c.tls_cert.c_str()) != 1 ||
+          SSL_CTX_use_PrivateKey_file(&ctx, c.tls_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+          SSL_CTX_check_private_key(&ctx) != 1) {
+        spdlog::error("cannot load TLS certificate {} / key {}", c.tls_cert, c.tls_key);
+        return false;
+      }
+      if (!c.tls_client_ca.empty()) {
+        // Ask for a client certificate but do not require one: requesters
+        // (browsers, CLI) have none. One that is sent must verify.
+        if (SSL_CTX_load_verify_locations(&ctx, c.tls_client_ca.c_str(), nullptr) != 1) {
+          spdlog::error("cannot load client CA {}", c.tls_client_ca);
+          return false;
+        }
+        SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(c.tls_client_ca.c_str()));
+        SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
+      }
+      return true;
+    });
+  } else {
+    http_ = std::make_unique<Listener<httplib::Server>>();
+  }
+  size_t workers = cfg_.max_connections + 16;
+  http_->new_task_queue = [this, workers] {
+    auto* p = new AdmissionPool(workers, 64);
+    live_pool_ = p;
+    return p;
+  };
+  http_->set_socket_options(socket_options);
+  http_->set_tcp_nodelay(true);
+  http_->set_read_timeout(cfg_.read_timeout);
+  http_->set_write_timeout(cfg_.write_timeout);
+  http_->set_keep_alive_timeout(5);
+  http_->set_keep_alive_max_count(100);
+  // Content-Length bodies: the upload route may be large; JSON routes are
+  // capped in pre_route (chunked bodies are refused there, except uploads).
+  http_->set_payload_max_length(std::numeric_limits<size_t>::max());
+  routes();
+  housekeeper_ = std::thread([this] { housekeeping(); });
+}
+
+Server::~Server() {
+  stop();
+  if (housekeeper_.joinable()) housekeeper_.join();
+}
+
+Result<int> Server::bind() {
+  if (!http_->is_valid()) return make_error("bad_config", "TLS setup failed (see log)");
+  std::string host = cfg_.listen;
+  int port = 0;
+  auto colon = host.rfind(':');
+  if (colon == std::string::npos) return make_error("bad_config", "--listen must be HOST:PORT");
+  try {
+    port = std::stoi(host.substr(colon + 1));
+  } catch (...) {
+    return make_error("bad_config", "--listen must be HOST:PORT");
+  }
+  host = host.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    http_->set_address_family(AF_INET6);
+  }
+  int bound = port;
+  if (port == 0) {
+    bound = http_->bind_to_any_port(host);
+    if (bound <= 0) return make_error("bind_failed", "cannot listen on " + cfg_.listen);
+  } else if (!http_->bind_to_port(host, port)) {
+    return make_error("bind_failed", "cannot listen on " + cfg_.listen + " (in use?)");
+  }
+  bool raised = cfg_.tls_cert.empty()
+                    ? static_cast<Listener<httplib::Server>*>(http_.get())->raise_backlog(1024)
+                    : static_cast<Listener<httplib::SSLServer>*>(http_.get())->raise_backlog(1024);
+  if (!raised) spdlog::warn("could not raise the listen backlog");
+  spdlog::info("listening on {}:{} ({}, {} store)", host, bound,
+               cfg_.tls_cert.empty() ? "http" : "https",
+               cfg_.redis_url.empty() ? "memory" : "redis");
+  return bound;
+}
+
+bool Server::run() {
+  if (stopping_) return true;
+  return http_->listen_after_bind();
+}
+
+void Server::stop() {
+  if (stopping_.exchange(true)) return;
+  store_->close_subscriptions();
+  http_->stop();
+  housekeeper_cv_.notify_all();
+}
+
+void Server::housekeeping() {
+  std::unique_lock lk(housekeeper_mu_);
+  while (!stopping_) {
+    housekeeper_cv_.wait_for(lk, std::chrono::seconds(1));
+    if (stopping_) break;
+    lk.unlock();
+    store_->sweep();
+    per_token_.prune();
+    per_ip_.prune();
+    lk.lock();
+  }
+}
+
+void Server::fail(httplib::Response& res, int status, const std::string& code,
+                  const std::string& message) {
+  metrics_.error(code);
+  send_json(res, status, {{"error", code}, {"message", message}});
+  if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
+}
+
+void Server::fail(httplib::Response& res, const Error& e) {
+  std::string code = e.code;
+  int status = status_of(code);
+  if (status == 503 && code != "overloaded") code = "store_unavailable";
+  if (code == "cancelled") code = "conflict";
+  fail(res, status, code, e.message);
+}
+
+bool Server::pre_route(const httplib::Request& req, httplib::Response& res) {
+  auto* pool = live_pool_.load();
+  if (pool && pool->active() > cfg_.max_connections) {
+    res.set_header("Retry-After", "1");
+    fail(res, 503, "overloaded", "this relay node is at --max-connections; retry shortly");
+    return true;
+  }
+  if (req.headers.size() > cfg_.max_headers) {
+    fail(res, 400, "bad_request", "too many request headers");
+    return true;
+  }
+  if (req.has_header("Content-Encoding")) {
+    fail(res, 400, "bad_request", "compressed request bodies are not accepted");
+    return true;
+  }
+  bool upload = is_upload_route(req);
+  if (req.has_header("Transfer-Encoding") && !upload) {
+    fail(res, 400, "bad_request", "chunked bodies are accepted only by the frames upload");
+    return true;
+  }
+  if (!upload && req.has_header("Content-Length")) {
+    auto len = req.get_header_value("Content-Length");
+    if (len.size() > 18 || std::stoull("0" + len) > cfg_.max_json_bytes) {
+      fail(res, 413, "too_large", "request body exceeds " + std::to_string(cfg_.max_json_bytes) +
+                                      " bytes");
+      return true;
+    }
+  }
+  if (!per_ip_.allow(req.remote_addr)) {
+    res.set_header("Retry-After", std::to_string(per_ip_.retry_after(req.remote_addr)));
+    fail(res, 429, "rate_limited", "too many requests from this address");
+    return true;
+  }
+  return false;
+}
+
+std::optional<Principal> Server::auth(const httplib::Request& req, httplib::Response& res,
+                                      TokenKind want) {
+  std::optional<Principal> who;
+  std::string header = req.get_header_value("Authorization");
+  if (!header.empty()) {
+    if (header.size() < 7 || strncasecmp(header.c_str(), "Bearer ", 7) != 0) {
+      fail(res, 401, "unauthorized", "Authorization must be \"Bearer <token>\"");
+      return std::nullopt;
+    }
+    auto p = tokens_->verify(std::string_view(header).substr(7));
+    if (!p) {
+      fail(res, 401, "unauthorized", p.error().message);
+      return std::nullopt;
+    }
+    who = *p;
+  } else if (want == TokenKind::agent && req.ssl && !cfg_.tls_client_ca.empty()) {
+    X509* cert = SSL_get1_peer_certificate(req.ssl);
+    if (cert && SSL_get_verify_result(req.ssl) == X509_V_OK) {
+      char cn[256] = {};
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+      if (valid_id(cn)) {
+        Principal p;
+        p.kind = TokenKind::agent;
+        p.agent = cn;
+        p.via_certificate = true;
+        who = p;
+      }
+    }
+    if (cert) X509_free(cert);
+  }
+  if (!who) {
+    fail(res, 401, "unauthorized", "no credentials: send Authorization: Bearer <token>");
+    return std::nullopt;
+  }
+  if (who->kind != want) {
+    fail(res, 403, "forbidden",
+         want == TokenKind::agent ? "this route needs an agent token"
+                                  : "this route needs a requester token");
+    return std::nullopt;
+  }
+  if (!per_token_.allow(who->key())) {
+    res.set_header("Retry-After", std::to_string(per_token_.retry_after(who->key())));
+    fail(res, 429, "rate_limited", "too many requests for this token");
+    return std::nullopt;
+  }
+  return who;
+}
+
+std::optional<TransferInfo> Server::owned_transfer(const std::string& tid, const Principal& p,
+                                                   httplib::Response& res) {
+  if (!valid_id(tid)) {
+    fail(res, 404, "unknown_transfer", "no transfer " + tid);
+    return std::nullopt;
+  }
+  auto t = store_->get_transfer(tid);
+  if (!t) {
+    fail(res, t.error());
+    return std::nullopt;
+  }
+  bool mine = p.kind == TokenKind::agent ? t->agent == p.agent
+                                         : t->requester == p.token_id && p.sees(t->agent);
+  if (!mine) {
+    fail(res, 404, "unknown_transfer", "no transfer " + tid);
+    return std::nullopt;
+  }
+  return expire_if_overdue(*t);
+}
+
+TransferInfo Server::expire_if_overdue(TransferInfo t) {
+  int64_t now = system_clock()() / 1000;
+  if (t.state != State::requested || t.created + cfg_.answer_timeout.count() > now) return t;
+  auto r = store_->finish(t.id, State::expired, "expired", "the agent did not answer in time",
+                          error_event("expired", "the agent did not answer in time"),
+                          State::requested);
+  return r ? *r : t;
+}
+
+void Server::routes() {
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return pre_route(req, res) ? httplib::Server::HandlerResponse::Handled
+                               : httplib::Server::HandlerResponse::Unhandled;
+  });
+  http_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      fail(res, 404, "not_found", "no such route or file");
+    } else if (res.status == 413) {
+      fail(res, 413, "too_large", "request too large");
+    } else if (res.status == 414) {
+      fail(res, 400, "bad_request", "request line too long");
+    } else {
+      fail(res, res.status, res.status >= 500 ? "overloaded" : "bad_request",
+           "request refused (" + std::to_string(res.status) + ")");
+    }
+  });
+  http_->set_exception_handler(
+      [this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("handler threw: {}", what);
+        fail(res, 503, "store_unavailable", "internal error");
+      });
+  http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics_.request(route_name(req.method, req.path), res.status);
+    spdlog::debug("{} {} {} from {}", req.method, req.path, res.status, req.remote_addr);
+  });
+  ops_routes();
+  requester_routes();
+  agent_routes();
+  if (!cfg_.web_root.empty() && !http_->set_mount_point("/", cfg_.web_root)) {
+    spdlog::warn("--web-root {} is not a directory; no static files", cfg_.web_root);
+  }
+}
+
+void Server::ops_routes() {
+  http_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, {{"status", "ok"}});
+  });
+  http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    auto r = store_->ping();
+    if (!r) return fail(res, 503, "store_unavailable", r.error().message);
+    send_json(res, 200, {{"status", "ready"}});
+  });
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    auto* pool = live_pool_.load();
+    res.set_content(metrics_.render(pool ? static_cast<int64_t>(pool->active()) : 0,
+                                    store_->count_by_state()),
+                    "text/plain; version=0.0.4");
+  });
+}
+
+void Server::requester_routes() {
+  http_->Get("/v1/agents", [this](const httplib::Request& req, httplib::Response& res) {
+    auto who = auth(req, res, TokenKind::requester);
+    if (!who) return;
+    auto agents = store_->list_agents();
+    if (!agents) return fail(res, agents.error());
+    json out = json::array();
+    for (auto& a : *agents) {
+      if (!who->sees(a.id)) continue;
+      json j = {{"id", a.id},          {"online", a.online}, {"last_seen", a.last_seen},
+                {"public_key", a.public_key}, {"version", a.version}};
+      std::vector<uint8_t> pk;
+      if (base64::decode_into(a.public_key, pk) && pk.size() == fingerprint::kPublicKeyBytes) {
+        j["fingerprint"] =
+            fingerprint::of(std::span<const uint8_t, fingerprint::kPublicKeyBytes>(pk.data(), 32));
+      }
+      out.push_back(std::move(j));
+    }
+    send_json(res, 200, {{"agents", out}});
+  });
+  http_->Post("/v1/transfers", [this](const httplib::Request& req, httplib::Response& res) {
+    create_transfer(req, res);
+  });
+  http_->Get("/v1/transfers", [this](const httplib::Request& req, httplib::Response& res) {
+    auto who = auth(req, res, TokenKind::requester);
+    if (!who) return;
+    auto list = store_->list_transfers(who->token_id);
+    if (!list) return fail(res, list.error());
+    json out = json::array();
+    for (auto& t : *list) {
+      if (who->sees(t.agent)) out.push_back(transfer_json(expire_if_overdue(t)));
+    }
+    send_json(res, 200, {{"transfers", out}});
+  });
+  http_->Get(R"(/v1/transfers/([^/]+))", [this](const httplib::Request& req,
+                                                httplib::Response& res) {
+    auto who = auth(req, res, TokenKind::requester);
+    if (!who) return;
+    auto t = owned_transfer(req.matches[1], *who, res);
+    if (t) send_json(res, 200, transfer_json(*t));
+  });
+  http_->Delete(R"(/v1/transfers/([^/]+))", [this](const httplib::Request& req,
+                                                   httplib::Response& res) {
+    auto who = auth(req, res, TokenKind::requester);
+    if (!who) return;
+    auto t = owned_transfer(req.matches[1], *who, res);
+    if (!t) return;
+    auto r = store_->finish(t->id, State::cancelled, "cancelled", "cancelled by the requester",
+                            error_event("cancelled", "cancelled by the requester"), std::nullopt);
+    if (!r) return fail(res, r.error());
+    send_json(res, 200, {{"transfer_id", r->id}, {"state", to_string(r->state)}});
+  });
+  http_->Get(R"(/v1/transfers/([^/]+)/events)", [this](const httplib::Request& req,
+                                                       httplib::Response& res) {
+    transfer_events(req, res);
+  });
+}
+
+void Server::create_transfer(const httplib::Request& req, httplib::Response& res) {
+  auto who = auth(req, res, TokenKind::requester);
+  if (!who) return;
+  auto body = parse_json_body(req);
+  if (!body) return fail(res, 400, "bad_request", "body must be a JSON object");
+  auto agent = body->value("agent", json());
+  auto msg1 = body->value("msg1", json());
+  if (!agent.is_string() || !msg1.is_string()) {
+    return fail(res, 400, "bad_request", "need \"agent\" and \"msg1\" strings");
+  }
+  std::string agent_id = agent;
+  std::string msg1_b64 = msg1;
+  if (!valid_id(agent_id) || !who->sees(agent_id)) {
+    return fail(res, 404, "unknown_agent", "no agent \"" + agent_id + "\" is visible to this token");
+  }
+  std::vector<uint8_t> bytes;
+  if (!base64::decode_into(msg1_b64, bytes) || bytes.empty()) {
+    return fail(res, 400, "bad_request", "msg1 must be canonical standard base64 of 1..65535 bytes");
+  }
+  if (bytes.size() > 65535) return fail(res, 413, "too_large", "msg1 exceeds 65535 bytes");
+  auto a = store_->get_agent(agent_id);
+  if (!a) {
+    if (a.error().code == "unknown_agent") {
+      return fail(res, 404, "unknown_agent", "no agent \"" + agent_id + "\" is visible to this token");
+    }
+    return fail(res, a.error());
+  }
+  if (!a->online) return fail(res, 409, "agent_offline", "agent \"" + agent_id + "\" is offline");
+  std::string tid = "t_" + random_hex(16);
+  int64_t now = system_clock()() / 1000;
+  std::string inbox = json_text({{"transfer_id", tid}, {"msg1", msg1_b64}, {"created", now}});
+  auto t = store_->create_transfer(tid, agent_id, who->token_id, inbox);
+  if (!t) {
+    if (t.error().code == "rate_limited") res.set_header("Retry-After", "5");
+    return fail(res, t.error());
+  }
+  send_json(res, 201, {{"transfer_id", tid}, {"state", "requested"}});
+}
+
+json transfer_json(const TransferInfo& t) {
+  json j = {{"transfer_id", t.id},
+            {"agent", t.agent},
+            {"state", to_string(t.state)},
+            {"created", t.created},
+            {"updated", t.updated},
+            {"frames", t.frames},
+            {"delivered", t.delivered},
+            {"bytes", t.bytes},
+            {"complete", t.state == State::complete},
+            {"cancelled", t.state == State::cancelled}};
+  if (!t.error_code.empty()) j["error"] = {{"error", t.error_code}, {"message", t.error_message}};
+  return j;
+}
+
+}  // namespace sealrelay::relay

@@ -1,0 +1,516 @@
+// The long-lived routes: the agent control stream, the requester event
+// stream (both SSE), the frame upload; and the agent's answer and status.
+//
+// SSE providers follow dependencies.md §1.a: exact text/event-stream, every
+// call blocks at most until the next heartbeat is due, and every idle wake
+// either writes a heartbeat or checks sink.is_writable() (0.11.4 otherwise
+// keeps calling a provider whose client is gone, forever).
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/base64.h"
+#include "proto/upload.h"
+#include "relay/server.h"
+#include "relay/server_util.h"
+
+namespace sealrelay::relay {
+
+using nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+struct Server::Stream {
+  std::string tid;      // event streams
+  std::string agent;    // control streams
+  std::string session;  // control streams: presence session
+  StreamId cursor;
+  bool only_pending = false;  // control stream without Last-Event-ID
+  bool started = false;
+  bool done = false;  // the last event was written; end the stream
+  std::unique_ptr<Subscription> sub;
+  SteadyClock::time_point last_write = SteadyClock::now();
+  SteadyClock::time_point last_presence = SteadyClock::now();  // control streams
+  uint64_t writes = 0;
+  uint64_t delivered = 0;  // frames written (= SSE id of the last frame)
+  uint64_t delivered_marked = 0;
+};
+
+namespace {
+
+// The one place that uses DataSink::is_writable (removed in cpp-httplib
+// 0.12.0; see dependencies.md §1.a).
+bool peer_alive(httplib::DataSink& sink) { return sink.is_writable(); }
+
+bool write(Server::Stream& st, httplib::DataSink& sink, std::string_view s) {
+  if (s.empty()) return true;  // an empty write would end the stream
+  st.last_write = SteadyClock::now();
+  ++st.writes;
+  return sink.write(s.data(), s.size());
+}
+
+std::string render_frame(uint64_t index, std::string_view frame) {
+  std::string id = std::to_string(index + 1);
+  size_t b64 = base64::encoded_size(frame.size());
+  std::string out;
+  out.reserve(17 + id.size() + 7 + b64 + 2);
+  out.append("event: frame\nid: ").append(id).append("\ndata: ");
+  size_t at = out.size();
+  out.resize(at + b64);
+  base64::encode_into(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(frame.data()), frame.size()),
+      out.data() + at);
+  out.append("\n\n");
+  return out;
+}
+
+std::chrono::milliseconds until_heartbeat(const Server::Stream& st,
+                                          std::chrono::milliseconds heartbeat) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      st.last_write + heartbeat - SteadyClock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
+bool heartbeat_due(const Server::Stream& st, std::chrono::milliseconds heartbeat) {
+  return SteadyClock::now() >= st.last_write + heartbeat;
+}
+
+void sse_headers(httplib::Response& res) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+}
+
+// Last-Event-ID of the requester stream: "" (from the start), "0" (after the
+// answer), "K" (after frame K-1).
+std::optional<StreamId> transfer_cursor(const std::string& h) {
+  if (h.empty()) return StreamId{0, 0};
+  auto id = StreamId::parse(h);
+  if (!id || id->seq != 0 || h.find('-') != std::string::npos) return std::nullopt;
+  if (id->ms == 0) return StreamId{0, 1};
+  return StreamId{id->ms, 0};
+}
+
+}  // namespace
+
+// ---- requester event stream --------------------------------------------------
+
+void Server::transfer_events(const httplib::Request& req, httplib::Response& res) {
+  auto who = auth(req, res, TokenKind::requester);
+  if (!who) return;
+  auto t = owned_transfer(req.matches[1], *who, res);
+  if (!t) return;
+  auto cursor = transfer_cursor(req.get_header_value("Last-Event-ID"));
+  if (!cursor) return fail(res, 400, "bad_request", "Last-Event-ID must be a decimal event id");
+  auto st = std::make_shared<Stream>();
+  st->tid = t->id;
+  st->cursor = *cursor;
+  ++metrics_.event_streams;
+  sse_headers(res);
+  res.set_chunked_content_provider(
+      std::string(sse::kContentType),
+      [this, st](size_t, httplib::DataSink& sink) { return pump_events(*st, sink); },
+      [this, st](bool) {
+        st->sub.reset();
+        --metrics_.event_streams;
+      });
+}
+
+bool Server::emit_transfer_entry(Stream& st, const Entry& e, httplib::DataSink& sink) {
+  if (e.id <= st.cursor) return true;
+  if (!write(st, sink, *e.payload)) return false;
+  st.cursor = e.id;
+  if (e.kind == "frame") {
+    st.delivered = e.id.ms;
+    ++metrics_.frames_streamed;
+    metrics_.bytes_streamed += e.payload->size();
+  } else if (e.kind == "end" || e.kind == "error") {
+    st.done = true;
+  }
+  return true;
+}
+
+bool Server::events_catch_up(Stream& st, httplib::DataSink& sink) {
+  constexpr size_t kPage = 16;
+  for (;;) {
+    auto r = store_->read_events(st.tid, st.cursor, kPage);
+    if (!r) {
+      if (r.error().code != "unknown_transfer") return false;  // store down: client resumes
+      st.done = true;
+      return write(st, sink, error_event("expired", "the transfer expired"));
+    }
+    for (auto& e : r->entries) {
+      if (!emit_transfer_entry(st, e, sink)) return false;
+      if (st.done) break;
+    }
+    if (st.delivered > st.delivered_marked) {
+      (void)store_->mark_delivered(st.tid, st.delivered);
+      st.delivered_marked = st.delivered;
+    }
+    if (st.done) return true;
+    if (r->gone) {
+      st.done = true;
+      return write(st, sink,
+                   sse::event("gone", "", json_text({{"earliest", r->earliest}})));
+    }
+    if (r->entries.size() < kPage || stopping_) return !stopping_;
+  }
+}
+
+bool Server::pump_events(Stream& st, httplib::DataSink& sink) {
+  if (stopping_) return false;
+  if (!st.started) {
+    st.started = true;
+    // Read what is there, subscribe from where that left off, read again
+    // (covers entries published between the two, see mailbox.h).
+    if (!events_catch_up(st, sink)) return false;
+    if (!st.done) {
+      st.sub = store_->subscribe_transfer(st.tid, st.cursor);
+      if (!events_catch_up(st, sink)) return false;
+    }
+    if (st.done) sink.done();
+    return true;
+  }
+  auto batch = st.sub->mailbox().wait(until_heartbeat(st, cfg_.heartbeat));
+  if (batch.closed || stopping_) return false;
+  uint64_t writes = st.writes;
+  if (batch.lagged || batch.poked) {
+    if (!events_catch_up(st, sink)) return false;
+  } else {
+    for (auto& e : batch.entries) {
+      if (!emit_transfer_entry(st, e, sink)) return false;
+      if (st.done) break;
+    }
+    if (st.delivered > st.delivered_marked) {
+      (void)store_->mark_delivered(st.tid, st.delivered);
+      st.delivered_marked = st.delivered;
+    }
+  }
+  if (st.done) {
+    sink.done();
+    return true;
+  }
+  if (st.writes != writes) return true;
+  if (!heartbeat_due(st, cfg_.heartbeat)) return peer_alive(sink);
+  // Idle: notice an overdue answer or a transfer that vanished, then beat.
+  auto t = store_->get_transfer(st.tid);
+  if (!t && t.error().code == "unknown_transfer") {
+    st.done = true;
+    write(st, sink, error_event("expired", "the transfer expired"));
+    sink.done();
+    return true;
+  }
+  if (t && t->state == State::requested) {
+    auto after = expire_if_overdue(*t);
+    if (after.state == State::expired) {
+      if (!events_catch_up(st, sink)) return false;
+      if (st.done) sink.done();
+      return true;
+    }
+  }
+  std::string hb;
+  sse::append_comment(hb, "hb");
+  return write(st, sink, hb);
+}
+
+// ---- agent control stream ----------------------------------------------------
+
+void Server::control_stream(const httplib::Request& req, httplib::Response& res) {
+  auto who = auth(req, res, TokenKind::agent);
+  if (!who) return;
+  std::string pk = req.get_header_value("X-Sealrelay-Public-Key");
+  std::vector<uint8_t> key;
+  if (!base64::decode_into(pk, key) || key.size() != 32) {
+    return fail(res, 400, "bad_request",
+                "X-Sealrelay-Public-Key must be standard base64 of a 32-byte X25519 key");
+  }
+  std::string version = req.get_header_value("X-Sealrelay-Version");
+  bool printable = std::all_of(version.begin(), version.end(),
+                               [](char c) { return c >= 0x20 && c < 0x7f; });
+  if (version.size() > 64 || !printable) {
+    return fail(res, 400, "bad_request", "X-Sealrelay-Version must be <= 64 printable ASCII chars");
+  }
+  auto st = std::make_shared<Stream>();
+  st->agent = who->agent;
+  st->session = random_hex(12);
+  std::string last = req.get_header_value("Last-Event-ID");
+  if (last.empty()) {
+    st->only_pending = true;
+  } else {
+    auto id = StreamId::parse(last);
+    if (!id) return fail(res, 400, "bad_request", "Last-Event-ID is not a control event id");
+    st->cursor = *id;
+  }
+  auto c = store_->agent_connect({who->agent, pk, version, 0, true}, st->session);
+  if (!c) return fail(res, c.error());
+  ++metrics_.control_streams;
+  ++metrics_.agents_online;
+  spdlog::info("agent {} connected from {}", who->agent, req.remote_addr);
+  sse_headers(res);
+  res.set_chunked_content_provider(
+      std::string(sse::kContentType),
+      [this, st](size_t, httplib::DataSink& sink) { return pump_control(*st, sink); },
+      [this, st](bool) {
+        st->sub.reset();
+        (void)store_->agent_disconnect(st->agent, st->session);
+        --metrics_.control_streams;
+        --metrics_.agents_online;
+        spdlog::info("agent {} disconnected", st->agent);
+      });
+}
+
+bool Server::control_catch_up(Stream& st, httplib::DataSink& sink, bool only_pending) {
+  constexpr size_t kPage = 100;
+  for (;;) {
+    auto r = store_->inbox_read(st.agent, st.cursor, kPage);
+    if (!r) return false;
+    for (auto& e : *r) {
+      bool send = true;
+      if (only_pending) {
+        auto t = e.kind == "transfer" ? store_->get_transfer(e.ref) : Result<TransferInfo>(Error{});
+        send = t.ok() && expire_if_overdue(*t).state == State::requested;
+      }
+      if (send && !write(st, sink, sse::event(e.kind, e.id.str(), *e.payload))) return false;
+      st.cursor = e.id;
+    }
+    if (r->size() < kPage || stopping_) return !stopping_;
+  }
+}
+
+bool Server::pump_control(Stream& st, httplib::DataSink& sink) {
+  if (stopping_) return false;
+  if (!st.started) {
+    st.started = true;
+    if (!control_catch_up(st, sink, st.only_pending)) return false;
+    st.sub = store_->subscribe_inbox(st.agent, st.cursor);
+    return control_catch_up(st, sink, false);
+  }
+  auto batch = st.sub->mailbox().wait(until_heartbeat(st, cfg_.heartbeat));
+  if (batch.closed || stopping_) return false;
+  uint64_t writes = st.writes;
+  if (batch.lagged || batch.poked) {
+    if (!control_catch_up(st, sink, false)) return false;
+  } else {
+    for (auto& e : batch.entries) {
+      if (e.id <= st.cursor) continue;
+      if (!write(st, sink, sse::event(e.kind, e.id.str(), *e.payload))) return false;
+      st.cursor = e.id;
+    }
+  }
+  // Presence is refreshed every heartbeat interval, busy or idle.
+  if (SteadyClock::now() >= st.last_presence + cfg_.heartbeat) {
+    st.last_presence = SteadyClock::now();
+    auto alive = store_->agent_heartbeat(st.agent, st.session);
+    if (alive && !*alive) {
+      spdlog::info("agent {}: a newer control stream took over", st.agent);
+      sink.done();
+      return true;
+    }
+  }
+  if (st.writes != writes) return true;
+  if (!heartbeat_due(st, cfg_.heartbeat)) return peer_alive(sink);
+  std::string hb;
+  sse::append_comment(hb, "hb");
+  return write(st, sink, hb);
+}
+
+// ---- agent JSON routes -------------------------------------------------------
+
+void Server::answer(const httplib::Request& req, httplib::Response& res) {
+  auto who = auth(req, res, TokenKind::agent);
+  if (!who) return;
+  auto t = owned_transfer(req.matches[1], *who, res);
+  if (!t) return;
+  auto body = parse_json_body(req);
+  if (!body) return fail(res, 400, "bad_request", "body must be a JSON object");
+  if (body->contains("msg2")) {
+    auto m = (*body)["msg2"];
+    std::vector<uint8_t> bytes;
+    if (!m.is_string() || !base64::decode_into(m.get<std::string>(), bytes) || bytes.empty()) {
+      return fail(res, 400, "bad_request", "msg2 must be canonical standard base64 of 1..65535 bytes");
+    }
+    if (bytes.size() > 65535) return fail(res, 413, "too_large", "msg2 exceeds 65535 bytes");
+    auto r = store_->answer(t->id, sse::event("answer", "0", m.get<std::string>()));
+    if (!r) return fail(res, r.error());
+    return send_json(res, 200, {{"state", to_string(r->state)}});
+  }
+  auto code = body->value("error", json());
+  auto message = body->value("message", json(""));
+  bool code_ok = code.is_string() && !code.get<std::string>().empty() &&
+                 code.get<std::string>().size() <= 64;
+  if (code_ok) {
+    for (char c : code.get<std::string>()) {
+      code_ok = code_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    }
+  }
+  if (!code_ok || !message.is_string() || message.get<std::string>().size() > 1024) {
+    return fail(res, 400, "bad_request",
+                "need {\"msg2\": base64} or {\"error\": [a-z0-9_]{1,64}, \"message\": <=1024 chars}");
+  }
+  std::string c = code, m = message;
+  auto r = store_->finish(t->id, State::failed, c, m, error_event(c, m), State::requested);
+  if (!r) return fail(res, r.error());
+  if (r->state != State::failed || r->error_code != c) {
+    return fail(res, 409, "conflict", "transfer " + t->id + " is " + to_string(r->state));
+  }
+  send_json(res, 200, {{"state", "failed"}});
+}
+
+void Server::agent_routes() {
+  http_->Get("/v1/agent/control", [this](const httplib::Request& req, httplib::Response& res) {
+    control_stream(req, res);
+  });
+  http_->Post(R"(/v1/agent/transfers/([^/]+)/answer)",
+              [this](const httplib::Request& req, httplib::Response& res) { answer(req, res); });
+  http_->Post(R"(/v1/agent/transfers/([^/]+)/frames)",
+              [this](const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader& reader) { upload(req, res, reader); });
+  http_->Get(R"(/v1/agent/transfers/([^/]+))", [this](const httplib::Request& req,
+                                                      httplib::Response& res) {
+    auto who = auth(req, res, TokenKind::agent);
+    if (!who) return;
+    auto t = owned_transfer(req.matches[1], *who, res);
+    if (!t) return;
+    json j = {{"state", to_string(t->state)},
+              {"next_frame", t->frames},
+              {"cancelled", t->state == State::cancelled},
+              {"delivered", t->delivered}};
+    if (!t->error_code.empty()) j["error"] = {{"error", t->error_code}, {"message", t->error_message}};
+    send_json(res, 200, j);
+  });
+}
+
+// ---- frame upload ------------------------------------------------------------
+
+void Server::upload(const httplib::Request& req, httplib::Response& res,
+                    const httplib::ContentReader& reader) {
+  auto who = auth(req, res, TokenKind::agent);
+  if (!who) return;
+  auto t = owned_transfer(req.matches[1], *who, res);
+  if (!t) return;
+  std::string first_h = req.get_header_value("X-Sealrelay-First-Frame");
+  bool digits = !first_h.empty() && first_h.size() <= 18 &&
+                std::all_of(first_h.begin(), first_h.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits) return fail(res, 400, "bad_request", "X-Sealrelay-First-Frame must be a frame index");
+  uint64_t first = std::stoull(first_h);
+  const std::string tid = t->id;
+  const std::string session = random_hex(12);
+  auto conflict = [&](const std::string& why) {
+    auto now = store_->get_transfer(tid);
+    metrics_.error("conflict");
+    send_json(res, 409, {{"error", "conflict"}, {"message", why},
+                         {"next_frame", now ? now->frames : 0}});
+  };
+  auto begun = store_->begin_upload(tid, session, first);
+  if (!begun) {
+    if (begun.error().code == "conflict") return conflict(begun.error().message);
+    return fail(res, begun.error());
+  }
+  ++metrics_.uploads;
+  int64_t queued = 0;  // this upload's share of metrics_.queue_frames
+  auto set_queue = [&](const TransferInfo& info) {
+    int64_t q = static_cast<int64_t>(info.frames - std::min(info.frames, info.delivered));
+    metrics_.queue_frames += q - queued;
+    queued = q;
+  };
+
+  upload::Reader records(cfg_.max_frame_bytes);
+  uint64_t next = first;
+  bool complete = false;
+  std::optional<Error> err;
+  std::vector<Store::Frame> batch;
+  const uint64_t window = std::max<uint64_t>(cfg_.window_frames, 1);
+
+  auto give_up_too_large = [&](const std::string& message) {
+    (void)store_->finish(tid, State::failed, "too_large", message,
+                         error_event("too_large", message), std::nullopt);
+    err = make_error("too_large", message);
+  };
+  // Commits `batch` (and the end when `end`), never holding more than
+  // `window` undelivered frames: waits for the requester in between.
+  auto commit = [&](bool end) -> bool {
+    size_t i = 0;
+    while (i < batch.size() || (end && !complete)) {
+      size_t k = 0;
+      if (i < batch.size()) {
+        auto info = store_->wait_transfer(
+            tid,
+            [&](const TransferInfo& x) {
+              return x.frames - std::min(x.frames, x.delivered) < window || is_terminal(x.state) ||
+                     x.upload_session != session;
+            },
+            cfg_.upload_stall);
+        if (!info) {
+          err = info.error();
+          return false;
+        }
+        set_queue(*info);
+        uint64_t inflight = info->frames - std::min(info->frames, info->delivered);
+        if (inflight >= window && !is_terminal(info->state) && info->upload_session == session) {
+          err = make_error("conflict", "no requester read for " +
+                                           std::to_string(cfg_.upload_stall.count()) + " s");
+          return false;
+        }
+        k = std::min<size_t>(batch.size() - i, window - std::min(window, inflight));
+        k = std::max<size_t>(k, 1);
+      }
+      bool last = end && i + k == batch.size();
+      std::vector<Store::Frame> slice(std::make_move_iterator(batch.begin() + i),
+                                      std::make_move_iterator(batch.begin() + i + k));
+      std::string end_sse =
+          last ? sse::event("end", std::to_string(next + k + 1), json_text({{"frames", next + k}}))
+               : "";
+      auto r = store_->append(tid, session, next, slice, end_sse);
+      if (!r) {
+        if (r.error().code == "too_large") {
+          give_up_too_large(r.error().message);
+        } else {
+          err = r.error();
+        }
+        return false;
+      }
+      for (auto& f : slice) {
+        ++metrics_.frames_committed;
+        metrics_.bytes_committed += f.bytes;
+      }
+      set_queue(*r);
+      next += k;
+      i += k;
+      if (last) complete = true;
+    }
+    batch.clear();
+    return true;
+  };
+
+  bool ok = reader([&](const char* data, size_t len) {
+    auto fed = records.feed(std::string_view(data, len), [&](std::string_view frame) {
+      batch.push_back({render_frame(next + batch.size(), frame), frame.size()});
+      return true;
+    });
+    if (!fed) {
+      bool committed = commit(false);  // the records before the bad one were fine
+      if (!committed) return false;
+      if (fed.error().code == "frame_too_large") {
+        give_up_too_large(fed.error().message);
+      } else {
+        err = make_error("bad_request", fed.error().message);
+      }
+      return false;
+    }
+    if (!batch.empty() || (records.ended() && !complete)) return commit(records.ended());
+    return true;
+  });
+
+  --metrics_.uploads;
+  metrics_.queue_frames -= queued;
+  if (err) {
+    if (err->code == "conflict") return conflict(err->message);
+    return fail(res, *err);
+  }
+  if (!ok) {
+    spdlog::info("upload of {} interrupted at frame {}", tid, next);
+    return fail(res, 400, "bad_request", "the upload body was interrupted");
+  }
+  send_json(res, 200, {{"committed", next}, {"complete", complete}});
+}
+
+}  // namespace sealrelay::relay

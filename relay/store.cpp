@@ -1,0 +1,41 @@
+#include "relay/store.h"
+
+namespace sealrelay::relay {
+
+Clock system_clock() {
+  return [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+}
+
+const char* to_string(State s) {
+  switch (s) {
+    case State::requested: return "requested";
+    case State::answered: return "answered";
+    case State::uploading: return "uploading";
+    case State::complete: return "complete";
+    case State::failed: return "failed";
+    case State::cancelled: return "cancelled";
+    case State::expired: return "expired";
+  }
+  return "unknown";
+}
+
+bool is_terminal(State s) {
+  return s == State::complete || s == State::failed || s == State::cancelled ||
+         s == State::expired;
+}
+
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace sealrelay::relay

@@ -1,0 +1,101 @@
+// Relay credentials: the tokens file and its in-memory verifier.
+//
+// A token is "srt_" + 16 hex (its id, for lookup) + "_" + 64 hex (256 random
+// bits). The file keeps per token only its id, kind, subject and the SHA-256
+// of the whole token string; the token itself is printed once at creation.
+// SHA-256 suffices (no slow hash) because the secret is 256 random bits, not
+// a password. Comparison is constant time (CRYPTO_memcmp).
+//
+// File: JSON {"version":1,"tokens":[{"id","kind":"agent"|"requester",
+// "agent" | "name"+"agents":[...] ,"sha256","created"}]}, mode 0600, replaced
+// atomically (write temp + fsync + rename), changes serialised with flock.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/result.h"
+
+namespace sealrelay::relay {
+
+enum class TokenKind { agent, requester };
+
+struct TokenRecord {
+  std::string id;
+  TokenKind kind = TokenKind::agent;
+  std::string agent;                // agent tokens: the agent id
+  std::string name;                 // requester tokens: a label
+  std::vector<std::string> agents;  // requester tokens: scope ("*" = all)
+  std::string sha256_hex;
+  int64_t created = 0;
+};
+
+// Who is calling, after authentication.
+struct Principal {
+  TokenKind kind = TokenKind::agent;
+  std::string token_id;  // "" for a client certificate
+  std::string agent;     // agent principals
+  std::string name;      // requester principals
+  std::vector<std::string> agents;
+  bool via_certificate = false;
+  // Requester scope check.
+  bool sees(std::string_view agent_id) const;
+  // Rate-limit key: the token id or "cert:<agent>".
+  std::string key() const { return token_id.empty() ? "cert:" + agent : token_id; }
+};
+
+// Admin operations on the file (the `token` subcommands). Each takes the
+// file lock, reads, changes, writes atomically.
+namespace token_file {
+Result<std::vector<TokenRecord>> load(const std::string& path);  // absent file: empty
+// Returns the new token string (to print once).
+Result<std::string> add_agent(const std::string& path, const std::string& agent_id);
+Result<std::string> add_requester(const std::string& path, const std::string& name,
+                                  const std::vector<std::string>& agents);
+// Error "not_found" when no token has that id.
+Result<void> revoke(const std::string& path, const std::string& id);
+}  // namespace token_file
+
+// Server side: verifies bearer tokens against the file, re-reading it when
+// its mtime, size or inode change (checked at most every `recheck`).
+// Thread-safe.
+class TokenVerifier {
+ public:
+  explicit TokenVerifier(std::string path,
+                         std::chrono::milliseconds recheck = std::chrono::milliseconds(500));
+  // Loads the file now. Errors only for an unreadable or malformed file;
+  // an absent file is an empty token set.
+  Result<void> load();
+  // Error "unauthorized" for anything but a valid, present token.
+  Result<Principal> verify(std::string_view token);
+  size_t size();
+
+ private:
+  void maybe_reload();
+
+  const std::string path_;
+  const std::chrono::milliseconds recheck_;
+  std::mutex mu_;
+  // Guarded by mu_:
+  std::shared_ptr<const std::vector<TokenRecord>> records_;
+  std::chrono::steady_clock::time_point next_check_{};
+  struct FileId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = -1;
+    int64_t mtime_ns = -1;
+    bool operator==(const FileId&) const = default;
+  } file_id_;
+};
+
+// Parses "srt_<16 hex>_<64 hex>" into its id; nullopt when malformed.
+std::optional<std::string> token_id_of(std::string_view token);
+
+}  // namespace sealrelay::relay

@@ -1,0 +1,237 @@
+#include "tests/support/support.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#ifndef SEALRELAY_BINARY_DIR
+#error "SEALRELAY_BINARY_DIR must be defined (sealrelay_add_test does it)"
+#endif
+
+namespace sealrelay::test {
+
+std::string binary(const std::string& relative) {
+  return std::string(SEALRELAY_BINARY_DIR) + "/" + relative;
+}
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/sr.XXXXXX";
+  if (!mkdtemp(tmpl.data())) std::abort();
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    socklen_t len = sizeof a;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds interval) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(interval);
+  }
+  return pred();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Result<std::unique_ptr<Process>> Process::spawn(const std::vector<std::string>& argv,
+                                                const std::string& log_path, Options opts) {
+  if (argv.empty() || ::access(argv[0].c_str(), X_OK) != 0) {
+    return make_error("spawn_failed", "not an executable: " + (argv.empty() ? "" : argv[0]));
+  }
+  int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) return make_error("spawn_failed", "cannot open log " + log_path);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log);
+    return make_error("spawn_failed", std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    for (auto& e : opts.env) ::putenv(const_cast<char*>(e.c_str()));
+    if (!opts.cwd.empty() && ::chdir(opts.cwd.c_str()) != 0) ::_exit(126);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(log);
+  return std::unique_ptr<Process>(new Process(pid, log_path));
+}
+
+Process::~Process() {
+  if (!reaped_) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+  }
+}
+
+void Process::kill(int sig) {
+  if (!reaped_) ::kill(pid_, sig);
+}
+
+bool Process::running() {
+  if (reaped_) return false;
+  pid_t r = ::waitpid(pid_, &status_, WNOHANG);
+  if (r == pid_) reaped_ = true;
+  return !reaped_;
+}
+
+std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
+  if (wait_until([&] { return !running(); }, timeout)) return status_;
+  return std::nullopt;
+}
+
+std::optional<std::string> Process::wait_for_log(const std::string& regex,
+                                                 std::chrono::milliseconds timeout) {
+  std::regex re(regex);
+  std::optional<std::string> found;
+  wait_until(
+      [&] {
+        std::string text = log();
+        std::smatch m;
+        if (std::regex_search(text, m, re)) {
+          found = m.size() > 1 ? m[1].str() : m[0].str();
+          return true;
+        }
+        return !running();
+      },
+      timeout);
+  return found;
+}
+
+namespace {
+
+std::string redis_server_binary() {
+  for (const char* p : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
+    if (::access(p, X_OK) == 0) return p;
+  }
+  return "";
+}
+
+void flatten(const redisReply* r, std::string& out) {
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      out.append(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out += std::to_string(r->integer);
+      break;
+    case REDIS_REPLY_NIL:
+      out += "(nil)";
+      break;
+    case REDIS_REPLY_ARRAY:
+      for (size_t i = 0; i < r->elements; ++i) {
+        if (i) out += "\n";
+        flatten(r->element[i], out);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RedisServer>> RedisServer::start(const std::string& dir,
+                                                        std::vector<std::string> extra_args) {
+  std::string bin = redis_server_binary();
+  if (bin.empty()) {
+    return make_error("redis_absent", "redis-server is not installed (scripts/setup installs it)");
+  }
+  auto server = std::unique_ptr<RedisServer>(new RedisServer());
+  server->socket_ = dir + "/redis.sock";
+  std::vector<std::string> argv = {bin,        "--port",      "0",  "--unixsocket", server->socket_,
+                                   "--unixsocketperm", "700", "--save",       "",
+                                   "--appendonly", "no",      "--dir", dir};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  auto proc = Process::spawn(argv, dir + "/redis.log");
+  if (!proc) return proc.error();
+  server->proc_ = std::move(*proc);
+  bool up = wait_until(
+      [&] {
+        if (!server->proc_->running()) return true;
+        auto pong = server->command({"PING"});
+        return pong.ok() && *pong == "PONG";
+      },
+      10s);
+  if (!up || !server->proc_->running()) {
+    return make_error("redis_failed", "redis-server did not start: " + server->proc_->log());
+  }
+  return server;
+}
+
+Result<std::string> RedisServer::command(const std::vector<std::string>& args) const {
+  timeval tv{2, 0};
+  redisContext* c = redisConnectUnixWithTimeout(socket_.c_str(), tv);
+  if (!c || c->err) {
+    std::string why = c ? c->errstr : "out of memory";
+    if (c) redisFree(c);
+    return make_error("redis_io", why);
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+  if (!r) {
+    std::string why = c->errstr;
+    redisFree(c);
+    return make_error("redis_io", why);
+  }
+  std::string out;
+  flatten(r, out);
+  bool is_error = r->type == REDIS_REPLY_ERROR;
+  freeReplyObject(r);
+  redisFree(c);
+  if (is_error) return make_error("redis_error", out);
+  return out;
+}
+
+}  // namespace sealrelay::test
