@@ -1,0 +1,435 @@
+// The transfer engine of the page: one get/list/stat through the relay's
+// HTTP API (docs/api.md), end-to-end encrypted (docs/protocol.md).
+//
+//   1. message 1 (the request, encrypted to the pinned agent key)
+//      → POST /v1/transfers {"agent", "msg1"}                   → transfer_id
+//   2. GET /v1/transfers/{id}/events with fetch() (the token goes in the
+//      Authorization header, which EventSource cannot send) and sse.js:
+//        answer  → finish the handshake, decode the agent's answer
+//        frame   → FrameOpener.open → sink.write(plaintext), progress
+//        end     → the trailer must have verified (else `truncated`)
+//        error   → the relay's verdict (cancelled, expired, ...)
+//        gone    → the relay no longer holds frames we need
+//   3. a dropped stream (network error, body ended early, no byte for
+//      idleTimeoutMs) reconnects with Last-Event-ID = the last event fully
+//      processed, with exponential backoff and jitter; any progress resets
+//      the attempt count.
+//
+// Runs unchanged in a module Worker (decryption off the main thread; see
+// transfer_worker.js): it needs only fetch, ReadableStream, TextDecoder,
+// AbortController and timers. fetch, sleep and random are injectable for
+// tests. One stream at a time (browsers allow 6 HTTP/1.1 connections per
+// origin and the relay speaks HTTP/1.1).
+import * as base64 from './base64.js';
+import { SealrelayError, fromUtf8 } from './bytes.js';
+import { FrameOpener } from './frames.js';
+import { decodeAnswer, decodeListing, encodeRequest } from './payloads.js';
+import { InitiatorHandshake } from './session.js';
+import { SseParser } from './sse.js';
+
+// What a failure means to the person watching the page.
+//   integrity  a frame or the trailer did not verify: the relay (or the
+//              network) changed, dropped, reordered or cut the content
+//   handshake  the answer is not from the pinned agent key
+//   refused    the agent said no (not_found, not_allowed, unauthorized, ...)
+//   aborted    the agent stopped mid-way (e.g. the file changed)
+//   relay      the relay refused or ended the transfer (HTTP error, error event, gone)
+//   network    the relay could not be reached for too long
+//   cancelled  the caller cancelled
+//   local      the sink (saving the content) failed
+export class TransferError extends SealrelayError {
+  constructor(kind, code, message, { status = null, cause = null } = {}) {
+    super(code, message);
+    this.name = 'TransferError';
+    this.kind = kind;
+    this.status = status;
+    if (cause) this.cause = cause;
+  }
+}
+
+const INTEGRITY_CODES = new Set(['bad_frame', 'out_of_order', 'tampered', 'after_end', 'trailer_mismatch',
+                                 'truncated', 'bad_event']);
+
+// Classifies an error thrown by the crypto layer, or by the sink (`local`).
+function classify(err) {
+  if (err instanceof TransferError) return err;
+  if (!(err instanceof SealrelayError)) {
+    return new TransferError('local', 'local_error', `saving the download failed: ${err?.message ?? err}`,
+                             { cause: err });
+  }
+  const kind = err.code === 'aborted' ? 'aborted'
+             : err.code === 'handshake_failed' ? 'handshake'
+             : INTEGRITY_CODES.has(err.code) ? 'integrity'
+             : 'refused';
+  const out = new TransferError(kind, err.code, err.message, { cause: err });
+  if (err.code === 'aborted') {
+    out.agentCode = err.agentCode;
+    out.agentMessage = err.agentMessage;
+  }
+  return out;
+}
+
+// A drop worth reconnecting for; never escapes run().
+class Retry extends Error {
+  constructor(message, { delayMs = null, status = null, cause = null } = {}) {
+    super(message);
+    this.delayMs = delayMs;
+    this.status = status;   // the HTTP status that said "not now", or null (network)
+    if (cause) this.cause = cause;
+  }
+}
+
+export const DEFAULTS = Object.freeze({
+  relay: '',                 // base URL; '' = the page's own origin
+  idleTimeoutMs: 60_000,     // the relay sends a heartbeat every 15 s by default
+  maxReconnects: 8,          // consecutive attempts without progress
+  backoffMs: 500,            // first delay, doubled per attempt, with jitter
+  maxBackoffMs: 30_000,
+  cancelOnAbort: true,       // DELETE the transfer when the caller aborts
+});
+
+// Runs one transfer. options:
+//   relay, token               base URL and requester token
+//   agent, agentKey            agent id and its pinned 32-byte public key
+//   identity                   {privateKey, publicKey} of this requester
+//   request                    {op, path, offset?, chunkSize?} (ts is set here)
+//   openSink(answer)           → {write(chunk), close(), abort(err)} (each may be async);
+//                              called once the agent accepted, before any content
+//   onAnswer(answer), onProgress({transferId, bytes, size, frames}),
+//   onTransferId(id)           optional callbacks
+//   signal                     AbortSignal to cancel
+//   fetch, sleep, random, now  injectable for tests
+// Resolves {transferId, answer, bytes, frames}; rejects with TransferError.
+export async function runTransfer(options) {
+  const run = new TransferRun({ ...DEFAULTS, ...options });
+  return run.run();
+}
+
+// A directory listing: runs a `list` and decodes the listing document.
+export async function listDirectory(options) {
+  const parts = [];
+  const sink = { write: (chunk) => parts.push(chunk) };
+  const result = await runTransfer({ ...options, request: { ...options.request, op: 'list' }, openSink: () => sink });
+  const doc = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (doc.set(p, at), at + p.length), 0);
+  try {
+    return { ...result, entries: decodeListing(doc) };
+  } catch (err) {
+    throw new TransferError('refused', err.code, `the agent sent an unreadable listing: ${err.message}`);
+  }
+}
+
+class TransferRun {
+  #o;
+  #fetch;
+  #sleep;
+  #random;
+  #now;
+  #hs;
+  #transferId = null;
+  #answer = null;
+  #opener = null;
+  #sink = null;
+  #frames = 0;
+  #lastEventId = '';
+  #finished = null;     // the result, once the stream said end
+
+  constructor(o) {
+    this.#o = o;
+    this.#fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#sleep = o.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = o.random ?? Math.random;
+    this.#now = o.now ?? Date.now;
+    const payload = encodeRequest({ ...o.request, timestampMs: o.request.timestampMs ?? this.#now() });
+    this.#hs = o.ephemeralForTest
+      ? InitiatorHandshake.startForTest(o.identity, o.agentKey, payload, o.ephemeralForTest)
+      : InitiatorHandshake.start(o.identity, o.agentKey, payload);
+  }
+
+  async run() {
+    try {
+      this.#checkCancelled();
+      this.#transferId = await this.#create();
+      this.#o.onTransferId?.(this.#transferId);
+      const result = await this.#stream();
+      await this.#sink?.close?.();
+      return result;
+    } catch (raw) {
+      const err = classify(raw);
+      await Promise.resolve(this.#sink?.abort?.(err)).catch(() => {});
+      if (err.kind === 'cancelled' && this.#transferId && this.#o.cancelOnAbort) await this.#cancelOnRelay();
+      throw err;
+    }
+  }
+
+  // POST /v1/transfers; returns the transfer id. Retried only when the
+  // relay said "not now" (429, 502-504) and so never saw message 1: a
+  // message 1 that may have reached the agent is never sent twice (its
+  // replay guard would refuse it anyway).
+  async #create() {
+    const body = JSON.stringify({ agent: this.#o.agent, msg1: base64.encode(this.#hs.message1) });
+    for (let attempt = 1; ; ++attempt) {
+      let response;
+      try {
+        response = await this.#request('/v1/transfers', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body,
+        });
+      } catch (err) {
+        if (!(err instanceof Retry)) throw err;
+        if (err.status === null || attempt > this.#o.maxReconnects) {
+          throw new TransferError('network', err.status === null ? 'unreachable' : 'busy',
+                                  `could not start the transfer: ${err.message}`, { status: err.status,
+                                                                                   cause: err.cause ?? err });
+        }
+        await this.#pause(err.delayMs ?? this.#backoff(attempt));
+        continue;
+      }
+      const json = await this.#json(response);
+      if (typeof json?.transfer_id !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(json.transfer_id)) {
+        throw new TransferError('relay', 'bad_response', 'the relay answered without a usable transfer_id');
+      }
+      return json.transfer_id;
+    }
+  }
+
+  async #stream() {
+    let attempt = 0;
+    for (;;) {
+      const before = this.#frames + (this.#answer ? 1 : 0);
+      try {
+        await this.#connectOnce();
+        if (this.#finished) return this.#finished;
+        throw new Retry('the event stream ended before the transfer did');
+      } catch (err) {
+        if (!(err instanceof Retry)) throw err;
+        this.#checkCancelled();
+        if (this.#frames + (this.#answer ? 1 : 0) > before) attempt = 0;
+        if (++attempt > this.#o.maxReconnects) {
+          throw new TransferError('network', 'connection_lost', `lost the relay's event stream ${attempt - 1} times ` +
+                                  `without progress: ${err.message}`, { cause: err.cause ?? err });
+        }
+        await this.#pause(err.delayMs ?? this.#backoff(attempt));
+      }
+    }
+  }
+
+  #backoff(attempt) {
+    const ceiling = Math.min(this.#o.maxBackoffMs, this.#o.backoffMs * 2 ** (attempt - 1));
+    return ceiling / 2 + (this.#random() * ceiling) / 2;
+  }
+
+  async #pause(ms) {
+    const signal = this.#o.signal;
+    if (!signal) return this.#sleep(ms);
+    await Promise.race([this.#sleep(ms), new Promise((resolve) => signal.addEventListener('abort', resolve,
+                                                                                        { once: true }))]);
+    this.#checkCancelled();
+  }
+
+  // One GET of the event stream, read until it ends. Returns normally when
+  // the body ends (finished or not); throws Retry for drops.
+  async #connectOnce() {
+    const headers = { Accept: 'text/event-stream' };
+    if (this.#lastEventId !== '') headers['Last-Event-ID'] = this.#lastEventId;
+    const idle = new AbortController();
+    let timer = null;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(), this.#o.idleTimeoutMs);
+    };
+    arm();
+    try {
+      const response = await this.#request(`/v1/transfers/${encodeURIComponent(this.#transferId)}/events`,
+                                           { headers }, idle.signal);
+      if (!response.body) throw new Retry('the event stream has no body');
+      const parser = new SseParser();
+      const reader = response.body.getReader();
+      try {
+        for (;;) {
+          let next;
+          arm();
+          try {
+            next = await reader.read();
+          } catch (cause) {
+            this.#checkCancelled();
+            throw new Retry(idle.signal.aborted ? `no byte from the relay for ${this.#o.idleTimeoutMs} ms`
+                                                : `the event stream broke: ${cause.message}`, { cause });
+          }
+          // The clock runs only while waiting for the relay: a slow sink
+          // (the page's disk) must not look like a dead stream.
+          clearTimeout(timer);
+          if (next.done) return;
+          for (const event of parser.feed(next.value)) {
+            await this.#event(event);
+            if (this.#finished) return;
+          }
+        }
+      } finally {
+        reader.cancel().catch(() => {});
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #event(event) {
+    switch (event.name) {
+      case 'answer':
+        await this.#onAnswer(event.data);
+        break;
+      case 'frame':
+        await this.#onFrame(event.data);
+        break;
+      case 'end':
+        if (!this.#opener) {
+          throw new TransferError('integrity', 'truncated', 'the stream ended before the agent answered');
+        }
+        this.#opener.finish();
+        this.#finish();
+        break;
+      case 'error': {
+        const info = parseJson(event.data);
+        const code = typeof info?.error === 'string' ? info.error : 'unknown';
+        const message = typeof info?.message === 'string' ? info.message : '';
+        throw new TransferError(code === 'cancelled' ? 'cancelled' : 'relay', code,
+                                `the relay ended the transfer: ${message || code}`);
+      }
+      case 'gone': {
+        const info = parseJson(event.data);
+        throw new TransferError('relay', 'gone', 'the relay no longer holds the frames this download needs ' +
+                                `(oldest held: ${info?.earliest ?? 'unknown'}); start the download again`);
+      }
+      default:
+        return;  // Unknown events are ignored (docs/api.md conventions); their id is not ours to track.
+    }
+    this.#lastEventId = event.id;
+  }
+
+  async #onAnswer(data) {
+    if (this.#answer) throw new TransferError('integrity', 'bad_event', 'a second answer arrived');
+    const message2 = base64.decode(data);
+    if (!message2) throw new TransferError('integrity', 'bad_event', 'the answer is not valid base64');
+    const { payload, keys } = this.#hs.finish(message2);
+    let answer;
+    try {
+      answer = decodeAnswer(payload);
+    } catch (err) {
+      throw new TransferError('refused', err.code, `the agent's answer is unreadable: ${err.message}`);
+    }
+    if (!answer.ok) {
+      throw new TransferError('refused', answer.error, answer.message || `the agent refused: ${answer.error}`);
+    }
+    this.#answer = answer;
+    await this.#o.onAnswer?.(answer);
+    if (!answer.frames) {
+      this.#finish();
+      return;
+    }
+    if (answer.offset !== 0) {
+      // Resuming needs the bytes before the offset fed into the hash
+      // (docs/protocol.md §3 "Resume"); the page does not offer it yet.
+      throw new TransferError('refused', 'unsupported', 'the agent answered from a resume offset this page did ' +
+                              'not ask for');
+    }
+    this.#opener = new FrameOpener(keys, answer.firstIndex);
+    this.#sink = (await this.#o.openSink?.(answer)) ?? null;
+  }
+
+  async #onFrame(data) {
+    if (!this.#opener) throw new TransferError('integrity', 'bad_event', 'a frame arrived before the answer');
+    const frame = base64.decode(data);
+    if (!frame) throw new TransferError('integrity', 'bad_frame', 'a frame is not valid base64');
+    const result = this.#opener.open(frame);
+    ++this.#frames;
+    if (result.kind === 'data') {
+      await this.#sink?.write?.(result.chunk);
+      this.#o.onProgress?.({ transferId: this.#transferId, bytes: this.#opener.totalBytes, size: this.#answer.size,
+                             frames: this.#frames });
+    }
+  }
+
+  #finish() {
+    this.#finished = { transferId: this.#transferId, answer: this.#answer, bytes: this.#opener?.totalBytes ?? 0,
+                       frames: this.#frames };
+  }
+
+  // fetch with the token; HTTP errors become TransferError, or Retry for
+  // the ones worth waiting out (429, 502, 503, 504) and network errors.
+  async #request(path, init, extraSignal = null) {
+    const signals = [this.#o.signal, extraSignal].filter(Boolean);
+    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : anySignal(signals);
+    let response;
+    try {
+      response = await this.#fetch(`${this.#o.relay}${path}`, {
+        ...init,
+        headers: { ...init.headers, Authorization: `Bearer ${this.#o.token}` },
+        cache: 'no-store',
+        signal,
+      });
+    } catch (cause) {
+      this.#checkCancelled();
+      throw new Retry(extraSignal?.aborted ? `no answer from the relay for ${this.#o.idleTimeoutMs} ms`
+                                           : `the relay is unreachable: ${cause.message}`, { cause });
+    }
+    if (response.ok) return response;
+    const info = await this.#json(response, false);
+    const code = typeof info?.error === 'string' ? info.error : `http_${response.status}`;
+    const message = typeof info?.message === 'string' ? info.message : `HTTP ${response.status}`;
+    if ([429, 502, 503, 504].includes(response.status)) {
+      const after = Number(response.headers.get('Retry-After'));
+      throw new Retry(`${code}: ${message}`, { delayMs: Number.isFinite(after) && after > 0 ? after * 1000 : null,
+                                               status: response.status });
+    }
+    throw new TransferError('relay', code, message, { status: response.status });
+  }
+
+  async #json(response, strict = true) {
+    let text;
+    try {
+      text = await response.text();
+    } catch (cause) {
+      if (!strict) return null;
+      throw new Retry(`the relay's answer broke off: ${cause.message}`, { cause });
+    }
+    const json = parseJson(text);
+    if (json === null && strict) throw new TransferError('relay', 'bad_response', 'the relay answered with no JSON');
+    return json;
+  }
+
+  #checkCancelled() {
+    if (this.#o.signal?.aborted) throw new TransferError('cancelled', 'cancelled', 'the download was cancelled');
+  }
+
+  // Best effort: tell the relay (and so the agent) to stop.
+  async #cancelOnRelay() {
+    try {
+      await this.#fetch(`${this.#o.relay}/v1/transfers/${encodeURIComponent(this.#transferId)}`, {
+        method: 'DELETE',
+        headers: { Authorization: `Bearer ${this.#o.token}` },
+      });
+    } catch {
+      // The relay expires abandoned transfers anyway.
+    }
+  }
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(typeof text === 'string' ? text : fromUtf8(text));
+  } catch {
+    return null;
+  }
+}
+
+// AbortSignal.any where available (Chromium 116+, node 20.3+), else by hand.
+function anySignal(signals) {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any(signals);
+  const controller = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) controller.abort(s.reason);
+    else s.addEventListener('abort', () => controller.abort(s.reason), { once: true });
+  }
+  return controller.signal;
+}

@@ -1,0 +1,51 @@
+// The page's side of transfer_worker.js: starts a transfer in the Worker
+// and turns its messages into callbacks and a promise. No crypto here, so
+// the main thread never loads libsodium for a download.
+//
+//   const t = startTransfer(worker, options, {
+//     onChunk: async (chunk) => writer.write(chunk),   // in order; awaited before the ack
+//     onAnswer, onProgress, onTransferId,
+//   });
+//   t.cancel();            // optional
+//   const result = await t.done;   // rejects with {kind, code, message, ...}
+let nextId = 1;
+
+export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, onTransferId } = {}) {
+  const id = `t${nextId++}`;
+  let chain = Promise.resolve();   // chunks are written one after another, in order
+  let settle;
+  const done = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+
+  const onMessage = (event) => {
+    const msg = event.data;
+    if (msg?.id !== id) return;
+    switch (msg.type) {
+      case 'transfer': onTransferId?.(msg.transferId); break;
+      case 'answer': onAnswer?.(msg.answer); break;
+      case 'progress': onProgress?.(msg); break;
+      case 'chunk':
+        chain = chain.then(async () => {
+          await onChunk?.(msg.chunk);
+          worker.postMessage({ type: 'ack', id, chunks: 1 });
+        });
+        chain.catch((err) => {
+          worker.postMessage({ type: 'cancel', id });
+          finish(() => settle.reject({ kind: 'local', code: 'local_error', message: `saving failed: ${err.message}` }));
+        });
+        break;
+      case 'done': chain.then(() => finish(() => settle.resolve(msg.result)), () => {}); break;
+      case 'error': chain.then(() => finish(() => settle.reject(msg.error)), () => {}); break;
+      default: break;
+    }
+  };
+  let finished = false;
+  const finish = (how) => {
+    if (finished) return;
+    finished = true;
+    worker.removeEventListener('message', onMessage);
+    how();
+  };
+  worker.addEventListener('message', onMessage);
+  worker.postMessage({ type: 'start', id, options });
+  return { id, done, cancel: () => worker.postMessage({ type: 'cancel', id }) };
+}
