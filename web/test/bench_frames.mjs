@@ -2,7 +2,7 @@
 // measured in the same run (docs/performance.md "Browser engine"):
 //   frame open (XChaCha20-Poly1305 + JS SHA-256 + checks)   vs raw libsodium-wrappers decrypt
 //   JS SHA-256                                              vs node:crypto SHA-256 (OpenSSL)
-//   base64 decode (strict check + libsodium ORIGINAL)       vs node Buffer (lenient, native)
+//   base64 decode (strict, table-driven JS)                 vs node Buffer (lenient, native)
 //   SSE event -> base64 -> open, the whole receive path     vs raw decrypt
 //
 // Usage: node web/test/bench_frames.mjs [MiB per figure, default 128] [chunk KiB, default 256]
@@ -94,5 +94,5 @@ console.log(`node ${process.version}, libsodium ${sodium.SODIUM_VERSION_STRING} 
             `${count} x ${chunkBytes / 1024} KiB = ${(total / 1048576).toFixed(0)} MiB per figure, best of 3`);
 row('frame open (AEAD + JS SHA-256 + checks)', open, 'raw XChaCha20-Poly1305 decrypt', raw);
 row('SHA-256, JS (web/js/sha256.js)', jsSha, 'node:crypto (OpenSSL)', nodeSha);
-row('base64 decode, strict (libsodium ORIGINAL)', b64, 'node Buffer (lenient, native)', b64Node);
+row('base64 decode, strict (JS table)', b64, 'node Buffer (lenient, native)', b64Node);
 row('SSE parse + base64 decode + frame open', path, 'raw XChaCha20-Poly1305 decrypt', raw);
