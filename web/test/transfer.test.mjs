@@ -295,3 +295,32 @@ function flip(b64) {
   const c = b64[i] === 'A' ? 'B' : 'A';
   return b64.slice(0, i) + c + b64.slice(i + 1);
 }
+
+test('over real HTTP on loopback with the real fetch: headers, streaming body, drop and resume', async (t) => {
+  const { createServer } = await import('node:http');
+  const relay = relayWith({ identity: agentIdentity, files, plans: [{ events: 5, end: 'error', split: 3000 }, {}] });
+  const server = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const response = await relay.fetch(req.url, {
+      method: req.method, headers: req.headers, body: chunks.length ? Buffer.concat(chunks).toString() : undefined,
+    });
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    try {
+      // Each write is flushed before the next, so a cut below loses only what was not sent.
+      for await (const c of response.body) await new Promise((resolve) => res.write(c, resolve));
+      res.end();
+    } catch {
+      res.destroy();  // the plan's network error: cut the connection mid-stream
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const { opts, sink } = options(relay, { relay: `http://127.0.0.1:${server.address().port}`, fetch: undefined,
+                                          sleep: undefined, backoffMs: 10 });
+  const result = await runTransfer(opts);
+  assert.ok(equal(sink.bytes(), FILE));
+  assert.equal(result.frames, 12);
+  assert.deepEqual(relay.lastEventIds, [null, '4']);
+  assert.ok(relay.requests.every((r) => r.headers.get('authorization') === 'Bearer srt_test'));
+});
