@@ -30,7 +30,8 @@ import { SseParser } from './sse.js';
 // What a failure means to the person watching the page.
 //   integrity  a frame or the trailer did not verify: the relay (or the
 //              network) changed, dropped, reordered or cut the content
-//   handshake  the answer is not from the pinned agent key
+//   handshake  the answer is not from the pinned agent key, or the agent
+//              could not read message 1 (its key is not the pinned one)
 //   refused    the agent said no (not_found, not_allowed, unauthorized, ...)
 //   aborted    the agent stopped mid-way (e.g. the file changed)
 //   relay      the relay refused or ended the transfer (HTTP error, error event, gone)
@@ -293,8 +294,10 @@ class TransferRun {
         const info = parseJson(event.data);
         const code = typeof info?.error === 'string' ? info.error : 'unknown';
         const message = typeof info?.message === 'string' ? info.message : '';
-        throw new TransferError(code === 'cancelled' ? 'cancelled' : 'relay', code,
-                                `the relay ended the transfer: ${message || code}`);
+        // handshake_failed here is the agent saying it could not read
+        // message 1: its key is not the pinned one, or the message was altered.
+        const kind = code === 'cancelled' ? 'cancelled' : code === 'handshake_failed' ? 'handshake' : 'relay';
+        throw new TransferError(kind, code, `the relay ended the transfer: ${message || code}`);
       }
       case 'gone': {
         const info = parseJson(event.data);

@@ -222,6 +222,8 @@ test("the relay's error and gone events end the transfer", async () => {
     [{ name: 'error', id: '', data: '{"error":"cancelled"}' }, 'cancelled', 'cancelled'],
     [{ name: 'error', id: '', data: 'garbage' }, 'relay', 'unknown'],
     [{ name: 'gone', id: '', data: '{"earliest":5}' }, 'relay', 'gone'],
+    [{ name: 'error', id: '', data: '{"error":"handshake_failed","message":"unknown requester key"}' }, 'handshake',
+     'handshake_failed'],
   ];
   for (const [event, kind, code] of table) {
     const relay = relayWith({ identity: agentIdentity, files,
