@@ -22,6 +22,16 @@
 #endif
 
 namespace sealrelay::test {
+namespace {
+
+// Tests write to sockets their peer may already have closed (a relay cutting
+// an upload, a killed process): that must be an error, not a dead test.
+const bool kIgnoreSigpipe = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
+}  // namespace
 
 std::string binary(const std::string& relative) {
   return std::string(SEALRELAY_BINARY_DIR) + "/" + relative;
@@ -139,6 +149,41 @@ std::optional<std::string> Process::wait_for_log(const std::string& regex,
       },
       timeout);
   return found;
+}
+
+Result<RunResult> run_command(const std::vector<std::string>& argv,
+                              std::chrono::milliseconds timeout) {
+  TempDir dir;
+  std::string out = dir.path() + "/out", err = dir.path() + "/err";
+  if (argv.empty() || ::access(argv[0].c_str(), X_OK) != 0) {
+    return make_error("spawn_failed", "not an executable: " + (argv.empty() ? "" : argv[0]));
+  }
+  int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fe = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fo, 1);
+    ::dup2(fe, 2);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fo);
+  ::close(fe);
+  if (pid < 0) return make_error("spawn_failed", "fork failed");
+  int status = 0;
+  bool exited = wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout, 2ms);
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  RunResult r;
+  r.exit_code = exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
 }
 
 namespace {

@@ -101,6 +101,15 @@ class Process {
   std::string log_path_;
 };
 
+// Runs a command to completion; stdout and stderr captured separately.
+struct RunResult {
+  int exit_code = -1;  // -1: killed by a signal or timed out
+  std::string out;
+  std::string err;
+};
+Result<RunResult> run_command(const std::vector<std::string>& argv,
+                              std::chrono::milliseconds timeout = 30s);
+
 // A private redis-server listening only on a unix socket in `dir`
 // (port 0, no persistence). start() fails with code "redis_absent" when no
 // redis-server binary is installed: the test should GTEST_SKIP() with the
