@@ -227,21 +227,30 @@ class Walk {
     return {};
   }
 
-  // The part of the absolute link text `target` below the share root's
-  // real path, or not_allowed when it is not below it.
+  // The part of the absolute link text `target` below the share root — its
+  // real path or its path as configured — or not_allowed when it is below
+  // neither. Either way the rest is walked from the root descriptor.
   Result<std::string_view> relative_to_root(std::string_view target) {
     if (!real_root_resolved_) {
       std::unique_ptr<char, decltype(&std::free)> real(::realpath(share_.config.root.c_str(), nullptr),
                                                         &std::free);
       if (!real) return io_error("cannot resolve the share root", errno);
-      real_root_ = real.get();
-      if (real_root_ == "/") real_root_.clear();  // Every absolute path is below "/".
+      real_root_ = without_trailing_slashes(real.get());
       real_root_resolved_ = true;
     }
-    if (target.substr(0, real_root_.size()) != real_root_) return escapes();
-    std::string_view rest = target.substr(real_root_.size());
-    if (!rest.empty() && rest.front() != '/') return escapes();  // "/srv/share2" vs "/srv/share".
-    return rest;
+    for (std::string_view root : {std::string_view(real_root_),
+                                  without_trailing_slashes(share_.config.root)}) {
+      // root is "" for "/": every absolute path is below it.
+      if (target.substr(0, root.size()) != root) continue;
+      std::string_view rest = target.substr(root.size());
+      if (rest.empty() || rest.front() == '/') return rest;  // Not "/srv/share2" for "/srv/share".
+    }
+    return escapes();
+  }
+
+  static std::string_view without_trailing_slashes(std::string_view p) {
+    while (!p.empty() && p.back() == '/') p.remove_suffix(1);
+    return p;
   }
 
   Result<Resolved> finish(Resolved r) {

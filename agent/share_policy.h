@@ -17,7 +17,8 @@
 // from the link itself (readlinkat on its O_PATH descriptor) and walked by
 // the same rules — ".." pops one directory off the walk and is refused at
 // the share root; an absolute target is accepted only when it starts with
-// the share root's real path, and is then walked from the root descriptor.
+// the share root's path (as configured, or its real path), and the rest is
+// then walked from the root descriptor.
 // A link that would leave the share is refused as not_allowed from its text
 // alone, so nothing outside the share is ever opened or stat'ed and the
 // answer does not depend on whether the target exists. At most

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <thread>
 #include <cstdio>
 #include <ostream>
 #include <string>
@@ -46,6 +49,16 @@ void make_socket(const std::string& path) {
 template <class T>
 std::string code_of(const Result<T>& r) {
   return r.ok() ? "ok" : r.error().code;
+}
+
+ShareConfig share(std::string name, std::string root, std::vector<std::string> include = {},
+                  std::vector<std::string> exclude = {}) {
+  ShareConfig c;
+  c.name = std::move(name);
+  c.root = std::move(root);
+  c.include = std::move(include);
+  c.exclude = std::move(exclude);
+  return c;
 }
 
 PathScope scope_of(std::vector<std::string> paths) {
@@ -383,6 +396,24 @@ TEST_F(ShareTree, TheOpenedFileCarriesItsDirectoryAndNameForChangeDetection) {
   EXPECT_EQ(st1.st_ino, st2.st_ino);
 }
 
+TEST_F(ShareTree, AbsoluteLinksMayUseTheRootAsConfiguredOrItsRealPath) {
+  // The share is configured through a symlinked path, as admins do.
+  tmp.symlink("files", "files_alias");
+  tmp.symlink(tmp / "files_alias/sub/b.txt", "files/link_via_alias");
+  tmp.symlink(tmp / "files_alias_other/sub/b.txt", "files/link_via_other_alias");
+  tmp.symlink(tmp / "files_alias/../outside/secret.txt", "files/link_via_alias_out");
+  auto s = Shares::create({share("alias", tmp / "files_alias/")});
+  ASSERT_TRUE(s.ok());
+  auto via_alias = s->open_file("/alias/link_via_alias", all);
+  ASSERT_TRUE(via_alias.ok()) << via_alias.error().message;
+  EXPECT_EQ(read_all(via_alias->fd.get()), "BB");
+  auto via_real = s->open_file("/alias/link_abs_in", all);
+  ASSERT_TRUE(via_real.ok()) << via_real.error().message;
+  EXPECT_EQ(read_all(via_real->fd.get()), "BB");
+  EXPECT_EQ(code_of(s->open_file("/alias/link_via_other_alias", all)), "not_allowed");
+  EXPECT_EQ(code_of(s->open_file("/alias/link_via_alias_out", all)), "not_allowed");
+}
+
 TEST_F(ShareTree, DeepDirectoriesUpToTheLimitResolveAndDeeperOnesAreRefused) {
   std::string rel = "files";
   for (size_t i = 0; i < kMaxDepth - 1; ++i) rel += "/d";
@@ -609,6 +640,47 @@ TEST_F(ShareTree, AScopeOnAFileAllowsThatFileOnly) {
   EXPECT_EQ(names(*sub), std::vector<std::string>{"b.txt"});
 }
 
+// --- resources and threads ---------------------------------------------------
+
+size_t open_fds() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+TEST_F(ShareTree, ResolvingLeaksNoDescriptorsOnSuccessOrRefusal) {
+  const char* paths[] = {"/files/a.txt",     "/files/sub/link_chain", "/files/link_out",
+                         "/files/loop_a",    "/files/fifo",           "/files/.git/config",
+                         "/files/missing",   "/files/link_abs_in",    "/files/link_dir/deep/c.txt",
+                         "/files/../x",      "/files/big.bin",        "/strict/link_dir/b.txt"};
+  size_t before = open_fds();
+  for (int i = 0; i < 50; ++i) {
+    for (const char* p : paths) {
+      (void)shares->open_file(p, all);
+      (void)shares->stat(p, all);
+      (void)shares->list(p, all);
+    }
+    (void)shares->list("/files", all);
+    (void)shares->list("/", all);
+  }
+  EXPECT_EQ(open_fds(), before);
+}
+
+TEST_F(ShareTree, ManyThreadsCanResolveAtOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        auto ok = shares->open_file("/files/sub/link_chain", all);
+        if (!ok || read_all(ok->fd.get()) != "CCC") ++wrong;
+        if (shares->open_file("/files/link_out", all).ok()) ++wrong;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 // --- configuration -----------------------------------------------------------
 
 struct BadShare {
@@ -623,16 +695,6 @@ TEST_P(SharesCreateRefuses, WithBadConfig) {
   auto s = Shares::create({GetParam().config});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, "bad_config");
-}
-
-ShareConfig share(std::string name, std::string root, std::vector<std::string> include = {},
-                  std::vector<std::string> exclude = {}) {
-  ShareConfig c;
-  c.name = std::move(name);
-  c.root = std::move(root);
-  c.include = std::move(include);
-  c.exclude = std::move(exclude);
-  return c;
 }
 
 INSTANTIATE_TEST_SUITE_P(
