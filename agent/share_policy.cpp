@@ -341,7 +341,8 @@ Error no_share() { return make_error("not_found", "no share of that name"); }
 
 // Opens the regular file `r` for reading: by name in its directory, then
 // checked to be the very file the walk saw (a swap in between is refused).
-Result<UniqueFd> open_for_reading(const Resolved& r) {
+// r.st becomes the fstat of the open file, the freshest view of its size.
+Result<UniqueFd> open_for_reading(Resolved& r) {
   const std::string& name = r.canon.back();
   UniqueFd fd(::openat(r.parent.get(), name.c_str(),
                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
@@ -353,6 +354,7 @@ Result<UniqueFd> open_for_reading(const Resolved& r) {
   if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat the file", errno);
   if (!S_ISREG(st.st_mode) || st.st_dev != r.st.st_dev || st.st_ino != r.st.st_ino)
     return make_error("changed", "the file changed while being opened");
+  r.st = st;
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
     return io_error("cannot set up the file", errno);
@@ -394,6 +396,9 @@ Result<OpenedFile> Shares::open_file_once(std::string_view path, const PathScope
     return not_allowed("is outside the paths this requester may use");
   auto fd = open_for_reading(*r);
   if (!fd) return fd.error();
+  const auto& max = share->config.max_file_size;
+  if (max && static_cast<uint64_t>(r->st.st_size) > *max)  // Grew since the walk.
+    return make_error("too_large", "the file is larger than this share serves");
   OpenedFile out;
   out.fd = std::move(*fd);
   out.dir = std::move(r->parent);

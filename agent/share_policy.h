@@ -125,7 +125,10 @@ struct OpenedFile {
   UniqueFd dir;         // O_PATH descriptor of the directory holding it, and
   std::string name;     // its name there (for FileWatch, change_detect.h).
   std::string path;     // Requester path after symlinks, for local logs.
-  EntryInfo info;       // As of opening; name is the requested last component.
+  EntryInfo info;       // fstat of `fd` right after opening; name is the
+                        // requested last component. For the size a transfer
+                        // promises, prefer FileWatch::snapshot().size, taken
+                        // together with the change check's baseline.
 };
 
 namespace detail {
