@@ -204,8 +204,11 @@ int main(int argc, char** argv) {
 
   RunOptions o;
   auto* run = app.add_subcommand("run", "Connect to the relay and serve requests until stopped");
-  run->set_config("--config", "", "Config file: key = value lines with the long option names "
-                                  "(share = [\"photos=/srv/photos\", ...])");
+  // CLI11 2.1 reads a config file only when it is set on the top-level app;
+  // the run options then live under a [run] section (see the example file).
+  app.set_config("--config", "", "Config file: key = value lines under [run] with the long option names "
+                                 "(agent/sealrelay-agent.conf.example)");
+  run->fallthrough();
   run->add_option("--state-dir", o.state_dir, "Folder made by init")->envname("SEALRELAY_STATE_DIR");
   run->add_option("--relay-url", o.url, "Relay URL, e.g. https://relay.example.com")->envname("SEALRELAY_URL");
   run->add_option("--token", o.token, "Agent token (prefer --token-file or SEALRELAY_TOKEN: flags show in ps)")

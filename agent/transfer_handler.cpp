@@ -48,7 +48,7 @@ class MemoryContent : public Content {
 class FileContent : public Content {
  public:
   FileContent(OpenedFile file, FileWatch watch) : file_(std::move(file)), watch_(std::move(watch)) {}
-  uint64_t size() const override { return file_.info.size; }
+  uint64_t size() const override { return static_cast<uint64_t>(watch_.snapshot().size); }
   Result<void> read(uint64_t at, std::span<uint8_t> into) override {
     size_t done = 0;
     while (done < into.size()) {
@@ -367,7 +367,8 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
       if (!watch) return refuse("internal", "cannot watch the file for changes");
       answer.type = sealrelay::EntryType::kFile;
       answer.name = file->info.name;
-      answer.size = file->info.size;
+      // The size the change check holds the file to, not an earlier stat.
+      answer.size = static_cast<uint64_t>(watch->snapshot().size);
       answer.mtime = seconds_of(file->info.mtime_ns);
       uint64_t offset = std::min(request->offset, answer.size);
       answer.offset = offset / answer.chunk_size * answer.chunk_size;

@@ -45,6 +45,10 @@ std::optional<T> get_number(const json& j, const char* key, T min, T max, std::o
   if (it == j.end()) return missing;
   if (std::is_signed_v<T> ? !it->is_number_integer() : !it->is_number_unsigned()) return std::nullopt;
   if constexpr (std::is_signed_v<T>) {
+    // nlohmann keeps values above INT64_MAX as unsigned; get<int64_t>() would wrap them.
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return std::nullopt;
+    }
     int64_t v = it->get<int64_t>();
     if (v < min || v > max) return std::nullopt;
     return static_cast<T>(v);

@@ -74,8 +74,16 @@ bool on_event(sse::Event&& e, StreamState& st, Sink* sink, const std::function<v
     if (!kind) return fail(kind.error());
     st.last_id = e.id;
     if (*kind == FrameOpener::Kind::kTrailer) {
+      // The trailer verified what arrived; it must also be what was announced.
+      if (st.bytes != st.answer->size) {
+        return fail(make_error("trailer_mismatch", "the agent announced " + std::to_string(st.answer->size) +
+                                                       " bytes but sent " + std::to_string(st.bytes)));
+      }
       st.done = true;
       return false;
+    }
+    if (st.bytes + st.chunk.size() > st.answer->size) {
+      return fail(make_error("bad_frame", "the agent sent more bytes than it announced"));
     }
     if (sink) {
       auto w = sink->write(st.chunk);

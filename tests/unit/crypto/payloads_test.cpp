@@ -68,7 +68,8 @@ INSTANTIATE_TEST_SUITE_P(
                     R"({"v":1,"op":"get","path":"","ts":5})", R"({"v":1,"op":"get","path":7,"ts":5})",
                     R"({"v":1,"op":"get","path":"/a\u0000b","ts":5})", R"({"v":1,"op":"get","path":"/a"})",
                     R"({"v":1,"op":"get","path":"/a","ts":0})", R"({"v":1,"op":"get","path":"/a","ts":-5})",
-                    R"({"v":1,"op":"get","path":"/a","ts":1.5})", R"({"v":1,"op":"get","path":"/a","ts":5,"offset":-1})",
+                    R"({"v":1,"op":"get","path":"/a","ts":1.5})",
+                    R"({"v":1,"op":"get","path":"/a","ts":18446744073709551615})", R"({"v":1,"op":"get","path":"/a","ts":5,"offset":-1})",
                     R"({"v":1,"op":"get","path":"/a","ts":5,"chunk_size":1})",
                     R"({"v":1,"op":"get","path":"/a","ts":5,"chunk_size":2000000})",
                     R"({"v":1,"op":"get","path":"/a","ts":5,"chunk_size":"big"})",
@@ -85,7 +86,8 @@ INSTANTIATE_TEST_SUITE_P(
                     R"({"v":1,"ok":true,"type":"file","name":"a","size":1,"mtime":0,"chunk_size":65536,"offset":0,"first_index":0})",
                     R"({"v":1,"ok":true,"type":"fifo","name":"a","size":1,"mtime":0,"chunk_size":65536,"offset":0,"first_index":0,"frames":true})",
                     R"({"v":1,"ok":true,"type":"file","name":"a","size":1,"mtime":0,"chunk_size":65536,"offset":2,"first_index":0,"frames":true})",
-                    R"({"v":1,"ok":true,"type":"file","name":"a","size":1,"mtime":0,"chunk_size":1,"offset":0,"first_index":0,"frames":true})"));
+                    R"({"v":1,"ok":true,"type":"file","name":"a","size":1,"mtime":0,"chunk_size":1,"offset":0,"first_index":0,"frames":true})",
+                    R"({"v":1,"ok":true,"type":"file","name":"a","size":1,"mtime":18446744073709551615,"chunk_size":65536,"offset":0,"first_index":0,"frames":true})"));
 
 TEST(Payloads, ListingRoundTripsAndRefusesUnsafeNames) {
   std::vector<ListEntry> entries{{"a.txt", EntryType::kFile, 3, 10}, {"sub dir", EntryType::kDirectory, 0, 11}};
