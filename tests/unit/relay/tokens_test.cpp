@@ -1,0 +1,115 @@
+#include "relay/tokens.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "relay/rate_limit.h"
+#include "tests/support/support.h"
+
+namespace sealrelay::relay {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Tokens, AnAgentTokenVerifiesAsItsAgentAndTheFileKeepsOnlyItsHash) {
+  test::TempDir dir;
+  std::string path = dir.path() + "/sub/tokens.json";
+  auto t = token_file::add_agent(path, "shop-1");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_TRUE(t->starts_with("srt_"));
+  EXPECT_EQ(t->size(), 4u + 16 + 1 + 64);
+  std::string text = test::read_file(path);
+  EXPECT_EQ(text.find(t->substr(21)), std::string::npos) << "the secret is not stored";
+  struct stat st{};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  TokenVerifier v(path);
+  ASSERT_TRUE(v.load().ok());
+  auto p = v.verify(*t);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->kind, TokenKind::agent);
+  EXPECT_EQ(p->agent, "shop-1");
+  EXPECT_EQ(p->token_id, *token_id_of(*t));
+}
+
+TEST(Tokens, ARequesterTokenCarriesItsScope) {
+  test::TempDir dir;
+  std::string path = dir.path() + "/tokens.json";
+  auto some = token_file::add_requester(path, "ops", {"a", "b"});
+  auto all = token_file::add_requester(path, "admin", {"*"});
+  ASSERT_TRUE(some.ok() && all.ok());
+  TokenVerifier v(path);
+  ASSERT_TRUE(v.load().ok());
+  auto p = v.verify(*some);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->sees("a"));
+  EXPECT_FALSE(p->sees("c"));
+  EXPECT_TRUE(v.verify(*all)->sees("anything"));
+  EXPECT_FALSE(token_file::add_requester(path, "x", {}).ok());
+  EXPECT_FALSE(token_file::add_requester(path, "x", {"bad id!"}).ok());
+  EXPECT_FALSE(token_file::add_agent(path, "../etc").ok());
+}
+
+TEST(Tokens, MalformedUnknownAndTamperedTokensAreRefused) {
+  test::TempDir dir;
+  std::string path = dir.path() + "/tokens.json";
+  auto t = token_file::add_agent(path, "shop-1");
+  TokenVerifier v(path);
+  ASSERT_TRUE(v.load().ok());
+  std::string tampered = *t;
+  tampered.back() = tampered.back() == 'a' ? 'b' : 'a';
+  for (std::string bad : {std::string(""), std::string("srt_"), t->substr(0, t->size() - 1),
+                          *t + "0", tampered, "srt_0123456789abcdef_" + std::string(64, '0'),
+                          "SRT" + t->substr(3)}) {
+    auto r = v.verify(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "unauthorized");
+    }
+  }
+}
+
+TEST(Tokens, RevocationIsSeenByARunningVerifier) {
+  test::TempDir dir;
+  std::string path = dir.path() + "/tokens.json";
+  auto t = token_file::add_agent(path, "shop-1");
+  TokenVerifier v(path, 0ms);
+  ASSERT_TRUE(v.load().ok());
+  ASSERT_TRUE(v.verify(*t).ok());
+  ASSERT_TRUE(token_file::revoke(path, *token_id_of(*t)).ok());
+  EXPECT_TRUE(test::wait_until([&] { return !v.verify(*t).ok(); }, 5s));
+  EXPECT_EQ(token_file::revoke(path, "0000000000000000").error().code, "not_found");
+}
+
+TEST(Tokens, AnAbsentFileIsEmptyAndABrokenOneIsAnError) {
+  test::TempDir dir;
+  TokenVerifier absent(dir.path() + "/none.json");
+  EXPECT_TRUE(absent.load().ok());
+  EXPECT_EQ(absent.size(), 0u);
+  std::string path = dir.path() + "/broken.json";
+  std::ofstream(path) << "{not json";
+  TokenVerifier broken(path);
+  EXPECT_FALSE(broken.load().ok());
+}
+
+TEST(RateLimiterTest, AllowsTheBurstThenTheRate) {
+  RateLimiter rl(2.0, 3.0);
+  auto t0 = RateLimiter::Clock::now();
+  EXPECT_TRUE(rl.allow("k", t0));
+  EXPECT_TRUE(rl.allow("k", t0));
+  EXPECT_TRUE(rl.allow("k", t0));
+  EXPECT_FALSE(rl.allow("k", t0));
+  EXPECT_TRUE(rl.allow("other", t0)) << "buckets are per key";
+  EXPECT_EQ(rl.retry_after("k", t0), 1);
+  EXPECT_TRUE(rl.allow("k", t0 + 500ms));
+  EXPECT_FALSE(rl.allow("k", t0 + 500ms));
+  rl.prune(t0 + 10s);
+  EXPECT_EQ(rl.size(), 0u) << "full buckets are forgotten";
+  RateLimiter off(0, 0);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(off.allow("k", t0));
+}
+
+}  // namespace
+}  // namespace sealrelay::relay
