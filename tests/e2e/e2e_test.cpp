@@ -168,6 +168,28 @@ TEST_P(EndToEnd, ThreeAgentsServeTheSamePathConcurrently) {
   EXPECT_NE(r.output.find("RESULT"), std::string::npos) << "a summary table: " << r.output;
 }
 
+// The agent's bandwidth cap (issue 4: within 10% over a few seconds). The
+// bucket starts full (a burst of two largest frames), so the rate is measured
+// over what follows it.
+TEST_P(EndToEnd, TheAgentsBandwidthCapHoldsTheRateWithinTenPercent) {
+  auto s = System::start(GetParam());
+  ASSERT_TRUE(s.ok());
+  auto& capped = **s;
+  const double cap = 4.0 * kMiB;
+  ASSERT_TRUE(capped.start_agent("slow", {"--rate-limit", std::to_string(static_cast<uint64_t>(cap))}).ok());
+  const size_t size = 16 * kMiB;
+  write_random_file(capped.share("slow") + "/f.bin", size, 12);
+  ASSERT_EQ(capped.cli({"stat", "slow:/demo/f.bin"}).exit_code, 0);  // pin first: not part of the timing
+  auto started = std::chrono::steady_clock::now();
+  auto r = capped.cli({"get", "slow:/demo/f.bin", "-o", capped.dir() + "/f.bin"});
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const double burst = 2.0 * (1024 * 1024 + 50);
+  double rate = (static_cast<double>(size) - burst) / seconds;
+  EXPECT_LE(rate, cap * 1.10) << "the cap was exceeded: " << rate / kMiB << " MiB/s";
+  EXPECT_GE(rate, cap * 0.90) << "far below the cap: " << rate / kMiB << " MiB/s";
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, EndToEnd, testing::Values(Store::kMemory, Store::kRedis), name_of);
 
 // The relay dies mid-transfer. With the embedded store its state dies too:
