@@ -290,7 +290,7 @@ Result<void> revoke(const std::string& path, const std::string& id) {
 
 TokenVerifier::TokenVerifier(std::string path, std::chrono::milliseconds recheck)
     : path_(std::move(path)), recheck_(recheck),
-      records_(std::make_shared<const std::vector<TokenRecord>>()) {}
+      records_(std::make_shared<const std::unordered_map<std::string, TokenRecord>>()) {}
 
 Result<void> TokenVerifier::load() {
   struct stat st{};
@@ -301,8 +301,10 @@ Result<void> TokenVerifier::load() {
   }
   auto recs = token_file::load(path_);
   if (!recs) return recs.error();
+  auto by_id = std::make_shared<std::unordered_map<std::string, TokenRecord>>();
+  for (auto& r : *recs) (*by_id)[r.id] = std::move(r);
   std::lock_guard lk(mu_);
-  records_ = std::make_shared<const std::vector<TokenRecord>>(std::move(*recs));
+  records_ = std::move(by_id);
   file_id_ = id;
   next_check_ = std::chrono::steady_clock::now() + recheck_;
   return {};
@@ -340,27 +342,26 @@ Result<Principal> TokenVerifier::verify(std::string_view token) {
   auto id = token_id_of(token);
   if (!id) return bad;
   maybe_reload();
-  std::shared_ptr<const std::vector<TokenRecord>> recs;
+  std::shared_ptr<const std::unordered_map<std::string, TokenRecord>> recs;
   {
     std::lock_guard lk(mu_);
     recs = records_;
   }
   std::string digest = sha256_hex(token);
-  for (auto& r : *recs) {
-    if (r.id != *id) continue;
-    if (r.sha256_hex.size() != digest.size() ||
-        CRYPTO_memcmp(r.sha256_hex.data(), digest.data(), digest.size()) != 0) {
-      return bad;
-    }
-    Principal p;
-    p.kind = r.kind;
-    p.token_id = r.id;
-    p.agent = r.agent;
-    p.name = r.name;
-    p.agents = r.agents;
-    return p;
+  auto it = recs->find(*id);
+  if (it == recs->end()) return bad;
+  const TokenRecord& r = it->second;
+  if (r.sha256_hex.size() != digest.size() ||
+      CRYPTO_memcmp(r.sha256_hex.data(), digest.data(), digest.size()) != 0) {
+    return bad;
   }
-  return bad;
+  Principal p;
+  p.kind = r.kind;
+  p.token_id = r.id;
+  p.agent = r.agent;
+  p.name = r.name;
+  p.agents = r.agents;
+  return p;
 }
 
 }  // namespace sealrelay::relay

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "proto/result.h"
@@ -83,8 +84,8 @@ class TokenVerifier {
   const std::string path_;
   const std::chrono::milliseconds recheck_;
   std::mutex mu_;
-  // Guarded by mu_:
-  std::shared_ptr<const std::vector<TokenRecord>> records_;
+  // Guarded by mu_ (the map itself is immutable once published):
+  std::shared_ptr<const std::unordered_map<std::string, TokenRecord>> records_;
   std::chrono::steady_clock::time_point next_check_{};
   struct FileId {
     dev_t dev = 0;
