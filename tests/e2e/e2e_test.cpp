@@ -223,6 +223,27 @@ TEST(EndToEndFaults, RelayRestartMidTransferFinishesWithResume) {
   EXPECT_FALSE(fs::exists(dst + ".part"));
 }
 
+// A file written to while it is being sent fails that transfer with a clear
+// error (an authenticated abort frame) instead of delivering a mix.
+TEST(EndToEndFaults, AFileThatChangesWhileSentFailsCleanly) {
+  auto s = System::start(Store::kMemory);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto& sys = **s;
+  ASSERT_TRUE(sys.start_agent("shop-1", {"--rate-limit", std::to_string(4 * kMiB)}).ok());
+  std::string src = sys.share("shop-1") + "/growing.log";
+  write_random_file(src, 12 * kMiB, 13);
+  std::string dst = sys.dir() + "/growing.log";
+  auto cli = sys.cli_background({"get", "shop-1:/demo/growing.log", "-o", dst});
+  ASSERT_TRUE(wait_until([&] { return fs::exists(dst + ".part") && fs::file_size(dst + ".part") >= kMiB; }, 60s));
+  std::ofstream(src, std::ios::app) << "one more line\n";
+  auto status = cli->wait_exit(120s);
+  ASSERT_TRUE(status);
+  std::string out = read_file(cli->log_path());
+  EXPECT_EQ(WEXITSTATUS(*status), 4) << out;
+  EXPECT_NE(out.find("changed"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dst));
+}
+
 // With Redis the relay's state outlives it: the CLI reconnects with
 // Last-Event-ID and finishes without --resume.
 TEST(EndToEndFaults, RelayRestartWithRedisFinishesWithoutResume) {
