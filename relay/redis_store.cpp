@@ -15,6 +15,9 @@ std::string online_key(const std::string& a) { return "sr:{a:" + a + "}:online";
 std::string inbox_key(const std::string& a) { return "sr:{a:" + a + "}:inbox"; }
 std::string active_key(const std::string& a) { return "sr:{a:" + a + "}:active"; }
 const std::string kDirKey = "sr:{dir}:agents";
+// Doorbell: one entry (r = agent id) per inbox write, so a node watches one
+// key for all its idle agents instead of one key each.
+const std::string kBellKey = "sr:{bell}:inbox";
 std::string meta_key(const std::string& t) { return "sr:{t:" + t + "}:meta"; }
 std::string ev_key(const std::string& t) { return "sr:{t:" + t + "}:ev"; }
 std::string mine_key(const std::string& r) { return "sr:{r:" + r + "}:transfers"; }
@@ -272,14 +275,16 @@ Error script_error(const redisReply* r, const std::string& tid) {
 
 // ---- the reader threads ----------------------------------------------------
 
-// One thread, one connection, one XREAD BLOCK over every watched key; entries
-// go to the hub. New keys interrupt the block with CLIENT UNBLOCK.
+// One thread, one connection, one XREAD BLOCK over every watched key; each
+// entry goes to `deliver`. New keys interrupt the block with CLIENT UNBLOCK
+// (one unblock per burst of new keys, not one per key).
 class StreamReader {
  public:
+  using Deliver = std::function<void(const std::string& key, const Entry& e)>;
   StreamReader(RedisEndpoint ep, std::chrono::milliseconds timeout,
-               std::chrono::milliseconds block, Hub& hub, RedisPool& pool)
+               std::chrono::milliseconds block, Hub& hub, RedisPool& pool, Deliver deliver)
       : ep_(std::move(ep)), timeout_(timeout), block_(block), hub_(hub), pool_(pool),
-        thread_([this] { run(); }) {}
+        deliver_(std::move(deliver)), thread_([this] { run(); }) {}
 
   ~StreamReader() {
     {
@@ -299,7 +304,7 @@ class StreamReader {
     }
     if (added) {
       cv_.notify_all();
-      unblock();
+      if (!restart_pending_.exchange(true)) unblock();
     }
   }
 
@@ -357,6 +362,7 @@ class StreamReader {
         }
         cv_.wait(lk, [&] { return stop_ || !keys_.empty(); });
         if (stop_) return;
+        restart_pending_ = false;
         snapshot = keys_;
       }
       read_once(snapshot);
@@ -384,7 +390,7 @@ class StreamReader {
         auto e = parse_entry(entries->element[i]);
         if (!e) continue;
         last = e->id;
-        hub_.publish(key, *e);
+        deliver_(key, *e);
       }
       std::lock_guard lk(mu_);
       auto it = keys_.find(key);
@@ -397,8 +403,10 @@ class StreamReader {
   const std::chrono::milliseconds block_;
   Hub& hub_;
   RedisPool& pool_;
+  const Deliver deliver_;
   std::unique_ptr<RedisConn> conn_;  // owned by the reader thread
   std::atomic<long long> client_id_{0};
+  std::atomic<bool> restart_pending_{false};  // an unblock is on its way
   std::mutex mu_;
   std::condition_variable cv_;
   // Guarded by mu_:
@@ -411,8 +419,23 @@ class StreamReader {
 
 RedisStore::RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock)
     : cfg_(cfg), limits_(limits), clock_(std::move(clock)), pool_(ep, cfg.timeout) {
-  inbox_reader_ = std::make_unique<StreamReader>(ep, cfg.timeout, cfg.block, hub_, pool_);
-  transfer_reader_ = std::make_unique<StreamReader>(ep, cfg.timeout, cfg.block, hub_, pool_);
+  transfer_reader_ = std::make_unique<StreamReader>(
+      ep, cfg.timeout, cfg.block, hub_, pool_,
+      [this](const std::string& key, const Entry& e) { hub_.publish(key, e); });
+  // Inboxes are watched through the doorbell: one key, whatever the number
+  // of idle agents; a ring pokes that agent's control streams, which re-read
+  // their inbox.
+  inbox_reader_ = std::make_unique<StreamReader>(
+      ep, cfg.timeout, cfg.block, hub_, pool_,
+      [this](const std::string&, const Entry& e) { hub_.poke(inbox_key(e.ref)); });
+  StreamId bell_from{};
+  if (auto c = pool_.acquire()) {
+    auto last = (*c)->command({"XREVRANGE", kBellKey, "+", "-", "COUNT", "1"});
+    if (last && (*last)->type == REDIS_REPLY_ARRAY && (*last)->elements == 1) {
+      if (auto e = parse_entry((*last)->element[0])) bell_from = e->id;
+    }
+  }
+  inbox_reader_->watch(kBellKey, bell_from);
 }
 
 RedisStore::~RedisStore() {
@@ -612,9 +635,16 @@ std::unique_ptr<Subscription> RedisStore::subscribe(StreamReader& reader, const 
   });
 }
 
-std::unique_ptr<Subscription> RedisStore::subscribe_inbox(const std::string& agent,
-                                                          StreamId from) {
-  return subscribe(*inbox_reader_, inbox_key(agent), from);
+std::unique_ptr<Subscription> RedisStore::subscribe_inbox(const std::string& agent, StreamId) {
+  auto box = std::make_shared<Mailbox>(limits_.mailbox_bytes);
+  std::string key = inbox_key(agent);
+  hub_.subscribe(key, box);
+  return std::make_unique<Subscription>(box, [this, key, box] { hub_.unsubscribe(key, box); });
+}
+
+void RedisStore::ring(RedisConn& c, const std::string& agent) {
+  (void)c.command({"XADD", kBellKey, "MAXLEN", "~", "10000", "*", "r", agent});
+  (void)c.command({"EXPIRE", kBellKey, std::to_string(limits_.inbox_retention.count())});
 }
 
 std::unique_ptr<Subscription> RedisStore::subscribe_transfer(const std::string& tid,
@@ -657,6 +687,7 @@ Result<TransferInfo> RedisStore::create_transfer(const std::string& tid, const s
     }
     return make_error("store_error", "redis: create failed");
   }
+  ring(**c, agent);
   auto z = (*c)->command({"ZADD", mine_key(requester), created, tid});
   if (!z) return z.error();
   (void)(*c)->command({"EXPIRE", mine_key(requester), ttl});
@@ -737,6 +768,7 @@ Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const 
                          "{\"transfer_id\":\"" + tid + "\"}"});
     (void)(*c)->command({"XTRIM", ik, "MINID", "~", std::to_string(now_ms() - keep_ms)});
     (void)(*c)->command({"EXPIRE", ik, std::to_string(limits_.inbox_retention.count())});
+    ring(**c, t->agent);
   }
   return t;
 }

@@ -11,13 +11,17 @@
 //   sr:{t:<tid>}:meta        hash  state and counters             TTL transfer_ttl
 //   sr:{t:<tid>}:ev          stream answer/frames/end/error       TTL transfer_ttl
 //   sr:{r:<requester>}:transfers zset transfer ids by time        TTL transfer_ttl
+//   sr:{bell}:inbox          stream r = agent id, one per inbox write  TTL inbox_retention
 // Every write refreshes its keys' TTL; an abandoned transfer vanishes
 // transfer_ttl after its last write.
 //
 // Connections: request threads lease one from a pool for a few commands and
 // give it back. Streams waiting for news hold none: two reader threads per
-// process (one for agent inboxes, one for transfer streams) each block in one
-// XREAD over every watched key and fan out to mailboxes (relay/mailbox.h).
+// process each block in one XREAD and fan out to mailboxes (relay/mailbox.h).
+// The transfer reader watches the streams of the transfers this node serves
+// and hands their entries over; the inbox reader watches only the doorbell
+// key, whatever the number of idle agents, and pokes the control streams of
+// the agents it names (they re-read their inbox).
 #pragma once
 
 #include <atomic>
@@ -95,6 +99,8 @@ class RedisStore final : public Store {
                                        redisReply** extra_out = nullptr, Reply* holder = nullptr);
   std::unique_ptr<Subscription> subscribe(StreamReader& reader, const std::string& rkey,
                                           StreamId from);
+  // Rings the inbox doorbell for `agent` (after writing to its inbox).
+  void ring(RedisConn& c, const std::string& agent);
   void remember(const TransferInfo& t);
   int64_t now_ms() const { return clock_(); }
 

@@ -399,6 +399,17 @@ void Server::routes() {
   if (!cfg_.web_root.empty() && !http_->set_mount_point("/", cfg_.web_root)) {
     spdlog::warn("--web-root {} is not a directory; no static files", cfg_.web_root);
   }
+  // The page's static files (docs/web.md): scripts and connections to this
+  // origin only (libsodium compiles WebAssembly), never framed, no sniffing.
+  http_->set_file_request_handler([](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
+                   "connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                   "form-action 'none'; frame-ancestors 'none'");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Cache-Control", "no-cache");
+  });
 }
 
 void Server::ops_routes() {

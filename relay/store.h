@@ -121,6 +121,8 @@ class Store {
   // --- agent inbox --------------------------------------------------------
   virtual Result<std::vector<Entry>> inbox_read(const std::string& agent, StreamId after,
                                                 size_t limit) = 0;
+  // Wakes the mailbox on inbox writes after `from`, with the entries or with
+  // a poke (then re-read with inbox_read).
   virtual std::unique_ptr<Subscription> subscribe_inbox(const std::string& agent,
                                                         StreamId from) = 0;
 

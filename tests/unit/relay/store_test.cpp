@@ -137,15 +137,18 @@ TYPED_TEST(StoreTest, CreatingATransferQueuesItOnTheAgentInboxAndWakesItsSubscri
   this->connect(*s, "shop-1");
   auto sub = s->subscribe_inbox("shop-1", {});
   this->create(*s, "t1");
-  auto batch = sub->mailbox().wait(2s);
-  ASSERT_EQ(batch.entries.size(), 1u);
-  EXPECT_EQ(batch.entries[0].kind, "transfer");
-  EXPECT_EQ(batch.entries[0].ref, "t1");
-  EXPECT_EQ(*batch.entries[0].payload, "{\"transfer_id\":\"t1\"}");
+  auto batch = sub->mailbox().wait(5s);
+  // The subscriber is woken with the entry itself or with a poke.
+  ASSERT_TRUE(batch.entries.size() == 1 || batch.poked);
   auto read = s->inbox_read("shop-1", {}, 10);
   ASSERT_TRUE(read.ok());
   ASSERT_EQ(read->size(), 1u);
-  EXPECT_EQ((*read)[0].id, batch.entries[0].id);
+  EXPECT_EQ((*read)[0].kind, "transfer");
+  EXPECT_EQ((*read)[0].ref, "t1");
+  EXPECT_EQ(*(*read)[0].payload, "{\"transfer_id\":\"t1\"}");
+  if (!batch.entries.empty()) {
+    EXPECT_EQ((*read)[0].id, batch.entries[0].id);
+  }
   this->create(*s, "t2");
   auto after = s->inbox_read("shop-1", (*read)[0].id, 10);
   ASSERT_EQ(after->size(), 1u);
