@@ -2,6 +2,7 @@
 // and turns its messages into callbacks and a promise. No crypto here, so
 // the main thread never loads libsodium for a download.
 //
+//   const worker = await openTransferWorker();
 //   const t = startTransfer(worker, options, {
 //     onChunk: async (chunk) => writer.write(chunk),   // in order; awaited before the ack
 //     onAnswer, onProgress, onTransferId,
@@ -9,6 +10,26 @@
 //   t.cancel();            // optional
 //   const result = await t.done;   // rejects with {kind, code, message, ...}
 let nextId = 1;
+
+// Starts transfer_worker.js as a module Worker and resolves it once it
+// listens (its 'ready' message); rejects {kind: 'local', code:
+// 'worker_failed', message} when it cannot load (e.g. web/vendor/ missing).
+export function openTransferWorker(url = new URL('./transfer_worker.js', import.meta.url)) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(url, { type: 'module' });
+    const onMessage = (event) => {
+      if (event.data?.type !== 'ready') return;
+      worker.removeEventListener('message', onMessage);
+      resolve(worker);
+    };
+    worker.addEventListener('message', onMessage);
+    worker.addEventListener('error', (event) => {
+      worker.terminate();
+      reject({ kind: 'local', code: 'worker_failed',
+               message: `the page's decryption worker did not start (${event.message || 'it failed to load'})` });
+    }, { once: true });
+  });
+}
 
 export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, onTransferId } = {}) {
   const id = `t${nextId++}`;

@@ -11,7 +11,8 @@
 //                                                 callbacks, sink, fetch and signal
 //                  {type: 'ack', id, chunks}      the page has consumed `chunks` chunks
 //                  {type: 'cancel', id}
-//   worker → page  {type: 'transfer', id, transferId}
+//   worker → page  {type: 'ready'}                once, when it listens (no id)
+//                  {type: 'transfer', id, transferId}
 //                  {type: 'answer', id, answer}
 //                  {type: 'chunk', id, chunk}     (its buffer is transferred, not copied)
 //                  {type: 'progress', id, bytes, size, frames}
@@ -78,5 +79,11 @@ export function attach(port, { fetch = undefined, sleep = undefined } = {}) {
   }
 }
 
-// Inside a real Worker, serve on its global scope.
-if (typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope) attach(globalThis);
+// Inside a real Worker, serve on its global scope, then say so: this module
+// waits for libsodium (top-level await) before attach() runs, and a message
+// the page posted before that would find no listener and be lost. The page
+// waits for 'ready' (transfer_client.js, openTransferWorker).
+if (typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope) {
+  attach(globalThis);
+  globalThis.postMessage({ type: 'ready' });
+}

@@ -1,0 +1,328 @@
+// The browser page (web/) in real headless Chromium, against a real
+// redis-server, relay (serving web/ with --web-root) and agent: each test
+// starts that system with tests/e2e's System, runs one scenario of
+// page_driver.mjs (node + playwright-core + Debian's chromium), does the
+// harness's part of it (tampering with Redis, re-keying the agent) when the
+// driver asks, and checks the driver's result file against the source files.
+//
+// Screenshots of every main screen land in build/tests/browser/screenshots/.
+// Without chromium, node, web/node_modules or web/vendor the tests say
+// "skipped" with the reason.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "crypto/sha256.h"
+#include "proto/base64.h"
+#include "proto/fingerprint.h"
+#include "tests/e2e/system.h"
+
+namespace sealrelay::test {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Store = System::Store;
+
+constexpr size_t kMiB = 1024 * 1024;
+const std::string kWeb = std::string(SEALRELAY_SOURCE_DIR) + "/web";
+
+std::string chromium_path() {
+  const char* env = std::getenv("SEALRELAY_CHROMIUM");
+  return env && *env ? env : "/usr/bin/chromium";
+}
+
+// Why the browser tests cannot run here, or "" when they can.
+std::string missing_prerequisite() {
+  if (std::string(SEALRELAY_NODE_PATH).empty()) return "node is not installed (run scripts/setup)";
+  if (access(chromium_path().c_str(), X_OK) != 0) {
+    return chromium_path() + " is not installed (run scripts/setup: Debian's chromium package)";
+  }
+  if (!fs::exists(kWeb + "/node_modules/playwright-core/package.json")) {
+    return "web/node_modules/playwright-core is missing (run scripts/setup: npm ci in web/)";
+  }
+  if (!fs::exists(kWeb + "/vendor/libsodium-wrappers.mjs")) return "web/vendor/ is missing (run scripts/setup)";
+  return "";
+}
+
+std::string hex(std::span<const uint8_t> bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+std::string sha256_of_file(const std::string& path) {
+  std::string content = read_file(path);
+  auto digest = Sha256::of(std::span(reinterpret_cast<const uint8_t*>(content.data()), content.size()));
+  return hex(digest);
+}
+
+// The fingerprint of the agent's current identity key (its key file's public= line).
+std::string agent_fingerprint(const std::string& state_dir) {
+  std::smatch m;
+  std::string text = read_file(state_dir + "/identity.key");
+  std::vector<uint8_t> key;
+  if (!std::regex_search(text, m, std::regex("public=(\\S+)")) || !base64::decode_into(m[1].str(), key) ||
+      key.size() != fingerprint::kPublicKeyBytes) {
+    return "no key";
+  }
+  return fingerprint::of(std::span<const uint8_t, fingerprint::kPublicKeyBytes>(key.data(), key.size()));
+}
+
+bool contains(const json& j, const char* field, const std::string& needle) {
+  return j.contains(field) && j[field].is_string() && j[field].get<std::string>().find(needle) != std::string::npos;
+}
+
+class BrowserPage : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = missing_prerequisite(); !why.empty()) GTEST_SKIP() << "skipped: " << why;
+    std::vector<std::string> relay_args{"--web-root", kWeb};
+    relay_args.insert(relay_args.end(), extra_relay_args_.begin(), extra_relay_args_.end());
+    auto s = System::start(Store::kRedis, relay_args);
+    if (!s && s.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << s.error().message;
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    sys = std::move(*s);
+    ASSERT_TRUE(sys->start_agent("shop-1").ok());
+    // The CLI's key is authorized; the browser's is not until a scenario
+    // appends it. The agent re-reads the file before each handshake.
+    src = sys->share("shop-1") + "/big.bin";
+    write_random_file(src, 32 * kMiB, 61);
+    fs::create_directories(sys->share("shop-1") + "/sub dir");
+    std::ofstream(sys->share("shop-1") + "/sub dir/année — résumé.txt") << "bonjour\n";
+    std::ofstream(sys->share("shop-1") + "/empty.txt");
+    // A requester token of the page's own (the relay re-reads its tokens
+    // file; the driver waits until the token is accepted).
+    auto token = run_command({binary("relay/sealrelay-relay"), "--state-dir", sys->dir() + "/relay", "token",
+                              "add-requester", "browser", "--agents", "*"});
+    ASSERT_TRUE(token.ok() && token->exit_code == 0) << (token.ok() ? token->err : token.error().message);
+    token_ = token->out.substr(0, token->out.find('\n'));
+    fs::create_directories(sync_dir());
+  }
+
+  std::string sync_dir() const { return sys->dir() + "/sync"; }
+  std::string out_dir() const { return sys->dir() + "/out"; }
+
+  // Starts page_driver.mjs SCENARIO in the background.
+  std::unique_ptr<Process> start_driver(const std::string& scenario) {
+    std::vector<std::string> env{
+        "SEALRELAY_URL=" + sys->url(),
+        "SEALRELAY_TOKEN=" + token_,
+        "SEALRELAY_AUTHORIZED=" + sys->agent_state("shop-1") + "/authorized_requesters",
+        "SEALRELAY_SYNC=" + sync_dir(),
+        "SEALRELAY_OUT=" + out_dir(),
+        "SEALRELAY_RESULT=" + sys->dir() + "/result.json",
+        "SEALRELAY_SCREENSHOTS=" SEALRELAY_SCREENSHOT_DIR,
+        "SEALRELAY_CHROMIUM=" + chromium_path(),
+        "SEALRELAY_WEB=" + kWeb,
+    };
+    auto p = Process::spawn({SEALRELAY_NODE_PATH, std::string(SEALRELAY_SOURCE_DIR) + "/tests/browser/page_driver.mjs",
+                             scenario},
+                            sys->dir() + "/driver.log", Process::Options{env, ""});
+    EXPECT_TRUE(p.ok()) << p.error().message;
+    return p ? std::move(*p) : nullptr;
+  }
+
+  // Waits for the driver and returns its result (with "driver_log").
+  json finish_driver(Process& driver) {
+    auto status = driver.wait_exit(std::chrono::seconds(240));
+    json r = json::parse(read_file(sys->dir() + "/result.json"), nullptr, false);
+    if (r.is_discarded()) r = json{{"ok", false}, {"error", "the driver wrote no result"}};
+    r["driver_log"] = driver.log();
+    if (!status) r["ok"] = false;
+    return r;
+  }
+
+  json run_driver(const std::string& scenario) {
+    auto driver = start_driver(scenario);
+    if (!driver) return json{{"ok", false}};
+    return finish_driver(*driver);
+  }
+
+  bool wait_signal(const std::string& name, std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
+    return wait_until([&] { return fs::exists(sync_dir() + "/" + name); }, timeout, std::chrono::milliseconds(50));
+  }
+  void signal(const std::string& name) { std::ofstream(sync_dir() + "/" + name); }
+
+  // What every scenario checks: it ran, and the page logged no error (a CSP
+  // violation or an uncaught exception shows up here).
+  void expect_clean(const json& r) {
+    ASSERT_TRUE(r.value("ok", false)) << r.value("error", "") << "\n" << r.value("driver_log", "");
+    EXPECT_TRUE(r["pageErrors"].empty()) << r["pageErrors"].dump(2);
+    EXPECT_TRUE(contains(r, "badTokenMessage", "not a requester token")) << r.dump(2);
+    EXPECT_FALSE(r.value("tokenInUrl", true));
+    EXPECT_TRUE(r.value("tokenInSessionStorage", false));
+    EXPECT_TRUE(std::regex_match(r.value("authLine", ""),
+                                 std::regex("[A-Za-z0-9+/]{43}= browser 127\\.0\\.0\\.1:[0-9]+ [0-9]{4}-[0-9]{2}-[0-9]{2}")))
+        << r.value("authLine", "");
+    EXPECT_TRUE(contains(r, "agentRow", "online")) << r.value("agentRow", "");
+    for (const char* path : {"/", "/js/app.js", "/vendor/libsodium.mjs", "/css/app.css"}) {
+      const json& s = r["served"][path];
+      EXPECT_EQ(s.value("status", 0), 200) << path;
+      EXPECT_TRUE(contains(s, "csp", "frame-ancestors 'none'")) << path << ": " << s.dump();
+      EXPECT_EQ(s.value("nosniff", ""), "nosniff") << path;
+    }
+    EXPECT_TRUE(contains(r["served"]["/"], "type", "text/html")) << r["served"].dump();
+    EXPECT_TRUE(contains(r["served"]["/js/app.js"], "type", "javascript")) << r["served"].dump();
+    EXPECT_TRUE(contains(r["served"]["/vendor/libsodium.mjs"], "type", "javascript")) << r["served"].dump();
+    EXPECT_TRUE(contains(r["served"]["/css/app.css"], "type", "text/css")) << r["served"].dump();
+  }
+
+  std::unique_ptr<System> sys;
+  std::string src;
+  std::string token_;
+  std::vector<std::string> extra_relay_args_;  // Set by derived fixtures before SetUp.
+};
+
+TEST_F(BrowserPage, SignInBrowseAndDownloadA32MiBFileToDiskBitIdentical) {
+  json r = run_driver("download");
+  expect_clean(r);
+  if (HasFatalFailure()) return;
+  std::string agent_fp = agent_fingerprint(sys->agent_state("shop-1"));
+  EXPECT_TRUE(contains(r, "agentRow", agent_fp)) << r.value("agentRow", "");
+  EXPECT_TRUE(contains(r, "agentRow", "not pinned")) << r.value("agentRow", "");
+  EXPECT_TRUE(contains(r, "pinNote", "First contact")) << r.value("pinNote", "");
+  EXPECT_TRUE(contains(r, "pinNote", agent_fp)) << r.value("pinNote", "");
+  std::string listing = r["listing"].dump();
+  EXPECT_NE(listing.find(R"("name":"sub dir","text":"sub dir/)"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("32.0 MiB"), std::string::npos) << listing;
+  EXPECT_NE(listing.find(R"("name":"empty.txt")"), std::string::npos) << listing;
+  EXPECT_TRUE(contains(r, "crumbs", "sub dir")) << r.value("crumbs", "");
+  EXPECT_EQ(r["download"].value("state", ""), "done") << r["download"].dump(2);
+  EXPECT_TRUE(contains(r["download"], "result", "Verified")) << r["download"].dump(2);
+  ASSERT_TRUE(r["disk"].is_object()) << r.dump(2);
+  EXPECT_EQ(r["disk"].value("size", 0), 32 * kMiB);
+  EXPECT_EQ(r["disk"].value("sha256", ""), sha256_of_file(src));
+  EXPECT_TRUE(contains(r, "agentRowAfter", "pinned")) << r.value("agentRowAfter", "");
+  EXPECT_FALSE(contains(r, "agentRowAfter", "not pinned")) << r.value("agentRowAfter", "");
+}
+
+TEST_F(BrowserPage, WithoutFileSystemAccessTheDownloadIsHeldInMemoryAndSaysItsLimit) {
+  json r = run_driver("memory");
+  expect_clean(r);
+  if (HasFatalFailure()) return;
+  EXPECT_TRUE(contains(r, "saveMode", "cannot stream downloads to disk")) << r.value("saveMode", "");
+  EXPECT_TRUE(contains(r, "saveMode", "1.0 GiB")) << r.value("saveMode", "");
+  EXPECT_EQ(r["download"].value("state", ""), "done") << r["download"].dump(2);
+  EXPECT_TRUE(same_file(src, r.value("memoryPath", "")));
+}
+
+TEST_F(BrowserPage, CancellingADownloadSavesNothingAndCancelsTheTransfer) {
+  json r = run_driver("cancel");
+  expect_clean(r);
+  if (HasFatalFailure()) return;
+  EXPECT_TRUE(contains(r, "busyStatus", "One transfer at a time")) << r.value("busyStatus", "");
+  EXPECT_EQ(r["download"].value("state", ""), "cancelled") << r["download"].dump(2);
+  EXPECT_EQ(r["download"].value("result", ""), "Download cancelled. Nothing was saved.");
+  EXPECT_TRUE(r["disk"].is_null() || r["disk"].value("size", -1) == 0) << r["disk"].dump();
+  EXPECT_NE(r["relayStates"].dump().find("cancelled"), std::string::npos) << r["relayStates"].dump();
+}
+
+TEST_F(BrowserPage, AnUnauthorizedBrowserSeesTheAgentsRefusal) {
+  json r = run_driver("refused");
+  expect_clean(r);
+  if (HasFatalFailure()) return;
+  EXPECT_TRUE(contains(r, "alert", "Agent \"shop-1\" refused this browser (unauthorized)")) << r.value("alert", "");
+  EXPECT_TRUE(contains(r, "alert", "authorized_requesters")) << r.value("alert", "");
+}
+
+// As tests/e2e's AFrameTamperedInTheStoreEndsInAnIntegrityError, with the
+// page as the requester: its reading is held (the driver's gate) so frames
+// queue in Redis; the relay is killed so the rest comes from the store; the
+// last queued frame gets a changed byte; the relay restarts; the page
+// reconnects with Last-Event-ID and must refuse the changed frame.
+//
+// Chromium keeps reading an event stream well beyond what the page consumed
+// (about 65 MiB of content here, kernel socket buffers included), so the file
+// is 256 MiB for the relay's window to fill at all; and when the connection
+// breaks, what Chromium had buffered is dropped (a stream that errors loses
+// its queue), so the page asks again from far behind what the relay counted
+// as delivered. The relay's default history (8 frames) then answers `gone`;
+// this relay keeps 512 so the page gets the rest, changed frame included,
+// from the store.
+class BrowserPageLongHistory : public BrowserPage {
+ protected:
+  BrowserPageLongHistory() { extra_relay_args_ = {"--history-frames", "512"}; }
+};
+
+TEST_F(BrowserPageLongHistory, AFrameTamperedInRedisIsReportedAsAnIntegrityError) {
+  write_random_file(sys->share("shop-1") + "/ledger.bin", 256 * kMiB, 62);
+  auto driver = start_driver("tamper");
+  ASSERT_TRUE(driver);
+  ASSERT_TRUE(wait_signal("frozen")) << driver->log();
+  std::string key, previous;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        // The download's stream: the longest (the listings' streams are still there).
+        auto keys = sys->redis()->command({"KEYS", "sr:{t:*}:ev"});
+        if (!keys || keys->empty()) return false;
+        size_t longest = 0;
+        std::istringstream lines(*keys);
+        for (std::string k; std::getline(lines, k);) {
+          auto n = sys->redis()->command({"XLEN", k});
+          if (n && std::stoul(*n) > longest) longest = std::stoul(*n), key = k;
+        }
+        auto top = sys->redis()->command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
+        if (!top) return false;
+        std::string id = top->substr(0, top->find('\n'));
+        bool settled = id == previous;
+        previous = id;
+        return settled;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(300)));
+  sys->stop_relay(SIGKILL);
+  auto tampered = tamper_last_frame(sys->redis()->socket_path(), key);
+  ASSERT_TRUE(tampered.ok()) << tampered.error().message;
+  ASSERT_TRUE(sys->restart_relay().ok());
+  signal("tampered");
+  json r = finish_driver(*driver);
+  expect_clean(r);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(r["download"].value("state", ""), "failed") << r["download"].dump(2);
+  EXPECT_EQ(r["download"].value("errorKind", ""), "integrity") << r["download"].dump(2);
+  EXPECT_EQ(r["download"].value("errorCode", ""), "tampered") << r["download"].dump(2);
+  EXPECT_TRUE(contains(r["download"], "result", "Integrity check failed (tampered)")) << r["download"].dump(2);
+  EXPECT_TRUE(contains(r, "alert", "Nothing was saved")) << r.value("alert", "");
+  EXPECT_TRUE(r["disk"].is_null() || r["disk"].value("size", -1) == 0) << r["disk"].dump();
+}
+
+TEST_F(BrowserPage, AChangedAgentKeyIsRefusedLoudlyUntilRepinned) {
+  std::string old_fp = agent_fingerprint(sys->agent_state("shop-1"));
+  auto driver = start_driver("rekey");
+  ASSERT_TRUE(driver);
+  ASSERT_TRUE(wait_signal("pinned")) << driver->log();
+  // The agent is re-created with a new key (its authorized_requesters stays).
+  sys->stop_agent("shop-1", SIGTERM);
+  fs::remove(sys->agent_state("shop-1") + "/identity.key");
+  auto init = run_command({binary("agent/sealrelay-agent"), "init", "--state-dir", sys->agent_state("shop-1")});
+  ASSERT_TRUE(init.ok() && init->exit_code == 0) << (init.ok() ? init->err : init.error().message);
+  ASSERT_TRUE(sys->restart_agent("shop-1").ok());
+  std::string new_fp = agent_fingerprint(sys->agent_state("shop-1"));
+  ASSERT_NE(old_fp, new_fp);
+  signal("rekeyed");
+  json r = finish_driver(*driver);
+  expect_clean(r);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(r.value("pinnedFingerprint", ""), old_fp);
+  EXPECT_TRUE(contains(r, "agentRowChanged", "KEY CHANGED")) << r.value("agentRowChanged", "");
+  EXPECT_TRUE(contains(r["pinChanged"], "title", "The key of agent \"shop-1\" has changed")) << r["pinChanged"].dump();
+  EXPECT_EQ(r["pinChanged"].value("old", ""), old_fp);
+  EXPECT_EQ(r["pinChanged"].value("new", ""), new_fp);
+  EXPECT_EQ(r["pinChanged"].value("focused", ""), "pin-changed");
+  EXPECT_TRUE(contains(r, "agentRowRepinned", new_fp)) << r.value("agentRowRepinned", "");
+  EXPECT_FALSE(contains(r, "agentRowRepinned", "KEY CHANGED")) << r.value("agentRowRepinned", "");
+}
+
+}  // namespace
+}  // namespace sealrelay::test

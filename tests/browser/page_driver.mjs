@@ -1,0 +1,376 @@
+// Drives the real page (web/, served by a real relay) in headless Chromium
+// with playwright-core, as a person would: types the token, clicks, reads
+// what the page says. Started by browser_test.cpp, which owns the relay,
+// the agent and redis-server and checks the result file this writes.
+//
+//   node page_driver.mjs SCENARIO
+//
+// Environment (all set by browser_test.cpp):
+//   SEALRELAY_URL          the relay, which serves the page (--web-root web/)
+//   SEALRELAY_TOKEN        a requester token
+//   SEALRELAY_AUTHORIZED   the agent's authorized_requesters file: the driver
+//                          plays the agent's admin and appends the line the
+//                          page shows (when the scenario authorizes)
+//   SEALRELAY_SYNC         a directory for hand-offs with the C++ side: the
+//                          driver creates files there ("frozen") and waits for
+//                          the harness's ("tampered"), polling with a deadline
+//   SEALRELAY_OUT          where downloads from the browser are saved
+//   SEALRELAY_RESULT       the JSON result file
+//   SEALRELAY_SCREENSHOTS  where screenshots go (<scenario>-NN-<what>.png)
+//   SEALRELAY_CHROMIUM     the browser (Debian's /usr/bin/chromium)
+//   SEALRELAY_WEB          web/ (for its node_modules/playwright-core)
+//
+// The File System Access save dialog cannot be clicked in headless Chromium,
+// so an init script replaces only the dialog: showSaveFilePicker returns a
+// real file handle in the origin-private file system, whose real writable
+// stream the page writes to (and closes or aborts) exactly as it would a
+// file the person chose. The same shim can hold writes back (the "gate"), to
+// freeze the page's reading like SIGSTOP freezes the CLI in tests/e2e.
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const URL_ = env('SEALRELAY_URL');
+const TOKEN = env('SEALRELAY_TOKEN');
+const SYNC = env('SEALRELAY_SYNC');
+const OUT = env('SEALRELAY_OUT');
+const SHOTS = env('SEALRELAY_SCREENSHOTS');
+const { chromium } = createRequire(join(env('SEALRELAY_WEB'), 'package.json'))('playwright-core');
+
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+               '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const LONG = 180_000;   // downloads and waits on the C++ side
+
+const scenario = process.argv[2];
+const result = { scenario, ok: false, steps: [], pageErrors: [], screenshots: [] };
+let page = null;
+let shotCount = 0;
+
+function step(text) {
+  result.steps.push(text);
+  console.log(`[${scenario}] ${text}`);
+}
+
+async function shot(what) {
+  const file = join(SHOTS, `${scenario}-${String(++shotCount).padStart(2, '0')}-${what}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  result.screenshots.push(file);
+}
+
+// Hand-offs with the C++ harness.
+function signal(name) {
+  writeFileSync(join(SYNC, name), '');
+}
+
+async function waitForSignal(name, timeoutMs = LONG) {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(join(SYNC, name))) {
+    if (Date.now() > deadline) throw new Error(`the harness never signalled "${name}"`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+// The relay re-reads its tokens file about once a second: wait until it
+// knows the token made for this run.
+async function waitForToken() {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const response = await fetch(`${URL_}/v1/agents`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    if (response.ok) return;
+    if (Date.now() > deadline) throw new Error(`the relay refuses the test token: HTTP ${response.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// Replaces the save dialog (see the header) and adds the write gate.
+function installSaveShim() {
+  const gate = { limit: Infinity, written: 0, holding: false, release: null };
+  globalThis.__saveGate = gate;
+  globalThis.showSaveFilePicker = async ({ suggestedName }) => {
+    const root = await navigator.storage.getDirectory();
+    const handle = await root.getFileHandle(suggestedName, { create: true });
+    return {
+      name: handle.name,
+      async createWritable() {
+        const w = await handle.createWritable();
+        return {
+          async write(chunk) {
+            if (gate.written + chunk.byteLength > gate.limit) {
+              gate.holding = true;
+              await new Promise((resolve) => { gate.release = resolve; });
+              gate.holding = false;
+            }
+            gate.written += chunk.byteLength;
+            await w.write(chunk);
+          },
+          close: () => w.close(),
+          abort: () => w.abort(),
+        };
+      },
+    };
+  };
+}
+
+// {size, sha256} of a file in the origin-private file system, or null.
+async function opfsFile(name) {
+  return page.evaluate(async (n) => {
+    const root = await navigator.storage.getDirectory();
+    let file;
+    try {
+      file = await (await root.getFileHandle(n)).getFile();
+    } catch {
+      return null;
+    }
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+    return { size: file.size, sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join('') };
+  }, name);
+}
+
+async function text(selector) {
+  return (await page.locator(selector).textContent())?.trim() ?? '';
+}
+
+// ---- Steps shared by the scenarios ----
+
+async function signIn() {
+  await page.goto(`${URL_}/`);
+  await page.getByLabel('Requester token').waitFor();
+  await shot('sign-in');
+  await page.getByLabel('Requester token').fill('srt_not_a_token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#token-error').waitFor();
+  result.badTokenMessage = await text('#token-error');
+  await page.getByLabel('Requester token').fill(TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#agents-table tbody tr[data-agent="shop-1"]').waitFor();
+  result.tokenInUrl = page.url().includes(TOKEN);
+  result.tokenInSessionStorage = await page.evaluate((t) => sessionStorage.getItem('sealrelay.token') === t, TOKEN);
+  result.fingerprint = await text('#my-fingerprint');
+  result.authLine = await text('#auth-line');
+  result.agentRow = await text('#agents-table tbody tr[data-agent="shop-1"]');
+  step(`signed in; this browser is ${result.fingerprint}`);
+}
+
+function authorize() {
+  appendFileSync(env('SEALRELAY_AUTHORIZED'), `${result.authLine}\n`);
+  step('the agent admin appended the page\'s line to authorized_requesters');
+}
+
+async function browseAgent() {
+  await page.getByRole('button', { name: 'Browse shop-1' }).click();
+  await page.locator('#browse-title', { hasText: 'shop-1:/' }).waitFor();
+  await page.locator('#listing tbody tr[data-name="demo"]').waitFor();
+  result.pinNote = await text('#pin-note');
+  step('listed the shares of shop-1');
+}
+
+async function openDir(name, path) {
+  await page.getByRole('button', { name: `${name}/`, exact: true }).click();
+  await page.locator('#browse-title', { hasText: `shop-1:${path}` }).waitFor();
+  await page.locator('body:not(.busy)').waitFor();
+}
+
+async function waitForDownload() {
+  await page.locator('#download[data-state="done"], #download[data-state="failed"], #download[data-state="cancelled"]')
+    .waitFor({ timeout: LONG });
+  return {
+    state: await page.locator('#download').getAttribute('data-state'),
+    elapsedMs: Number(await page.locator('#download').getAttribute('data-elapsed-ms')),
+    errorKind: await page.locator('#download').getAttribute('data-error-kind'),
+    errorCode: await page.locator('#download').getAttribute('data-error-code'),
+    result: await text('#dl-result'),
+    figures: await text('#dl-figures'),
+  };
+}
+
+// ---- Scenarios ----
+
+const scenarios = {
+  // Sign in, list agents, browse, download 32 MiB to disk (the File System
+  // Access path), the agents list shows the pin.
+  async download() {
+    await signIn();
+    await shot('agents');
+    authorize();
+    await browseAgent();
+    await shot('shares-first-contact');
+    await openDir('demo', '/demo');
+    result.listing = await page.locator('#listing tbody tr').evaluateAll(
+      (rows) => rows.map((r) => ({ name: r.dataset.name, type: r.dataset.type, text: r.innerText })));
+    await openDir('sub dir', '/demo/sub dir');
+    result.crumbs = await text('#crumbs');
+    await page.locator('#crumbs').getByRole('button', { name: 'demo' }).click();
+    await page.locator('#browse-title', { hasText: 'shop-1:/demo' }).waitFor();
+    await page.locator('body:not(.busy)').waitFor();
+    await shot('listing');
+    await page.getByRole('button', { name: 'Download big.bin' }).click();
+    result.download = await waitForDownload();
+    await shot('downloaded');
+    result.disk = await opfsFile('big.bin');
+    result.agentRowAfter = await text('#agents-table tbody tr[data-agent="shop-1"]');
+    step(`download: ${JSON.stringify(result.download)}`);
+  },
+
+  // Where the browser has no File System Access API, the download is held
+  // in memory and handed over as a Blob once verified.
+  async memory() {
+    await page.addInitScript(() => { delete globalThis.showSaveFilePicker; });
+    await signIn();
+    authorize();
+    await browseAgent();
+    await openDir('demo', '/demo');
+    result.saveMode = await text('#save-mode');
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: LONG }),
+      page.getByRole('button', { name: 'Download big.bin' }).click(),
+    ]);
+    const saved = join(OUT, 'memory-big.bin');
+    await download.saveAs(saved);
+    result.memoryPath = saved;
+    result.download = await waitForDownload();
+    await shot('downloaded-in-memory');
+    step(`download: ${JSON.stringify(result.download)}`);
+  },
+
+  // Cancel in the middle: the page says so, nothing is saved, the relay's
+  // transfer is cancelled.
+  async cancel() {
+    await signIn();
+    authorize();
+    await browseAgent();
+    await openDir('demo', '/demo');
+    await page.evaluate(() => { globalThis.__saveGate.limit = 4 * 1024 * 1024; });
+    await page.getByRole('button', { name: 'Download big.bin' }).click();
+    await page.waitForFunction(() => globalThis.__saveGate.holding, null, { timeout: LONG });
+    // While a download runs, a second transfer is refused, not started (the
+    // button is aria-disabled, which Playwright will not click unforced).
+    await page.getByRole('button', { name: 'sub dir/', exact: true }).click({ force: true });
+    result.busyStatus = await text('#status');
+    await shot('downloading');
+    await page.getByRole('button', { name: 'Cancel download' }).click();
+    await page.evaluate(() => { globalThis.__saveGate.limit = Infinity; globalThis.__saveGate.release?.(); });
+    result.download = await waitForDownload();
+    await shot('cancelled');
+    result.disk = await opfsFile('big.bin');
+    const transfers = await (await fetch(`${URL_}/v1/transfers`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
+    result.relayStates = transfers.transfers.map((t) => t.state);
+    step(`download: ${JSON.stringify(result.download)}; relay: ${result.relayStates}`);
+  },
+
+  // The browser's key is not authorized: the agent's refusal is shown.
+  async refused() {
+    await signIn();
+    await page.getByRole('button', { name: 'Browse shop-1' }).click();
+    await page.locator('#alert').waitFor();
+    await page.locator('body:not(.busy)').waitFor();
+    result.alert = await text('#alert');
+    await shot('refused');
+    step(`alert: ${result.alert}`);
+  },
+
+  // A frame changed in the relay's Redis: the page reports an integrity
+  // failure and the file is not saved. The harness does the tampering while
+  // the page holds its reading (the gate).
+  async tamper() {
+    await signIn();
+    authorize();
+    await browseAgent();
+    await openDir('demo', '/demo');
+    await page.evaluate(() => { globalThis.__saveGate.limit = 4 * 1024 * 1024; });
+    await page.getByRole('button', { name: 'Download ledger.bin' }).click();
+    await page.waitForFunction(() => globalThis.__saveGate.holding, null, { timeout: LONG });
+    await shot('download-in-progress');
+    signal('frozen');
+    step('the page holds its reading; waiting for the harness to tamper');
+    await waitForSignal('tampered');
+    await page.evaluate(() => { globalThis.__saveGate.limit = Infinity; globalThis.__saveGate.release(); });
+    result.download = await waitForDownload();
+    result.alert = await text('#alert');
+    await shot('integrity-error');
+    result.disk = await opfsFile('ledger.bin');
+    step(`download: ${JSON.stringify(result.download)}`);
+  },
+
+  // The agent comes back with a new key: refused loudly with both
+  // fingerprints until the person re-pins.
+  async rekey() {
+    await signIn();
+    authorize();
+    await browseAgent();
+    result.pinnedFingerprint = (result.agentRow.match(/[A-Z2-7]{4}(-[A-Z2-7]{4}){5}/) ?? [null])[0];
+    signal('pinned');
+    await waitForSignal('rekeyed');
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('#agents-table tbody tr[data-agent="shop-1"] .pin.changed').waitFor();
+    result.agentRowChanged = await text('#agents-table tbody tr[data-agent="shop-1"]');
+    await page.getByRole('button', { name: 'Browse shop-1' }).click();
+    await page.locator('#pin-changed').waitFor();
+    result.pinChanged = {
+      title: await text('#pin-changed-title'),
+      old: await text('#pin-old'),
+      new: await text('#pin-new'),
+      focused: await page.evaluate(() => document.activeElement?.id),
+    };
+    await shot('key-changed');
+    await page.getByRole('button', { name: /^Re-pin shop-1 to / }).click();
+    await page.locator('#listing tbody tr[data-name="demo"]').waitFor();
+    await page.locator('body:not(.busy)').waitFor();
+    result.agentRowRepinned = await text('#agents-table tbody tr[data-agent="shop-1"]');
+    step(`pin changed: ${JSON.stringify(result.pinChanged)}`);
+  },
+};
+
+async function main() {
+  if (!scenarios[scenario]) throw new Error(`no scenario "${scenario}"`);
+  mkdirSync(SHOTS, { recursive: true });
+  mkdirSync(OUT, { recursive: true });
+  await waitForToken();
+  result.served = {};
+  for (const path of ['/', '/js/app.js', '/vendor/libsodium.mjs', '/css/app.css']) {
+    const response = await fetch(`${URL_}${path}`);
+    result.served[path] = { status: response.status, type: response.headers.get('content-type'),
+                            csp: response.headers.get('content-security-policy'),
+                            nosniff: response.headers.get('x-content-type-options') };
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'sealrelay-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: env('SEALRELAY_CHROMIUM'),
+    headless: true,
+    args: FLAGS,
+    acceptDownloads: true,
+    downloadsPath: OUT,
+    viewport: { width: 1180, height: 820 },
+  });
+  try {
+    context.setDefaultTimeout(30_000);
+    await context.addInitScript(installSaveShim);
+    page = context.pages()[0] ?? await context.newPage();
+    page.on('pageerror', (err) => result.pageErrors.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') result.pageErrors.push(`console: ${msg.text()}`);
+    });
+    await scenarios[scenario]();
+    result.ok = true;
+  } catch (err) {
+    result.error = `${err.message}\n${err.stack ?? ''}`;
+    if (page) await shot('failure').catch(() => {});
+  } finally {
+    await context.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  result.error = `${err.message}\n${err.stack ?? ''}`;
+}
+writeFileSync(env('SEALRELAY_RESULT'), JSON.stringify(result, null, 2));
+console.log(JSON.stringify(result, null, 2));
+process.exit(result.ok ? 0 : 1);
