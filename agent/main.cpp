@@ -143,6 +143,12 @@ int cmd_run(RunOptions o) {
   relay.client_cert = o.client_cert;
   relay.client_key = o.client_key;
   relay.read_timeout = std::chrono::seconds(o.read_timeout);
+  // A URL, CA file, certificate or key that cannot work is a configuration
+  // error now, not a reconnect loop later.
+  if (auto probe = RelayClient::create(relay); !probe) {
+    spdlog::error("{}", probe.error().message);
+    return 2;
+  }
 
   AuthorizedRequestersFile authorized(o.authorized.empty() ? (state / "authorized_requesters").string()
                                                            : o.authorized);

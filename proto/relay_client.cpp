@@ -1,7 +1,14 @@
 #include "proto/relay_client.h"
 
 #include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <signal.h>
 
+#include <cstdio>
+#include <memory>
+#include <mutex>
 #include <regex>
 
 namespace sealrelay {
@@ -29,6 +36,15 @@ Error transport_error(httplib::Error e, const RelayConfig& config) {
                                    "); check --ca-file and the client certificate");
     case httplib::Error::Connection:
       return make_error("network", "cannot connect to the relay at " + config.url + " (is it running and reachable?)");
+    case httplib::Error::Read:
+    case httplib::Error::Write:
+      if (!config.client_cert.empty()) {
+        // With TLS 1.3 a refused client certificate shows up as exactly this.
+        return make_error("network", "the connection to the relay at " + config.url + " failed: " +
+                                         httplib::to_string(e) + " (if it persists: does the relay's " +
+                                         "--tls-client-ca trust " + config.client_cert + "?)");
+      }
+      [[fallthrough]];
     default:
       return make_error("network", "the connection to the relay at " + config.url + " failed: " +
                                        httplib::to_string(e));
@@ -50,6 +66,37 @@ Error status_error(int status, const std::string& body) {
   return make_error("bad_response", "the relay answered HTTP " + std::to_string(status) + " without an API error");
 }
 
+// The TLS files of `c` load and belong together; a readable message
+// naming the file otherwise (httplib would only fail later, with an opaque
+// transport error, on every connection attempt).
+Result<void> check_tls_files(const RelayConfig& c) {
+  auto open = [](const std::string& path) {
+    return std::unique_ptr<FILE, int (*)(FILE*)>(std::fopen(path.c_str(), "r"), std::fclose);
+  };
+  if (!c.ca_file.empty()) {
+    auto f = open(c.ca_file);
+    std::unique_ptr<X509, void (*)(X509*)> ca(f ? PEM_read_X509(f.get(), nullptr, nullptr, nullptr) : nullptr,
+                                              X509_free);
+    if (!ca) return make_error("bad_config", "cannot read a PEM certificate from the CA file " + c.ca_file);
+  }
+  if (c.client_cert.empty() != c.client_key.empty()) {
+    return make_error("bad_config", "a client certificate needs its key, and a key its certificate");
+  }
+  if (c.client_cert.empty()) return {};
+  auto cf = open(c.client_cert);
+  std::unique_ptr<X509, void (*)(X509*)> cert(
+      cf ? PEM_read_X509(cf.get(), nullptr, nullptr, nullptr) : nullptr, X509_free);
+  if (!cert) return make_error("bad_config", "cannot read a PEM certificate from " + c.client_cert);
+  auto kf = open(c.client_key);
+  std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(
+      kf ? PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free);
+  if (!key) return make_error("bad_config", "cannot read an unencrypted PEM private key from " + c.client_key);
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return make_error("bad_config", c.client_key + " is not the key of the certificate " + c.client_cert);
+  }
+  return {};
+}
+
 }  // namespace
 
 struct RelayClient::Impl {
@@ -68,6 +115,15 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayConfig& conf
   if (!std::regex_match(config.url, m, kUrl)) {
     return make_error("bad_config", "relay URL \"" + config.url + "\" is not http(s)://host[:port]");
   }
+  if (m[1] == "https") {
+    if (auto ok = check_tls_files(config); !ok) return ok.error();
+  }
+  // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a relay that
+  // closes a TLS connection while we write (a refused client certificate,
+  // a relay going down) would kill the process with SIGPIPE instead of
+  // failing the call. Programs that talk to the relay want the error.
+  static std::once_flag sigpipe_once;
+  std::call_once(sigpipe_once, [] { ::signal(SIGPIPE, SIG_IGN); });
   RelayConfig c = config;
   if (c.url.back() == '/') c.url.pop_back();
   auto impl = std::make_unique<Impl>(c);

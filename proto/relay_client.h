@@ -37,7 +37,11 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 class RelayClient {
  public:
-  // Fails with bad_config on a URL that is not http(s)://host[:port].
+  // Fails with bad_config on a URL that is not http(s)://host[:port], and
+  // for https on a CA file, client certificate or key that does not load
+  // (or a key that is not the certificate's). The first call sets SIGPIPE
+  // to ignored for the process: a relay closing a TLS connection mid-write
+  // is then an error of the call, not the death of the program.
   static Result<std::unique_ptr<RelayClient>> create(const RelayConfig& config);
   ~RelayClient();
 

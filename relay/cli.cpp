@@ -12,6 +12,7 @@
 
 #include "relay/config.h"
 #include "relay/memory_store.h"
+#include "relay/redis.h"
 #include "relay/redis_store.h"
 #include "relay/server.h"
 #include "relay/tokens.h"
@@ -75,7 +76,7 @@ int serve(Config cfg, double heartbeat_s, uint64_t answer_timeout_s, uint64_t tt
     rc.url = cfg.redis_url;
     auto rs = RedisStore::open(rc, limits);
     if (!rs) {
-      spdlog::error("--redis {}: {}", cfg.redis_url, rs.error().message);
+      spdlog::error("--redis {}: {}", redact_redis_url(cfg.redis_url), rs.error().message);
       return 1;
     }
     store = std::move(*rs);
@@ -148,7 +149,8 @@ int relay_main(int argc, char** argv) {
 
   flag(app, "--listen", cfg.listen, "Address to serve on, HOST:PORT (port 0: any free port, logged)");
   flag(app, "--redis", cfg.redis_url,
-       "Shared store: redis://host:port or unix:///path (absent: embedded in-memory store)");
+       "Shared store: redis://[:password@]host:port or unix://[:password@]/path (absent: embedded "
+       "in-memory store); prefer SEALRELAY_REDIS or --config for a password: flags show in ps");
   flag(app, "--state-dir", cfg.state_dir, "Directory for the default tokens file");
   flag(app, "--tokens", cfg.tokens_file, "Tokens file (default <state-dir>/tokens.json)");
   flag(app, "--tls-cert", cfg.tls_cert, "PEM certificate chain: serve HTTPS");

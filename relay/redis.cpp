@@ -1,13 +1,78 @@
 #include "relay/redis.h"
 
 #include <charconv>
+#include <optional>
 
 namespace sealrelay::relay {
+
+namespace {
+
+// Percent-decodes URL user info; nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    unsigned v = 0;
+    if (i + 2 >= s.size()) return std::nullopt;
+    auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+    if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
+    out.push_back(static_cast<char>(v));
+    i += 2;
+  }
+  return out;
+}
+
+// Moves "[user]:password@" from the front of `rest` (host[:port] or, for
+// unix://, the part before the path) into `ep`. The last '@' ends it, so an
+// unescaped '@' in the password still works.
+Result<void> take_credentials(std::string_view& rest, RedisEndpoint& ep) {
+  size_t at = rest.rfind('@');
+  if (at == std::string_view::npos) return {};
+  std::string_view info = rest.substr(0, at);
+  rest = rest.substr(at + 1);
+  size_t colon = info.find(':');
+  if (colon == std::string_view::npos) {
+    return make_error("bad_request", "redis URL credentials must be [user]:password@ (a password is required)");
+  }
+  auto user = percent_decode(info.substr(0, colon));
+  auto password = percent_decode(info.substr(colon + 1));
+  if (!user || !password) return make_error("bad_request", "bad %-escape in the redis URL credentials");
+  if (password->empty()) return make_error("bad_request", "empty password in the redis URL");
+  ep.username = std::move(*user);
+  ep.password = std::move(*password);
+  return {};
+}
+
+}  // namespace
+
+std::string redact_redis_url(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  size_t start = scheme + 3;
+  size_t at = url.rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  size_t colon = url.find(':', start);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
 
 Result<RedisEndpoint> RedisEndpoint::parse(std::string_view url) {
   RedisEndpoint ep;
   if (url.starts_with("unix://")) {
-    ep.socket_path = std::string(url.substr(7));
+    std::string_view rest = url.substr(7);
+    if (!rest.starts_with("/")) {
+      size_t at = rest.find("@/");
+      if (at == std::string_view::npos) {
+        return make_error("bad_request", "redis unix URL must be unix://[[user]:password@]/absolute/path");
+      }
+      std::string_view info = rest.substr(0, at + 1);
+      if (auto r = take_credentials(info, ep); !r) return r.error();
+      rest = rest.substr(at + 1);
+    }
+    ep.socket_path = std::string(rest);
     if (ep.socket_path.empty() || ep.socket_path.front() != '/') {
       return make_error("bad_request", "redis unix URL must be unix:///absolute/path");
     }
@@ -23,9 +88,7 @@ Result<RedisEndpoint> RedisEndpoint::parse(std::string_view url) {
     }
     rest = rest.substr(0, slash);
   }
-  if (rest.find('@') != std::string_view::npos) {
-    return make_error("bad_request", "redis URL credentials are not supported");
-  }
+  if (auto r = take_credentials(rest, ep); !r) return r.error();
   auto colon = rest.rfind(':');
   ep.host = std::string(rest.substr(0, colon));
   if (colon != std::string_view::npos) {
@@ -57,7 +120,19 @@ Result<std::unique_ptr<RedisConn>> RedisConn::connect(const RedisEndpoint& ep,
     return make_error("store_unavailable", "redis: cannot set timeout");
   }
   if (ep.socket_path.empty()) redisEnableKeepAlive(c);
-  return std::unique_ptr<RedisConn>(new RedisConn(c));
+  std::unique_ptr<RedisConn> conn(new RedisConn(c));
+  if (!ep.password.empty()) {
+    std::vector<std::string_view> auth = {"AUTH"};
+    if (!ep.username.empty()) auth.push_back(ep.username);
+    auth.push_back(ep.password);
+    auto r = conn->command(auth);
+    if (!r) return r.error();
+    if (reply_is_error(r->get())) {
+      // Redis's own text (WRONGPASS ...) never contains the password.
+      return make_error("store_unavailable", "redis AUTH refused: " + reply_str(r->get()));
+    }
+  }
+  return conn;
 }
 
 Error RedisConn::io_error() {

@@ -29,13 +29,21 @@ struct ContextDeleter {
   void operator()(redisContext* c) const { redisFree(c); }
 };
 
-// Where Redis is: "redis://host:port" (db 0) or "unix:///path/to.sock".
+// Where Redis is: "redis://[[user]:password@]host[:port][/0]" or
+// "unix://[[user]:password@]/path/to.sock". With a password every new
+// connection sends AUTH first (user too: Redis 6+ ACLs). user and password
+// are percent-decoded (%40 for "@", %3A for ":").
 struct RedisEndpoint {
   std::string host;  // empty for unix
   int port = 6379;
   std::string socket_path;
+  std::string username;  // optional, with a password only
+  std::string password;  // empty: no AUTH
   static Result<RedisEndpoint> parse(std::string_view url);
 };
+
+// `url` with its password (if any) replaced by "***", for logs and errors.
+std::string redact_redis_url(std::string_view url);
 
 class RedisConn {
  public:

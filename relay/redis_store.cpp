@@ -452,6 +452,9 @@ Result<std::unique_ptr<RedisStore>> RedisStore::open(const RedisConfig& cfg, Sto
   if (!c) return c.error();
   auto pong = (*c)->command({"PING"});
   if (!pong) return pong.error();
+  if (reply_is_error(pong->get())) {  // NOAUTH: Redis wants a password the URL lacks
+    return make_error("store_unavailable", "redis: " + reply_str(pong->get()));
+  }
   return std::unique_ptr<RedisStore>(new RedisStore(cfg, *ep, limits, std::move(clock)));
 }
 
