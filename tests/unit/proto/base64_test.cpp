@@ -11,7 +11,7 @@ namespace {
 
 std::vector<uint8_t> random_bytes(size_t n) {
   std::vector<uint8_t> v(n);
-  randombytes_buf(v.data(), v.size());
+  if (n > 0) randombytes_buf(v.data(), v.size());  // data() may be null when empty
   return v;
 }
 
