@@ -179,6 +179,11 @@ bool Server::pump_events(Stream& st, httplib::DataSink& sink) {
       st.sub = store_->subscribe_transfer(st.tid, st.cursor);
       if (!events_catch_up(st, sink)) return false;
     }
+    if (!st.done) {
+      // Resumed after the end event itself: nothing is left to send.
+      auto t = store_->get_transfer(st.tid);
+      st.done = t && t->state == State::complete && st.cursor >= StreamId{t->frames + 1, 0};
+    }
     if (st.done) sink.done();
     return true;
   }

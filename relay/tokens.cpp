@@ -310,12 +310,12 @@ Result<void> TokenVerifier::load() {
   return {};
 }
 
-void TokenVerifier::maybe_reload() {
+void TokenVerifier::maybe_reload(bool force) {
   FileId id;
   {
     std::lock_guard lk(mu_);
     auto now = std::chrono::steady_clock::now();
-    if (now < next_check_) return;
+    if (now < next_check_ && !force) return;
     next_check_ = now + recheck_;
   }
   struct stat st{};
@@ -332,7 +332,7 @@ void TokenVerifier::maybe_reload() {
 }
 
 size_t TokenVerifier::size() {
-  maybe_reload();
+  maybe_reload(false);
   std::lock_guard lk(mu_);
   return records_->size();
 }
@@ -341,7 +341,7 @@ Result<Principal> TokenVerifier::verify(std::string_view token) {
   auto bad = make_error("unauthorized", "unknown, revoked or malformed token");
   auto id = token_id_of(token);
   if (!id) return bad;
-  maybe_reload();
+  maybe_reload(false);
   std::shared_ptr<const std::unordered_map<std::string, TokenRecord>> recs;
   {
     std::lock_guard lk(mu_);
@@ -349,7 +349,14 @@ Result<Principal> TokenVerifier::verify(std::string_view token) {
   }
   std::string digest = sha256_hex(token);
   auto it = recs->find(*id);
-  if (it == recs->end()) return bad;
+  if (it == recs->end()) {
+    // Maybe added a moment ago: look at the file now (one stat when unchanged).
+    maybe_reload(true);
+    std::lock_guard lk(mu_);
+    recs = records_;
+    it = recs->find(*id);
+    if (it == recs->end()) return bad;
+  }
   const TokenRecord& r = it->second;
   if (r.sha256_hex.size() != digest.size() ||
       CRYPTO_memcmp(r.sha256_hex.data(), digest.data(), digest.size()) != 0) {

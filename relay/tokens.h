@@ -65,7 +65,9 @@ Result<void> revoke(const std::string& path, const std::string& id);
 }  // namespace token_file
 
 // Server side: verifies bearer tokens against the file, re-reading it when
-// its mtime, size or inode change (checked at most every `recheck`).
+// its mtime, size or inode change (checked at most every `recheck`, and at
+// once for an unknown token id, so a new token works immediately; a
+// revocation takes effect within `recheck`).
 // Thread-safe.
 class TokenVerifier {
  public:
@@ -79,7 +81,9 @@ class TokenVerifier {
   size_t size();
 
  private:
-  void maybe_reload();
+  // Re-reads the file if it changed; checks at most every recheck_ unless
+  // `force` (an unknown token id: it may have been added a moment ago).
+  void maybe_reload(bool force);
 
   const std::string path_;
   const std::chrono::milliseconds recheck_;

@@ -165,6 +165,11 @@ TEST_F(RelayApi, LastEventIdResumesAfterThatEventAndHistoryBeyondTheWindowIsGone
   EXPECT_EQ(gone->events()[0].name, "gone");
   EXPECT_EQ(json::parse(gone->events()[0].data)["earliest"], 7);
 
+  ASSERT_EQ(agent.upload(tid, 8, {}, true).status, 200);
+  auto after_end = events(tid, "9");
+  ASSERT_TRUE(after_end->wait_closed()) << "resuming after the end event ends at once";
+  EXPECT_TRUE(after_end->events().empty());
+
   auto bad = call(relay->port(), "GET", "/v1/transfers/" + tid + "/events", req_token, nullptr,
                   {{"Last-Event-ID", "x"}});
   EXPECT_EQ(bad.status, 400);

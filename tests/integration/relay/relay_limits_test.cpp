@@ -202,6 +202,13 @@ TEST_F(RelayLimits, AFullNodeAnswers503AtOnceInsteadOfHanging) {
   start({"--max-connections", "3"});
   agent.connect();
   std::string t1 = create(), t2 = create();
+  // Earlier calls' connections end on the relay's side a moment after the
+  // client closes them: wait until only the control stream (and this
+  // metrics call) remain.
+  ASSERT_TRUE(wait_until([&] {
+    return call(port(), "GET", "/metrics", "").raw.find("sealrelay_connections 2\n") !=
+           std::string::npos;
+  }, 10s));
   httplib::Headers h = {{"Authorization", "Bearer " + req_token}};
   SseReader s1(port(), "/v1/transfers/" + t1 + "/events", h);
   SseReader s2(port(), "/v1/transfers/" + t2 + "/events", h);

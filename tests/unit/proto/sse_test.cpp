@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,33 @@ TEST(SseParser, RefusesTooMuchDataInOneEvent) {
   auto r = p.feed("data: 12345\ndata: 12345\n", on);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, "sse_too_large");
+}
+
+}  // namespace
+}  // namespace sealrelay::sse
+
+namespace sealrelay::sse {
+namespace {
+
+TEST(SseParser, RandomBytesNeverCrashAndNeverExceedTheLimits) {
+  std::mt19937 rng(7);
+  const std::string alphabet = "data:event:id:retry: \r\n\n\nxyz0123456789\xEF\xBB\xBF";
+  for (int round = 0; round < 200; ++round) {
+    Limits lim{.max_line = 64, .max_data = 128};
+    Parser p(lim);
+    std::string input;
+    for (int i = 0; i < 2000; ++i) input.push_back(alphabet[rng() % alphabet.size()]);
+    size_t at = 0;
+    while (at < input.size()) {
+      size_t n = 1 + rng() % 50;
+      auto r = p.feed(std::string_view(input).substr(at, n), [&](Event&& e) {
+        EXPECT_LE(e.data.size(), lim.max_data);
+        EXPECT_LE(e.name.size(), lim.max_line);
+      });
+      if (!r) break;
+      at += n;
+    }
+  }
 }
 
 }  // namespace

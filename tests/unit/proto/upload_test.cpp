@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,35 @@ TEST(UploadReader, StopsWhenTheReceiverSaysSo) {
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error().code, "upload_aborted");
   EXPECT_EQ(seen, 2);
+}
+
+}  // namespace
+}  // namespace sealrelay::upload
+
+namespace sealrelay::upload {
+namespace {
+
+TEST(UploadReader, RandomBytesNeverCrashAndNeverDeliverAnOversizedFrame) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 300; ++round) {
+    Reader r(64);
+    std::string input;
+    for (int i = 0; i < 600; ++i) {
+      // Mostly small lengths so records complete, sometimes garbage.
+      input.push_back(static_cast<char>(rng() % 4 == 0 ? rng() : (i % 5 == 3 ? rng() % 70 : 0)));
+    }
+    size_t at = 0;
+    while (at < input.size()) {
+      size_t n = 1 + rng() % 40;
+      auto res = r.feed(std::string_view(input).substr(at, n), [](std::string_view f) {
+        EXPECT_GE(f.size(), 1u);
+        EXPECT_LE(f.size(), 64u);
+        return true;
+      });
+      if (!res) break;
+      at += n;
+    }
+  }
 }
 
 }  // namespace
