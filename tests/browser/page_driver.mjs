@@ -297,6 +297,43 @@ const scenarios = {
     step(`download: ${JSON.stringify(result.download)}`);
   },
 
+  // The relay is killed and restarted while the page holds its reading: the
+  // frames Chromium had read ahead are lost with the connection, the relay
+  // no longer holds them (gone), and the page goes on with a new transfer
+  // from the bytes it verified.
+  async restart() {
+    await signIn();
+    authorize();
+    await browseAgent();
+    await openDir('demo', '/demo');
+    await page.evaluate(() => { globalThis.__saveGate.limit = 4 * 1024 * 1024; });
+    await page.getByRole('button', { name: 'Download video.bin' }).click();
+    await page.waitForFunction(() => globalThis.__saveGate.holding, null, { timeout: LONG });
+    signal('frozen');
+    await waitForSignal('restarted');
+    await page.evaluate(() => { globalThis.__saveGate.limit = Infinity; globalThis.__saveGate.release(); });
+    await page.locator('#download[data-resumes]').waitFor({ timeout: LONG });
+    result.resumedText = await text('#dl-result');
+    await shot('resumed');
+    result.download = await waitForDownload();
+    result.resumes = Number(await page.locator('#download').getAttribute('data-resumes'));
+    await shot('downloaded-after-resume');
+    result.disk = await opfsFile('video.bin');
+    step(`download: ${JSON.stringify(result.download)}; resumes ${result.resumes}`);
+  },
+
+  // browser_bench.cpp: one download of bench.bin to disk, timed by the page.
+  async bench() {
+    await signIn();
+    authorize();
+    await browseAgent();
+    await openDir('demo', '/demo');
+    await page.getByRole('button', { name: 'Download bench.bin' }).click();
+    result.download = await waitForDownload();
+    result.disk = await opfsFile('bench.bin');
+    step(`download: ${JSON.stringify(result.download)}`);
+  },
+
   // The agent comes back with a new key: refused loudly with both
   // fingerprints until the person re-pins.
   async rekey() {

@@ -294,8 +294,13 @@ async function worker() {
   return state.worker;
 }
 
+// A get goes on with a new transfer from the verified bytes when the relay
+// loses its stream (transfer.js, maxResumes), up to this many times.
+const MAX_RESUMES = 3;
+
 function transferOptions(agent, agentKeyBytes, request) {
-  return { token: state.token, agent, agentKey: agentKeyBytes, identity: state.identity, request };
+  return { token: state.token, agent, agentKey: agentKeyBytes, identity: state.identity, request,
+           maxResumes: request.op === 'get' ? MAX_RESUMES : 0 };
 }
 
 function refuseWhileBusy() {
@@ -398,6 +403,7 @@ async function download(agentId, path, entry) {
       onChunk: (chunk) => target.write(chunk),
       onAnswer: (answer) => view.answered(answer),
       onProgress: (p) => view.progress(p.bytes, p.size),
+      onResume: (r) => view.resumed(r),
     });
     view.onCancel(t.cancel);
     const result = await t.done;
@@ -423,13 +429,14 @@ class DownloadView {
   #cancelled = false;
   #lastPaint = 0;
   #bytes = 0;
+  #resumes = 0;
 
   constructor(agentId, path, entry) {
     this.#agent = agentId;
     this.#size = entry.size;
     const section = $('download');
     section.dataset.state = 'running';
-    delete section.dataset.elapsedMs;
+    for (const k of ['elapsedMs', 'resumes', 'errorKind', 'errorCode']) delete section.dataset[k];
     $('dl-name').textContent = entry.name;
     $('dl-from').textContent = `from ${agentId}:${path}`;
     $('dl-progress').max = Math.max(1, entry.size);
@@ -464,6 +471,13 @@ class DownloadView {
     $('dl-result').textContent = 'Receiving; every frame is checked as it arrives.';
   }
 
+  resumed({ bytes, code }) {
+    ++this.#resumes;
+    $('download').dataset.resumes = String(this.#resumes);
+    $('dl-result').textContent = `The relay lost the stream (${code}); resumed at ${formatBytes(bytes)} with a new ` +
+      'handshake. The bytes already received stay, and the final check still covers the whole file.';
+  }
+
   progress(bytes, size) {
     const now = performance.now();
     this.#meter.add(now, bytes);
@@ -485,7 +499,9 @@ class DownloadView {
     $('dl-progress').value = Math.max(1, bytes);
     $('dl-figures').textContent = `${formatBytes(bytes)} in ${formatDuration(seconds)} ` +
       `(${formatRate(bytes / Math.max(seconds, 0.001))} on average)`;
-    $('dl-result').textContent = `Verified: all ${bytes} bytes match the SHA-256 and size the agent sealed. ${where}`;
+    const resumed = this.#resumes === 0 ? '' : ` (resumed ${this.#resumes === 1 ? 'once' : `${this.#resumes} times`})`;
+    $('dl-result').textContent = `Verified${resumed}: all ${bytes} bytes match the SHA-256 and size the agent ` +
+      `sealed. ${where}`;
     $('dl-result').className = 'ok';
     $('dl-cancel').hidden = true;
     if (url) {

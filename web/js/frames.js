@@ -160,6 +160,23 @@ export class FrameOpener {
     this.#totalBytes += bytes.length;
   }
 
+  // Continues the content of `previous`: the opener of an earlier transfer of
+  // the same file, stopped cleanly after whole chunks (the relay lost the
+  // stream), when a new transfer resumes at previous.totalBytes. Its byte
+  // count and running SHA-256 carry over, so this transfer's trailer is
+  // checked against the whole file, as absorbPrefix() would with the bytes
+  // re-read. Call before the first open(); `previous` is unusable afterwards.
+  continueFrom(previous) {
+    if (!(previous instanceof FrameOpener) || previous.#failed || previous.#complete) {
+      throw new TypeError('continueFrom needs an opener that neither failed nor completed');
+    }
+    if (this.#totalBytes !== 0 || this.#failed || this.#complete) throw new TypeError('continueFrom on a used opener');
+    this.#sha = previous.#sha;
+    this.#totalBytes = previous.#totalBytes;
+    previous.#sha = null;
+    previous.#failed = new SealrelayError('bad_frame', 'this opener was handed over to a resumed transfer');
+  }
+
   // Opens `frame`: {kind: 'data', chunk} with the plaintext to keep, or
   // {kind: 'trailer'} once the whole content verified. Throws SealrelayError;
   // nothing of a frame that fails is released.

@@ -14,6 +14,13 @@
 //      idleTimeoutMs) reconnects with Last-Event-ID = the last event fully
 //      processed, with exponential backoff and jitter; any progress resets
 //      the attempt count.
+//   4. (get, with maxResumes > 0) when the relay no longer holds the frames
+//      needed (`gone`: a browser reads far ahead of what it processed, and
+//      loses that when the connection breaks) or the stream is lost for good,
+//      a new transfer asks for the rest (offset = the bytes verified so far)
+//      with a fresh handshake; the hash carries over, so the new trailer is
+//      checked against the whole file, and a file that changed meanwhile is
+//      refused.
 //
 // Runs unchanged in a module Worker (decryption off the main thread; see
 // transfer_worker.js): it needs only fetch, ReadableStream, TextDecoder,
@@ -87,7 +94,11 @@ export const DEFAULTS = Object.freeze({
   backoffMs: 500,            // first delay, doubled per attempt, with jitter
   maxBackoffMs: 30_000,
   cancelOnAbort: true,       // DELETE the transfer when the caller aborts
+  maxResumes: 0,             // get: new transfers from the verified offset after gone / connection_lost
 });
+
+// Errors after which a get may resume with a new transfer (step 4 above).
+const RESUMABLE_CODES = new Set(['gone', 'connection_lost']);
 
 // Runs one transfer. options:
 //   relay, token               base URL and requester token
@@ -97,13 +108,29 @@ export const DEFAULTS = Object.freeze({
 //   openSink(answer)           → {write(chunk), close(), abort(err)} (each may be async);
 //                              called once the agent accepted, before any content
 //   onAnswer(answer), onProgress({transferId, bytes, size, frames}),
-//   onTransferId(id)           optional callbacks
+//   onTransferId(id), onResume({bytes, code, message})   optional callbacks
+//   maxResumes                 see step 4 (default 0: never)
 //   signal                     AbortSignal to cancel
 //   fetch, sleep, random, now  injectable for tests
-// Resolves {transferId, answer, bytes, frames}; rejects with TransferError.
+// Resolves {transferId, answer, bytes, frames, resumes}; rejects with
+// TransferError (the sink is aborted first).
 export async function runTransfer(options) {
-  const run = new TransferRun({ ...DEFAULTS, ...options });
-  return run.run();
+  const o = { ...DEFAULTS, ...options };
+  let prior = null;
+  for (let resumes = 0; ; ++resumes) {
+    const run = new TransferRun(o, prior);
+    try {
+      return { ...(await run.run()), resumes };
+    } catch (err) {
+      prior = resumes < o.maxResumes ? run.resumePoint(err) : null;
+      if (!prior) {
+        await Promise.resolve(run.sink?.abort?.(err)).catch(() => {});
+        throw err;
+      }
+      await run.cancelOnRelay();   // the agent may still be sending the old one
+      o.onResume?.({ bytes: prior.opener.totalBytes, code: err.code, message: err.message });
+    }
+  }
 }
 
 // A directory listing: runs a `list` and decodes the listing document.
@@ -134,17 +161,26 @@ class TransferRun {
   #frames = 0;
   #lastEventId = '';
   #finished = null;     // the result, once the stream said end
+  #prior;               // {opener, answer, sink} of the transfer this one resumes, or null
 
-  constructor(o) {
+  constructor(o, prior = null) {
     this.#o = o;
+    this.#prior = prior;
     this.#fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
     this.#sleep = o.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#random = o.random ?? Math.random;
     this.#now = o.now ?? Date.now;
-    const payload = encodeRequest({ ...o.request, timestampMs: o.request.timestampMs ?? this.#now() });
+    const request = prior ? { ...o.request, offset: prior.opener.totalBytes, chunkSize: prior.answer.chunkSize }
+                          : o.request;
+    const payload = encodeRequest({ ...request, timestampMs: request.timestampMs ?? this.#now() });
     this.#hs = o.ephemeralForTest
       ? InitiatorHandshake.startForTest(o.identity, o.agentKey, payload, o.ephemeralForTest)
       : InitiatorHandshake.start(o.identity, o.agentKey, payload);
+  }
+
+  // The sink content goes to (for the caller to abort when giving up).
+  get sink() {
+    return this.#sink ?? this.#prior?.sink ?? null;
   }
 
   async run() {
@@ -157,10 +193,20 @@ class TransferRun {
       return result;
     } catch (raw) {
       const err = classify(raw);
-      await Promise.resolve(this.#sink?.abort?.(err)).catch(() => {});
-      if (err.kind === 'cancelled' && this.#transferId && this.#o.cancelOnAbort) await this.#cancelOnRelay();
+      if (err.kind === 'cancelled' && this.#o.cancelOnAbort) await this.cancelOnRelay();
       throw err;
     }
+  }
+
+  // {opener, answer, sink} for a new transfer to resume this one after
+  // `err`, or null when it cannot: not a get, no content yet, or an error
+  // other than the relay losing the stream (integrity errors are final).
+  resumePoint(err) {
+    if (this.#o.request.op !== 'get' || !RESUMABLE_CODES.has(err.code) || !this.#opener || !this.#sink ||
+        this.#opener.complete) {
+      return null;
+    }
+    return { opener: this.#opener, answer: this.#prior?.answer ?? this.#answer, sink: this.#sink };
   }
 
   // POST /v1/transfers; returns the transfer id. Retried only when the
@@ -325,19 +371,39 @@ class TransferRun {
       throw new TransferError('refused', answer.error, answer.message || `the agent refused: ${answer.error}`);
     }
     this.#answer = answer;
+    if (this.#prior) return this.#resumeFrom(answer, keys);
     await this.#o.onAnswer?.(answer);
     if (!answer.frames) {
       this.#finish();
       return;
     }
     if (answer.offset !== 0) {
-      // Resuming needs the bytes before the offset fed into the hash
-      // (docs/protocol.md §3 "Resume"); the page does not offer it yet.
-      throw new TransferError('refused', 'unsupported', 'the agent answered from a resume offset this page did ' +
-                              'not ask for');
+      throw new TransferError('refused', 'resume_mismatch', `the agent answered from byte ${answer.offset}, ` +
+                              'but this download asked for the whole file');
     }
     this.#opener = new FrameOpener(keys, answer.firstIndex);
     this.#sink = (await this.#o.openSink?.(answer)) ?? null;
+  }
+
+  // The answer to a resumed request: the same file, from where the earlier
+  // transfer stopped; the content goes on into the same sink.
+  #resumeFrom(answer, keys) {
+    const { opener, answer: first, sink } = this.#prior;
+    if (answer.size !== first.size || answer.mtime !== first.mtime || answer.type !== first.type) {
+      const err = new TransferError('aborted', 'changed', 'the file changed on the agent since the download ' +
+                                    'started; start the download again');
+      err.agentCode = 'changed';
+      err.agentMessage = 'the file changed since the download started; start it again';
+      throw err;
+    }
+    if (!answer.frames || answer.offset !== opener.totalBytes || answer.chunkSize !== first.chunkSize) {
+      throw new TransferError('refused', 'resume_mismatch', `asked to resume at byte ${opener.totalBytes}, the ` +
+                              `agent answered from byte ${answer.offset}`);
+    }
+    this.#answer = first;
+    this.#opener = new FrameOpener(keys, answer.firstIndex);
+    this.#opener.continueFrom(opener);
+    this.#sink = sink;
   }
 
   async #onFrame(data) {
@@ -406,7 +472,8 @@ class TransferRun {
   }
 
   // Best effort: tell the relay (and so the agent) to stop.
-  async #cancelOnRelay() {
+  async cancelOnRelay() {
+    if (!this.#transferId) return;
     try {
       await this.#fetch(`${this.#o.relay}/v1/transfers/${encodeURIComponent(this.#transferId)}`, {
         method: 'DELETE',

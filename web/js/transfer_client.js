@@ -5,7 +5,7 @@
 //   const worker = await openTransferWorker();
 //   const t = startTransfer(worker, options, {
 //     onChunk: async (chunk) => writer.write(chunk),   // in order; awaited before the ack
-//     onAnswer, onProgress, onTransferId,
+//     onAnswer, onProgress, onTransferId, onResume,
 //   });
 //   t.cancel();            // optional
 //   const result = await t.done;   // rejects with {kind, code, message, ...}
@@ -31,7 +31,7 @@ export function openTransferWorker(url = new URL('./transfer_worker.js', import.
   });
 }
 
-export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, onTransferId } = {}) {
+export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, onTransferId, onResume } = {}) {
   const id = `t${nextId++}`;
   let chain = Promise.resolve();   // chunks are written one after another, in order
   let settle;
@@ -44,6 +44,7 @@ export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, 
       case 'transfer': onTransferId?.(msg.transferId); break;
       case 'answer': onAnswer?.(msg.answer); break;
       case 'progress': onProgress?.(msg); break;
+      case 'resumed': onResume?.(msg); break;
       case 'chunk':
         chain = chain.then(async () => {
           await onChunk?.(msg.chunk);

@@ -16,6 +16,7 @@
 //                  {type: 'answer', id, answer}
 //                  {type: 'chunk', id, chunk}     (its buffer is transferred, not copied)
 //                  {type: 'progress', id, bytes, size, frames}
+//                  {type: 'resumed', id, bytes, code, message}   a new transfer goes on from `bytes`
 //                  {type: 'done', id, result}     after the trailer verified; for a
 //                                                 list, result.entries is the listing
 //                  {type: 'error', id, error: {kind, code, message, status, agentCode, agentMessage}}
@@ -69,6 +70,7 @@ export function attach(port, { fetch = undefined, sleep = undefined } = {}) {
       onTransferId: (transferId) => post({ type: 'transfer', transferId }),
       onAnswer: (answer) => post({ type: 'answer', answer }),
       onProgress: ({ bytes, size, frames }) => post({ type: 'progress', bytes, size, frames }),
+      onResume: ({ bytes, code, message }) => post({ type: 'resumed', bytes, code, message }),
     }).then(
       (result) => post({ type: 'done', result }),
       (err) => post({ type: 'error', error: {

@@ -14,22 +14,32 @@ const json = (status, body, headers = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 
 // An honest agent serving `files` (path → bytes) and `dirs` (path → entries):
-// {answerFor(request), framesFor(request, keys)}.
+// {answerFor(request), framesFor(request, keys)}. A get with an offset is
+// answered as the C++ agent does (docs/protocol.md §3 "Resume"): from the
+// offset rounded down to a chunk, the prefix hashed but not sent.
 export function honestAgent({ files = {}, dirs = {}, chunkSize = 4096 } = {}) {
   const documentOf = (request) => (dirs[request.path] ? encodeListing(dirs[request.path]) : files[request.path]);
+  const offsetOf = (request, data) => (request.op === 'get'
+    ? Math.min(data.length, Math.floor((request.offset ?? 0) / chunkSize) * chunkSize) : 0);
   return {
     answerFor(request) {
       const data = documentOf(request);
       if (!data) return { ok: false, error: 'not_found', message: 'no such file in this share' };
+      const offset = offsetOf(request, data);
       return { ok: true, type: dirs[request.path] ? 'dir' : 'file', name: request.path.split('/').pop(),
-               size: data.length, mtime: 1, chunkSize, offset: 0, firstIndex: 0, frames: request.op !== 'stat' };
+               size: data.length, mtime: 1, chunkSize, offset, firstIndex: offset / chunkSize,
+               frames: request.op !== 'stat' };
     },
     framesFor(request, keys) {
       const data = documentOf(request);
       if (!data || request.op === 'stat') return [];
-      const sealer = new FrameSealer(keys, 0);
+      const offset = offsetOf(request, data);
+      const sealer = new FrameSealer(keys, offset / chunkSize);
+      sealer.absorbPrefix(data.subarray(0, offset));
       const frames = [];
-      for (let at = 0; at < data.length; at += chunkSize) frames.push(sealer.sealChunk(data.subarray(at, at + chunkSize)));
+      for (let at = offset; at < data.length; at += chunkSize) {
+        frames.push(sealer.sealChunk(data.subarray(at, at + chunkSize)));
+      }
       frames.push(sealer.sealTrailer());
       return frames;
     },
