@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "agent/daemon.h"
+#include "proto/log_format.h"
 
 namespace {
 
@@ -69,6 +70,7 @@ struct RunOptions {
   uint32_t chunk_size = protocol::kDefaultChunkBytes;
   int read_timeout = 45;
   std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 std::atomic<bool> g_signalled{false};  // written by the signal handler only
@@ -76,7 +78,8 @@ extern "C" void on_signal(int) { g_signalled.store(true); }
 
 int cmd_run(RunOptions o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  logging::apply(logging::parse_format(o.log_format).value_or(logging::Format::text), "agent",
+                 "%Y-%m-%dT%H:%M:%S.%e %l %v");
   fs::path state(o.state_dir);
   auto identity = load_identity(state / "identity.key");
   if (!identity) {
@@ -242,6 +245,9 @@ int main(int argc, char** argv) {
                                                     "stream counts as dead; above the relay's heartbeat")
       ->envname("SEALRELAY_READ_TIMEOUT")->check(CLI::Range(5, 3600));
   run->add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->envname("SEALRELAY_LOG_LEVEL");
+  run->add_option("--log-format", o.log_format,
+                  "text (for people) or json (one object per line: time, level, message, key=value fields)")
+      ->envname("SEALRELAY_LOG_FORMAT")->check(CLI::IsMember({"text", "json"}));
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "proto/log_format.h"
 #include "relay/config.h"
 #include "relay/memory_store.h"
 #include "relay/redis.h"
@@ -183,6 +185,10 @@ int relay_main(int argc, char** argv) {
   flag(app, "--read-timeout-seconds", read_timeout_s, "Per-read timeout on every connection");
   flag(app, "--log-level", cfg.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  std::string log_format = "text";
+  flag(app, "--log-format", log_format,
+       "text (for people) or json (one object per line: time, level, message, key=value fields)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   auto* serve_cmd = app.add_subcommand("serve", "Run the relay (the default)");
   serve_cmd->fallthrough();
@@ -207,10 +213,11 @@ int relay_main(int argc, char** argv) {
     return app.exit(e);
   }
 
-  auto logger = spdlog::stderr_color_mt("relay");
+  auto format = logging::parse_format(log_format).value_or(logging::Format::text);
+  auto logger = format == logging::Format::json ? spdlog::stderr_logger_mt("relay") : spdlog::stderr_color_mt("relay");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logging::apply(format, "relay", "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   if (token->parsed()) {
     std::string path = tokens_path(cfg);

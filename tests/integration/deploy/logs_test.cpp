@@ -1,0 +1,144 @@
+// Structured logs: --log-format json / SEALRELAY_LOG_FORMAT=json makes the
+// relay and the agent write one JSON object per line (time, level,
+// component, message, key=value fields); text stays the default. Neither
+// ever logs a token or a key, and the relay nothing but ids and sizes.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <regex>
+#include <sstream>
+
+#include "proto/log_format.h"
+#include "tests/integration/deploy/site.h"
+
+namespace sealrelay::test {
+namespace {
+
+using nlohmann::json;
+
+TEST(LogFields, KeyValuePairsOfAMessageBecomeFieldsAndNumbersStayNumbers) {
+  auto f = logging::message_fields(
+      "transfer t_1 requester=ABCD-EFGH (ops laptop) op=get path=/demo/a b=c.txt bytes=1048576 seconds=0.25 "
+      "result=ok");
+  ASSERT_EQ(f.size(), 7u);
+  EXPECT_EQ(f[0], std::make_pair(std::string("requester"), std::string("ABCD-EFGH (ops laptop)")));
+  EXPECT_EQ(f[2].second, "/demo/a") << "a value ends where the next word-initial key= starts";
+  EXPECT_EQ(f[3], std::make_pair(std::string("b"), std::string("c.txt")));
+  EXPECT_EQ(logging::field_value("1048576"), json(1048576));
+  EXPECT_EQ(logging::field_value("0.25"), json(0.25));
+  EXPECT_EQ(logging::field_value("-3"), json(-3));
+  for (const char* text : {"ok", "007", "1.", "1.2.3", "", "12345678901234567890123", "1e5"}) {
+    EXPECT_EQ(logging::field_value(text), json(text)) << text;
+  }
+  EXPECT_TRUE(logging::message_fields("agent shop-1 connected from 127.0.0.1").empty());
+  EXPECT_TRUE(logging::message_fields("a=b") == (std::vector<std::pair<std::string, std::string>>{{"a", "b"}}));
+}
+
+TEST(LogFields, TheJsonFormatterWritesOneObjectPerLineAndSurvivesInvalidUtf8) {
+  logging::JsonFormatter f("relay");
+  spdlog::details::log_msg msg(spdlog::source_loc{}, "relay", spdlog::level::warn,
+                               "upload of t_9 \xff\xfe interrupted at frame=12 time=bogus");
+  spdlog::memory_buf_t out;
+  f.format(msg, out);
+  std::string line(out.data(), out.size());
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  auto j = json::parse(line);
+  EXPECT_EQ(j["level"], "warn");
+  EXPECT_EQ(j["component"], "relay");
+  EXPECT_EQ(j["frame"], 12);
+  EXPECT_NE(j["time"], "bogus") << "a field never replaces a standard key";
+  EXPECT_TRUE(std::regex_match(j["time"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
+}
+
+// Every line of `log` is a JSON object with the standard keys; returns them.
+std::vector<json> json_lines(const std::string& log, const std::string& component) {
+  std::vector<json> out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    auto j = json::parse(line, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << "not a JSON object: " << line;
+    if (!j.is_object()) continue;
+    EXPECT_TRUE(j["time"].is_string()) << line;
+    EXPECT_TRUE(j["message"].is_string()) << line;
+    EXPECT_EQ(j["component"], component) << line;
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "fatal"};
+    EXPECT_TRUE(j["level"].is_string() && levels.count(j["level"].get<std::string>())) << line;
+    out.push_back(j);
+  }
+  return out;
+}
+
+std::string value_of(const std::string& file, const std::string& key) {
+  std::smatch m;
+  std::string text = read_file(file);
+  return std::regex_search(text, m, std::regex(key + "=(\\S+)")) ? m[1].str() : "";
+}
+
+TEST(StructuredLogs, RelayAndAgentWriteJsonLinesWithoutSecretsOrNames) {
+  Site site;
+  ASSERT_TRUE(site.add_agent("shop-1"));
+  auto agent_token = site.token({"add-agent", "shop-1"});
+  ASSERT_TRUE(agent_token);
+  std::string token_file = site.dir() + "/agent.token";
+  std::ofstream(token_file) << *agent_token << "\n";
+  const std::string name = "quarterly-secret-plans.txt";
+  std::ofstream(site.share("shop-1") + "/" + name) << "the plaintext the relay must never see\n";
+
+  auto relay = site.start_relay("json", {"--log-format", "json", "--log-level", "debug"});
+  ASSERT_TRUE(relay) << relay.error().message;
+  std::string url = "http://127.0.0.1:" + std::to_string(relay->port);
+  auto p = Process::spawn({binary("agent/sealrelay-agent"), "run", "--state-dir", site.agent_state("shop-1"),
+                           "--relay-url", url, "--token-file", token_file, "--share", "demo=" + site.share("shop-1")},
+                          site.dir() + "/agent.log", Process::Options{{"SEALRELAY_LOG_FORMAT=json"}, ""});
+  ASSERT_TRUE(p);
+  auto agent = std::move(*p);
+  ASSERT_TRUE(site.agent_online("shop-1", url)) << agent->log();
+  auto got = site.cli({"--quiet", "get", "shop-1:/demo/" + name, "-o", site.dir() + "/out.txt"}, url);
+  ASSERT_EQ(got.exit_code, 0) << got.output;
+  ASSERT_TRUE(agent->wait_for_log("result=ok", 10s)) << agent->log();
+  agent->kill(SIGTERM);
+  agent->wait_exit(20s);
+  relay->process->kill(SIGTERM);
+  relay->process->wait_exit(20s);
+
+  std::string relay_log = relay->process->log(), agent_log = agent->log();
+  auto relay_lines = json_lines(relay_log, "relay");
+  auto agent_lines = json_lines(agent_log, "agent");
+  EXPECT_GT(relay_lines.size(), 3u);
+  bool transfer_logged = false;
+  for (auto& j : agent_lines) {
+    if (j.value("result", "") == "ok" && j.value("op", "") == "get") {
+      transfer_logged = true;
+      EXPECT_TRUE(j["bytes"].is_number_integer()) << j.dump();
+    }
+  }
+  EXPECT_TRUE(transfer_logged) << agent_log;
+
+  // Secrets: tokens (whole, or their secret half) and private keys.
+  std::vector<std::string> secrets{*agent_token, agent_token->substr(agent_token->rfind('_') + 1),
+                                   value_of(site.agent_state("shop-1") + "/identity.key", "private"),
+                                   value_of(site.dir() + "/cli/identity.key", "private")};
+  for (auto& s : secrets) {
+    ASSERT_GT(s.size(), 20u);
+    EXPECT_EQ(relay_log.find(s), std::string::npos) << "a secret in the relay's log";
+    EXPECT_EQ(agent_log.find(s), std::string::npos) << "a secret in the agent's log";
+  }
+  // The relay never learns a name or path, so it cannot log one.
+  EXPECT_EQ(relay_log.find("quarterly"), std::string::npos);
+  EXPECT_EQ(relay_log.find("/demo"), std::string::npos);
+}
+
+TEST(StructuredLogs, TextIsTheDefault) {
+  Site site;
+  auto relay = site.start_relay("text");
+  ASSERT_TRUE(relay) << relay.error().message;
+  std::string first = relay->process->log().substr(0, relay->process->log().find('\n'));
+  EXPECT_FALSE(json::parse(first, nullptr, false).is_object()) << first;
+  EXPECT_TRUE(std::regex_search(first, std::regex(R"(^\d{4}-\d\d-\d\dT[0-9:.]+ [a-z]+ )"))) << first;
+}
+
+}  // namespace
+}  // namespace sealrelay::test
