@@ -93,13 +93,17 @@ std::optional<StreamId> transfer_cursor(const std::string& h) {
 // Reads and drops up to 64 KiB of a body the relay refuses before reading
 // it: a socket closed with unread data is reset, and the client would lose
 // the error answer. A larger body is cut (the client sees a broken upload).
-void drain(const httplib::ContentReader& reader) {
+// Cutting it makes cpp-httplib set the status to 400: the refusal already
+// written to `res` keeps its own status.
+void drain(const httplib::ContentReader& reader, httplib::Response& res) {
+  const int status = res.status;
   size_t left = 64u << 10;
   reader([&](const char*, size_t n) {
     if (n > left) return false;
     left -= n;
     return true;
   });
+  res.status = status;
 }
 
 }  // namespace
@@ -401,14 +405,14 @@ void Server::agent_routes() {
 void Server::upload(const httplib::Request& req, httplib::Response& res,
                     const httplib::ContentReader& reader) {
   auto who = auth(req, res, TokenKind::agent);
-  if (!who) return drain(reader);
+  if (!who) return drain(reader, res);
   auto t = owned_transfer(req.matches[1], *who, res);
-  if (!t) return drain(reader);
+  if (!t) return drain(reader, res);
   std::string first_h = req.get_header_value("X-Sealrelay-First-Frame");
   bool digits = !first_h.empty() && first_h.size() <= 18 &&
                 std::all_of(first_h.begin(), first_h.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits) {
-    drain(reader);
+    drain(reader, res);
     return fail(res, 400, "bad_request", "X-Sealrelay-First-Frame must be a frame index");
   }
   uint64_t first = std::stoull(first_h);
@@ -422,7 +426,7 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
   };
   auto begun = store_->begin_upload(tid, session, first);
   if (!begun) {
-    drain(reader);
+    drain(reader, res);
     if (begun.error().code == "conflict") return conflict(begun.error().message);
     return fail(res, begun.error());
   }
