@@ -1,0 +1,83 @@
+// A relay that lies: an HTTP proxy on loopback between the requester (the
+// real CLI) and the real relay, playing the relay operator gone bad. It
+// forwards every call, and lets a test rewrite what a malicious relay could:
+// the agent directory, the transfer creations (it sees every message 1), and
+// the events of every transfer stream — answers and frames replaced,
+// changed, reordered, dropped, duplicated, spliced, the stream ended early.
+//
+//   LyingRelay liar(sys->port());
+//   liar.rewrite_events = [](sse::Event e, const LyingRelay::Emit& emit) { ... emit(e); };
+//   sys->cli({"--url", liar.url(), "get", ...});
+//
+// Everything runs on cpp-httplib threads of this process; the upstream reads
+// of a stream end when its downstream client goes away or at destruction.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proto/sse.h"
+
+namespace sealrelay::test {
+
+class LyingRelay {
+ public:
+  // Sends one event to the requester.
+  using Emit = std::function<void(const sse::Event&)>;
+  // Sees every event of every transfer stream, in order; emits what the
+  // requester gets instead (nothing, the event, others). `tid` says which
+  // transfer. Unset: events pass unchanged.
+  using RewriteEvents = std::function<void(const std::string& tid, sse::Event e, const Emit& emit)>;
+
+  explicit LyingRelay(int upstream_port);
+  ~LyingRelay();
+  LyingRelay(const LyingRelay&) = delete;
+  LyingRelay& operator=(const LyingRelay&) = delete;
+
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // Hooks; set them before the requester starts.
+  RewriteEvents rewrite_events;
+  std::function<void(nlohmann::json& directory)> rewrite_agents;  // GET /v1/agents reply body
+  std::function<void(nlohmann::json& create)> rewrite_create;     // POST /v1/transfers request body
+
+  // What passed through (thread-safe copies).
+  struct Created {
+    std::string transfer_id, agent, msg1, token;  // msg1 as base64, token as sent
+  };
+  std::vector<Created> created();
+  // Events as the real relay sent them, per stream opened (each reconnect is
+  // a new entry).
+  std::vector<std::vector<sse::Event>> upstream_streams();
+  int transfer_posts() const { return transfer_posts_.load(); }
+
+ private:
+  struct Stream;
+  void forward(const httplib::Request& req, httplib::Response& res);
+  void events(const httplib::Request& req, httplib::Response& res);
+
+  int upstream_port_;
+  int port_ = 0;
+  httplib::Server server_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> transfer_posts_{0};
+  std::mutex mu_;
+  std::vector<Created> created_;                        // Guarded by mu_
+  std::vector<std::vector<sse::Event>> upstream_;        // Guarded by mu_
+  std::vector<std::shared_ptr<Stream>> streams_;         // Guarded by mu_
+};
+
+// The stream as a relay renders it (event, id, data lines, blank line).
+std::string render(const sse::Event& e);
+
+}  // namespace sealrelay::test

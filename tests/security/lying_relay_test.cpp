@@ -1,0 +1,430 @@
+// A relay that lies (issue 7; docs/security.md §Threats). The real agent and
+// the real CLI talk through tests/security/lying_relay.h, a proxy playing a
+// malicious relay operator. Each attack must be detected by the requester
+// (or the agent), reported as what it is — the CLI's exit code 5
+// (integrity) and a message naming the failure — and leave nothing under
+// the final file name; what the .part holds is always a verified prefix of
+// the real file (nothing forged ever reaches the disk).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "crypto/payloads.h"
+#include "crypto/session.h"
+#include "proto/base64.h"
+#include "tests/e2e/system.h"
+#include "tests/security/lying_relay.h"
+
+namespace sealrelay::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr size_t kChunk = 256 * 1024;
+// Five data frames (the last one short) and the trailer: frame ids 1..5 are
+// data, id 6 is the trailer (SSE id = frame index + 1).
+constexpr size_t kFileBytes = 4 * kChunk + 1000;
+constexpr const char* kTrailerId = "6";
+
+std::span<const uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+class LyingRelayTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = System::start(System::Store::kMemory);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    sys = std::move(*s);
+    ASSERT_TRUE(sys->start_agent("shop-1").ok());
+    src = sys->share("shop-1") + "/ledger.bin";
+    write_random_file(src, kFileBytes, 71);
+    write_random_file(sys->share("shop-1") + "/other.bin", kFileBytes, 72);
+    // Pin the agent's key through the honest relay: the pin is what every
+    // attack below has to get past.
+    auto pinned = sys->cli({"stat", "shop-1:/demo/ledger.bin"});
+    ASSERT_EQ(pinned.exit_code, 0) << pinned.output;
+    liar = std::make_unique<LyingRelay>(sys->port());
+    fs::create_directories(sys->dir() + "/out");
+  }
+
+  std::string out(const std::string& name = "ledger.bin") { return sys->dir() + "/out/" + name; }
+
+  // `sealrelay get` of `path` through the lying relay.
+  CliResult get_through_liar(const std::string& path = "/demo/ledger.bin", const std::string& dst = "") {
+    return sys->cli({"--url", liar->url(), "get", "shop-1:" + path, "-o", dst.empty() ? out() : dst});
+  }
+
+  // The attack is reported as `code` with `says` in the message, and no file
+  // got its final name; the .part, if any, is a prefix of the real file.
+  void expect_caught(const CliResult& r, int code, const std::string& says, const std::string& dst = "",
+                     const std::string& real = "") {
+    const std::string file = dst.empty() ? out() : dst;
+    EXPECT_EQ(r.exit_code, code) << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << "expected \"" << says << "\" in:\n" << r.output;
+    EXPECT_FALSE(fs::exists(file)) << "a file got its final name despite the attack";
+    if (fs::exists(file + ".part")) {
+      std::string part = read_file(file + ".part");
+      std::string whole = read_file(real.empty() ? src : real);
+      EXPECT_EQ(whole.compare(0, part.size(), part), 0) << "the .part holds bytes that are not the real file's";
+    }
+  }
+
+  // Rewrites the frame events of the stream with `fn(id, event, emit)`;
+  // every other event passes unchanged.
+  void on_frames(std::function<void(const std::string& id, sse::Event e, const LyingRelay::Emit&)> fn) {
+    liar->rewrite_events = [fn](const std::string&, sse::Event e, const LyingRelay::Emit& emit) {
+      if (e.name != "frame") return emit(e);
+      std::string id = e.id;
+      fn(id, std::move(e), emit);
+    };
+  }
+
+  // The events of the last stream as the real relay sent them.
+  std::vector<sse::Event> last_stream() {
+    auto streams = liar->upstream_streams();
+    return streams.empty() ? std::vector<sse::Event>{} : streams.back();
+  }
+
+  std::unique_ptr<System> sys;
+  std::unique_ptr<LyingRelay> liar;
+  std::string src;
+};
+
+// The proxy itself changes nothing when it does not lie: the baseline for
+// every test below.
+TEST_F(LyingRelayTest, AnHonestProxyChangesNothing) {
+  auto r = get_through_liar();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(same_file(src, out()));
+  ASSERT_EQ(liar->created().size(), 1u);
+  size_t frames = 0;
+  for (const auto& e : last_stream()) frames += e.name == "frame";
+  EXPECT_EQ(frames, 6u) << "5 data frames and the trailer";
+}
+
+// Key swap: the relay answers the CLI's message 1 with a well-formed
+// message 2 of its own key (made for a message 1 it wrote itself: without
+// the agent's private key it cannot make one for the CLI's). Noise_IK's
+// message 2 depends on the whole transcript and on the pinned key, so the
+// handshake fails before any frame is looked at.
+TEST_F(LyingRelayTest, AnAnswerFromAnotherKeyFailsTheHandshake) {
+  Identity impostor = generate_identity(), someone = generate_identity();
+  auto own = InitiatorHandshake::start(someone, impostor.public_key, bytes_of("{}"));
+  ASSERT_TRUE(own.ok());
+  auto read = ResponderHandshake::read(impostor, own->message1());
+  ASSERT_TRUE(read.ok());
+  Answer fake;
+  fake.ok = true;
+  fake.type = EntryType::kFile;
+  fake.name = "ledger.bin";
+  fake.size = kFileBytes;
+  fake.chunk_size = kChunk;
+  fake.frames = true;
+  std::string fake_text = encode_answer(fake);
+  auto reply = read->answer(bytes_of(fake_text));
+  ASSERT_TRUE(reply.ok());
+  const std::string forged = base64::encode(reply->message2);
+  liar->rewrite_events = [&](const std::string&, sse::Event e, const LyingRelay::Emit& emit) {
+    if (e.name == "answer") e.data = forged;
+    emit(e);
+  };
+  expect_caught(get_through_liar(), 5, "the handshake did not verify");
+  EXPECT_FALSE(fs::exists(out() + ".part")) << "nothing is written before the handshake verified";
+}
+
+// The agent's own answer, but to an earlier transfer (the relay keeps old
+// message 2s): bound to that transfer's message 1, it fails here too.
+TEST_F(LyingRelayTest, TheAgentsAnswerToAnotherTransferFailsTheHandshake) {
+  ASSERT_EQ(get_through_liar("/demo/other.bin", out("other.bin")).exit_code, 0);
+  std::string old_answer;
+  for (const auto& e : last_stream()) {
+    if (e.name == "answer") old_answer = e.data;
+  }
+  ASSERT_FALSE(old_answer.empty());
+  liar->rewrite_events = [&](const std::string&, sse::Event e, const LyingRelay::Emit& emit) {
+    if (e.name == "answer") e.data = old_answer;
+    emit(e);
+  };
+  expect_caught(get_through_liar(), 5, "the handshake did not verify");
+}
+
+// One byte of a frame's ciphertext changed (one base64 character).
+TEST_F(LyingRelayTest, AChangedFrameIsTampered) {
+  on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+    if (id == "3") {
+      char& c = e.data[e.data.size() / 2];
+      c = c == 'A' ? 'B' : 'A';
+    }
+    emit(e);
+  });
+  expect_caught(get_through_liar(), 5, "frame 2 failed authentication");
+}
+
+// A changed header byte (the index) is caught by the order check; a changed
+// flag (marking a data frame final) by the authentication of the AD.
+TEST_F(LyingRelayTest, AFrameMarkedFinalIsTampered) {
+  on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+    if (id == "2") {
+      std::vector<uint8_t> f;
+      ASSERT_TRUE(base64::decode_into(e.data, f));
+      f[1] |= 1;  // FINAL
+      f.resize(50 + 40);  // the size of a trailer, so only the AD can tell
+      e.data = base64::encode(f);
+    }
+    emit(e);
+  });
+  expect_caught(get_through_liar(), 5, "frame 1 failed authentication");
+}
+
+TEST_F(LyingRelayTest, ReorderedFramesAreOutOfOrder) {
+  std::optional<sse::Event> held;
+  on_frames([&](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+    if (id == "2") {
+      held = std::move(e);  // frame 1 waits ...
+      return;
+    }
+    emit(e);
+    if (id == "3" && held) emit(*held);  // ... until after frame 2
+  });
+  expect_caught(get_through_liar(), 5, "frame 2 arrived where frame 1 was due");
+}
+
+TEST_F(LyingRelayTest, ADroppedFrameIsOutOfOrder) {
+  on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+    if (id != "4") emit(e);
+  });
+  expect_caught(get_through_liar(), 5, "frame 4 arrived where frame 3 was due");
+}
+
+TEST_F(LyingRelayTest, ADuplicatedFrameIsOutOfOrder) {
+  on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+    emit(e);
+    if (id == "2") emit(e);
+  });
+  expect_caught(get_through_liar(), 5, "frame 1 arrived where frame 2 was due");
+}
+
+// Frame 2 of another transfer — same agent, same requester, same index,
+// same size — spliced in: the frame key and the handshake hash in its AD
+// are that transfer's, so it does not open here.
+TEST_F(LyingRelayTest, AFrameSplicedFromAnotherTransferIsTampered) {
+  ASSERT_EQ(get_through_liar("/demo/other.bin", out("other.bin")).exit_code, 0);
+  std::map<std::string, std::string> other;
+  for (const auto& e : last_stream()) {
+    if (e.name == "frame") other[e.id] = e.data;
+  }
+  ASSERT_EQ(other.size(), 6u);
+  on_frames([&](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+    if (id == "3") e.data = other["3"];
+    emit(e);
+  });
+  expect_caught(get_through_liar(), 5, "frame 2 failed authentication");
+}
+
+// The stream ends early: the relay drops the last frames and the trailer
+// and says `end`. Only the trailer proves completeness, so the CLI says the
+// file is incomplete (and keeps the verified .part for --resume).
+TEST_F(LyingRelayTest, AStreamEndedBeforeTheTrailerIsTruncated) {
+  bool ended = false;
+  liar->rewrite_events = [&](const std::string&, sse::Event e, const LyingRelay::Emit& emit) {
+    if (ended) return;
+    if (e.name == "frame" && e.id == "4") {
+      ended = true;
+      return emit(sse::Event{"end", "4", R"({"frames":3})"});
+    }
+    emit(e);
+  };
+  expect_caught(get_through_liar(), 5, "the stream ended before the trailer");
+  ASSERT_TRUE(fs::exists(out() + ".part"));
+  EXPECT_EQ(fs::file_size(out() + ".part"), 3 * kChunk);
+}
+
+// Every data frame, but no trailer: the same (a stream cut at a chunk
+// boundary looks complete to anyone who does not wait for the trailer).
+TEST_F(LyingRelayTest, AllDataWithoutTheTrailerIsTruncated) {
+  liar->rewrite_events = [&](const std::string&, sse::Event e, const LyingRelay::Emit& emit) {
+    if (e.name == "frame" && e.id == kTrailerId) return;
+    if (e.name == "end") e.data = R"({"frames":5})";
+    emit(e);
+  };
+  expect_caught(get_through_liar(), 5, "the stream ended before the trailer");
+  EXPECT_EQ(fs::file_size(out() + ".part"), kFileBytes) << "every byte arrived, yet the file is not final";
+}
+
+// A trailer with another count or hash. The relay cannot seal one (it has no
+// frame key); what it can do is put a trailer it holds in the trailer's
+// place. Both honest versions fail: another transfer's trailer at the right
+// index does not authenticate, and the real trailer moved forward over the
+// last data frame arrives at the wrong index. (A forged trailer sealed with
+// the right key is refused as trailer_mismatch by FrameOpener:
+// tests/unit/crypto/frames_test.cpp; below, a stale .part shows the same
+// check in the real system.)
+TEST_F(LyingRelayTest, AnotherTransfersTrailerIsTampered) {
+  ASSERT_EQ(get_through_liar("/demo/other.bin", out("other.bin")).exit_code, 0);
+  std::string other_trailer;
+  for (const auto& e : last_stream()) {
+    if (e.name == "frame" && e.id == kTrailerId) other_trailer = e.data;
+  }
+  ASSERT_FALSE(other_trailer.empty());
+  on_frames([&](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+    if (id == kTrailerId) e.data = other_trailer;
+    emit(e);
+  });
+  expect_caught(get_through_liar(), 5, "frame 5 failed authentication");
+}
+
+TEST_F(LyingRelayTest, TheTrailerInPlaceOfTheLastDataFrameIsOutOfOrder) {
+  on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+    if (id != "5") emit(e);
+  });
+  expect_caught(get_through_liar(), 5, "frame 5 arrived where frame 4 was due");
+}
+
+// The trailer's hash is checked against every byte of the file, including a
+// resumed prefix the requester already held: a .part whose bytes are not the
+// agent's (changed on disk, or left by another version of the file) ends in
+// trailer_mismatch, and the .part is deleted (it cannot be resumed).
+TEST_F(LyingRelayTest, AStalePartFileEndsInATrailerMismatch) {
+  std::string part = read_file(src).substr(0, 2 * kChunk);
+  part[1000] ^= 0x01;
+  std::ofstream(out() + ".part", std::ios::binary) << part;
+  auto r = sys->cli({"--url", liar->url(), "get", "--resume", "shop-1:/demo/ledger.bin", "-o", out()});
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_NE(r.output.find("trailer's byte count or SHA-256 does not match"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out()));
+  EXPECT_FALSE(fs::exists(out() + ".part"));
+}
+
+// The directory (a hint) advertises another key for the pinned agent: the
+// CLI refuses before it sends anything (exit 5), and the relay never gets a
+// message 1 to play with.
+TEST_F(LyingRelayTest, ADirectoryAdvertisingAnotherKeyForAPinnedAgentIsRefused) {
+  Identity impostor = generate_identity();
+  liar->rewrite_agents = [&](json& dir) {
+    for (auto& a : dir["agents"]) {
+      if (a["id"] == "shop-1") a["public_key"] = encode_public_key(impostor.public_key);
+    }
+  };
+  auto r = get_through_liar();
+  expect_caught(r, 5, "HAS CHANGED");
+  EXPECT_NE(r.output.find(fingerprint_of(impostor.public_key)), std::string::npos) << r.output;
+  EXPECT_EQ(liar->transfer_posts(), 0) << "nothing may be requested from an agent whose key changed";
+}
+
+// The directory is a hint, never an authority: with the pin in place, a
+// relay that hides the agent's key (or lists nothing) cannot stop a
+// transfer, and cannot steer it to another key.
+TEST_F(LyingRelayTest, ADirectoryWithoutTheKeyDoesNotMatterOnceAgentIsPinned) {
+  liar->rewrite_agents = [](json& dir) { dir["agents"] = json::array(); };
+  auto r = get_through_liar();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(same_file(src, out()));
+}
+
+// A relay that sends the transfer to another agent (here a real, honest
+// agent with its own key that trusts this requester): that agent cannot
+// read a message 1 made for the pinned key, and says so.
+TEST_F(LyingRelayTest, AMessage1RoutedToAnotherAgentCannotBeRead) {
+  ASSERT_TRUE(sys->start_agent("shop-2").ok());
+  liar->rewrite_create = [](json& create) { create["agent"] = "shop-2"; };
+  auto r = get_through_liar();
+  expect_caught(r, 5, "not addressed to this agent's key");
+  EXPECT_TRUE(wait_until([&] { return read_file(sys->dir() + "/agent-shop-2.log").find("result=handshake_failed") !=
+                                      std::string::npos; },
+                         10s))
+      << read_file(sys->dir() + "/agent-shop-2.log");
+}
+
+// A message 1 the relay stored, sent again as a new transfer: the agent's
+// replay guard refuses it (docs/protocol.md §5). Shown twice: with the real
+// CLI's message 1 (the agent logs the refusal; the relay gets no frame of
+// content, only a message 2 it cannot read), and with a message 1 this test
+// made as an authorized requester with a fixed ephemeral key, so it can
+// read the agent's second answer: a refusal, `replayed`, inside message 2.
+TEST_F(LyingRelayTest, AReplayedMessage1IsRefusedByTheAgent) {
+  auto first = get_through_liar();
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto created = liar->created();
+  ASSERT_EQ(created.size(), 1u);
+  auto agent_log = [&] { return read_file(sys->dir() + "/agent-shop-1.log"); };
+  size_t replayed_before = 0;
+  for (size_t at = 0; (at = agent_log().find("result=replayed", at)) != std::string::npos; ++at) ++replayed_before;
+
+  // The relay operator replays the CLI's message 1 with the token it saw.
+  httplib::Client relay("127.0.0.1", sys->port());
+  httplib::Headers auth = {{"Authorization", "Bearer " + created[0].token}};
+  auto post = relay.Post("/v1/transfers", auth, json{{"agent", "shop-1"}, {"msg1", created[0].msg1}}.dump(),
+                         "application/json");
+  ASSERT_TRUE(post);
+  ASSERT_EQ(post->status, 201) << post->body;
+  std::string tid = json::parse(post->body)["transfer_id"];
+  EXPECT_TRUE(wait_until([&] { return agent_log().find("result=replayed") != std::string::npos; }, 10s))
+      << agent_log();
+  // What the relay gets for its trouble: an answer it cannot read and no
+  // content frame. (The refusal's frames, if any, are at most the end.)
+  std::string events;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = relay.Get(("/v1/transfers/" + tid).c_str(), auth);
+        if (!r || r->status != 200) return false;
+        auto j = json::parse(r->body);
+        events = r->body;
+        return j["state"] != "requested" && j["state"] != "answered";
+      },
+      10s))
+      << events;
+  EXPECT_EQ(json::parse(events)["bytes"].get<uint64_t>(), 0u) << events;
+  EXPECT_EQ(json::parse(events)["frames"].get<uint64_t>(), 0u) << events;
+
+  // The same, readable: an authorized requester's message 1 with a fixed
+  // ephemeral key, sent twice. The first is served, the second refused.
+  auto me = load_identity(sys->cli_home() + "/identity.key");
+  ASSERT_TRUE(me.ok());
+  auto agent_key = load_identity(sys->agent_state("shop-1") + "/identity.key");
+  ASSERT_TRUE(agent_key.ok());
+  Identity eph = generate_identity();
+  Request req;
+  req.op = Op::kStat;
+  req.path = "/demo/ledger.bin";
+  req.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string payload = encode_request(req);
+  auto answer_to = [&](const std::string& msg1_b64) -> Result<Answer> {
+    auto p = relay.Post("/v1/transfers", auth, json{{"agent", "shop-1"}, {"msg1", msg1_b64}}.dump(),
+                        "application/json");
+    if (!p || p->status != 201) return make_error("test", "create failed");
+    std::string t = json::parse(p->body)["transfer_id"];
+    std::string msg2;
+    relay.set_read_timeout(10);
+    (void)relay.Get(("/v1/transfers/" + t + "/events").c_str(), auth, [&](const char* d, size_t n) {
+      std::string chunk(d, n);
+      std::smatch m;
+      if (std::regex_search(chunk, m, std::regex("event: answer\nid: 0\ndata: (\\S+)\n"))) msg2 = m[1];
+      return msg2.empty();
+    });
+    std::vector<uint8_t> bytes;
+    if (!base64::decode_into(msg2, bytes)) return make_error("test", "no answer");
+    auto hs = InitiatorHandshake::start_for_test(*me, agent_key->public_key, bytes_of(payload), &eph);
+    auto done = hs->finish(bytes);
+    if (!done) return done.error();
+    return decode_answer(done->payload);
+  };
+  auto hs = InitiatorHandshake::start_for_test(*me, agent_key->public_key, bytes_of(payload), &eph);
+  ASSERT_TRUE(hs.ok());
+  const std::string msg1 = base64::encode(hs->message1());
+  auto served = answer_to(msg1);
+  ASSERT_TRUE(served.ok()) << served.error().message;
+  EXPECT_TRUE(served->ok) << served->error;
+  auto replayed = answer_to(msg1);
+  ASSERT_TRUE(replayed.ok()) << replayed.error().message;
+  EXPECT_FALSE(replayed->ok);
+  EXPECT_EQ(replayed->error, "replayed");
+}
+
+}  // namespace
+}  // namespace sealrelay::test
