@@ -147,7 +147,7 @@ async function signIn() {
   await page.locator('#token-error').waitFor();
   result.badTokenMessage = await text('#token-error');
   await page.getByLabel('Requester token').fill(TOKEN);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Requester token').press('Enter');
   await page.locator('#agents-table tbody tr[data-agent="shop-1"]').waitFor();
   result.tokenInUrl = page.url().includes(TOKEN);
   result.tokenInSessionStorage = await page.evaluate((t) => sessionStorage.getItem('sealrelay.token') === t, TOKEN);
@@ -200,7 +200,12 @@ const scenarios = {
     authorize();
     await browseAgent();
     await shot('shares-first-contact');
-    await openDir('demo', '/demo');
+    // By keyboard: a focused folder opens with Enter, and focus moves to its listing.
+    await page.getByRole('button', { name: 'demo/', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#browse-title', { hasText: 'shop-1:/demo' }).waitFor();
+    await page.locator('body:not(.busy)').waitFor();
+    result.focusAfterListing = await page.evaluate(() => document.activeElement?.id);
     result.listing = await page.locator('#listing tbody tr').evaluateAll(
       (rows) => rows.map((r) => ({ name: r.dataset.name, type: r.dataset.type, text: r.innerText })));
     await openDir('sub dir', '/demo/sub dir');
@@ -214,6 +219,8 @@ const scenarios = {
     await shot('downloaded');
     result.disk = await opfsFile('big.bin');
     result.agentRowAfter = await text('#agents-table tbody tr[data-agent="shop-1"]');
+    await page.setViewportSize({ width: 400, height: 860 });
+    await shot('narrow-screen');
     step(`download: ${JSON.stringify(result.download)}`);
   },
 
@@ -312,7 +319,7 @@ const scenarios = {
     signal('frozen');
     await waitForSignal('restarted');
     await page.evaluate(() => { globalThis.__saveGate.limit = Infinity; globalThis.__saveGate.release(); });
-    await page.locator('#download[data-resumes]').waitFor({ timeout: LONG });
+    await page.locator('#download[data-resumes], #download:not([data-state="running"])').waitFor({ timeout: LONG });
     result.resumedText = await text('#dl-result');
     await shot('resumed');
     result.download = await waitForDownload();

@@ -221,7 +221,7 @@ function renderAgents(agents) {
                       'Browse'))));
   }
   show('agents-empty', agents.length === 0);
-  $('agents-table').hidden = agents.length === 0;
+  $('agents-table').parentElement.hidden = agents.length === 0;
   if (state.busy) setBusy(true);
 }
 
@@ -370,7 +370,7 @@ function renderListing(agentId, path, entries) {
                                               onclick: () => download(agentId, target, e) }, 'Download'))));
   }
   show('listing-empty', entries.length === 0);
-  $('listing').hidden = entries.length === 0;
+  $('listing').parentElement.hidden = entries.length === 0;
   $('browse-title').focus();
 }
 
