@@ -5,6 +5,7 @@
 #include <hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,8 @@ Result<std::unique_ptr<Process>> Process::spawn(const std::vector<std::string>& 
     return make_error("spawn_failed", std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
+    // Dies with the test: a test killed mid-run leaves no relay behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(log, 1);
     ::dup2(log, 2);
     int devnull = ::open("/dev/null", O_RDONLY);

@@ -67,7 +67,10 @@ class Process {
     std::string cwd;               // empty: inherit
   };
 
-  // fork + execv(argv[0]); fails when the binary is not executable.
+  // fork + execv(argv[0]); fails when the binary is not executable. The
+  // child gets SIGKILL if the spawning *thread* ends (PR_SET_PDEATHSIG), so
+  // a crashed test leaves nothing running: spawn from a thread that lives
+  // as long as the child should.
   static Result<std::unique_ptr<Process>> spawn(const std::vector<std::string>& argv,
                                                 const std::string& log_path, Options opts);
   static Result<std::unique_ptr<Process>> spawn(const std::vector<std::string>& argv,
