@@ -70,6 +70,9 @@ TEST_F(BrowserPage, AnUnauthorizedBrowserSeesTheAgentsRefusal) {
   if (HasFatalFailure()) return;
   EXPECT_TRUE(contains(r, "alert", "Agent \"shop-1\" refused this browser (unauthorized)")) << r.value("alert", "");
   EXPECT_TRUE(contains(r, "alert", "authorized_requesters")) << r.value("alert", "");
+  EXPECT_EQ(r.value("fingerprintAfterReload", ""), r.value("fingerprint", "?")) << "the key survives a reload";
+  EXPECT_TRUE(r["tokenAfterSignOut"].is_null()) << r["tokenAfterSignOut"].dump();
+  EXPECT_FALSE(r.value("agentsVisibleAfterSignOut", true));
 }
 
 // As tests/e2e's AFrameTamperedInTheStoreEndsInAnIntegrityError, with the

@@ -279,6 +279,15 @@ const scenarios = {
     result.alert = await text('#alert');
     await shot('refused');
     step(`alert: ${result.alert}`);
+    // A reload keeps the tab signed in (sessionStorage) and the same key
+    // (IndexedDB); signing out forgets the token, not the key.
+    await page.reload();
+    await page.locator('#agents-table tbody tr[data-agent="shop-1"]').waitFor();
+    result.fingerprintAfterReload = await text('#my-fingerprint');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Requester token').waitFor();
+    result.tokenAfterSignOut = await page.evaluate(() => sessionStorage.getItem('sealrelay.token'));
+    result.agentsVisibleAfterSignOut = await page.locator('#agents').isVisible();
   },
 
   // A frame changed in the relay's Redis: the page reports an integrity

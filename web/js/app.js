@@ -524,6 +524,7 @@ class DownloadView {
     $('dl-result').className = err.kind === 'cancelled' ? '' : 'error';
     $('dl-cancel').hidden = true;
     if (err.kind !== 'cancelled') alertText($('dl-result').textContent);
+    status(err.kind === 'cancelled' ? 'Download cancelled.' : `Download of ${$('dl-name').textContent} failed.`);
   }
 }
 
