@@ -258,6 +258,14 @@ std::optional<Entry> parse_entry(const redisReply* e) {
   return out;
 }
 
+// An error reply (LOADING while Redis reads its file after a restart,
+// MISCONF, NOPERM, ...) means the store cannot answer now — never that the
+// key is absent: an agent or requester told "no such transfer" gives it up.
+std::optional<Error> unavailable(const redisReply* r) {
+  if (!reply_is_error(r)) return std::nullopt;
+  return make_error("store_unavailable", "redis: " + reply_str(r));
+}
+
 Error script_error(const redisReply* r, const std::string& tid) {
   std::string code = r->elements > 1 ? reply_str(r->element[1]) : "store_error";
   std::string detail = r->elements > 2 ? reply_str(r->element[2]) : "";
@@ -561,6 +569,7 @@ Result<std::vector<AgentInfo>> RedisStore::list_agents() {
   if (!c) return c.error();
   auto ids = (*c)->command({"ZRANGE", kDirKey, "0", "-1"});
   if (!ids) return ids.error();
+  if (auto e = unavailable(ids->get())) return *e;
   std::vector<std::string> names;
   for (size_t i = 0; (*ids)->type == REDIS_REPLY_ARRAY && i < (*ids)->elements; ++i) {
     names.push_back(reply_str((*ids)->element[i]));
@@ -576,6 +585,7 @@ Result<std::vector<AgentInfo>> RedisStore::list_agents() {
     if (!info) return info.error();
     auto online = (*c)->next_reply();
     if (!online) return online.error();
+    if (auto e = unavailable(info->get())) return *e;
     if ((*info)->type != REDIS_REPLY_ARRAY || (*info)->elements == 0) {
       vanished.push_back(n);
       continue;
@@ -602,6 +612,7 @@ Result<AgentInfo> RedisStore::get_agent(const std::string& agent) {
   auto online = (*c)->next_reply();
   if (!info) return info.error();
   if (!online) return online.error();
+  if (auto e = unavailable(info->get())) return *e;
   if ((*info)->type != REDIS_REPLY_ARRAY || (*info)->elements == 0) {
     return make_error("unknown_agent", "no agent " + agent);
   }
@@ -708,6 +719,7 @@ Result<TransferInfo> RedisStore::get_transfer(const std::string& tid) {
   if (!c) return c.error();
   auto r = (*c)->command({"HGETALL", meta_key(tid)});
   if (!r) return r.error();
+  if (auto e = unavailable(r->get())) return *e;
   if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements == 0) {
     return make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)");
   }
@@ -721,6 +733,7 @@ Result<std::vector<TransferInfo>> RedisStore::list_transfers(const std::string& 
   if (!c) return c.error();
   auto ids = (*c)->command({"ZREVRANGE", mine_key(requester), "0", "499"});
   if (!ids) return ids.error();
+  if (auto e = unavailable(ids->get())) return *e;
   std::vector<std::string> tids;
   for (size_t i = 0; (*ids)->type == REDIS_REPLY_ARRAY && i < (*ids)->elements; ++i) {
     tids.push_back(reply_str((*ids)->element[i]));
@@ -731,6 +744,7 @@ Result<std::vector<TransferInfo>> RedisStore::list_transfers(const std::string& 
   for (auto& t : tids) {
     auto r = (*c)->next_reply();
     if (!r) return r.error();
+    if (auto e = unavailable(r->get())) return *e;
     if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements == 0) {
       vanished.push_back(t);
       continue;
