@@ -33,6 +33,7 @@ struct Settings {
   bool json_output = false, quiet = false;
   bool no_tofu = false;
   std::string expect_fingerprint;
+  uint64_t stall_timeout = 300;
 };
 
 fs::path default_home() {
@@ -264,6 +265,7 @@ Outcome request(Context& ctx, const Target& t, Op op, Sink* sink, ProgressReport
   RequestOptions options;
   options.op = op;
   options.path = t.path;
+  options.stall_timeout = std::chrono::seconds(ctx.settings().stall_timeout);
   auto on_progress = [&](const Progress& p) {
     if (progress) progress->update(label, p.bytes, p.total);
   };
@@ -420,8 +422,8 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
 constexpr const char* kExitCodesHelp =
     "Exit codes: 0 ok; 1 other failure; 2 usage or configuration; 3 authentication (relay token or agent refused "
     "this requester); 4 not found or refused (agent unknown/offline, path not found/not allowed); 5 integrity "
-    "(tampered or truncated stream, hash mismatch, agent key changed); 6 network (relay unreachable, stream lost: "
-    "try --resume); 130 interrupted. With several sources, the code of the first failed one.";
+    "(tampered or truncated stream, hash mismatch, agent key changed); 6 network (relay unreachable, stream lost, "
+    "agent stopped sending: try --resume); 130 interrupted. With several sources, the code of the first failed one.";
 
 }  // namespace
 
@@ -442,7 +444,7 @@ int exit_code_for(const char* error_code) {
       c == "tls") {
     return kExitIntegrity;
   }
-  if (c == "network" || c == "history_gone" || c == "transfer_lost" || c == "store_unavailable" ||
+  if (c == "network" || c == "history_gone" || c == "transfer_lost" || c == "stalled" || c == "store_unavailable" ||
       c == "overloaded" || c == "rate_limited" || c == "expired" || c == "conflict") {
     return kExitNetwork;
   }
@@ -472,6 +474,11 @@ int run_cli(int argc, char** argv) {
   app.add_option("--home", s.home, "Folder with identity.key, known_agents and config")->envname("SEALRELAY_HOME");
   app.add_flag("--json", s.json_output, "Machine-readable output (JSON)");
   app.add_flag("-q,--quiet", s.quiet, "No progress, only errors");
+  app.add_option("--stall-timeout", s.stall_timeout,
+                 "Give a transfer up when no data came from the agent for this many seconds (it restarted or lost "
+                 "its uplink); the partial file stays for --resume")
+      ->envname("SEALRELAY_STALL_TIMEOUT")
+      ->check(CLI::Range(1, 86400));
   app.add_flag("--no-tofu", s.no_tofu, "Refuse agents that are not pinned yet instead of pinning on first contact")
       ->envname("SEALRELAY_NO_TOFU");
   const char* home_env = std::getenv("SEALRELAY_HOME");

@@ -1,6 +1,7 @@
 #include "requester/transfer.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <optional>
 #include <random>
 #include <thread>
@@ -114,6 +115,65 @@ bool on_event(sse::Event&& e, StreamState& st, Sink* sink, const std::function<v
   return true;  // unknown events are ignored (docs/api.md)
 }
 
+// Watches the event stream from another thread. The read loop looks at
+// `cancel` only when an event arrives, and a stream that carries only the
+// relay's heartbeats (an agent that died mid-transfer) delivers none: the
+// watchdog stops the blocked client when the user cancels, or when no event
+// arrived for `stall`.
+class Watchdog {
+ public:
+  Watchdog(RelayClient& relay, const std::atomic<bool>* cancel, std::chrono::seconds stall)
+      : relay_(relay), cancel_(cancel), stall_(stall), thread_([this] { run(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // An event arrived: the stream is alive.
+  void event() {
+    std::lock_guard lk(mu_);
+    last_event_ = Clock::now();
+  }
+  bool stalled() const { return stalled_.load(); }
+
+ private:
+  void run() {
+    std::unique_lock lk(mu_);
+    while (!done_) {
+      cv_.wait_for(lk, std::chrono::milliseconds(100));
+      if (done_) break;
+      const bool cancelled = cancel_ && cancel_->load();
+      if (!cancelled && Clock::now() - last_event_ < stall_) continue;
+      if (!cancelled) stalled_ = true;
+      relay_.stop();  // thread-safe: shuts the socket the stream blocks on
+    }
+  }
+
+  RelayClient& relay_;
+  const std::atomic<bool>* const cancel_;
+  const std::chrono::seconds stall_;
+  std::atomic<bool> stalled_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Clock::time_point last_event_ = Clock::now();  // Guarded by mu_
+  bool done_ = false;                            // Guarded by mu_
+  std::thread thread_;                           // last: starts once the rest is built
+};
+
+// Sleeps `d`, waking early when `cancel` is set.
+void pause(std::chrono::milliseconds d, const std::atomic<bool>* cancel) {
+  auto until = Clock::now() + d;
+  while (Clock::now() < until && !(cancel && cancel->load())) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(50), until - Clock::now()));
+  }
+}
+
 }  // namespace
 
 Result<Target> parse_target(std::string_view text) {
@@ -187,14 +247,28 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
     return e;
   };
 
+  // Tells the relay the transfer is abandoned, on a fresh client: the
+  // watchdog may have stopped the one the stream used.
+  auto abandon_at_relay = [&] {
+    if (auto fresh = RelayClient::create(relay_config)) (void)(*fresh)->call("DELETE", "/v1/transfers/" + tid);
+  };
+  Watchdog watchdog(relay, cancel, options.stall_timeout);
   while (true) {
     if (cancel && cancel->load()) {
-      (void)relay.call("DELETE", "/v1/transfers/" + tid);
+      abandon_at_relay();
       return finish_with(make_error("cancelled", "cancelled"));
+    }
+    if (watchdog.stalled()) {
+      abandon_at_relay();
+      return finish_with(make_error(
+          "stalled", "no data from agent \"" + agent + "\" for " + std::to_string(options.stall_timeout.count()) +
+                         " s: it stopped sending (it may have restarted, or lost its connection); run the same "
+                         "command again with --resume to continue from the partial file"));
     }
     uint64_t bytes_before = st.bytes;
     bool answered_before = st.answer.has_value();
     auto r = relay.stream(events, st.last_id, {}, [&](sse::Event&& e) {
+      watchdog.event();
       if (cancel && cancel->load()) return false;
       return on_event(std::move(e), st, sink, on_progress);
     });
@@ -205,7 +279,7 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
       auto f = st.opener ? st.opener->finish() : Result<void>(make_error("truncated", "the stream ended early"));
       return finish_with(f ? make_error("truncated", "the stream ended early") : f.error());
     }
-    if (cancel && cancel->load()) continue;
+    if ((cancel && cancel->load()) || watchdog.stalled()) continue;
     if (!r && r.error().code != "network" && r.error().code != "bad_response") {
       if (r.error().code == "unknown_transfer") {
         return finish_with(make_error("transfer_lost", "the relay no longer knows this transfer (it restarted or the "
@@ -224,7 +298,7 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
                                                    " s; run again with --resume to continue"));
     }
     auto jitter = std::uniform_int_distribution<int64_t>(0, backoff.count())(rng);
-    std::this_thread::sleep_for(backoff / 2 + std::chrono::milliseconds(jitter / 2));
+    pause(backoff / 2 + std::chrono::milliseconds(jitter / 2), cancel);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
 

@@ -59,6 +59,11 @@ struct RequestOptions {
   uint32_t chunk_size = protocol::kDefaultChunkBytes;
   // How long the stream may stay broken before the transfer is given up.
   std::chrono::seconds reconnect_for{120};
+  // How long the transfer may go without an event (the relay's heartbeats do
+  // not count) before it is given up as `stalled`: the agent stopped sending
+  // — it restarted and its session keys are gone, or it lost its uplink.
+  // The verified .part stays for --resume.
+  std::chrono::seconds stall_timeout{300};
 };
 
 struct Progress {
@@ -73,9 +78,11 @@ struct Outcome {
 };
 
 // Runs the request. `sink` receives content for get/list (may be null for
-// stat). `cancel`, when set from another thread, stops at the next event.
-// Errors carry the codes of docs/protocol.md §3/§4 and docs/api.md, plus
-// history_gone and transfer_lost (resume with a new request).
+// stat). `cancel`, when set from another thread (a signal handler), stops it
+// within ~100 ms, also while the stream is quiet, and cancels the transfer
+// at the relay. Errors carry the codes of docs/protocol.md §3/§4 and
+// docs/api.md, plus history_gone, transfer_lost and stalled (resume with a
+// new request).
 Result<Outcome> run_request(const RelayConfig& relay, const Identity& me, const std::string& agent,
                             const PublicKey& agent_key, const RequestOptions& options, TimestampSource& clock,
                             Sink* sink, const std::function<void(const Progress&)>& on_progress,
