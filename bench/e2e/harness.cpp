@@ -1,0 +1,512 @@
+#include "bench/e2e/harness.h"
+
+#include <fcntl.h>
+#include <hiredis.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <httplib.h>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace sealrelay::bench {
+namespace fs = std::filesystem;
+
+// ---- interruption -----------------------------------------------------------
+
+namespace {
+
+volatile sig_atomic_t g_signals = 0;  // written by the signal handler only
+
+extern "C" void on_signal(int) {
+  g_signals = g_signals + 1;
+  if (g_signals >= 2) ::_exit(130);  // second Ctrl-C: children die by PR_SET_PDEATHSIG
+}
+
+}  // namespace
+
+void install_interrupt_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
+bool interrupted() { return g_signals > 0; }
+
+void throw_if_interrupted() {
+  if (interrupted()) throw Interrupted{};
+}
+
+// ---- /proc and files --------------------------------------------------------
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), {});
+  auto close = all.rfind(')');
+  if (close == std::string::npos || close + 2 > all.size()) return -1;
+  // Fields after "(comm) ": 3 state ... 14 utime 15 stime.
+  std::istringstream rest(all.substr(close + 2));
+  std::string f;
+  long utime = -1, stime = -1;
+  for (int i = 3; i <= 15 && rest >> f; ++i) {
+    if (i == 14) utime = std::stol(f);
+    if (i == 15) stime = std::stol(f);
+  }
+  if (utime < 0 || stime < 0) return -1;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+long status_kb(pid_t pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::strlen(field)));
+  }
+  return -1;
+}
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
+    throw_if_interrupted();
+  }
+  unsigned char md[32];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  std::string hex;
+  char two[3];
+  for (unsigned i = 0; i < len; ++i) {
+    std::snprintf(two, sizeof two, "%02x", md[i]);
+    hex += two;
+  }
+  return hex;
+}
+
+Result<void> write_random_file(const std::string& path, uint64_t bytes, uint64_t seed) {
+  unsigned char key[16] = {}, iv[16] = {};
+  std::memcpy(key, &seed, sizeof seed);
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, key, iv) != 1) {
+    return make_error("crypto", "AES-128-CTR is not available");
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return make_error("io", "cannot write " + path);
+  std::vector<unsigned char> zero(1 << 20), block(1 << 20);
+  for (uint64_t done = 0; done < bytes;) {
+    int n = static_cast<int>(std::min<uint64_t>(bytes - done, zero.size()));
+    int got = 0;
+    EVP_EncryptUpdate(ctx.get(), block.data(), &got, zero.data(), n);
+    out.write(reinterpret_cast<const char*>(block.data()), got);
+    done += static_cast<uint64_t>(n);
+    throw_if_interrupted();
+  }
+  out.close();
+  if (!out) return make_error("io", "writing " + path + " failed (disk full?)");
+  return {};
+}
+
+// ---- the CLI, measured ------------------------------------------------------
+
+Result<std::unique_ptr<CliRun>> CliRun::start(const std::vector<std::string>& argv,
+                                              const std::vector<std::string>& env, const std::string& log_path) {
+  if (argv.empty() || ::access(argv[0].c_str(), X_OK) != 0) {
+    return make_error("spawn_failed", "not an executable: " + (argv.empty() ? "" : argv[0]));
+  }
+  int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) return make_error("spawn_failed", "cannot open log " + log_path);
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(log);
+    return make_error("spawn_failed", std::string("pipe: ") + std::strerror(errno));
+  }
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::unique_ptr<CliRun> run(new CliRun());
+  run->log_path_ = log_path;
+  const pid_t parent = ::getpid();
+  run->started_ = Clock::now();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);  // the bench died before prctl
+    ::dup2(out[1], 1);
+    ::dup2(log, 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    for (auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(log);
+  if (pid < 0) {
+    ::close(out[0]);
+    return make_error("spawn_failed", std::string("fork: ") + std::strerror(errno));
+  }
+  ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
+  run->pid_ = pid;
+  run->out_fd_ = out[0];
+  return run;
+}
+
+CliRun::~CliRun() {
+  if (!reaped_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) ::close(out_fd_);
+}
+
+void CliRun::read_available(Clock::time_point now) {
+  char buf[65536];
+  while (out_fd_ >= 0) {
+    ssize_t n = ::read(out_fd_, buf, sizeof buf);
+    if (n > 0) {
+      partial_.append(buf, static_cast<size_t>(n));
+      for (size_t nl; (nl = partial_.find('\n')) != std::string::npos;) {
+        lines_.emplace_back(now, partial_.substr(0, nl));
+        partial_.erase(0, nl + 1);
+      }
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (!partial_.empty()) lines_.emplace_back(now, std::move(partial_));
+    partial_.clear();
+    ::close(out_fd_);  // EOF (or error): the child is exiting
+    out_fd_ = -1;
+  }
+}
+
+bool CliRun::try_reap() {
+  if (reaped_) return true;
+  int status = 0;
+  rusage ru{};
+  pid_t r = ::wait4(pid_, &status, WNOHANG, &ru);
+  if (r != pid_) return false;
+  ended_ = Clock::now();
+  reaped_ = true;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  cpu_seconds_ = secs(ru.ru_utime) + secs(ru.ru_stime);
+  max_rss_kb_ = ru.ru_maxrss;
+  return true;
+}
+
+bool CliRun::wait_all(const std::vector<CliRun*>& runs, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::vector<pollfd> fds;
+  std::vector<CliRun*> open;
+  while (true) {
+    throw_if_interrupted();
+    fds.clear();
+    open.clear();
+    bool all_done = true;
+    for (CliRun* r : runs) {
+      if (r->out_fd_ >= 0) {
+        fds.push_back(pollfd{r->out_fd_, POLLIN, 0});
+        open.push_back(r);
+      } else if (!r->try_reap()) {
+        all_done = false;  // stdout closed: it is exiting, reap it soon
+      }
+    }
+    if (fds.empty() && all_done) return true;
+    auto now = Clock::now();
+    if (now >= deadline) break;
+    if (fds.empty()) {
+      std::this_thread::sleep_for(100us);  // exiting: reap promptly, the end time counts
+      continue;
+    }
+    ::poll(fds.data(), fds.size(), 10);
+    now = Clock::now();
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents) open[i]->read_available(now);
+    }
+  }
+  for (CliRun* r : runs) {
+    if (!r->reaped_) {
+      ::kill(r->pid_, SIGKILL);
+      r->try_reap();
+      while (!r->try_reap()) std::this_thread::sleep_for(1ms);
+    }
+  }
+  return false;
+}
+
+std::optional<Clock::time_point> CliRun::first_line_with(const std::string& needle) const {
+  for (const auto& [t, line] : lines_) {
+    if (line.find(needle) != std::string::npos) return t;
+  }
+  return std::nullopt;
+}
+
+// ---- a whole sealrelay on loopback ------------------------------------------
+
+const char* store_name(Store s) { return s == Store::kRedis ? "Redis" : "embedded"; }
+
+namespace {
+
+std::string first_line(const std::string& s) {
+  std::string l = s.substr(0, s.find('\n'));
+  while (!l.empty() && (l.back() == '\r' || l.back() == ' ')) l.pop_back();
+  return l;
+}
+
+// Runs a short setup step to completion; its output is the error on failure.
+Result<std::string> run_step(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                             const std::string& log) {
+  auto run = CliRun::start(argv, env, log);
+  if (!run) return run.error();
+  if (!(*run)->wait(60s) || (*run)->exit_code() != 0) {
+    return make_error("setup", argv[0] + " " + (argv.size() > 1 ? argv[1] : "") + " failed: " + (*run)->log());
+  }
+  std::string out;
+  for (const auto& [t, line] : (*run)->lines()) out += line + "\n";
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Cluster>> Cluster::start(Store store, const std::vector<std::string>& relay_args) {
+  std::unique_ptr<Cluster> c(new Cluster());
+  if (store == Store::kRedis) {
+    auto redis = test::RedisServer::start(c->dir());
+    if (!redis) return redis.error();
+    c->redis_ = std::move(*redis);
+  }
+  const std::string relay = test::binary("relay/sealrelay-relay");
+  auto token = run_step({relay, "--state-dir", c->dir() + "/relay", "token", "add-requester", "bench", "--agents", "*"},
+                        {}, c->dir() + "/setup.log");
+  if (!token) return token.error();
+  c->requester_token_ = first_line(*token);
+  auto key = c->keygen(-1);
+  if (!key) return key.error();
+  c->requester_keys_.push_back(*key);
+
+  // Request rate limits off: they protect a public relay, and 200 gets in a
+  // row or 100 CLIs starting at once would meet them (429), not the pipeline.
+  std::vector<std::string> argv{relay,          "--state-dir", c->dir() + "/relay", "--listen", "127.0.0.1:0",
+                                "--rate-per-token", "0",     "--rate-per-ip",     "0"};
+  if (c->redis_) argv.insert(argv.end(), {"--redis", c->redis_->url()});
+  argv.insert(argv.end(), relay_args.begin(), relay_args.end());
+  auto p = test::Process::spawn(argv, c->dir() + "/relay.log");
+  if (!p) return p.error();
+  c->relay_ = std::move(*p);
+  auto port = c->relay_->wait_for_log(R"(listening on [0-9.]+:(\d+))", 20s);
+  if (!port) return make_error("setup", "the relay did not start: " + c->relay_->log());
+  c->port_ = std::stoi(*port);
+  return c;
+}
+
+Result<std::string> Cluster::keygen(int requester) const {
+  auto keygen = run_step(cli_argv({"keygen"}), cli_env(requester), dir() + "/setup.log");
+  if (!keygen) return keygen.error();
+  std::smatch m;
+  std::string key_file = test::read_file(cli_home(requester) + "/identity.key");
+  if (!std::regex_search(key_file, m, std::regex("public=(\\S+)"))) {
+    return make_error("setup", "no public key in " + cli_home(requester) + "/identity.key");
+  }
+  return m[1].str();
+}
+
+Result<void> Cluster::add_requesters(int n) {
+  for (int i = 0; i < n; ++i) {
+    throw_if_interrupted();
+    auto key = keygen(i);
+    if (!key) return key.error();
+    requester_keys_.push_back(*key);
+  }
+  return {};
+}
+
+Result<void> Cluster::share_pins() const {
+  for (size_t i = 1; i < requester_keys_.size(); ++i) {
+    std::error_code ec;
+    fs::copy_file(cli_home() + "/known_agents", cli_home(static_cast<int>(i) - 1) + "/known_agents",
+                  fs::copy_options::overwrite_existing, ec);
+    if (ec) return make_error("setup", "cannot copy known_agents: " + ec.message());
+  }
+  return {};
+}
+
+Cluster::~Cluster() {
+  // Agents first (they would reconnect and log), then the relay; Redis and
+  // the directory go with the members. Each Process SIGKILLs and reaps its
+  // own child, by PID.
+  agents_.clear();
+  relay_.reset();
+}
+
+Result<void> Cluster::add_agent(const std::string& id, const std::string& share_dir,
+                                const std::vector<std::string>& extra_args) {
+  const std::string relay = test::binary("relay/sealrelay-relay");
+  const std::string agent = test::binary("agent/sealrelay-agent");
+  auto token = run_step({relay, "--state-dir", dir() + "/relay", "token", "add-agent", id}, {}, dir() + "/setup.log");
+  if (!token) return token.error();
+  std::string token_file = dir() + "/agent-" + id + ".token";
+  std::ofstream(token_file) << first_line(*token) << "\n";
+  fs::permissions(token_file, fs::perms::owner_read | fs::perms::owner_write);
+  auto init = run_step({agent, "init", "--state-dir", agent_state(id)}, {}, dir() + "/setup.log");
+  if (!init) return init.error();
+  {
+    std::ofstream trust(agent_state(id) + "/authorized_requesters", std::ios::app);
+    for (size_t i = 0; i < requester_keys_.size(); ++i) trust << requester_keys_[i] << " bench-cli-" << i << "\n";
+  }
+  std::vector<std::string> argv{agent,       "run",      "--state-dir", agent_state(id), "--relay-url",
+                                url(),       "--token-file", token_file, "--share",     "demo=" + share_dir};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  auto p = test::Process::spawn(argv, dir() + "/agent-" + id + ".log");
+  if (!p) return p.error();
+  agents_[id] = std::move(*p);
+  if (!agent_online(id)) return make_error("setup", "agent " + id + " did not come online: " + agents_[id]->log());
+  return {};
+}
+
+bool Cluster::agent_online(const std::string& id) const {
+  return test::wait_until(
+      [&] {
+        throw_if_interrupted();
+        httplib::Client http("127.0.0.1", port_);
+        http.set_connection_timeout(2);
+        auto res = http.Get("/v1/agents", {{"Authorization", "Bearer " + requester_token_}});
+        if (!res || res->status != 200) return false;
+        auto j = nlohmann::json::parse(res->body, nullptr, false);
+        if (!j.is_object() || !j.contains("agents")) return false;
+        for (const auto& a : j["agents"]) {
+          if (a.value("id", "") == id && a.value("online", false)) return true;
+        }
+        return false;
+      },
+      30s, 50ms);
+}
+
+Result<void> Cluster::pin(const std::string& id) {
+  auto r = run_step(cli_argv({"ls", id + ":/demo"}), cli_env(), dir() + "/setup.log");
+  if (!r) return r.error();
+  return {};
+}
+
+std::vector<pid_t> Cluster::agent_pids() const {
+  std::vector<pid_t> pids;
+  for (const auto& [id, p] : agents_) pids.push_back(p->pid());
+  return pids;
+}
+
+long Cluster::redis_used_memory() const {
+  if (!redis_) return -1;
+  auto text = redis_->command({"INFO", "memory"});
+  if (!text) return -1;
+  auto at = text->find("used_memory:");
+  return at == std::string::npos ? -1 : std::stol(text->substr(at + 12));
+}
+
+std::vector<std::string> Cluster::cli_argv(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{test::binary("requester/sealrelay")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+std::vector<std::string> Cluster::cli_env(int requester) const {
+  return {"SEALRELAY_HOME=" + cli_home(requester), "SEALRELAY_URL=" + url(), "SEALRELAY_TOKEN=" + requester_token_};
+}
+
+Result<std::unique_ptr<CliRun>> Cluster::cli(const std::vector<std::string>& args, const std::string& log_name,
+                                             int requester) const {
+  return CliRun::start(cli_argv(args), cli_env(requester), dir() + "/" + log_name);
+}
+
+// ---- sampling during a transfer ---------------------------------------------
+
+struct PeakSampler::Impl {
+  std::mutex mu;
+  std::map<std::string, pid_t> pids;  // Guarded by mu
+  std::map<std::string, long> peaks;  // Guarded by mu
+  std::atomic<bool> stop{false};
+  std::atomic<long> peak_redis{-1};
+  redisContext* redis = nullptr;  // Owned by the sampling thread once it runs
+  std::thread thread;             // last: starts once the rest is built
+
+  long redis_used_memory() {
+    if (!redis) return -1;
+    auto* r = static_cast<redisReply*>(redisCommand(redis, "INFO memory"));
+    if (!r) return -1;
+    long v = -1;
+    if (r->type == REDIS_REPLY_STRING) {
+      std::string_view text(r->str, r->len);
+      auto at = text.find("used_memory:");
+      if (at != std::string_view::npos) v = std::strtol(text.data() + at + 12, nullptr, 10);
+    }
+    freeReplyObject(r);
+    return v;
+  }
+
+  void run() {
+    while (!stop) {
+      {
+        std::lock_guard lk(mu);
+        for (const auto& [name, pid] : pids) peaks[name] = std::max(peaks[name], status_kb(pid, "VmRSS:"));
+      }
+      peak_redis = std::max(peak_redis.load(), redis_used_memory());
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+};
+
+PeakSampler::PeakSampler(const test::RedisServer* redis) : impl_(new Impl()) {
+  if (redis) {
+    timeval tv{2, 0};
+    impl_->redis = redisConnectUnixWithTimeout(redis->socket_path().c_str(), tv);
+    if (impl_->redis && impl_->redis->err) {
+      redisFree(impl_->redis);
+      impl_->redis = nullptr;
+    }
+  }
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+PeakSampler::~PeakSampler() {
+  stop();
+  if (impl_->redis) redisFree(impl_->redis);
+}
+
+void PeakSampler::watch(const std::string& name, pid_t pid) {
+  std::lock_guard lk(impl_->mu);
+  impl_->pids[name] = pid;
+  impl_->peaks.try_emplace(name, -1);
+}
+
+void PeakSampler::stop() {
+  if (impl_->thread.joinable()) {
+    impl_->stop = true;
+    impl_->thread.join();
+  }
+  peak_redis_ = impl_->peak_redis.load();
+}
+
+long PeakSampler::peak_rss_kb(const std::string& name) const {
+  std::lock_guard lk(impl_->mu);
+  auto it = impl_->peaks.find(name);
+  return it == impl_->peaks.end() ? -1 : it->second;
+}
+
+}  // namespace sealrelay::bench

@@ -1,0 +1,241 @@
+// Parts a and b of e2e_bench: one `sealrelay get` per file size and store,
+// on a fresh relay and agent each (so VmHWM is the transfer's), and the same
+// files through bench/baselines/run.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "bench/e2e/sections.h"
+
+namespace sealrelay::bench {
+namespace fs = std::filesystem;
+
+namespace {
+
+// `perf record -g` attached to running processes by PID, stopped with SIGINT
+// (perf then writes its file) when this object goes.
+class PerfRecorder {
+ public:
+  PerfRecorder(std::string dir, std::string tag) : dir_(std::move(dir)), tag_(std::move(tag)) {}
+  ~PerfRecorder() {
+    for (auto& p : perfs_) p->kill(SIGINT);
+    for (auto& p : perfs_) p->wait_exit(60s);  // Process's destructor SIGKILLs a perf that hangs
+  }
+  void attach(const std::string& name, pid_t pid) {
+    std::string out = dir_ + "/" + tag_ + "-" + name + ".data";
+    auto p = test::Process::spawn({"/usr/bin/perf", "record", "-F", "999", "-g", "-o", out, "-p", std::to_string(pid)},
+                                  dir_ + "/" + tag_ + "-" + name + ".log");
+    if (p) perfs_.push_back(std::move(*p));
+    else std::fprintf(stderr, "  perf record %s: %s\n", name.c_str(), p.error().message.c_str());
+  }
+
+ private:
+  std::string dir_, tag_;
+  std::vector<std::unique_ptr<test::Process>> perfs_;
+};
+
+GetFigures measure_get(Store store, const DataFile& file, const Options& o, bool perf) {
+  GetFigures g;
+  g.store = store;
+  g.bytes = file.bytes;
+  auto started = Cluster::start(store, {});
+  if (!started) {
+    g.error = started.error().message;
+    return g;
+  }
+  Cluster& c = **started;
+  if (auto r = c.add_agent("shop-1", file.dir); !r) {
+    g.error = r.error().message;
+    return g;
+  }
+  if (auto r = c.pin("shop-1"); !r) {
+    g.error = r.error().message;
+    return g;
+  }
+  const std::string out = c.dir() + "/" + file.name;
+  const pid_t relay = c.relay_pid(), agent = c.agent_pid("shop-1"), redis = c.redis_pid();
+  PeakSampler sampler(c.redis());
+  sampler.watch("relay", relay);
+  sampler.watch("agent", agent);
+  const long redis_before = c.redis_used_memory();
+  const double relay0 = cpu_seconds(relay), agent0 = cpu_seconds(agent), redis0 = redis > 0 ? cpu_seconds(redis) : 0;
+
+  std::optional<PerfRecorder> rec;
+  if (perf) {
+    rec.emplace(o.perf_dir, strf("%s-%s", store == Store::kRedis ? "redis" : "embedded",
+                                 mib_label(file.bytes).c_str()));
+    rec->attach("relay", relay);
+    rec->attach("agent", agent);
+    if (redis > 0) rec->attach("redis-server", redis);
+    std::this_thread::sleep_for(500ms);  // perf needs a moment to attach
+  }
+  auto run = c.cli({"-q", "get", "shop-1:/demo/" + file.name, "-o", out}, "get.log");
+  if (!run) {
+    g.error = run.error().message;
+    return g;
+  }
+  sampler.watch("cli", (*run)->pid());
+  if (rec) rec->attach("cli", (*run)->pid());
+  const bool done = (*run)->wait(o.timeout);
+  g.cpu_relay = cpu_seconds(relay) - relay0;
+  g.cpu_agent = cpu_seconds(agent) - agent0;
+  g.cpu_redis = redis > 0 ? cpu_seconds(redis) - redis0 : 0;
+  g.cpu_cli = (*run)->cpu_seconds();
+  g.seconds = (*run)->seconds();
+  const long hwm_relay = status_kb(relay, "VmHWM:"), hwm_agent = status_kb(agent, "VmHWM:");
+  sampler.stop();
+  rec.reset();
+  g.rss_relay_kb = std::max(sampler.peak_rss_kb("relay"), hwm_relay);
+  g.rss_agent_kb = std::max(sampler.peak_rss_kb("agent"), hwm_agent);
+  g.rss_cli_kb = std::max(sampler.peak_rss_kb("cli"), (*run)->max_rss_kb());
+  if (redis > 0 && redis_before >= 0 && sampler.peak_redis_bytes() >= 0) {
+    g.redis_growth = std::max(0L, sampler.peak_redis_bytes() - redis_before);
+  }
+  if (!done || (*run)->exit_code() != 0) {
+    g.error = done ? strf("sealrelay get exited %d: %s", (*run)->exit_code(), (*run)->log().c_str())
+                   : "sealrelay get did not finish within the timeout";
+    return g;
+  }
+  g.sha256 = sha256_file(out);
+  g.identical = g.sha256 == file.sha256;
+  fs::remove(out);
+  return g;
+}
+
+BaselineFigures run_baseline(const std::string& what, const DataFile& file, const Options& o) {
+  BaselineFigures b;
+  b.name = what;
+  if (::access(o.baselines.c_str(), X_OK) != 0) {
+    b.skipped = "bench/baselines/run not present";
+    return b;
+  }
+  test::TempDir logs;
+  auto run = CliRun::start({o.baselines, "--what", what, "--file", file.path()}, {}, logs.path() + "/stderr.log");
+  if (!run) {
+    b.skipped = run.error().message;
+    return b;
+  }
+  if (!(*run)->wait(o.timeout)) {
+    b.skipped = "bench/baselines/run did not finish within the timeout";
+    return b;
+  }
+  std::string last;
+  for (const auto& [t, line] : (*run)->lines()) {
+    if (line.find('{') != std::string::npos) last = line;
+  }
+  auto j = nlohmann::json::parse(last, nullptr, false);
+  if (!j.is_object()) {
+    b.skipped = strf("no JSON line from bench/baselines/run (exit %d): %s", (*run)->exit_code(),
+                     (*run)->log().substr(0, 300).c_str());
+    return b;
+  }
+  if (j.contains("skipped")) {
+    b.skipped = j["skipped"].is_string() ? j["skipped"].get<std::string>() : j["skipped"].dump();
+    return b;
+  }
+  b.bytes = j.value("bytes", uint64_t{0});
+  b.seconds = j.value("seconds", 0.0);
+  b.cpu_seconds = j.value("cpu_seconds", -1.0);
+  b.identical = j.value("identical", false);
+  if (b.bytes == 0 || b.seconds <= 0) b.skipped = "unusable result: " + last;
+  return b;
+}
+
+std::string cpu_cell(const GetFigures& g) {
+  std::string s = strf("%.2f (%.2f + %.2f", g.cpu_total(), g.cpu_agent, g.cpu_relay);
+  s += g.store == Store::kRedis ? strf(" + %.2f", g.cpu_redis) : std::string(" + —");
+  return s + strf(" + %.2f)", g.cpu_cli);
+}
+
+void print_gets(const ThroughputResults& r) {
+  std::printf("\n### a. End-to-end get (agent → relay → CLI), one transfer per row\n\n");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, g] : r.gets) {
+    if (!g.ok()) {
+      rows.push_back({mib_label(g.bytes), store_name(g.store), "failed: " + g.error.substr(0, 200)});
+      continue;
+    }
+    rows.push_back({mib_label(g.bytes), store_name(g.store), strf("%.2f", g.seconds), strf("%.0f", g.mbs()),
+                    cpu_cell(g), strf("%.1f", g.cpu_per_gb()), mb_kb(g.rss_relay_kb), mb_kb(g.rss_agent_kb),
+                    mb_kb(g.rss_cli_kb), g.store == Store::kRedis ? mb(g.redis_growth) : "—",
+                    g.identical ? "yes (sha256 " + g.sha256.substr(0, 12) + "…)" : "NO (sha256 " + g.sha256 + ")"});
+  }
+  print_table({"size", "store", "wall s", "MB/s", "CPU-s all (agent + relay + redis + CLI)", "CPU-s/GB",
+               "relay peak RSS", "agent peak RSS", "CLI peak RSS", "Redis growth", "bit-identical"},
+              rows);
+}
+
+void print_baselines(const ThroughputResults& r) {
+  std::printf("\n### b. Baselines on the same files, same run (bench/baselines/run)\n\n");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, b] : r.baselines) {
+    const uint64_t bytes = key.first;
+    if (!b.ok()) {
+      rows.push_back({mib_label(bytes), b.name, "skipped: " + b.skipped, "", "", "", "", ""});
+      continue;
+    }
+    auto ratio = [&](Store s) {
+      auto it = r.gets.find({bytes, s});
+      return it != r.gets.end() && it->second.ok() ? strf("×%.2f", it->second.mbs() / b.mbs()) : std::string("—");
+    };
+    rows.push_back({mib_label(bytes), b.name, strf("%.2f", b.seconds), strf("%.0f", b.mbs()),
+                    b.cpu_seconds >= 0 ? strf("%.1f", b.cpu_seconds / (static_cast<double>(b.bytes) / 1e9)) : "—",
+                    ratio(Store::kMemory), ratio(Store::kRedis), b.identical ? "yes" : "NO"});
+  }
+  if (rows.empty()) {
+    std::printf("(no sizes measured)\n");
+    return;
+  }
+  print_table({"size", "baseline", "wall s", "MB/s", "CPU-s/GB", "ours embedded ÷ it (MB/s)", "ours Redis ÷ it (MB/s)",
+               "bit-identical"},
+              rows);
+}
+
+}  // namespace
+
+ThroughputResults run_throughput(const Options& o) {
+  ThroughputResults r;
+  const uint64_t largest = *std::max_element(o.sizes_mib.begin(), o.sizes_mib.end());
+  for (uint64_t mib : o.sizes_mib) {
+    std::fprintf(stderr, "e2e_bench: writing a %s file\n", mib_label(mib * kMiB).c_str());
+    auto file = make_data_file(o.data_dir + "/single-" + std::to_string(mib), "file-" + std::to_string(mib) + "MiB.bin",
+                               mib * kMiB, 1000 + mib);
+    if (!file) {
+      std::fprintf(stderr, "e2e_bench: %s\n", file.error().message.c_str());
+      continue;
+    }
+    if (o.has("throughput")) {
+      for (Store store : {Store::kMemory, Store::kRedis}) {
+        std::fprintf(stderr, "e2e_bench: get %s, %s store\n", mib_label(file->bytes).c_str(), store_name(store));
+        GetFigures g = measure_get(store, *file, o, !o.perf_dir.empty() && mib == largest);
+        if (g.ok()) {
+          std::fprintf(stderr, "  %.0f MB/s, %.1f CPU-s/GB, %s\n", g.mbs(), g.cpu_per_gb(),
+                       g.identical ? "bit-identical" : "NOT IDENTICAL");
+        } else {
+          std::fprintf(stderr, "  failed: %s\n", g.error.c_str());
+        }
+        r.gets[{file->bytes, store}] = std::move(g);
+      }
+    }
+    if (o.has("baselines")) {
+      for (const char* what : {"nginx", "wormhole"}) {
+        std::fprintf(stderr, "e2e_bench: baseline %s, %s\n", what, mib_label(file->bytes).c_str());
+        BaselineFigures b = run_baseline(what, *file, o);
+        std::fprintf(stderr, "  %s\n", b.ok() ? strf("%.0f MB/s", b.mbs()).c_str() : ("skipped: " + b.skipped).c_str());
+        r.baselines[{file->bytes, what}] = std::move(b);
+      }
+    }
+    fs::remove_all(file->dir);
+  }
+  if (o.has("throughput")) print_gets(r);
+  if (o.has("baselines")) print_baselines(r);
+  return r;
+}
+
+}  // namespace sealrelay::bench
