@@ -11,6 +11,12 @@ namespace sealrelay::requester {
 namespace fs = std::filesystem;
 
 namespace {
+// Writeback is started every this many bytes, so the disk writes while the
+// network delivers; without it a large download sits dirty in the page cache
+// and commit()'s fsync pays for the whole file after the last byte arrived
+// (1 GiB: +14 s on a 75 MB/s disk).
+constexpr uint64_t kWritebackBytes = 8u << 20;
+
 Error io_error(const fs::path& p, const char* what) {
   return make_error("io", std::string(what) + " " + p.string() + ": " + std::strerror(errno));
 }
@@ -60,6 +66,7 @@ Result<void> PartFile::begin(const Answer& answer, const std::function<void(std:
     at += static_cast<uint64_t>(n);
   }
   if (::lseek(fd_, static_cast<off_t>(answer.offset), SEEK_SET) < 0) return io_error(part, "cannot seek");
+  written_to_ = writeback_to_ = answer.offset;
   return {};
 }
 
@@ -69,6 +76,14 @@ Result<void> PartFile::write(std::span<const uint8_t> chunk) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return io_error(part_path(), "cannot write");
     chunk = chunk.subspan(static_cast<size_t>(n));
+    written_to_ += static_cast<uint64_t>(n);
+  }
+  if (written_to_ - writeback_to_ >= kWritebackBytes) {
+    // Only starts the writeback (it waits when the disk's queue is full, which
+    // paces the download to the disk); errors surface at commit()'s fsync.
+    (void)::sync_file_range(fd_, static_cast<off_t>(writeback_to_), static_cast<off_t>(written_to_ - writeback_to_),
+                            SYNC_FILE_RANGE_WRITE);
+    writeback_to_ = written_to_;
   }
   return {};
 }

@@ -34,6 +34,8 @@ class PartFile : public Sink {
   bool overwrite_;
   uint64_t resume_offset_;
   int fd_ = -1;
+  uint64_t written_to_ = 0;    // end of what write() handed to the kernel
+  uint64_t writeback_to_ = 0;  // end of what writeback was started for
 };
 
 }  // namespace sealrelay::requester
