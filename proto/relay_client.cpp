@@ -208,7 +208,7 @@ Result<bool> RelayClient::stream(const std::string& path, const std::string& las
         return go_on;
       });
   if (stopped_by_caller) return true;
-  if (parse_error) return make_error("bad_response", "the relay's event stream is malformed: " + parse_error->message);
+  if (parse_error) return make_error("bad_stream", "the relay's event stream is malformed: " + parse_error->message);
   if (status != 0 && status != 200) return status_error(status, error_body);
   if (!res) return transport_error(res.error(), config_);
   return false;

@@ -33,6 +33,8 @@ struct RelayConfig {
 //   network        could not connect, or the connection broke
 //   tls            the relay's certificate did not verify
 //   bad_response   the relay answered something that is not its API
+//   bad_stream     an event stream broke the SSE parser's limits (an event
+//                  larger than anything the API sends): not worth a retry
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 class RelayClient {

@@ -441,7 +441,7 @@ int exit_code_for(const char* error_code) {
   }
   if (c == "tampered" || c == "out_of_order" || c == "bad_frame" || c == "after_end" || c == "trailer_mismatch" ||
       c == "truncated" || c == "handshake_failed" || c == "agent_key_changed" || c == "bad_response" ||
-      c == "tls") {
+      c == "bad_stream" || c == "tls") {
     return kExitIntegrity;
   }
   if (c == "network" || c == "history_gone" || c == "transfer_lost" || c == "stalled" || c == "store_unavailable" ||

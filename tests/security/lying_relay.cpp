@@ -28,10 +28,15 @@ struct LyingRelay::Stream {
 
 namespace {
 
+// The headers that mean something to the relay (the API's own and auth).
 httplib::Headers upstream_headers(const httplib::Request& req) {
   httplib::Headers h;
-  for (const char* name : {"Authorization", "Last-Event-ID", "Content-Type"}) {
-    if (req.has_header(name)) h.emplace(name, req.get_header_value(name));
+  for (const auto& [name, value] : req.headers) {
+    std::string lower = name;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower == "authorization" || lower == "last-event-id" || lower.starts_with("x-sealrelay-")) {
+      h.emplace(name, value);
+    }
   }
   return h;
 }
@@ -44,6 +49,7 @@ LyingRelay::LyingRelay(int upstream_port) : upstream_port_(upstream_port) {
   server_.set_write_timeout(30, 0);
   server_.Get(R"(/v1/transfers/([^/]+)/events)",
               [this](const httplib::Request& req, httplib::Response& res) { events(req, res); });
+  server_.Get("/v1/agent/control", [this](const httplib::Request& req, httplib::Response& res) { events(req, res); });
   auto fwd = [this](const httplib::Request& req, httplib::Response& res) { forward(req, res); };
   server_.Get(".*", fwd);
   server_.Post(".*", fwd);
@@ -129,7 +135,7 @@ void LyingRelay::forward(const httplib::Request& req, httplib::Response& res) {
 
 void LyingRelay::events(const httplib::Request& req, httplib::Response& res) {
   auto st = std::make_shared<Stream>();
-  const std::string tid = req.matches[1];
+  const std::string tid = req.matches.size() > 1 ? std::string(req.matches[1]) : std::string();
   const std::string path = req.path;
   const httplib::Headers h = upstream_headers(req);
   size_t slot;
@@ -194,6 +200,12 @@ void LyingRelay::events(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   lk.unlock();
+  if (on_stream_open) {
+    std::vector<std::string> first;
+    on_stream_open(path, [&first](const sse::Event& e) { first.push_back(render(e)); });
+    std::lock_guard lk(st->mu);
+    st->out.insert(st->out.begin(), first.begin(), first.end());  // ahead of anything from upstream
+  }
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       std::string(sse::kContentType),

@@ -1,9 +1,10 @@
 // A relay that lies: an HTTP proxy on loopback between the requester (the
-// real CLI) and the real relay, playing the relay operator gone bad. It
-// forwards every call, and lets a test rewrite what a malicious relay could:
-// the agent directory, the transfer creations (it sees every message 1), and
-// the events of every transfer stream — answers and frames replaced,
-// changed, reordered, dropped, duplicated, spliced, the stream ended early.
+// real CLI) or the agent and the real relay, playing the relay operator gone
+// bad. It forwards every call, and lets a test rewrite what a malicious
+// relay could: the agent directory, the transfer creations (it sees every
+// message 1), and the events of every stream — a transfer's answer and
+// frames replaced, changed, reordered, dropped, duplicated, spliced, the
+// stream ended early; an agent's control stream fed hostile requests.
 //
 //   LyingRelay liar(sys->port());
 //   liar.rewrite_events = [](sse::Event e, const LyingRelay::Emit& emit) { ... emit(e); };
@@ -32,9 +33,9 @@ class LyingRelay {
  public:
   // Sends one event to the requester.
   using Emit = std::function<void(const sse::Event&)>;
-  // Sees every event of every transfer stream, in order; emits what the
-  // requester gets instead (nothing, the event, others). `tid` says which
-  // transfer. Unset: events pass unchanged.
+  // Sees every event of every stream, in order; emits what the client gets
+  // instead (nothing, the event, others). `tid` says which transfer ("" for
+  // an agent's control stream). Unset: events pass unchanged.
   using RewriteEvents = std::function<void(const std::string& tid, sse::Event e, const Emit& emit)>;
 
   explicit LyingRelay(int upstream_port);
@@ -45,8 +46,12 @@ class LyingRelay {
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-  // Hooks; set them before the requester starts.
+  // Hooks; set them before the requester (or agent) starts.
   RewriteEvents rewrite_events;
+  // Called once when a stream (a transfer's events, or an agent's control
+  // stream: path "/v1/agent/control") is opened to the client, before any
+  // upstream event: events emitted here go first.
+  std::function<void(const std::string& path, const Emit& emit)> on_stream_open;
   std::function<void(nlohmann::json& directory)> rewrite_agents;  // GET /v1/agents reply body
   std::function<void(nlohmann::json& create)> rewrite_create;     // POST /v1/transfers request body
 

@@ -11,11 +11,13 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sodium.h>
 
 #include "crypto/payloads.h"
 #include "crypto/session.h"
 #include "proto/base64.h"
 #include "tests/e2e/system.h"
+#include "tests/security/cluster.h"
 #include "tests/security/lying_relay.h"
 
 namespace sealrelay::test {
@@ -300,6 +302,17 @@ TEST_F(LyingRelayTest, AStalePartFileEndsInATrailerMismatch) {
   EXPECT_FALSE(fs::exists(out() + ".part"));
 }
 
+// An event larger than anything the protocol sends (a 3 MiB data line,
+// over the SSE parser's 2 MiB limit): refused before it is buffered, as a
+// malformed stream, not retried forever.
+TEST_F(LyingRelayTest, AnOversizedEventIsRefusedAsMalformed) {
+  on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+    if (id == "2") e.data = std::string(3u << 20, 'A');
+    emit(e);
+  });
+  expect_caught(get_through_liar(), 5, "malformed");
+}
+
 // The directory (a hint) advertises another key for the pinned agent: the
 // CLI refuses before it sends anything (exit 5), and the relay never gets a
 // message 1 to play with.
@@ -424,6 +437,64 @@ TEST_F(LyingRelayTest, AReplayedMessage1IsRefusedByTheAgent) {
   ASSERT_TRUE(replayed.ok()) << replayed.error().message;
   EXPECT_FALSE(replayed->ok);
   EXPECT_EQ(replayed->error, "replayed");
+}
+
+// A relay that lies to the agent: its control stream carries hostile
+// "requests" — not JSON, wrong types, bad base64, empty and oversized
+// message 1s, message 1s not addressed to it, cancels for transfers it never
+// had, unknown events, a flood of hundreds of requests, and finally an
+// event too large for the parser. The agent survives all of it (no crash,
+// no thread or memory blow-up), answers nothing in clear, and goes on
+// serving the real transfer that follows.
+TEST(LyingRelayToTheAgent, HostileControlEventsLeaveTheAgentServing) {
+  START_CLUSTER(c);
+  ASSERT_TRUE(c.start_relay("a").ok());
+  LyingRelay liar(c.port("a"));
+  std::atomic<int> opened{0};
+  liar.on_stream_open = [&](const std::string& path, const LyingRelay::Emit& emit) {
+    if (path != "/v1/agent/control" || opened++ > 0) return;  // the first control stream only
+    auto transfer = [&](const std::string& data) { emit(sse::Event{"transfer", "", data}); };
+    transfer("not json at all");
+    transfer("[1,2,3]");
+    transfer(R"({"transfer_id":17,"msg1":"bTE="})");
+    transfer(R"({"transfer_id":"t_a","msg1":"%%%"})");
+    transfer(R"({"transfer_id":"t_b","msg1":""})");
+    transfer(json{{"transfer_id", "t_c"}, {"msg1", base64::encode(std::string(70000, 'x'))}}.dump());
+    transfer(R"({"transfer_id":"t_d"})");
+    emit(sse::Event{"cancel", "", R"({"transfer_id":"t_never"})"});
+    emit(sse::Event{"something-new", "", R"({"hello":1})"});
+    for (int i = 0; i < 300; ++i) {  // message 1s not addressed to this agent (random bytes)
+      std::vector<uint8_t> junk(96 + i % 64);
+      randombytes_buf(junk.data(), junk.size());
+      transfer(json{{"transfer_id", "t_junk" + std::to_string(i)}, {"msg1", base64::encode(junk)}}.dump());
+    }
+    emit(sse::Event{"transfer", "", std::string(3u << 20, 'z')});  // over the parser's 2 MiB line limit
+  };
+  ASSERT_TRUE(c.start_agent("shop-1", liar.url()).ok());
+  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  const std::string log_path = c.dir() + "/agent-shop-1.log";
+  // The agent reads the whole hostile stream: the oversized event breaks it,
+  // and it reconnects (to a stream that is honest this time).
+  ASSERT_TRUE(wait_until([&] { return opened.load() >= 2; }, 60s)) << read_file(log_path);
+  EXPECT_TRUE(c.agent("shop-1").running()) << read_file(log_path);
+  // Each junk message 1 was tried and refused (none could be read).
+  auto count = [&](const std::string& what) {
+    std::string log = read_file(log_path);
+    size_t n = 0;
+    for (size_t at = 0; (at = log.find(what, at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  EXPECT_TRUE(wait_until([&] { return count("result=handshake_failed") >= 300; }, 60s))
+      << count("result=handshake_failed") << "\n" << read_file(log_path).substr(0, 4000);
+  EXPECT_GE(count("ignoring"), 4u) << read_file(log_path).substr(0, 4000);
+  // It keeps serving: a real transfer, the CLI straight to the relay.
+  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  write_random_file(c.share("shop-1") + "/f.bin", 3 * kChunk + 5, 81);
+  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  auto r = c.cli(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << read_file(log_path);
+  EXPECT_TRUE(same_file(c.share("shop-1") + "/f.bin", c.dir() + "/f.bin"));
+  EXPECT_TRUE(c.agent("shop-1").running());
 }
 
 }  // namespace
