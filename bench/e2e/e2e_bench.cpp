@@ -9,7 +9,10 @@
 //   build/bench/e2e/e2e_bench --sizes-mib 10,100 --parts throughput,baselines
 //   build/bench/e2e/e2e_bench --help
 #include <sodium.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -123,6 +126,27 @@ std::string load_average() {
   return a + " " + b + " " + c;
 }
 
+bool is_tmpfs(const std::string& dir) {
+  struct statfs s {};
+  return ::statfs(dir.c_str(), &s) == 0 && s.f_type == TMPFS_MAGIC;
+}
+
+uint64_t free_bytes(const std::string& dir) {
+  struct statvfs s {};
+  return ::statvfs(dir.c_str(), &s) == 0 ? static_cast<uint64_t>(s.f_bavail) * s.f_frsize : 0;
+}
+
+// Where temp dirs go: /dev/shm when it is a roomy tmpfs, so the figures are
+// sealrelay's and not this disk's (the CLI fsyncs the file it saves; the
+// disk row shows what that costs); else $TMPDIR or /tmp.
+std::string default_tmp_dir() {
+  if (is_tmpfs("/dev/shm") && ::access("/dev/shm", W_OK) == 0 && free_bytes("/dev/shm") >= (6ull << 30)) {
+    return "/dev/shm";
+  }
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
 void print_context(const Options& o) {
   utsname u{};
   ::uname(&u);
@@ -138,6 +162,11 @@ void print_context(const Options& o) {
               std::thread::hardware_concurrency(), first_match("/proc/cpuinfo", "model name").c_str(),
               first_match("/proc/meminfo", "MemTotal").c_str(), u.release, SEALRELAY_BUILD_TYPE,
               load_average().c_str());
+  std::printf("temp dirs, test files and CLI outputs in %s (%s)%s\n", o.tmp_dir.c_str(),
+              is_tmpfs(o.tmp_dir) ? "tmpfs: the disk is not in the figures" : "not tmpfs: the disk is in the figures",
+              o.disk_dir.empty() ? "" : ("; one more row saves to " + o.disk_dir + " (" +
+                                         (is_tmpfs(o.disk_dir) ? "tmpfs" : "disk") + ")")
+                                            .c_str());
   std::printf("parts: %s; sizes: %s; relay defaults (window %llu + history %llu frames of %zu KiB chunks), "
               "request rate limits off; every process on this machine, CPU summed over all of them.\n",
               parts.c_str(), sizes.c_str(), static_cast<unsigned long long>(relay::Config{}.window_frames),
@@ -308,9 +337,19 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(10, 86400));
   app.add_option("--baselines", o.baselines, "The baselines program (interface: --what nginx|wormhole --file PATH)")
       ->capture_default_str();
+  o.tmp_dir = default_tmp_dir();
+  o.disk_dir = "/var/tmp";
+  app.add_option("--tmp-dir", o.tmp_dir,
+                 "File system for temp dirs, test files and outputs (exported as TMPDIR, also to "
+                 "bench/baselines/run); default /dev/shm when it is a tmpfs with 6 GiB free")
+      ->capture_default_str();
+  app.add_option("--disk-dir", o.disk_dir,
+                 "One more row: the largest size through Redis saved into this directory (a disk, where the "
+                 "CLI's fsync counts); \"none\" to skip")
+      ->capture_default_str();
   app.add_option("--perf-dir", o.perf_dir,
-                 "perf record -g the relay, agent, redis-server and CLI during the largest size's transfers and "
-                 "leave the .data files here (perturbs those rows' figures)");
+                 "perf record (DWARF call graphs) the relay, agent, redis-server and CLI during the largest size's "
+                 "transfers and leave the .data files here (perturbs those rows' figures)");
   CLI11_PARSE(app, argc, argv);
   o.timeout = std::chrono::seconds(timeout_s);
   o.parts = split_csv(parts);
@@ -342,6 +381,13 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(o.perf_dir);
     o.perf_dir = std::filesystem::absolute(o.perf_dir).string();
   }
+  if (o.disk_dir == "none") o.disk_dir.clear();
+  o.tmp_dir = std::filesystem::absolute(o.tmp_dir).string();
+  if (::access(o.tmp_dir.c_str(), W_OK) != 0) {
+    std::fprintf(stderr, "e2e_bench: --tmp-dir %s is not a writable directory\n", o.tmp_dir.c_str());
+    return 2;
+  }
+  ::setenv("TMPDIR", o.tmp_dir.c_str(), 1);
   if (sodium_init() < 0) {
     std::fprintf(stderr, "e2e_bench: libsodium failed to initialise\n");
     return 1;

@@ -29,6 +29,8 @@ struct Options {
   std::string baselines;              // path of bench/baselines/run
   std::string perf_dir;               // non-empty: perf record the largest size
   std::string data_dir;               // where the test files are written
+  std::string tmp_dir;                // file system of every temp dir (TMPDIR)
+  std::string disk_dir;               // non-empty: one more row with the output here
   bool has(const std::string& part) const;
 };
 
@@ -72,6 +74,7 @@ struct BaselineFigures {
 struct ThroughputResults {
   std::map<std::pair<uint64_t, Store>, GetFigures> gets;               // by (bytes, store)
   std::map<std::pair<uint64_t, std::string>, BaselineFigures> baselines;  // by (bytes, name)
+  std::optional<GetFigures> disk_row;  // largest size, Redis, output in --disk-dir
 };
 ThroughputResults run_throughput(const Options& o);
 

@@ -18,8 +18,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// `perf record -g` attached to running processes by PID, stopped with SIGINT
-// (perf then writes its file) when this object goes.
+// `perf record` with DWARF call graphs (the programs keep no frame pointers)
+// attached to running processes by PID, stopped with SIGINT (perf then
+// writes its file) when this object goes. 250 Hz keeps the files at a few
+// hundred MB for a 1 GiB transfer.
 class PerfRecorder {
  public:
   PerfRecorder(std::string dir, std::string tag) : dir_(std::move(dir)), tag_(std::move(tag)) {}
@@ -29,7 +31,8 @@ class PerfRecorder {
   }
   void attach(const std::string& name, pid_t pid) {
     std::string out = dir_ + "/" + tag_ + "-" + name + ".data";
-    auto p = test::Process::spawn({"/usr/bin/perf", "record", "-F", "999", "-g", "-o", out, "-p", std::to_string(pid)},
+    auto p = test::Process::spawn({"/usr/bin/perf", "record", "-F", "250", "--call-graph", "dwarf,16384", "-o", out, "-p",
+                                   std::to_string(pid)},
                                   dir_ + "/" + tag_ + "-" + name + ".log");
     if (p) perfs_.push_back(std::move(*p));
     else std::fprintf(stderr, "  perf record %s: %s\n", name.c_str(), p.error().message.c_str());
@@ -40,7 +43,26 @@ class PerfRecorder {
   std::vector<std::unique_ptr<test::Process>> perfs_;
 };
 
-GetFigures measure_get(Store store, const DataFile& file, const Options& o, bool perf) {
+// A directory made with mkdtemp under `parent`, removed with its contents.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& parent) {
+    std::string tmpl = parent + "/sr-e2e.XXXXXX";
+    if (::mkdtemp(tmpl.data())) path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }  // empty: could not be made
+
+ private:
+  std::string path_;
+};
+
+// One get of `file` on a fresh cluster; the CLI writes into `out_dir`
+// (empty: the cluster's temp dir, on the --tmp-dir file system).
+GetFigures measure_get(Store store, const DataFile& file, const Options& o, bool perf, const std::string& out_dir) {
   GetFigures g;
   g.store = store;
   g.bytes = file.bytes;
@@ -58,7 +80,7 @@ GetFigures measure_get(Store store, const DataFile& file, const Options& o, bool
     g.error = r.error().message;
     return g;
   }
-  const std::string out = c.dir() + "/" + file.name;
+  const std::string out = (out_dir.empty() ? c.dir() : out_dir) + "/" + file.name;
   const pid_t relay = c.relay_pid(), agent = c.agent_pid("shop-1"), redis = c.redis_pid();
   PeakSampler sampler(c.redis());
   sampler.watch("relay", relay);
@@ -68,8 +90,8 @@ GetFigures measure_get(Store store, const DataFile& file, const Options& o, bool
 
   std::optional<PerfRecorder> rec;
   if (perf) {
-    rec.emplace(o.perf_dir, strf("%s-%s", store == Store::kRedis ? "redis" : "embedded",
-                                 mib_label(file.bytes).c_str()));
+    rec.emplace(o.perf_dir, strf("%s-%lluMiB", store == Store::kRedis ? "redis" : "embedded",
+                                 static_cast<unsigned long long>(file.bytes / kMiB)));
     rec->attach("relay", relay);
     rec->attach("agent", agent);
     if (redis > 0) rec->attach("redis-server", redis);
@@ -153,15 +175,24 @@ std::string cpu_cell(const GetFigures& g) {
   return s + strf(" + %.2f)", g.cpu_cli);
 }
 
-void print_gets(const ThroughputResults& r) {
-  std::printf("\n### a. End-to-end get (agent → relay → CLI), one transfer per row\n\n");
+void print_gets(const ThroughputResults& r, const Options& o) {
+  std::printf("\n### a. End-to-end get (agent → relay → CLI), one transfer per row\n\n"
+              "Fresh redis-server, relay and agent per row; wall time from exec of `sealrelay -q get` to its exit "
+              "(the file saved, fsync'd and verified); source and output in %s.\n\n",
+              o.tmp_dir.c_str());
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [key, g] : r.gets) {
+  std::vector<const GetFigures*> all;
+  for (const auto& [key, g] : r.gets) all.push_back(&g);
+  if (r.disk_row) all.push_back(&*r.disk_row);
+  for (const GetFigures* gp : all) {
+    const GetFigures& g = *gp;
+    std::string store = store_name(g.store);
+    if (gp == (r.disk_row ? &*r.disk_row : nullptr)) store += ", output on disk (" + o.disk_dir + ")";
     if (!g.ok()) {
-      rows.push_back({mib_label(g.bytes), store_name(g.store), "failed: " + g.error.substr(0, 200)});
+      rows.push_back({mib_label(g.bytes), store, "failed: " + g.error.substr(0, 200)});
       continue;
     }
-    rows.push_back({mib_label(g.bytes), store_name(g.store), strf("%.2f", g.seconds), strf("%.0f", g.mbs()),
+    rows.push_back({mib_label(g.bytes), store, strf("%.2f", g.seconds), strf("%.0f", g.mbs()),
                     cpu_cell(g), strf("%.1f", g.cpu_per_gb()), mb_kb(g.rss_relay_kb), mb_kb(g.rss_agent_kb),
                     mb_kb(g.rss_cli_kb), g.store == Store::kRedis ? mb(g.redis_growth) : "—",
                     g.identical ? "yes (sha256 " + g.sha256.substr(0, 12) + "…)" : "NO (sha256 " + g.sha256 + ")"});
@@ -213,7 +244,7 @@ ThroughputResults run_throughput(const Options& o) {
     if (o.has("throughput")) {
       for (Store store : {Store::kMemory, Store::kRedis}) {
         std::fprintf(stderr, "e2e_bench: get %s, %s store\n", mib_label(file->bytes).c_str(), store_name(store));
-        GetFigures g = measure_get(store, *file, o, !o.perf_dir.empty() && mib == largest);
+        GetFigures g = measure_get(store, *file, o, !o.perf_dir.empty() && mib == largest, "");
         if (g.ok()) {
           std::fprintf(stderr, "  %.0f MB/s, %.1f CPU-s/GB, %s\n", g.mbs(), g.cpu_per_gb(),
                        g.identical ? "bit-identical" : "NOT IDENTICAL");
@@ -221,6 +252,16 @@ ThroughputResults run_throughput(const Options& o) {
           std::fprintf(stderr, "  failed: %s\n", g.error.c_str());
         }
         r.gets[{file->bytes, store}] = std::move(g);
+      }
+    }
+    if (o.has("throughput") && mib == largest && !o.disk_dir.empty()) {
+      ScratchDir disk(o.disk_dir);
+      std::fprintf(stderr, "e2e_bench: get %s, Redis store, output on disk in %s\n", mib_label(file->bytes).c_str(),
+                   o.disk_dir.c_str());
+      if (disk.path().empty()) {
+        std::fprintf(stderr, "  skipped: cannot make a directory in %s\n", o.disk_dir.c_str());
+      } else {
+        r.disk_row = measure_get(Store::kRedis, *file, o, false, disk.path());
       }
     }
     if (o.has("baselines")) {
@@ -233,7 +274,7 @@ ThroughputResults run_throughput(const Options& o) {
     }
     fs::remove_all(file->dir);
   }
-  if (o.has("throughput")) print_gets(r);
+  if (o.has("throughput")) print_gets(r, o);
   if (o.has("baselines")) print_baselines(r);
   return r;
 }
