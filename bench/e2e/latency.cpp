@@ -112,7 +112,7 @@ LatencyResults run_latency(const Options& o) {
   const char* curl = curl_path();
   const std::string out = c.dir() + "/" + name;
 
-  std::vector<double> cli_first, cli_total, curl_total, lib_first, lib_total, http_total;
+  std::vector<double> cli_first, cli_total, curl_total, lib_answer, lib_first, lib_total, http_total;
   const int warmup = 3;
   std::fprintf(stderr, "e2e_bench: %d gets of 1 KiB (+%d warm-up), embedded store\n", o.gets, warmup);
   for (int i = -warmup; i < o.gets; ++i) {
@@ -143,12 +143,17 @@ LatencyResults run_latency(const Options& o) {
     }
     // The requester library, in this process.
     TimedSink sink;
+    std::optional<Clock::time_point> answered;  // the first progress call: message 2 opened
+    auto on_progress = [&](const requester::Progress&) {
+      if (!answered) answered = Clock::now();
+    };
     auto t0 = Clock::now();
-    auto got = requester::run_request(relay, *me, "shop-1", *agent_key, ropt, clock, &sink, nullptr);
+    auto got = requester::run_request(relay, *me, "shop-1", *agent_key, ropt, clock, &sink, on_progress);
     auto t1 = Clock::now();
     if (keep) {
       ++res.runs;
       if (got && sink.data == want) ++res.identical;
+      if (got && answered) lib_answer.push_back(ms_between(t0, *answered));
       if (got && sink.first) {
         lib_first.push_back(ms_between(t0, *sink.first));
         lib_total.push_back(ms_between(t0, t1));
@@ -164,6 +169,7 @@ LatencyResults run_latency(const Options& o) {
   res.cli_first_byte = percentiles(cli_first);
   res.cli_total = percentiles(cli_total);
   res.curl_total = percentiles(curl_total);
+  res.lib_answer = percentiles(lib_answer);
   res.lib_first_byte = percentiles(lib_first);
   res.lib_total = percentiles(lib_total);
   res.http_total = percentiles(http_total);
@@ -182,6 +188,8 @@ LatencyResults run_latency(const Options& o) {
       row("CLI `sealrelay --json get`: total (exec → exit, file saved and verified)", res.cli_total, &res.curl_total),
       curl ? row("baseline: `curl -sf URL/healthz` (exec → exit)", res.curl_total, nullptr)
            : std::vector<std::string>{"baseline: curl", "skipped: curl not installed", "", "", ""},
+      row("library run_request() in-process: agent's answer opened (→ message 2, handshake done)", res.lib_answer,
+          &res.http_total),
       row("library run_request() in-process: first plaintext byte (→ first Sink::write)", res.lib_first_byte,
           &res.http_total),
       row("library run_request() in-process: total (→ return, trailer verified)", res.lib_total, &res.http_total),

@@ -88,7 +88,7 @@ struct LatencyResults {
   bool measured = false;
   std::string error;
   Percentiles cli_first_byte, cli_total, curl_total;            // processes
-  Percentiles lib_first_byte, lib_total, http_total;            // in-process
+  Percentiles lib_answer, lib_first_byte, lib_total, http_total;  // in-process
   int identical = 0, runs = 0;
 };
 LatencyResults run_latency(const Options& o);
