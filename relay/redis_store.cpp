@@ -20,13 +20,20 @@ const std::string kDirKey = "sr:{dir}:agents";
 const std::string kBellKey = "sr:{bell}:inbox";
 std::string meta_key(const std::string& t) { return "sr:{t:" + t + "}:meta"; }
 std::string ev_key(const std::string& t) { return "sr:{t:" + t + "}:ev"; }
+std::string guard_key(const std::string& t) { return "sr:{t:" + t + "}:guard"; }
 std::string mine_key(const std::string& r) { return "sr:{r:" + r + "}:transfers"; }
 
 // Hub keys are the Redis keys themselves.
 
 // ---- scripts ---------------------------------------------------------------
-// Transfer scripts: KEYS[1] = meta, KEYS[2] = ev. They answer
-// {'ok', HGETALL meta, ...} or {'err', code, detail}.
+// Transfer scripts: KEYS[1] = meta, KEYS[2] = ev, KEYS[3] = guard. They
+// answer {'ok', HGETALL meta, ...} or {'err', code, detail}.
+//
+// Frame payloads never pass through Lua: Redis's Lua hashes every byte of
+// every string it is handed (its fix for hash-flooding), which cost Redis
+// more CPU than everything else it did for a transfer. Frames go in with
+// plain XADDs inside MULTI, guarded by WATCH on the guard key, which every
+// script that changes who may append (state, upload session) increments.
 
 const std::string kAnswer = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
@@ -49,6 +56,8 @@ end
 local next = tonumber(redis.call('HGET', KEYS[1], 'frames')) + 1
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'ecode', ARGV[2], 'emsg', ARGV[3], 'upsess', '',
            'updated', ARGV[7], 'trimmed', next)
+redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
 redis.call('XTRIM', KEYS[2], 'MINID', next .. '-0')
 redis.call('XADD', KEYS[2], next .. '-1', 'k', 'error', 'p', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
@@ -63,8 +72,10 @@ local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'answered' and st ~= 'uploading' then return {'err', 'conflict', st} end
 if redis.call('HGET', KEYS[1], 'frames') ~= ARGV[2] then return {'err', 'conflict', 'frame'} end
 redis.call('HSET', KEYS[1], 'state', 'uploading', 'upsess', ARGV[1], 'updated', ARGV[4])
+redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
 return {'ok', redis.call('HGETALL', KEYS[1])}
 )lua";
 
@@ -80,32 +91,25 @@ local function trim(history)
 end
 )lua";
 
-// ARGV: session, first, end_sse, max_bytes, history, ttl, now, n, (sse, bytes) * n
-const std::string kAppend = kTrimFn + R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-local st = redis.call('HGET', KEYS[1], 'state')
-if st == 'cancelled' then return {'err', 'cancelled', st} end
-if st ~= 'uploading' or redis.call('HGET', KEYS[1], 'upsess') ~= ARGV[1] then
-  return {'err', 'conflict', st}
+// Runs inside the MULTI that appended frames [first, frames] (WATCH on the
+// guard key proved the checks append() made still hold); records them.
+// ARGV: frames, bytes, end_sse, history, ttl, now
+const std::string kAppended = kTrimFn + R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])  -- expired in between: leave no stream without a TTL
+  return {'err', 'unknown_transfer', ''}
 end
-local frames = tonumber(redis.call('HGET', KEYS[1], 'frames'))
-if frames ~= tonumber(ARGV[2]) then return {'err', 'conflict', 'frame'} end
-local n = tonumber(ARGV[8])
-local total = tonumber(redis.call('HGET', KEYS[1], 'bytes'))
-for i = 1, n do total = total + tonumber(ARGV[8 + 2 * i]) end
-if total > tonumber(ARGV[4]) then return {'err', 'too_large', ''} end
-for i = 1, n do
-  frames = frames + 1
-  redis.call('XADD', KEYS[2], frames .. '-0', 'k', 'frame', 'p', ARGV[7 + 2 * i], 'b', ARGV[8 + 2 * i])
-end
-redis.call('HSET', KEYS[1], 'frames', frames, 'bytes', string.format('%.0f', total), 'updated', ARGV[7])
+local frames = tonumber(ARGV[1])
+redis.call('HSET', KEYS[1], 'frames', frames, 'bytes', ARGV[2], 'updated', ARGV[6])
 if ARGV[3] ~= '' then
   redis.call('XADD', KEYS[2], (frames + 1) .. '-0', 'k', 'end', 'p', ARGV[3])
   redis.call('HSET', KEYS[1], 'state', 'complete', 'upsess', '')
+  redis.call('INCR', KEYS[3])
 end
-trim(tonumber(ARGV[5]))
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
+trim(tonumber(ARGV[4]))
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
 return {'ok', redis.call('HGETALL', KEYS[1])}
 )lua";
 
@@ -120,13 +124,6 @@ if n > tonumber(redis.call('HGET', KEYS[1], 'delivered')) then
   redis.call('EXPIRE', KEYS[2], ARGV[3])
 end
 return {'ok', redis.call('HGETALL', KEYS[1])}
-)lua";
-
-// ARGV: after ("ms-seq"), limit
-const std::string kRead = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-return {'ok', redis.call('HGETALL', KEYS[1]),
-        redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
 )lua";
 
 // KEYS: info, active, inbox. ARGV: tid, json, max_active, now_ms, stale_before_ms,
@@ -182,11 +179,10 @@ struct Script {
 
 const Script& script(const std::string& text) {
   // The scripts are constants above; hash each once.
-  static const Script answer(kAnswer), finish(kFinish), begin(kBeginUpload), append(kAppend),
-      delivered(kDelivered), read(kRead), create(kCreate), heartbeat(kHeartbeat),
-      disconnect(kDisconnect);
-  for (const Script* s : {&answer, &finish, &begin, &append, &delivered, &read, &create,
-                          &heartbeat, &disconnect}) {
+  static const Script answer(kAnswer), finish(kFinish), begin(kBeginUpload), appended(kAppended),
+      delivered(kDelivered), create(kCreate), heartbeat(kHeartbeat), disconnect(kDisconnect);
+  for (const Script* s : {&answer, &finish, &begin, &appended, &delivered, &create, &heartbeat,
+                          &disconnect}) {
     if (&s->text == &text) return *s;
   }
   std::abort();
@@ -492,7 +488,7 @@ Result<TransferInfo> RedisStore::transfer_script(const std::string& tid, const s
                                                  redisReply** extra_out, Reply* holder) {
   auto c = pool_.acquire();
   if (!c) return c.error();
-  auto r = eval(**c, text, sha, {meta_key(tid), ev_key(tid)}, args);
+  auto r = eval(**c, text, sha, {meta_key(tid), ev_key(tid), guard_key(tid)}, args);
   if (!r) return r.error();
   const redisReply* rep = r->get();
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
@@ -801,25 +797,79 @@ Result<TransferInfo> RedisStore::begin_upload(const std::string& tid, const std:
 Result<TransferInfo> RedisStore::append(const std::string& tid, const std::string& session,
                                         uint64_t first, const std::vector<Frame>& frames,
                                         const std::string& end_sse) {
-  // Arguments are copied into a vector<string> once; frames are at most a
-  // few MiB per call (one socket read's worth of records).
-  std::vector<std::string> args = {session,
-                                   std::to_string(first),
-                                   end_sse,
-                                   std::to_string(limits_.max_transfer_bytes),
-                                   std::to_string(limits_.history_frames),
-                                   std::to_string(limits_.transfer_ttl.count()),
-                                   std::to_string(now_ms() / 1000),
-                                   std::to_string(frames.size())};
-  for (auto& f : frames) {
-    args.push_back(f.sse);
-    args.push_back(std::to_string(f.bytes));
+  auto lease = pool_.acquire();
+  if (!lease) return lease.error();
+  RedisConn& c = **lease;
+  const std::string mk = meta_key(tid), ek = ev_key(tid), gk = guard_key(tid);
+  uint64_t added = 0;
+  for (auto& f : frames) added += f.bytes;
+  // Optimistic: read the meta under WATCH, check, then MULTI the XADDs. Only
+  // a change of who may append (guard) aborts the EXEC; deliveries do not.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    c.append({"WATCH", gk});
+    c.append({"HGETALL", mk});
+    auto watched = c.next_reply();
+    if (!watched) return watched.error();
+    auto meta = c.next_reply();
+    if (!meta) return meta.error();
+    for (const Reply* r : {&*watched, &*meta}) {
+      if (auto e = unavailable(r->get())) return *e;
+    }
+    auto refuse = [&](Error e) -> Result<TransferInfo> {
+      (void)c.command({"UNWATCH"});
+      return e;
+    };
+    const redisReply* m = meta->get();
+    if (m->type != REDIS_REPLY_ARRAY || m->elements == 0) {
+      return refuse(make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)"));
+    }
+    TransferInfo now = parse_meta(tid, m);
+    if (now.state == State::cancelled) return refuse(make_error("cancelled", "the transfer was cancelled"));
+    if (now.state != State::uploading || now.upload_session != session) {
+      return refuse(make_error("conflict", "transfer " + tid + " is " + to_string(now.state)));
+    }
+    if (now.frames != first) return refuse(make_error("conflict", "the first frame is not the next one"));
+    if (now.bytes + added > limits_.max_transfer_bytes) {
+      return refuse(make_error("too_large", "the transfer exceeds its byte limit"));
+    }
+    c.append({"MULTI"});
+    for (size_t i = 0; i < frames.size(); ++i) {
+      std::string id = std::to_string(first + i + 1) + "-0", bytes = std::to_string(frames[i].bytes);
+      c.append({"XADD", ek, id, "k", "frame", "p", frames[i].sse, "b", bytes});
+    }
+    c.append({"EVAL", kAppended, "3", mk, ek, gk, std::to_string(first + frames.size()),
+              std::to_string(now.bytes + added), end_sse, std::to_string(limits_.history_frames),
+              std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)});
+    c.append({"EXEC"});
+    std::optional<Error> queue_error;
+    for (size_t i = 0; i < frames.size() + 2; ++i) {  // +OK, then QUEUED per command
+      auto r = c.next_reply();
+      if (!r) return r.error();
+      if (!queue_error) queue_error = unavailable(r->get());
+    }
+    auto exec = c.next_reply();
+    if (!exec) return exec.error();
+    if (queue_error) return *queue_error;
+    const redisReply* x = exec->get();
+    if (x->type == REDIS_REPLY_NIL) continue;  // the guard moved: check again
+    if (auto e = unavailable(x)) return *e;
+    if (x->type != REDIS_REPLY_ARRAY || x->elements != frames.size() + 1) {
+      return make_error("store_error", "redis: unexpected EXEC reply");
+    }
+    for (size_t i = 0; i < x->elements; ++i) {
+      if (reply_is_error(x->element[i])) return make_error("store_error", "redis: " + reply_str(x->element[i]));
+    }
+    const redisReply* rep = x->element[frames.size()];
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
+      return make_error("store_error", "redis: unexpected script reply");
+    }
+    if (reply_str(rep->element[0]) != "ok") return script_error(rep, tid);
+    TransferInfo t = parse_meta(tid, rep->element[1]);
+    remember(t);
+    if (t.state == State::complete) (void)c.command({"ZREM", active_key(t.agent), tid});
+    return t;
   }
-  auto t = transfer_script(tid, kAppend, script(kAppend).sha, args);
-  if (t && t->state == State::complete) {
-    if (auto c = pool_.acquire()) (void)(*c)->command({"ZREM", active_key(t->agent), tid});
-  }
-  return t;
+  return make_error("conflict", "transfer " + tid + " kept changing during the append");
 }
 
 Result<void> RedisStore::mark_delivered(const std::string& tid, uint64_t n) {
@@ -850,28 +900,53 @@ Result<TransferInfo> RedisStore::wait_transfer(
 
 Result<EventsRead> RedisStore::read_events(const std::string& tid, StreamId after,
                                            size_t limit) {
-  redisReply* entries = nullptr;
-  Reply holder;
-  auto t = transfer_script(tid, kRead, script(kRead).sha, {after.str(), std::to_string(limit)},
-                           &entries, &holder);
-  if (!t) return t.error();
+  auto lease = pool_.acquire();
+  if (!lease) return lease.error();
+  RedisConn& c = **lease;
+  // A plain MULTI, not a script: the payloads must not pass through Lua
+  // (see the scripts above).
+  c.append({"MULTI"});
+  c.append({"HGETALL", meta_key(tid)});
+  c.append({"XRANGE", ev_key(tid), "(" + after.str(), "+", "COUNT", std::to_string(limit)});
+  c.append({"EXEC"});
+  std::optional<Error> queue_error;
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.next_reply();
+    if (!r) return r.error();
+    if (!queue_error) queue_error = unavailable(r->get());
+  }
+  auto exec = c.next_reply();
+  if (!exec) return exec.error();
+  if (queue_error) return *queue_error;
+  const redisReply* x = exec->get();
+  if (auto e = unavailable(x)) return *e;
+  if (x->type != REDIS_REPLY_ARRAY || x->elements != 2) {
+    return make_error("store_error", "redis: unexpected EXEC reply");
+  }
+  const redisReply* meta = x->element[0];
+  const redisReply* entries = x->element[1];
+  if (meta->type != REDIS_REPLY_ARRAY || meta->elements == 0) {
+    return make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)");
+  }
+  TransferInfo t = parse_meta(tid, meta);
+  remember(t);
   EventsRead r;
-  bool ended = t->state == State::failed || t->state == State::cancelled ||
-               t->state == State::expired;
+  bool ended = t.state == State::failed || t.state == State::cancelled ||
+               t.state == State::expired;
   uint64_t want = after.ms == 0 ? 1 : after.ms + 1;
-  if (!ended && want < t->trimmed && want <= t->frames) {
+  if (!ended && want < t.trimmed && want <= t.frames) {
     r.gone = true;
-    r.earliest = t->trimmed;
+    r.earliest = t.trimmed;
   }
   // The answer lives in the meta hash (stream trimming may drop its entry).
   if (after < StreamId{0, 1}) {
-    std::string answer = meta_field(holder->element[1], "answer");
+    std::string answer = meta_field(meta, "answer");
     if (!answer.empty()) {
       r.entries.push_back(
           Entry{{0, 1}, "answer", "", std::make_shared<const std::string>(std::move(answer)), 0});
     }
   }
-  for (size_t i = 0; entries && i < entries->elements && r.entries.size() < limit; ++i) {
+  for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements && r.entries.size() < limit; ++i) {
     auto e = parse_entry(entries->element[i]);
     if (!e || e->kind == "answer") continue;
     if (r.gone) break;

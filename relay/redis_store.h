@@ -10,6 +10,7 @@
 //   sr:{dir}:agents          zset  agent ids by last_seen         TTL agent_ttl
 //   sr:{t:<tid>}:meta        hash  state and counters             TTL transfer_ttl
 //   sr:{t:<tid>}:ev          stream answer/frames/end/error       TTL transfer_ttl
+//   sr:{t:<tid>}:guard       string bumped when who may append changes TTL transfer_ttl
 //   sr:{r:<requester>}:transfers zset transfer ids by time        TTL transfer_ttl
 //   sr:{bell}:inbox          stream r = agent id, one per inbox write  TTL inbox_retention
 // Every write refreshes its keys' TTL; an abandoned transfer vanishes
