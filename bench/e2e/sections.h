@@ -66,6 +66,7 @@ struct BaselineFigures {
   std::string skipped;  // non-empty: not measured, and why
   uint64_t bytes = 0;
   double seconds = 0, cpu_seconds = -1;
+  double setup_seconds = -1;  // as the baseline reports it (see bench/baselines/run)
   bool identical = false;
   bool ok() const { return skipped.empty(); }
   double mbs() const { return static_cast<double>(bytes) / 1e6 / seconds; }
