@@ -104,7 +104,7 @@ struct ConcurrentResults {
   double seconds = 0, cpu_total = 0;
   double single_mbs = 0, single_seconds = 0;  // median of the single runs
   std::vector<double> single_runs_mbs;
-  long rss_relay_kb = -1, redis_growth = -1;
+  long rss_relay_kb = -1, redis_growth = -1, redis_held_after = -1;
   double aggregate_mbs() const { return static_cast<double>(bytes) / 1e6 / seconds; }
 };
 ConcurrentResults run_concurrent(const Options& o);
