@@ -770,6 +770,7 @@ Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const 
   if (!t) return t;
   bool did = changed && changed->type == REDIS_REPLY_INTEGER && changed->integer == 1;
   if (!did) return t;
+  note_change();
   auto c = pool_.acquire();
   if (!c) return t;  // the transfer is finished; the agent-side cleanup expires by itself
   (void)(*c)->command({"ZREM", active_key(t->agent), tid});
@@ -877,23 +878,40 @@ Result<void> RedisStore::mark_delivered(const std::string& tid, uint64_t n) {
                            {std::to_string(n), std::to_string(limits_.history_frames),
                             std::to_string(limits_.transfer_ttl.count())});
   if (!t) return t.error();
+  note_change();
   return {};
+}
+
+void RedisStore::note_change() {
+  {
+    std::lock_guard lk(changed_mu_);
+    ++changes_;
+  }
+  changed_cv_.notify_all();
 }
 
 Result<TransferInfo> RedisStore::wait_transfer(
     const std::string& tid, const std::function<bool(const TransferInfo&)>& pred,
     std::chrono::milliseconds timeout) {
-  // Polls with a growing pause: only uploads facing a full window wait here,
-  // and there are few of those per node.
+  // Polls Redis with a growing pause (the change may come from another
+  // node), and wakes early on any change made through this node (the common
+  // case: the requester reads from the node the agent uploads to). Only
+  // uploads facing a full window wait here, and there are few per node.
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::milliseconds(1);
   for (;;) {
+    uint64_t seen;
+    {
+      std::lock_guard lk(changed_mu_);
+      seen = changes_;
+    }
     auto t = get_transfer(tid);
     if (!t || pred(*t)) return t;
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return t;
-    std::this_thread::sleep_for(
-        std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    std::unique_lock lk(changed_mu_);
+    changed_cv_.wait_for(lk, std::min<std::chrono::steady_clock::duration>(pause, deadline - now),
+                         [&] { return changes_ != seen; });
     pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
 }

@@ -116,6 +116,14 @@ class RedisStore final : public Store {
   std::mutex seen_mu_;
   // Guarded by seen_mu_: state of transfers this node touched (for metrics).
   std::unordered_map<std::string, std::pair<State, int64_t>> seen_;
+
+  // Bumped by every change this node makes that an upload waiting in
+  // wait_transfer may be waiting for (a delivery, a finish), so a waiter on
+  // this node wakes at once instead of at its next poll of Redis.
+  std::mutex changed_mu_;
+  std::condition_variable changed_cv_;
+  uint64_t changes_ = 0;  // guarded by changed_mu_
+  void note_change();
 };
 
 }  // namespace sealrelay::relay
