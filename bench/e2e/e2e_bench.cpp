@@ -5,7 +5,7 @@
 // "End to end"). A program, not a test: it prints markdown tables and a
 // summary against issue 8's targets, and has no thresholds.
 //
-//   build/bench/e2e/e2e_bench                      # everything (~10 min on 2 cores)
+//   build/bench/e2e/e2e_bench                      # everything (5-10 min on 2 busy cores)
 //   build/bench/e2e/e2e_bench --sizes-mib 10,100 --parts throughput,baselines
 //   build/bench/e2e/e2e_bench --help
 #include <sodium.h>
@@ -349,6 +349,10 @@ int main(int argc, char** argv) {
                  "bench/baselines/run nginx and wormhole on the same files), latency (c: 1 KiB gets), concurrent "
                  "(d: many transfers at once)")
       ->capture_default_str();
+  app.add_option("--repeat", o.repeat,
+                 "Rounds of every throughput and baseline row (alternating); the median round is reported")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   app.add_option("--gets", o.gets, "1 KiB gets for the latency part")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--concurrent", o.concurrent, "Transfers at once in the concurrent part")
       ->capture_default_str()

@@ -21,6 +21,7 @@ inline constexpr uint64_t kMiB = 1ull << 20;
 struct Options {
   std::vector<uint64_t> sizes_mib{10, 100, 1024};
   std::vector<std::string> parts{"throughput", "baselines", "latency", "concurrent"};
+  int repeat = 3;  // rounds per throughput row, median reported
   int gets = 200;
   int concurrent = 100;
   int agents = 20;
@@ -76,6 +77,10 @@ struct ThroughputResults {
   std::map<std::pair<uint64_t, Store>, GetFigures> gets;               // by (bytes, store)
   std::map<std::pair<uint64_t, std::string>, BaselineFigures> baselines;  // by (bytes, name)
   std::optional<GetFigures> disk_row;  // largest size, Redis, output in --disk-dir
+  // MB/s of every round, and failed rounds, behind each median above.
+  std::map<std::pair<uint64_t, Store>, std::vector<double>> gets_mbs;
+  std::map<std::pair<uint64_t, Store>, int> gets_failed;
+  std::map<std::pair<uint64_t, std::string>, std::vector<double>> baselines_mbs;
 };
 ThroughputResults run_throughput(const Options& o);
 

@@ -176,6 +176,16 @@ BaselineFigures run_baseline(const std::string& what, const DataFile& file, cons
   return b;
 }
 
+// " [all: a, b, c]" when a row ran more than once.
+template <class K>
+std::string runs_cell(const std::map<K, std::vector<double>>& all, const K& key) {
+  auto it = all.find(key);
+  if (it == all.end() || it->second.size() < 2) return "";
+  std::string s;
+  for (double v : it->second) s += (s.empty() ? "" : ", ") + strf("%.0f", v);
+  return " [" + s + "]";
+}
+
 std::string cpu_cell(const GetFigures& g) {
   std::string s = strf("%.2f (%.2f + %.2f", g.cpu_total(), g.cpu_agent, g.cpu_relay);
   s += g.store == Store::kRedis ? strf(" + %.2f", g.cpu_redis) : std::string(" + —");
@@ -184,9 +194,12 @@ std::string cpu_cell(const GetFigures& g) {
 
 void print_gets(const ThroughputResults& r, const Options& o) {
   std::printf("\n### a. End-to-end get (agent → relay → CLI), one transfer per row\n\n"
-              "Fresh redis-server, relay and agent per row; wall time from exec of `sealrelay -q get` to its exit "
-              "(the file saved, fsync'd and verified); source and output in %s.\n\n",
-              o.tmp_dir.c_str());
+              "Fresh redis-server, relay and agent per run; wall time from exec of `sealrelay -q get` to its exit "
+              "(the file saved, fsync'd and verified); source and output in %s. %s\n\n",
+              o.tmp_dir.c_str(),
+              o.repeat > 1 ? strf("Each row is the median of %d rounds (MB/s of every round in brackets); rounds "
+                                  "alternate embedded, Redis and the baselines.", o.repeat).c_str()
+                           : "One round.");
   std::vector<std::vector<std::string>> rows;
   std::vector<const GetFigures*> all;
   for (const auto& [key, g] : r.gets) all.push_back(&g);
@@ -199,7 +212,11 @@ void print_gets(const ThroughputResults& r, const Options& o) {
       rows.push_back({mib_label(g.bytes), store, "failed: " + g.error.substr(0, 200)});
       continue;
     }
-    rows.push_back({mib_label(g.bytes), store, strf("%.2f", g.seconds), strf("%.0f", g.mbs()),
+    std::string mbs = strf("%.0f", g.mbs());
+    if (gp != (r.disk_row ? &*r.disk_row : nullptr)) mbs += runs_cell(r.gets_mbs, std::make_pair(g.bytes, g.store));
+    auto failed = r.gets_failed.find({g.bytes, g.store});
+    if (failed != r.gets_failed.end() && failed->second) mbs += strf(" (%d failed)", failed->second);
+    rows.push_back({mib_label(g.bytes), store, strf("%.2f", g.seconds), mbs,
                     cpu_cell(g), strf("%.1f", g.cpu_per_gb()), mb_kb(g.rss_relay_kb), mb_kb(g.rss_agent_kb),
                     mb_kb(g.rss_cli_kb), g.store == Store::kRedis ? mb(g.redis_growth) : "—",
                     g.identical ? "yes (sha256 " + g.sha256.substr(0, 12) + "…)" : "NO (sha256 " + g.sha256 + ")"});
@@ -227,7 +244,8 @@ void print_baselines(const ThroughputResults& r) {
       auto it = r.gets.find({bytes, s});
       return it != r.gets.end() && it->second.ok() ? strf("×%.2f", it->second.mbs() / b.mbs()) : std::string("—");
     };
-    rows.push_back({mib_label(bytes), b.name, strf("%.2f", b.seconds), setup, strf("%.0f", b.mbs()),
+    rows.push_back({mib_label(bytes), b.name, strf("%.2f", b.seconds), setup,
+                    strf("%.0f", b.mbs()) + runs_cell(r.baselines_mbs, key),
                     b.cpu_seconds >= 0 ? strf("%.1f", b.cpu_seconds / (static_cast<double>(b.bytes) / 1e9)) : "—",
                     ratio(Store::kMemory), ratio(Store::kRedis), b.identical ? "yes" : "NO"});
   }
@@ -242,6 +260,28 @@ void print_baselines(const ThroughputResults& r) {
 
 }  // namespace
 
+// The run with the median MB/s of `runs` (failed runs count as failures,
+// not as slow runs); bit-identical only when every run was.
+template <class F>
+F median_of(std::vector<F> runs, std::vector<double>& mbs, int& failed) {
+  std::vector<F> ok;
+  bool all_identical = true;
+  for (auto& f : runs) {
+    if (f.ok()) {
+      mbs.push_back(f.mbs());
+      all_identical = all_identical && f.identical;
+      ok.push_back(f);
+    } else {
+      ++failed;
+    }
+  }
+  if (ok.empty()) return runs.front();
+  std::sort(ok.begin(), ok.end(), [](const F& a, const F& b) { return a.mbs() < b.mbs(); });
+  F m = ok[ok.size() / 2];
+  m.identical = all_identical;
+  return m;
+}
+
 ThroughputResults run_throughput(const Options& o) {
   ThroughputResults r;
   const uint64_t largest = *std::max_element(o.sizes_mib.begin(), o.sizes_mib.end());
@@ -253,18 +293,45 @@ ThroughputResults run_throughput(const Options& o) {
       std::fprintf(stderr, "e2e_bench: %s\n", file.error().message.c_str());
       continue;
     }
-    if (o.has("throughput")) {
-      for (Store store : {Store::kMemory, Store::kRedis}) {
-        std::fprintf(stderr, "e2e_bench: get %s, %s store\n", mib_label(file->bytes).c_str(), store_name(store));
-        GetFigures g = measure_get(store, *file, o, !o.perf_dir.empty() && mib == largest, "");
-        if (g.ok()) {
-          std::fprintf(stderr, "  %.0f MB/s, %.1f CPU-s/GB, %s\n", g.mbs(), g.cpu_per_gb(),
-                       g.identical ? "bit-identical" : "NOT IDENTICAL");
-        } else {
-          std::fprintf(stderr, "  failed: %s\n", g.error.c_str());
+    // Rounds alternate ours and the baselines, so drift in the machine's
+    // load hits all of them alike; each row reports its median round.
+    std::map<Store, std::vector<GetFigures>> gets;
+    std::map<std::string, std::vector<BaselineFigures>> bases;
+    for (int round = 0; round < o.repeat; ++round) {
+      if (o.has("throughput")) {
+        for (Store store : {Store::kMemory, Store::kRedis}) {
+          std::fprintf(stderr, "e2e_bench: get %s, %s store (round %d of %d)\n", mib_label(file->bytes).c_str(),
+                       store_name(store), round + 1, o.repeat);
+          GetFigures g = measure_get(store, *file, o, !o.perf_dir.empty() && mib == largest && round == 0, "");
+          if (g.ok()) {
+            std::fprintf(stderr, "  %.0f MB/s, %.1f CPU-s/GB, %s\n", g.mbs(), g.cpu_per_gb(),
+                         g.identical ? "bit-identical" : "NOT IDENTICAL");
+          } else {
+            std::fprintf(stderr, "  failed: %s\n", g.error.c_str());
+          }
+          gets[store].push_back(std::move(g));
         }
-        r.gets[{file->bytes, store}] = std::move(g);
       }
+      if (o.has("baselines")) {
+        for (const char* what : {"nginx", "wormhole"}) {
+          std::fprintf(stderr, "e2e_bench: baseline %s, %s (round %d of %d)\n", what, mib_label(file->bytes).c_str(),
+                       round + 1, o.repeat);
+          BaselineFigures b = run_baseline(what, *file, o);
+          std::fprintf(stderr, "  %s\n", b.ok() ? strf("%.0f MB/s", b.mbs()).c_str() : ("skipped: " + b.skipped).c_str());
+          bool skipped = !b.ok() && b.skipped.rfind("failed", 0) != 0;
+          bases[what].push_back(std::move(b));
+          if (skipped) break;  // absent tools stay absent
+        }
+      }
+    }
+    for (auto& [store, runs] : gets) {
+      auto key = std::make_pair(file->bytes, store);
+      r.gets[key] = median_of(std::move(runs), r.gets_mbs[key], r.gets_failed[key]);
+    }
+    for (auto& [what, runs] : bases) {
+      auto key = std::make_pair(file->bytes, what);
+      int failed = 0;
+      r.baselines[key] = median_of(std::move(runs), r.baselines_mbs[key], failed);
     }
     if (o.has("throughput") && mib == largest && !o.disk_dir.empty()) {
       ScratchDir disk(o.disk_dir);
@@ -276,14 +343,6 @@ ThroughputResults run_throughput(const Options& o) {
         r.disk_row = measure_get(Store::kRedis, *file, o, false, disk.path());
         std::fprintf(stderr, "  %s\n", r.disk_row->ok() ? strf("%.0f MB/s", r.disk_row->mbs()).c_str()
                                                           : ("failed: " + r.disk_row->error).c_str());
-      }
-    }
-    if (o.has("baselines")) {
-      for (const char* what : {"nginx", "wormhole"}) {
-        std::fprintf(stderr, "e2e_bench: baseline %s, %s\n", what, mib_label(file->bytes).c_str());
-        BaselineFigures b = run_baseline(what, *file, o);
-        std::fprintf(stderr, "  %s\n", b.ok() ? strf("%.0f MB/s", b.mbs()).c_str() : ("skipped: " + b.skipped).c_str());
-        r.baselines[{file->bytes, what}] = std::move(b);
       }
     }
     fs::remove_all(file->dir);
