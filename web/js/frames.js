@@ -116,6 +116,14 @@ export class FrameSealer {
 // reports complete only once the trailer verified against everything opened.
 // After any error it stays failed: every later call throws the same error.
 //
+// The running SHA-256 is `options.hasher` ({update(bytes), finish() → the
+// digest or a Promise of it}; default a Sha256 here). With a hasher whose
+// digest comes later (RemoteSha256: hashing in a second Worker, in parallel
+// with decryption), open() returns the trailer as {kind: 'trailer',
+// verified: Promise}: the opener is complete only once that resolves, and it
+// rejects (and the opener fails) with trailer_mismatch. Meanwhile nothing
+// more is accepted (after_end) and finish() throws truncated.
+//
 // Error codes (SealrelayError.code), as crypto/frames.h:
 //   bad_frame        malformed header or size
 //   out_of_order     index other than the next one (reordered, dropped, duplicated)
@@ -125,20 +133,24 @@ export class FrameSealer {
 //   aborted          the agent sent an abort frame; the error also carries
 //                    agentCode and agentMessage
 //   truncated        (finish) the stream ended before the trailer verified
+//   hash_failed      the hasher could not give the digest (its Worker died):
+//                    a local failure, not the relay's
 export class FrameOpener {
   #key;
   #h;
   #nextIndex;
   #totalBytes = 0;
-  #sha = new Sha256();
+  #sha;
   #complete = false;
+  #trailerSeen = false;   // the trailer arrived (verified or being verified)
   #failed = null;
 
-  constructor(keys, firstIndex = 0) {
+  constructor(keys, firstIndex = 0, { hasher = null } = {}) {
     checkKeys(keys);
     this.#key = Uint8Array.from(keys.frameKey);
     this.#h = Uint8Array.from(keys.handshakeHash);
     this.#nextIndex = BigInt(firstIndex);
+    this.#sha = hasher ?? new Sha256();
   }
 
   get complete() {
@@ -163,11 +175,12 @@ export class FrameOpener {
   // Continues the content of `previous`: the opener of an earlier transfer of
   // the same file, stopped cleanly after whole chunks (the relay lost the
   // stream), when a new transfer resumes at previous.totalBytes. Its byte
-  // count and running SHA-256 carry over, so this transfer's trailer is
-  // checked against the whole file, as absorbPrefix() would with the bytes
-  // re-read. Call before the first open(); `previous` is unusable afterwards.
+  // count and running SHA-256 (whichever hasher it has) carry over, so this
+  // transfer's trailer is checked against the whole file, as absorbPrefix()
+  // would with the bytes re-read. Call before the first open(); `previous`
+  // is unusable afterwards.
   continueFrom(previous) {
-    if (!(previous instanceof FrameOpener) || previous.#failed || previous.#complete) {
+    if (!(previous instanceof FrameOpener) || previous.#failed || previous.#complete || previous.#trailerSeen) {
       throw new TypeError('continueFrom needs an opener that neither failed nor completed');
     }
     if (this.#totalBytes !== 0 || this.#failed || this.#complete) throw new TypeError('continueFrom on a used opener');
@@ -178,11 +191,12 @@ export class FrameOpener {
   }
 
   // Opens `frame`: {kind: 'data', chunk} with the plaintext to keep, or
-  // {kind: 'trailer'} once the whole content verified. Throws SealrelayError;
-  // nothing of a frame that fails is released.
+  // {kind: 'trailer'} once the whole content verified ({kind: 'trailer',
+  // verified} with a hasher whose digest comes later, see above). Throws
+  // SealrelayError; nothing of a frame that fails is released.
   open(frame) {
     if (this.#failed) throw this.#failed;
-    if (this.#complete) this.#fail('after_end', 'a frame arrived after the trailer');
+    if (this.#trailerSeen) this.#fail('after_end', 'a frame arrived after the trailer');
     if (!(frame instanceof Uint8Array) || frame.length < FRAME_OVERHEAD_BYTES || frame.length > MAX_FRAME_BYTES) {
       this.#fail('bad_frame', 'frame has an impossible size');
     }
@@ -219,15 +233,30 @@ export class FrameOpener {
       return { kind: 'data', chunk };
     }
 
-    const claimedBytes = getU64(chunk, 0);
+    this.#trailerSeen = true;
     const digest = this.#sha.finish();
-    const same = claimedBytes === BigInt(this.#totalBytes) && sodium.memcmp(digest, chunk.subarray(8));
+    if (typeof digest?.then !== 'function') {
+      this.#checkTrailer(chunk, digest);
+      return { kind: 'trailer' };
+    }
+    const verified = digest.then((d) => this.#checkTrailer(chunk, d), (err) => {
+      throw this.#failed ?? this.#makeError('hash_failed', 'the SHA-256 of the content could not be computed: ' +
+                                                           `${err?.message ?? err}`);
+    });
+    return { kind: 'trailer', verified };
+  }
+
+  // The trailer's plaintext against what arrived; the opener is complete
+  // when they agree, failed (and this throws) when not.
+  #checkTrailer(trailer, digest) {
+    if (this.#failed) throw this.#failed;
+    const claimedBytes = getU64(trailer, 0);
+    const same = claimedBytes === BigInt(this.#totalBytes) && sodium.memcmp(digest, trailer.subarray(8));
     if (!same) {
       this.#fail('trailer_mismatch', "the trailer's byte count or SHA-256 does not match what arrived (" +
                                      `${this.#totalBytes} bytes received, ${claimedBytes} announced)`);
     }
     this.#complete = true;
-    return { kind: 'trailer' };
   }
 
   // Call at the end of the stream: throws `truncated` unless the trailer

@@ -67,6 +67,7 @@ function classify(err) {
   }
   const kind = err.code === 'aborted' ? 'aborted'
              : err.code === 'handshake_failed' ? 'handshake'
+             : err.code === 'hash_failed' ? 'local'
              : INTEGRITY_CODES.has(err.code) ? 'integrity'
              : 'refused';
   const out = new TransferError(kind, err.code, err.message, { cause: err });
@@ -110,6 +111,8 @@ const RESUMABLE_CODES = new Set(['gone', 'connection_lost']);
 //   onAnswer(answer), onProgress({transferId, bytes, size, frames}),
 //   onTransferId(id), onResume({bytes, code, message})   optional callbacks
 //   maxResumes                 see step 4 (default 0: never)
+//   makeHasher()               → the running SHA-256 for the content (FrameOpener's
+//                              `hasher`, e.g. a RemoteSha256); default a Sha256 in this thread
 //   signal                     AbortSignal to cancel
 //   fetch, sleep, random, now  injectable for tests
 // Resolves {transferId, answer, bytes, frames, resumes}; rejects with
@@ -381,7 +384,7 @@ class TransferRun {
       throw new TransferError('refused', 'resume_mismatch', `the agent answered from byte ${answer.offset}, ` +
                               'but this download asked for the whole file');
     }
-    this.#opener = new FrameOpener(keys, answer.firstIndex);
+    this.#opener = new FrameOpener(keys, answer.firstIndex, { hasher: this.#o.makeHasher?.() ?? null });
     this.#sink = (await this.#o.openSink?.(answer)) ?? null;
   }
 
@@ -416,6 +419,8 @@ class TransferRun {
       await this.#sink?.write?.(result.chunk);
       this.#o.onProgress?.({ transferId: this.#transferId, bytes: this.#opener.totalBytes, size: this.#answer.size,
                              frames: this.#frames });
+    } else if (result.verified) {
+      await result.verified;   // the digest from a hasher in another Worker
     }
   }
 

@@ -11,10 +11,36 @@
 //   const result = await t.done;   // rejects with {kind, code, message, ...}
 let nextId = 1;
 
-// Starts transfer_worker.js as a module Worker and resolves it once it
-// listens (its 'ready' message); rejects {kind: 'local', code:
-// 'worker_failed', message} when it cannot load (e.g. web/vendor/ missing).
-export function openTransferWorker(url = new URL('./transfer_worker.js', import.meta.url)) {
+// Starts transfer_worker.js as a module Worker, and hash_worker.js beside
+// it (downloads then hash in parallel with decryption; docs/web.md), and
+// resolves the decryption Worker once both listen. Rejects {kind: 'local',
+// code: 'worker_failed', message} when the decryption Worker cannot load
+// (e.g. web/vendor/ missing); without the hash Worker, downloads hash in the
+// decryption Worker as before.
+export async function openTransferWorker(url = new URL('./transfer_worker.js', import.meta.url),
+                                         hashUrl = new URL('./hash_worker.js', import.meta.url)) {
+  const worker = await startWorker(url).catch((message) => {
+    throw { kind: 'local', code: 'worker_failed', message: `the page's decryption worker did not start (${message})` };
+  });
+  const hasher = hashUrl ? await startWorker(hashUrl).catch(() => null) : null;
+  if (hasher) {
+    const { port1, port2 } = new MessageChannel();
+    hasher.postMessage({ type: 'connect', port: port1 }, [port1]);
+    worker.postMessage({ type: 'hasher', port: port2 }, [port2]);
+    hasher.addEventListener('error', (event) => {
+      hasher.terminate();
+      worker.postMessage({ type: 'hasher-lost', message: `the hash worker stopped (${event.message || 'error'})` });
+    });
+    hashWorkers.set(worker, hasher);
+  }
+  return worker;
+}
+
+// Each decryption Worker's hash Worker (so it lives as long as the other).
+const hashWorkers = new WeakMap();
+
+// A module Worker from `url`, once it said 'ready'; rejects with a reason.
+function startWorker(url) {
   return new Promise((resolve, reject) => {
     const worker = new Worker(url, { type: 'module' });
     const onMessage = (event) => {
@@ -25,8 +51,7 @@ export function openTransferWorker(url = new URL('./transfer_worker.js', import.
     worker.addEventListener('message', onMessage);
     worker.addEventListener('error', (event) => {
       worker.terminate();
-      reject({ kind: 'local', code: 'worker_failed',
-               message: `the page's decryption worker did not start (${event.message || 'it failed to load'})` });
+      reject(event.message || 'it failed to load');
     }, { once: true });
   });
 }

@@ -11,6 +11,9 @@
 //                                                 callbacks, sink, fetch and signal
 //                  {type: 'ack', id, chunks}      the page has consumed `chunks` chunks
 //                  {type: 'cancel', id}
+//                  {type: 'hasher', port}         a MessagePort to hash_worker.js: downloads
+//                                                 started afterwards hash there, in parallel
+//                  {type: 'hasher-lost', message} that Worker died: downloads hashing there fail
 //   worker → page  {type: 'ready'}                once, when it listens (no id)
 //                  {type: 'transfer', id, transferId}
 //                  {type: 'answer', id, answer}
@@ -20,20 +23,28 @@
 //                  {type: 'done', id, result}     after the trailer verified; for a
 //                                                 list, result.entries is the listing
 //                  {type: 'error', id, error: {kind, code, message, status, agentCode, agentMessage}}
+import { HashClient } from './remote_sha256.js';
 import { listDirectory, runTransfer } from './transfer.js';
 
 // Chunks handed to the page and not yet acknowledged, at most.
 export const WINDOW_CHUNKS = 8;
+// Chunks handed to the hash Worker and not yet hashed, at most.
+export const HASH_WINDOW_CHUNKS = 8;
 
 // Serves transfers on `port` (the worker's global scope, or a MessagePort in
 // tests). `fetch` and `sleep` are injectable for tests.
 export function attach(port, { fetch = undefined, sleep = undefined } = {}) {
   const running = new Map();  // id → {controller, inflight, wake}
+  let hashes = null;          // HashClient, once the page connected a hash Worker
 
   port.addEventListener('message', (event) => {
     const msg = event.data;
     const t = running.get(msg?.id);
-    if (msg?.type === 'start' && !t) start(msg.id, msg.options);
+    if (msg?.type === 'hasher' && msg.port) hashes = new HashClient(msg.port);
+    else if (msg?.type === 'hasher-lost') {
+      hashes?.fail(new Error(msg.message ?? 'the hash worker stopped'));
+      hashes = null;
+    } else if (msg?.type === 'start' && !t) start(msg.id, msg.options);
     else if (msg?.type === 'ack' && t) {
       t.inflight = Math.max(0, t.inflight - (msg.chunks ?? 1));
       t.wake?.();
@@ -48,8 +59,12 @@ export function attach(port, { fetch = undefined, sleep = undefined } = {}) {
     const t = { controller: new AbortController(), inflight: 0, wake: null };
     running.set(id, t);
     const post = (message, transfer = []) => port.postMessage({ id, ...message }, transfer);
+    // A get hashes in the hash Worker when there is one (a listing is small).
+    const hashesNow = options.request?.op === 'get' ? hashes : null;
+    let sha = null;
     const sink = {
       async write(chunk) {
+        await sha?.drain(HASH_WINDOW_CHUNKS);
         while (t.inflight >= WINDOW_CHUNKS && !t.controller.signal.aborted) {
           await new Promise((resolve) => { t.wake = resolve; });
           t.wake = null;
@@ -67,6 +82,7 @@ export function attach(port, { fetch = undefined, sleep = undefined } = {}) {
       sleep,
       signal: t.controller.signal,
       openSink: () => sink,
+      makeHasher: hashesNow ? () => (sha = hashesNow.session()) : undefined,
       onTransferId: (transferId) => post({ type: 'transfer', transferId }),
       onAnswer: (answer) => post({ type: 'answer', answer }),
       onProgress: ({ bytes, size, frames }) => post({ type: 'progress', bytes, size, frames }),
@@ -77,7 +93,10 @@ export function attach(port, { fetch = undefined, sleep = undefined } = {}) {
         kind: err.kind ?? 'local', code: err.code ?? 'local_error', message: err.message, status: err.status ?? null,
         agentCode: err.agentCode ?? null, agentMessage: err.agentMessage ?? null,
       } }),
-    ).finally(() => running.delete(id));
+    ).finally(() => {
+      sha?.dispose();   // a no-op once the digest came
+      running.delete(id);
+    });
   }
 }
 
