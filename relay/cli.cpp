@@ -1,5 +1,6 @@
 #include "relay/cli.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -138,6 +139,13 @@ int token_list(const std::string& path) {
 }  // namespace
 
 int relay_main(int argc, char** argv) {
+  // Frames and the Redis commands that carry them are 0.3-6 MB buffers made
+  // and freed at a high rate on many threads. By default glibc maps and
+  // unmaps each one, or trims its heaps after each free, so every frame
+  // pays page faults and zeroing again (~20% of the relay's CPU with Redis).
+  // Keep such buffers in the heaps; peak RSS is unchanged (~35 MB for 1 GiB).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   CLI::App app{
       "sealrelay-relay: the cloud relay of sealrelay. It registers agents, carries opaque\n"
       "handshake messages and encrypted frames from agents to requesters, and never sees\n"
