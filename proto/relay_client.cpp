@@ -132,6 +132,9 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayConfig& conf
   cli.set_read_timeout(c.read_timeout);
   cli.set_write_timeout(c.write_timeout);
   cli.set_keep_alive(false);  // 0.11.4 breaks every other request on a kept-alive TLS connection
+  // Uploads are streams of records written as they are sealed: Nagle would
+  // hold each record's tail until the relay acknowledges the one before.
+  cli.set_tcp_nodelay(true);
   cli.set_follow_location(false);
   cli.set_compress(false);
   cli.set_decompress(false);
