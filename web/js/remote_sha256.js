@@ -6,11 +6,11 @@
 //
 //   const hashes = new HashClient(port);      // one per port
 //   const sha = hashes.session();             // one per download
-//   sha.update(chunk); ...; await sha.drain(8); ...; const digest = await sha.finish();
+//   sha.update(chunk); ...; await sha.drain(8 << 20); ...; const digest = await sha.finish();
 //
 // Memory: every update not yet hashed holds a copy of its chunk in a
-// message queue; drain(n) waits until at most n are left, and the caller
-// (transfer_worker.js) waits on it before taking more from the relay.
+// message queue; drain(n) waits until at most n bytes are left, and the
+// caller (transfer_worker.js) waits on it before taking more from the relay.
 
 // The connection to one hash Worker: routes its answers to the sessions.
 export class HashClient {
@@ -49,7 +49,8 @@ export class RemoteSha256 {
   #port;
   #s;
   #onEnd;
-  #pending = 0;          // updates posted and not yet hashed
+  #pending = [];         // sizes of the updates posted and not yet hashed, oldest first
+  #pendingBytes = 0;     // their sum
   #drainWaiters = [];    // {limit, resolve}
   #digest = null;        // {resolve, reject} once finish() was called
   #ended = false;
@@ -61,9 +62,9 @@ export class RemoteSha256 {
     this.#onEnd = onEnd;
   }
 
-  // Updates posted and not yet hashed.
-  get pending() {
-    return this.#pending;
+  // Bytes posted and not yet hashed.
+  get pendingBytes() {
+    return this.#pendingBytes;
   }
 
   // Posts a copy of `bytes` (the caller keeps its own) to be hashed.
@@ -72,14 +73,15 @@ export class RemoteSha256 {
     if (this.#broken) return this;   // finish() will reject
     const copy = new Uint8Array(bytes.length);   // not slice(): a node Buffer's shares its memory
     copy.set(bytes);
-    ++this.#pending;
+    this.#pending.push(copy.length);
+    this.#pendingBytes += copy.length;
     this.#port.postMessage({ type: 'update', s: this.#s, bytes: copy }, [copy.buffer]);
     return this;
   }
 
-  // Resolves once at most `limit` updates wait to be hashed (at once if so).
+  // Resolves once at most `limit` bytes wait to be hashed (at once if so).
   drain(limit) {
-    if (this.#pending <= limit || this.#broken) return Promise.resolve();
+    if (this.#pendingBytes <= limit || this.#broken) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push({ limit, resolve }));
   }
 
@@ -110,9 +112,9 @@ export class RemoteSha256 {
   onMessageForClient(msg) {
     switch (msg.type) {
       case 'hashed':
-        --this.#pending;
+        this.#pendingBytes -= this.#pending.shift() ?? 0;
         this.#drainWaiters = this.#drainWaiters.filter((w) => {
-          if (this.#pending > w.limit) return true;
+          if (this.#pendingBytes > w.limit) return true;
           w.resolve();
           return false;
         });

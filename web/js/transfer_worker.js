@@ -2,6 +2,13 @@
 // verification) off the page's main thread and hands the plaintext over in
 // order, with flow control so a slow writer on the page (disk, memory)
 // holds the relay's stream back instead of piling chunks up in memory.
+// The plaintext goes over in batches of about BATCH_BYTES (one copy), so the
+// page makes one write per batch instead of one per 256 KiB frame: each
+// write to a File System Access stream becomes a blob handed to the browser
+// process, and in headless Chromium 156 2 MiB writes cost about half the CPU
+// per byte (page and browser process together) of 256 KiB ones
+// (docs/performance.md). The running SHA-256 is computed in hash_worker.js
+// when the page started one (transfer_client.js), in parallel.
 //
 // Start it as a module worker:
 //   new Worker(new URL('./transfer_worker.js', import.meta.url), { type: 'module' })
@@ -17,7 +24,8 @@
 //   worker → page  {type: 'ready'}                once, when it listens (no id)
 //                  {type: 'transfer', id, transferId}
 //                  {type: 'answer', id, answer}
-//                  {type: 'chunk', id, chunk}     (its buffer is transferred, not copied)
+//                  {type: 'chunk', id, chunk}     plaintext in order, frames joined up to
+//                                                 BATCH_BYTES (its buffer is transferred)
 //                  {type: 'progress', id, bytes, size, frames}
 //                  {type: 'resumed', id, bytes, code, message}   a new transfer goes on from `bytes`
 //                  {type: 'done', id, result}     after the trailer verified; for a
@@ -26,14 +34,21 @@
 import { HashClient } from './remote_sha256.js';
 import { listDirectory, runTransfer } from './transfer.js';
 
-// Chunks handed to the page and not yet acknowledged, at most.
-export const WINDOW_CHUNKS = 8;
-// Chunks handed to the hash Worker and not yet hashed, at most.
-export const HASH_WINDOW_CHUNKS = 8;
+// Chunk messages (batches) handed to the page and not yet acknowledged, at most.
+export const WINDOW_CHUNKS = 4;
+// Plaintext joined into one chunk message once it reaches this size (the
+// last one of a download may be shorter).
+export const BATCH_BYTES = 2 * 1024 * 1024;
+// Plaintext handed to the hash Worker and not yet hashed, at most (bytes):
+// room for a scheduling hiccup of the hash Worker on a busy machine.
+export const HASH_WINDOW_BYTES = 8 * 1024 * 1024;
 
 // Serves transfers on `port` (the worker's global scope, or a MessagePort in
-// tests). `fetch` and `sleep` are injectable for tests.
-export function attach(port, { fetch = undefined, sleep = undefined } = {}) {
+// tests). `fetch` and `sleep` are injectable for tests, and so are
+// `batchBytes` (0: every frame's plaintext goes over on its own) and
+// `hashWindowBytes`.
+export function attach(port, { fetch = undefined, sleep = undefined, batchBytes = BATCH_BYTES,
+                               hashWindowBytes = HASH_WINDOW_BYTES } = {}) {
   const running = new Map();  // id → {controller, inflight, wake}
   let hashes = null;          // HashClient, once the page connected a hash Worker
 
@@ -62,18 +77,41 @@ export function attach(port, { fetch = undefined, sleep = undefined } = {}) {
     // A get hashes in the hash Worker when there is one (a listing is small).
     const hashesNow = options.request?.op === 'get' ? hashes : null;
     let sha = null;
+    const batch = [];      // plaintext not yet handed over, in order
+    let batchLength = 0;
+    // Hands the batch to the page once the window allows; the page writes
+    // it and acknowledges.
+    const flush = async () => {
+      if (batchLength === 0) return;
+      while (t.inflight >= WINDOW_CHUNKS && !t.controller.signal.aborted) {
+        await new Promise((resolve) => { t.wake = resolve; });
+        t.wake = null;
+      }
+      ++t.inflight;
+      let out = batch[0];
+      // A lone chunk that owns its whole buffer is transferred as it is.
+      if (batch.length > 1 || out.byteOffset !== 0 || out.byteLength !== out.buffer.byteLength) {
+        out = new Uint8Array(batchLength);
+        let at = 0;
+        for (const piece of batch) {
+          out.set(piece, at);
+          at += piece.length;
+        }
+      }
+      batch.length = 0;
+      batchLength = 0;
+      post({ type: 'chunk', chunk: out }, [out.buffer]);
+    };
     const sink = {
       async write(chunk) {
-        await sha?.drain(HASH_WINDOW_CHUNKS);
-        while (t.inflight >= WINDOW_CHUNKS && !t.controller.signal.aborted) {
-          await new Promise((resolve) => { t.wake = resolve; });
-          t.wake = null;
-        }
-        ++t.inflight;
-        // A chunk that owns its whole buffer can be transferred.
-        const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : chunk.slice();
-        post({ type: 'chunk', chunk: own }, [own.buffer]);
+        await sha?.drain(hashWindowBytes);
+        batch.push(chunk);
+        batchLength += chunk.length;
+        if (batchLength >= batchBytes) await flush();
       },
+      // The stream finished and the trailer verified: the rest goes over
+      // before 'done'.
+      close: flush,
     };
     const run = options.request?.op === 'list' ? listDirectory : runTransfer;
     run({

@@ -15,7 +15,7 @@ import { serveHashes } from '../js/hash_worker.js';
 import { generateIdentity } from '../js/noise.js';
 import { HashClient } from '../js/remote_sha256.js';
 import { Sha256 } from '../js/sha256.js';
-import { HASH_WINDOW_CHUNKS, attach } from '../js/transfer_worker.js';
+import { HASH_WINDOW_BYTES, attach } from '../js/transfer_worker.js';
 import { startTransfer } from '../js/transfer_client.js';
 import { content, relayWith } from './fake_relay.mjs';
 import { handshake, sealAll } from './support.mjs';
@@ -62,15 +62,15 @@ test('sessions on one port are independent, and the sender\'s bytes stay its own
   close();
 });
 
-test('drain() waits until at most n updates are left unhashed', async () => {
+test('drain() waits until at most n bytes are left unhashed', async () => {
   const { client, close } = hashPair();
   const sha = client.session();
   for (let i = 0; i < 20; ++i) sha.update(new Uint8Array(1000));
-  assert.equal(sha.pending, 20);
-  await sha.drain(3);
-  assert.ok(sha.pending <= 3, `pending ${sha.pending}`);
+  assert.equal(sha.pendingBytes, 20_000);
+  await sha.drain(3000);
+  assert.ok(sha.pendingBytes <= 3000, `pending ${sha.pendingBytes}`);
   await sha.drain(0);
-  assert.equal(sha.pending, 0);
+  assert.equal(sha.pendingBytes, 0);
   await sha.drain(0);   // already drained: resolves at once
   const want = new Sha256();
   for (let i = 0; i < 20; ++i) want.update(new Uint8Array(1000));
@@ -170,10 +170,10 @@ const FILE = content(40 * 4096 + 5, 7);
 
 // The hash worker sits behind a gate: while closed, what the decryption
 // worker posts to it waits, unhashed, and is counted.
-function setup(relayOptions = {}) {
+function setup(relayOptions = {}, { hashWindowBytes = undefined } = {}) {
   const relay = relayWith({ identity: agentIdentity, files: { '/share/a.bin': FILE }, ...relayOptions });
   const { port1, port2 } = new MessageChannel();
-  attach(port1, { fetch: relay.fetch, sleep: async () => {} });
+  attach(port1, { fetch: relay.fetch, sleep: async () => {}, hashWindowBytes });
   port2.start();
   const hash = new MessageChannel();
   const gate = { open: true, held: [], updates: 0, handler: null };
@@ -211,13 +211,14 @@ test('a download hashing in the hash worker delivers the file and verifies its t
   close();
 });
 
-test('flow control: at most HASH_WINDOW_CHUNKS (+ the one just opened) wait to be hashed', async () => {
-  const { port, options, gate, close } = setup();
+test('flow control: at most HASH_WINDOW_BYTES (+ the frame just opened) wait to be hashed', async () => {
+  const { port, options, gate, close } = setup({}, { hashWindowBytes: 5 * 4096 });
   gate.open = false;
   const chunks = [];
   const t = startTransfer(port, options, { onChunk: (c) => chunks.push(c) });
   await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(gate.updates, HASH_WINDOW_CHUNKS + 1, 'the worker waits for the hash worker');
+  assert.equal(gate.updates, 6, 'the worker waits for the hash worker');
+  assert.ok(HASH_WINDOW_BYTES >= 4 * 1024 * 1024, 'by default a few MiB');
   gate.release();
   const result = await t.done;
   assert.equal(result.bytes, FILE.length);
@@ -242,10 +243,9 @@ test('with a hash worker, a dropped frame is out_of_order, a missing trailer tru
 
 test('when the hash worker dies mid-download the download fails as local, not as the relay\'s fault', async () => {
   const { port, options, close } = setup();
-  let n = 0;
   const err = await startTransfer(port, options, {
-    onChunk: () => {
-      if (++n === 3) port.postMessage({ type: 'hasher-lost', message: 'the hash worker stopped (test)' });
+    onProgress: (p) => {
+      if (p.frames === 3) port.postMessage({ type: 'hasher-lost', message: 'the hash worker stopped (test)' });
     },
   }).done.then(() => null, (e) => e);
   assert.equal(err?.kind, 'local');

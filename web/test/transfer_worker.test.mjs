@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 
 import { concat, equal } from '../js/bytes.js';
 import { generateIdentity } from '../js/noise.js';
-import { WINDOW_CHUNKS, attach } from '../js/transfer_worker.js';
+import { BATCH_BYTES, WINDOW_CHUNKS, attach } from '../js/transfer_worker.js';
 import { startTransfer } from '../js/transfer_client.js';
 import { content, relayWith } from './fake_relay.mjs';
 
@@ -15,11 +15,12 @@ const requester = generateIdentity();
 const agentIdentity = generateIdentity();
 const FILE = content(20 * 4096 + 5, 3);
 
-function setup(relayOptions = {}) {
+// Frames go over one by one unless `batchBytes` says otherwise.
+function setup(relayOptions = {}, { batchBytes = 0 } = {}) {
   const relay = relayWith({ identity: agentIdentity, files: { '/share/a.bin': FILE },
                             dirs: { '/share': [{ name: 'a.bin', type: 'file', size: 1, mtime: 1 }] }, ...relayOptions });
   const { port1, port2 } = new MessageChannel();
-  attach(port1, { fetch: relay.fetch, sleep: async () => {} });
+  attach(port1, { fetch: relay.fetch, sleep: async () => {}, batchBytes });
   port2.start();
   const options = (request) => ({ relay: '', token: 'srt_test', agent: 'shop-1', agentKey: agentIdentity.publicKey,
                                   identity: requester, request });
@@ -117,4 +118,27 @@ test('flow control: the worker holds at most WINDOW_CHUNKS unacknowledged chunks
   close();
   assert.equal(arrived, 21);
   assert.ok(equal(concat(...chunks), FILE));
+});
+
+test('frames go over joined in batches of batchBytes, the rest before done, within the window', async () => {
+  assert.ok(BATCH_BYTES >= 1024 * 1024, 'batches of a few 256 KiB frames by default');
+  const { port, options, close } = setup({}, { batchBytes: 3 * 4096 + 1 });
+  let arrived = 0;
+  port.addEventListener('message', (e) => { if (e.data.type === 'chunk') ++arrived; });
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  const sizes = [];
+  const chunks = [];
+  const t = startTransfer(port, options({ op: 'get', path: '/share/a.bin', chunkSize: 4096 }), {
+    onChunk: async (c) => { await gate; sizes.push(c.length); chunks.push(c); },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(arrived, WINDOW_CHUNKS, 'the window counts batches');
+  release();
+  const result = await t.done;
+  close();
+  assert.ok(equal(concat(...chunks), FILE));
+  assert.equal(result.bytes, FILE.length);
+  // 21 frames: five batches of four (16 KiB each, the first size >= 3 * 4096 + 1), then the last frame alone.
+  assert.deepEqual(sizes, [16384, 16384, 16384, 16384, 16384, 5]);
 });
