@@ -37,8 +37,8 @@ double run_batch(Cluster& c, const std::vector<Transfer>& transfers, const Optio
   std::vector<CliRun*> raw;
   for (size_t i = 0; i < transfers.size(); ++i) {
     const Transfer& t = transfers[i];
-    auto r = c.cli({"-q", "get", agent_id(t.agent) + ":/demo/" + t.file->name, "-o", t.out},
-                   strf("get-%zu.log", i), t.requester);
+    auto r = c.cli({"-q", "get", agent_id(t.agent) + ":/demo/" + t.file->name, "-o", t.out}, strf("get-%zu.log", i),
+                   t.requester);
     if (!r) {
       ++failed;
       continue;
@@ -130,8 +130,8 @@ ConcurrentResults run_concurrent(const Options& o) {
   std::vector<Transfer> batch;
   for (int i = 0; i < o.concurrent; ++i) {
     int a = i % o.agents, f = i / o.agents;
-    batch.push_back(Transfer{i, a, &files[static_cast<size_t>(a)][static_cast<size_t>(f)],
-                             c.dir() + strf("/out-%d.bin", i)});
+    batch.push_back(
+        Transfer{i, a, &files[static_cast<size_t>(a)][static_cast<size_t>(f)], c.dir() + strf("/out-%d.bin", i)});
   }
   std::vector<pid_t> daemons = c.agent_pids();
   daemons.push_back(c.relay_pid());
@@ -160,22 +160,24 @@ ConcurrentResults run_concurrent(const Options& o) {
   res.bytes = bytes * static_cast<uint64_t>(o.concurrent);
   res.measured = true;
 
-  std::printf("\n### d. %d concurrent %s transfers from %d agents (%d files each), Redis store\n\n"
-              "%d CLI processes started at once, each its own requester key; every output checked by SHA-256.\n\n",
-              o.concurrent, mib_label(bytes).c_str(), o.agents, per_agent, o.concurrent);
+  std::printf(
+      "\n### d. %d concurrent %s transfers from %d agents (%d files each), Redis store\n\n"
+      "%d CLI processes started at once, each its own requester key; every output checked by SHA-256.\n\n",
+      o.concurrent, mib_label(bytes).c_str(), o.agents, per_agent, o.concurrent);
   std::string singles;
   for (double m : res.single_runs_mbs) singles += (singles.empty() ? "" : ", ") + strf("%.0f", m);
-  print_table({"what", "wall s", "MB/s", "÷ one transfer", "bit-identical", "CPU-s all / GB", "relay peak RSS",
-               "Redis growth (peak)", "Redis 2 s after the last exit"},
-              {{strf("one %s transfer (median of %zu: %s MB/s)", mib_label(bytes).c_str(), res.single_runs_mbs.size(),
-                     singles.c_str()),
-                strf("%.3f", res.single_seconds), strf("%.0f", res.single_mbs), "×1.00",
-                strf("%zu of %zu", res.single_runs_mbs.size(), res.single_runs_mbs.size()), "", "", ""},
-               {strf("%d at once (aggregate, first exec → last exit)", o.concurrent), strf("%.2f", res.seconds),
-                strf("%.0f", res.aggregate_mbs()), strf("×%.2f", res.aggregate_mbs() / res.single_mbs),
-                strf("%d of %d%s", res.identical, o.concurrent, res.failed ? strf(" (%d failed)", res.failed).c_str() : ""),
-                strf("%.1f", res.cpu_total / (static_cast<double>(res.bytes) / 1e9)), mb_kb(res.rss_relay_kb),
-                mb(res.redis_growth), strf("+%s", mb(res.redis_held_after).c_str())}});
+  print_table(
+      {"what", "wall s", "MB/s", "÷ one transfer", "bit-identical", "CPU-s all / GB", "relay peak RSS",
+       "Redis growth (peak)", "Redis 2 s after the last exit"},
+      {{strf("one %s transfer (median of %zu: %s MB/s)", mib_label(bytes).c_str(), res.single_runs_mbs.size(),
+             singles.c_str()),
+        strf("%.3f", res.single_seconds), strf("%.0f", res.single_mbs), "×1.00",
+        strf("%zu of %zu", res.single_runs_mbs.size(), res.single_runs_mbs.size()), "", "", ""},
+       {strf("%d at once (aggregate, first exec → last exit)", o.concurrent), strf("%.2f", res.seconds),
+        strf("%.0f", res.aggregate_mbs()), strf("×%.2f", res.aggregate_mbs() / res.single_mbs),
+        strf("%d of %d%s", res.identical, o.concurrent, res.failed ? strf(" (%d failed)", res.failed).c_str() : ""),
+        strf("%.1f", res.cpu_total / (static_cast<double>(res.bytes) / 1e9)), mb_kb(res.rss_relay_kb),
+        mb(res.redis_growth), strf("+%s", mb(res.redis_held_after).c_str())}});
   return res;
 }
 

@@ -8,8 +8,8 @@
 //   build/bench/e2e/e2e_bench                      # everything (5-10 min on 2 busy cores)
 //   build/bench/e2e/e2e_bench --sizes-mib 10,100 --parts throughput,baselines
 //   build/bench/e2e/e2e_bench --help
-#include <sodium.h>
 #include <linux/magic.h>
+#include <sodium.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -70,7 +70,8 @@ void print_table(const std::vector<std::string>& header, const std::vector<std::
 }
 
 std::string mib_label(uint64_t bytes) {
-  if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0) return strf("%llu GiB", static_cast<unsigned long long>(bytes >> 30));
+  if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0)
+    return strf("%llu GiB", static_cast<unsigned long long>(bytes >> 30));
   if (bytes >= kMiB && bytes % kMiB == 0) return strf("%llu MiB", static_cast<unsigned long long>(bytes >> 20));
   return strf("%llu B", static_cast<unsigned long long>(bytes));
 }
@@ -162,15 +163,17 @@ void print_context(const Options& o) {
               std::thread::hardware_concurrency(), first_match("/proc/cpuinfo", "model name").c_str(),
               first_match("/proc/meminfo", "MemTotal").c_str(), u.release, SEALRELAY_BUILD_TYPE,
               load_average().c_str());
-  std::printf("temp dirs, test files and CLI outputs in %s (%s)%s\n", o.tmp_dir.c_str(),
-              is_tmpfs(o.tmp_dir) ? "tmpfs: the disk is not in the figures" : "not tmpfs: the disk is in the figures",
-              o.disk_dir.empty() ? "" : ("; one more row saves to " + o.disk_dir + " (" +
-                                         (is_tmpfs(o.disk_dir) ? "tmpfs" : "disk") + ")")
-                                            .c_str());
-  std::printf("parts: %s; sizes: %s; relay defaults (window %llu + history %llu frames of %zu KiB chunks), "
-              "request rate limits off; every process on this machine, CPU summed over all of them.\n",
-              parts.c_str(), sizes.c_str(), static_cast<unsigned long long>(relay::Config{}.window_frames),
-              static_cast<unsigned long long>(relay::Config{}.history_frames), protocol::kDefaultChunkBytes / 1024);
+  std::printf(
+      "temp dirs, test files and CLI outputs in %s (%s)%s\n", o.tmp_dir.c_str(),
+      is_tmpfs(o.tmp_dir) ? "tmpfs: the disk is not in the figures" : "not tmpfs: the disk is in the figures",
+      o.disk_dir.empty()
+          ? ""
+          : ("; one more row saves to " + o.disk_dir + " (" + (is_tmpfs(o.disk_dir) ? "tmpfs" : "disk") + ")").c_str());
+  std::printf(
+      "parts: %s; sizes: %s; relay defaults (window %llu + history %llu frames of %zu KiB chunks), "
+      "request rate limits off; every process on this machine, CPU summed over all of them.\n",
+      parts.c_str(), sizes.c_str(), static_cast<unsigned long long>(relay::Config{}.window_frames),
+      static_cast<unsigned long long>(relay::Config{}.history_frames), protocol::kDefaultChunkBytes / 1024);
   std::fflush(stdout);
 }
 
@@ -192,9 +195,12 @@ void summarize(const Options& o, const ThroughputResults& t, const LatencyResult
     auto it = t.baselines.find({mib * kMiB, name});
     return it != t.baselines.end() ? &it->second : nullptr;
   };
-  auto absent = [&](const std::string& target, const std::string& why) { lines.push_back({target, why, "not measured"}); };
+  auto absent = [&](const std::string& target, const std::string& why) {
+    lines.push_back({target, why, "not measured"});
+  };
   auto why_no_row = [&](const char* what) {
-    return o.has("throughput") ? strf("%s: not in --sizes-mib, or it failed", what) : std::string("part throughput not run");
+    return o.has("throughput") ? strf("%s: not in --sizes-mib, or it failed", what)
+                               : std::string("part throughput not run");
   };
   auto why_no_wormhole = [&](const BaselineFigures* w, const char* what) {
     if (!o.has("baselines")) return std::string("part baselines not run");
@@ -212,19 +218,19 @@ void summarize(const Options& o, const ThroughputResults& t, const LatencyResult
   }
   const BaselineFigures* w1g = base(1024, "wormhole");
   if (r1g && w1g && w1g->ok()) {
-    lines.push_back({"1 GiB, Redis store ahead of magic-wormhole (same file, same run)",
-                     strf("%.0f vs %.0f MB/s (×%.2f); CPU %.1f vs %.1f CPU-s/GB", r1g->mbs(), w1g->mbs(),
-                          r1g->mbs() / w1g->mbs(), r1g->cpu_per_gb(),
-                          w1g->cpu_seconds / (static_cast<double>(w1g->bytes) / 1e9)),
-                     verdict(r1g->mbs() > w1g->mbs())});
+    lines.push_back(
+        {"1 GiB, Redis store ahead of magic-wormhole (same file, same run)",
+         strf("%.0f vs %.0f MB/s (×%.2f); CPU %.1f vs %.1f CPU-s/GB", r1g->mbs(), w1g->mbs(), r1g->mbs() / w1g->mbs(),
+              r1g->cpu_per_gb(), w1g->cpu_seconds / (static_cast<double>(w1g->bytes) / 1e9)),
+         verdict(r1g->mbs() > w1g->mbs())});
   } else {
     absent("1 GiB, Redis store ahead of magic-wormhole", r1g ? why_no_wormhole(w1g, "1 GiB") : why_no_row("1 GiB"));
   }
   const GetFigures* r100 = get(100, Store::kRedis);
   const BaselineFigures* w100 = base(100, "wormhole");
   if (r100 && w100 && w100->ok()) {
-    lines.push_back({"100 MiB, Redis store ≥ 2.5× magic-wormhole", strf("×%.2f (%.0f vs %.0f MB/s)", r100->mbs() / w100->mbs(),
-                                                                     r100->mbs(), w100->mbs()),
+    lines.push_back({"100 MiB, Redis store ≥ 2.5× magic-wormhole",
+                     strf("×%.2f (%.0f vs %.0f MB/s)", r100->mbs() / w100->mbs(), r100->mbs(), w100->mbs()),
                      verdict(r100->mbs() >= 2.5 * w100->mbs())});
   } else {
     absent("100 MiB ≥ 2.5× magic-wormhole", r100 ? why_no_wormhole(w100, "100 MiB") : why_no_row("100 MiB"));
@@ -247,9 +253,9 @@ void summarize(const Options& o, const ThroughputResults& t, const LatencyResult
       if (!g) continue;
       sizes += (sizes.empty() ? "" : " / ") + mib_label(mib * kMiB);
       rss += (rss.empty() ? "" : " / ") + strf("%.2f s, relay %s, agent %s, CLI %s%s", g->seconds,
-                                              mb_kb(g->rss_relay_kb).c_str(), mb_kb(g->rss_agent_kb).c_str(),
-                                              mb_kb(g->rss_cli_kb).c_str(),
-                                              s == Store::kRedis ? (", Redis +" + mb(g->redis_growth)).c_str() : "");
+                                               mb_kb(g->rss_relay_kb).c_str(), mb_kb(g->rss_agent_kb).c_str(),
+                                               mb_kb(g->rss_cli_kb).c_str(),
+                                               s == Store::kRedis ? (", Redis +" + mb(g->redis_growth)).c_str() : "");
     }
     if (o.sizes_mib.size() > 1 && !sizes.empty()) {
       lines.push_back({strf("time grows with the size, memory stays flat (%s store; %s)", store_name(s), sizes.c_str()),
@@ -264,11 +270,11 @@ void summarize(const Options& o, const ThroughputResults& t, const LatencyResult
     const double window = static_cast<double>(d.window_frames) * sse_frame;
     const double bound = static_cast<double>(d.window_frames + d.history_frames) * sse_frame;
     const double g = static_cast<double>(r1g->redis_growth);
-    lines.push_back({strf("Redis growth ≤ 2× the per-transfer window, read as window + history (%llu frames ≈ %.1f MB "
-                          "→ ≤ %.1f MB)",
-                          static_cast<unsigned long long>(d.window_frames + d.history_frames), bound / 1e6,
-                          2 * bound / 1e6),
-                     mb(r1g->redis_growth), verdict(g <= 2 * bound)});
+    lines.push_back(
+        {strf("Redis growth ≤ 2× the per-transfer window, read as window + history (%llu frames ≈ %.1f MB "
+              "→ ≤ %.1f MB)",
+              static_cast<unsigned long long>(d.window_frames + d.history_frames), bound / 1e6, 2 * bound / 1e6),
+         mb(r1g->redis_growth), verdict(g <= 2 * bound)});
     lines.push_back({strf("Redis growth ≤ 2× the per-transfer window, read as the window alone (%llu frames ≈ %.1f MB "
                           "→ ≤ %.1f MB)",
                           static_cast<unsigned long long>(d.window_frames), window / 1e6, 2 * window / 1e6),
@@ -277,9 +283,10 @@ void summarize(const Options& o, const ThroughputResults& t, const LatencyResult
   if (c.measured) {
     lines.push_back({strf("%d concurrent transfers: all bit-identical", c.transfers),
                      strf("%d of %d", c.identical, c.transfers), verdict(c.identical == c.transfers)});
-    lines.push_back({strf("%d concurrent transfers: aggregate ≥ 0.8× one transfer", c.transfers),
-                     strf("×%.2f (%.0f vs %.0f MB/s)", c.aggregate_mbs() / c.single_mbs, c.aggregate_mbs(), c.single_mbs),
-                     verdict(c.aggregate_mbs() >= 0.8 * c.single_mbs)});
+    lines.push_back(
+        {strf("%d concurrent transfers: aggregate ≥ 0.8× one transfer", c.transfers),
+         strf("×%.2f (%.0f vs %.0f MB/s)", c.aggregate_mbs() / c.single_mbs, c.aggregate_mbs(), c.single_mbs),
+         verdict(c.aggregate_mbs() >= 0.8 * c.single_mbs)});
   } else {
     absent("100 concurrent transfers: all bit-identical, aggregate ≥ 0.8× one transfer",
            o.has("concurrent") ? "failed: " + c.error : "part concurrent not run");
@@ -339,11 +346,13 @@ int main(int argc, char** argv) {
   o.baselines = std::string(SEALRELAY_SOURCE_DIR) + "/bench/baselines/run";
   std::string sizes = "10,100,1024", parts = "throughput,baselines,latency,concurrent";
   int timeout_s = 900;
-  CLI::App app{"e2e_bench: end-to-end get through the real relay, agent and CLI on loopback, beside baselines\n"
-               "measured in the same run (issue 8). Starts its own redis-server, relays and agents on\n"
-               "127.0.0.1 and unix sockets in a temp dir; stops them by PID and removes the dir at exit,\n"
-               "also on Ctrl-C. Prints markdown tables and a summary against issue 8's targets."};
-  app.add_option("--sizes-mib", sizes, "File sizes for the throughput part, comma-separated MiB")->capture_default_str();
+  CLI::App app{
+      "e2e_bench: end-to-end get through the real relay, agent and CLI on loopback, beside baselines\n"
+      "measured in the same run (issue 8). Starts its own redis-server, relays and agents on\n"
+      "127.0.0.1 and unix sockets in a temp dir; stops them by PID and removes the dir at exit,\n"
+      "also on Ctrl-C. Prints markdown tables and a summary against issue 8's targets."};
+  app.add_option("--sizes-mib", sizes, "File sizes for the throughput part, comma-separated MiB")
+      ->capture_default_str();
   app.add_option("--parts", parts,
                  "Parts to run, comma-separated: throughput (a: one get per size and store), baselines (b: "
                  "bench/baselines/run nginx and wormhole on the same files), latency (c: 1 KiB gets), concurrent "
@@ -353,7 +362,9 @@ int main(int argc, char** argv) {
                  "Rounds of every throughput and baseline row (alternating); the median round is reported")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
-  app.add_option("--gets", o.gets, "1 KiB gets for the latency part")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--gets", o.gets, "1 KiB gets for the latency part")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_option("--concurrent", o.concurrent, "Transfers at once in the concurrent part")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

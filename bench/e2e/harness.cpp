@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <hiredis.h>
+#include <httplib.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,7 +16,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <httplib.h>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -127,8 +127,8 @@ Result<void> write_random_file(const std::string& path, uint64_t bytes, uint64_t
 
 // ---- the CLI, measured ------------------------------------------------------
 
-Result<std::unique_ptr<CliRun>> CliRun::start(const std::vector<std::string>& argv,
-                                              const std::vector<std::string>& env, const std::string& log_path) {
+Result<std::unique_ptr<CliRun>> CliRun::start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                                              const std::string& log_path) {
   if (argv.empty() || ::access(argv[0].c_str(), X_OK) != 0) {
     return make_error("spawn_failed", "not an executable: " + (argv.empty() ? "" : argv[0]));
   }
@@ -246,7 +246,6 @@ bool CliRun::wait_all(const std::vector<CliRun*>& runs, std::chrono::millisecond
   for (CliRun* r : runs) {
     if (!r->reaped_) {
       ::kill(r->pid_, SIGKILL);
-      r->try_reap();
       while (!r->try_reap()) std::this_thread::sleep_for(1ms);
     }
   }
@@ -305,8 +304,9 @@ Result<std::unique_ptr<Cluster>> Cluster::start(Store store, const std::vector<s
 
   // Request rate limits off: they protect a public relay, and 200 gets in a
   // row or 100 CLIs starting at once would meet them (429), not the pipeline.
-  std::vector<std::string> argv{relay,          "--state-dir", c->dir() + "/relay", "--listen", "127.0.0.1:0",
-                                "--rate-per-token", "0",     "--rate-per-ip",     "0"};
+  std::vector<std::string> argv{relay,      "--state-dir",   c->dir() + "/relay",
+                                "--listen", "127.0.0.1:0",   "--rate-per-token",
+                                "0",        "--rate-per-ip", "0"};
   if (c->redis_) argv.insert(argv.end(), {"--redis", c->redis_->url()});
   argv.insert(argv.end(), relay_args.begin(), relay_args.end());
   auto p = test::Process::spawn(argv, c->dir() + "/relay.log");
@@ -372,8 +372,8 @@ Result<void> Cluster::add_agent(const std::string& id, const std::string& share_
     std::ofstream trust(agent_state(id) + "/authorized_requesters", std::ios::app);
     for (size_t i = 0; i < requester_keys_.size(); ++i) trust << requester_keys_[i] << " bench-cli-" << i << "\n";
   }
-  std::vector<std::string> argv{agent,       "run",      "--state-dir", agent_state(id), "--relay-url",
-                                url(),       "--token-file", token_file, "--share",     "demo=" + share_dir};
+  std::vector<std::string> argv{agent, "run",          "--state-dir", agent_state(id), "--relay-url",
+                                url(), "--token-file", token_file,    "--share",       "demo=" + share_dir};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto p = test::Process::spawn(argv, dir() + "/agent-" + id + ".log");
   if (!p) return p.error();

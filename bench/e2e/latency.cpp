@@ -12,13 +12,13 @@
 //     run_request() to the first Sink::write (verified plaintext), and to
 //     its return. Baseline: one HTTP GET of /healthz on a new connection.
 // Each iteration runs the four one after the other, so noise hits all alike.
+#include <httplib.h>
 #include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "bench/e2e/sections.h"
@@ -175,8 +175,7 @@ LatencyResults run_latency(const Options& o) {
   res.http_total = percentiles(http_total);
   res.measured = true;
 
-  std::printf("\n### c. 1 KiB get, embedded store: time to first plaintext byte and total (%d gets each)\n\n",
-              o.gets);
+  std::printf("\n### c. 1 KiB get, embedded store: time to first plaintext byte and total (%d gets each)\n\n", o.gets);
   auto row = [](const std::string& what, const Percentiles& p, const Percentiles* base) {
     if (p.n == 0) return std::vector<std::string>{what, "—", "—", "0", ""};
     std::string ratio = base && base->n ? strf("×%.1f / ×%.1f", p.p50 / base->p50, p.p99 / base->p99) : "";

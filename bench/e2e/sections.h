@@ -74,9 +74,9 @@ struct BaselineFigures {
 };
 
 struct ThroughputResults {
-  std::map<std::pair<uint64_t, Store>, GetFigures> gets;               // by (bytes, store)
+  std::map<std::pair<uint64_t, Store>, GetFigures> gets;                  // by (bytes, store)
   std::map<std::pair<uint64_t, std::string>, BaselineFigures> baselines;  // by (bytes, name)
-  std::optional<GetFigures> disk_row;  // largest size, Redis, output in --disk-dir
+  std::optional<GetFigures> disk_row;                                     // largest size, Redis, output in --disk-dir
   // MB/s of every round, and failed rounds, behind each median above.
   std::map<std::pair<uint64_t, Store>, std::vector<double>> gets_mbs;
   std::map<std::pair<uint64_t, Store>, int> gets_failed;
@@ -93,7 +93,7 @@ struct Percentiles {
 struct LatencyResults {
   bool measured = false;
   std::string error;
-  Percentiles cli_first_byte, cli_total, curl_total;            // processes
+  Percentiles cli_first_byte, cli_total, curl_total;              // processes
   Percentiles lib_answer, lib_first_byte, lib_total, http_total;  // in-process
   int identical = 0, runs = 0;
 };
@@ -119,8 +119,8 @@ ConcurrentResults run_concurrent(const Options& o);
 std::string strf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 std::string mib_label(uint64_t bytes);
-std::string mb(long bytes);    // "12.3 MB", "—" when negative
-std::string mb_kb(long kb);    // from kB
+std::string mb(long bytes);  // "12.3 MB", "—" when negative
+std::string mb_kb(long kb);  // from kB
 Percentiles percentiles(std::vector<double> ms);
 
 }  // namespace sealrelay::bench

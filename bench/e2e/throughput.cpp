@@ -31,11 +31,13 @@ class PerfRecorder {
   }
   void attach(const std::string& name, pid_t pid) {
     std::string out = dir_ + "/" + tag_ + "-" + name + ".data";
-    auto p = test::Process::spawn({"/usr/bin/perf", "record", "-F", "250", "--call-graph", "dwarf,16384", "-o", out, "-p",
-                                   std::to_string(pid)},
-                                  dir_ + "/" + tag_ + "-" + name + ".log");
-    if (p) perfs_.push_back(std::move(*p));
-    else std::fprintf(stderr, "  perf record %s: %s\n", name.c_str(), p.error().message.c_str());
+    auto p = test::Process::spawn(
+        {"/usr/bin/perf", "record", "-F", "250", "--call-graph", "dwarf,16384", "-o", out, "-p", std::to_string(pid)},
+        dir_ + "/" + tag_ + "-" + name + ".log");
+    if (p)
+      perfs_.push_back(std::move(*p));
+    else
+      std::fprintf(stderr, "  perf record %s: %s\n", name.c_str(), p.error().message.c_str());
   }
 
  private:
@@ -138,9 +140,9 @@ BaselineFigures run_baseline(const std::string& what, const DataFile& file, cons
     return b;
   }
   test::TempDir logs;
-  auto run = CliRun::start({o.baselines, "--what", what, "--file", file.path(), "--timeout",
-                            std::to_string(o.timeout.count())},
-                           {}, logs.path() + "/stderr.log");
+  auto run = CliRun::start(
+      {o.baselines, "--what", what, "--file", file.path(), "--timeout", std::to_string(o.timeout.count())}, {},
+      logs.path() + "/stderr.log");
   if (!run) {
     b.skipped = run.error().message;
     return b;
@@ -193,13 +195,16 @@ std::string cpu_cell(const GetFigures& g) {
 }
 
 void print_gets(const ThroughputResults& r, const Options& o) {
-  std::printf("\n### a. End-to-end get (agent → relay → CLI), one transfer per row\n\n"
-              "Fresh redis-server, relay and agent per run; wall time from exec of `sealrelay -q get` to its exit "
-              "(the file saved, fsync'd and verified); source and output in %s. %s\n\n",
-              o.tmp_dir.c_str(),
-              o.repeat > 1 ? strf("Each row is the median of %d rounds (MB/s of every round in brackets); rounds "
-                                  "alternate embedded, Redis and the baselines.", o.repeat).c_str()
-                           : "One round.");
+  std::printf(
+      "\n### a. End-to-end get (agent → relay → CLI), one transfer per row\n\n"
+      "Fresh redis-server, relay and agent per run; wall time from exec of `sealrelay -q get` to its exit "
+      "(the file saved, fsync'd and verified); source and output in %s. %s\n\n",
+      o.tmp_dir.c_str(),
+      o.repeat > 1 ? strf("Each row is the median of %d rounds (MB/s of every round in brackets); rounds "
+                          "alternate embedded, Redis and the baselines.",
+                          o.repeat)
+                         .c_str()
+                   : "One round.");
   std::vector<std::vector<std::string>> rows;
   std::vector<const GetFigures*> all;
   for (const auto& [key, g] : r.gets) all.push_back(&g);
@@ -216,9 +221,9 @@ void print_gets(const ThroughputResults& r, const Options& o) {
     if (gp != (r.disk_row ? &*r.disk_row : nullptr)) mbs += runs_cell(r.gets_mbs, std::make_pair(g.bytes, g.store));
     auto failed = r.gets_failed.find({g.bytes, g.store});
     if (failed != r.gets_failed.end() && failed->second) mbs += strf(" (%d failed)", failed->second);
-    rows.push_back({mib_label(g.bytes), store, strf("%.2f", g.seconds), mbs,
-                    cpu_cell(g), strf("%.1f", g.cpu_per_gb()), mb_kb(g.rss_relay_kb), mb_kb(g.rss_agent_kb),
-                    mb_kb(g.rss_cli_kb), g.store == Store::kRedis ? mb(g.redis_growth) : "—",
+    rows.push_back({mib_label(g.bytes), store, strf("%.2f", g.seconds), mbs, cpu_cell(g), strf("%.1f", g.cpu_per_gb()),
+                    mb_kb(g.rss_relay_kb), mb_kb(g.rss_agent_kb), mb_kb(g.rss_cli_kb),
+                    g.store == Store::kRedis ? mb(g.redis_growth) : "—",
                     g.identical ? "yes (sha256 " + g.sha256.substr(0, 12) + "…)" : "NO (sha256 " + g.sha256 + ")"});
   }
   print_table({"size", "store", "wall s", "MB/s", "CPU-s all (agent + relay + redis + CLI)", "CPU-s/GB",
@@ -237,7 +242,7 @@ void print_baselines(const ThroughputResults& r) {
     }
     // nginx's setup (starting nginx) is outside its wall time; wormhole's
     // (mailbox, PAKE, transit connect) is inside, as a user sees it.
-    std::string setup = b.setup_seconds < 0 ? "—"
+    std::string setup = b.setup_seconds < 0    ? "—"
                         : b.name == "wormhole" ? strf("%.2f (in wall)", b.setup_seconds)
                                                : strf("%.2f (not in wall)", b.setup_seconds);
     auto ratio = [&](Store s) {
@@ -317,7 +322,8 @@ ThroughputResults run_throughput(const Options& o) {
           std::fprintf(stderr, "e2e_bench: baseline %s, %s (round %d of %d)\n", what, mib_label(file->bytes).c_str(),
                        round + 1, o.repeat);
           BaselineFigures b = run_baseline(what, *file, o);
-          std::fprintf(stderr, "  %s\n", b.ok() ? strf("%.0f MB/s", b.mbs()).c_str() : ("skipped: " + b.skipped).c_str());
+          std::fprintf(stderr, "  %s\n",
+                       b.ok() ? strf("%.0f MB/s", b.mbs()).c_str() : ("skipped: " + b.skipped).c_str());
           bool skipped = !b.ok() && b.skipped.rfind("failed", 0) != 0;
           bases[what].push_back(std::move(b));
           if (skipped) break;  // absent tools stay absent
@@ -341,8 +347,9 @@ ThroughputResults run_throughput(const Options& o) {
         std::fprintf(stderr, "  skipped: cannot make a directory in %s\n", o.disk_dir.c_str());
       } else {
         r.disk_row = measure_get(Store::kRedis, *file, o, false, disk.path());
-        std::fprintf(stderr, "  %s\n", r.disk_row->ok() ? strf("%.0f MB/s", r.disk_row->mbs()).c_str()
-                                                          : ("failed: " + r.disk_row->error).c_str());
+        std::fprintf(
+            stderr, "  %s\n",
+            r.disk_row->ok() ? strf("%.0f MB/s", r.disk_row->mbs()).c_str() : ("failed: " + r.disk_row->error).c_str());
       }
     }
     fs::remove_all(file->dir);
