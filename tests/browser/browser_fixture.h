@@ -106,6 +106,32 @@ class BrowserPage : public testing::Test {
     fs::create_directories(sync_dir());
   }
 
+  // While the page holds its reading: waits until the download's frames stop
+  // arriving in Redis (the relay's window is full, so Chromium has read as far
+  // ahead as it will) and sets `key` to the download's stream. False after 30 s.
+  bool wait_for_full_window(std::string& key) {
+    std::string previous;
+    return wait_until(
+        [&] {
+          // The download's stream: the longest (the listings' streams are still there).
+          auto keys = sys->redis()->command({"KEYS", "sr:{t:*}:ev"});
+          if (!keys || keys->empty()) return false;
+          size_t longest = 0;
+          std::istringstream lines(*keys);
+          for (std::string k; std::getline(lines, k);) {
+            auto n = sys->redis()->command({"XLEN", k});
+            if (n && std::stoul(*n) > longest) longest = std::stoul(*n), key = k;
+          }
+          auto top = sys->redis()->command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
+          if (!top) return false;
+          std::string id = top->substr(0, top->find('\n'));
+          bool settled = id == previous;
+          previous = id;
+          return settled;
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(300));
+  }
+
   std::string sync_dir() const { return sys->dir() + "/sync"; }
   std::string out_dir() const { return sys->dir() + "/out"; }
 

@@ -25,7 +25,8 @@
 // real file handle in the origin-private file system, whose real writable
 // stream the page writes to (and closes or aborts) exactly as it would a
 // file the person chose. The same shim can hold writes back (the "gate"), to
-// freeze the page's reading like SIGSTOP freezes the CLI in tests/e2e.
+// freeze the page's reading like SIGSTOP freezes the CLI in tests/e2e, or
+// slow them down (`delayMs` per write), like a slow disk.
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -90,7 +91,7 @@ async function waitForToken() {
 
 // Replaces the save dialog (see the header) and adds the write gate.
 function installSaveShim() {
-  const gate = { limit: Infinity, written: 0, holding: false, release: null };
+  const gate = { limit: Infinity, written: 0, holding: false, release: null, delayMs: 0 };
   globalThis.__saveGate = gate;
   globalThis.showSaveFilePicker = async ({ suggestedName }) => {
     const root = await navigator.storage.getDirectory();
@@ -106,6 +107,7 @@ function installSaveShim() {
               await new Promise((resolve) => { gate.release = resolve; });
               gate.holding = false;
             }
+            if (gate.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, gate.delayMs));
             gate.written += chunk.byteLength;
             await w.write(chunk);
           },
@@ -327,8 +329,17 @@ const scenarios = {
     await page.waitForFunction(() => globalThis.__saveGate.holding, null, { timeout: LONG });
     signal('frozen');
     await waitForSignal('restarted');
-    await page.evaluate(() => { globalThis.__saveGate.limit = Infinity; globalThis.__saveGate.release(); });
+    // Released as a slow disk: Chromium notices the broken connection only
+    // once it has passed on what the socket held, and a page that reads fast
+    // may by then have taken it all (nothing lost, no resume); read slowly,
+    // Chromium still holds a few MiB for the page when the error comes, and
+    // drops them.
+    await page.evaluate(() => {
+      Object.assign(globalThis.__saveGate, { limit: Infinity, delayMs: 100 });
+      globalThis.__saveGate.release();
+    });
     await page.locator('#download[data-resumes], #download:not([data-state="running"])').waitFor({ timeout: LONG });
+    await page.evaluate(() => { globalThis.__saveGate.delayMs = 0; });
     result.resumedText = await text('#dl-result');
     await shot('resumed');
     result.download = await waitForDownload();
