@@ -770,7 +770,7 @@ Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const 
   if (!t) return t;
   bool did = changed && changed->type == REDIS_REPLY_INTEGER && changed->integer == 1;
   if (!did) return t;
-  note_change();
+  note_change(tid);
   auto c = pool_.acquire();
   if (!c) return t;  // the transfer is finished; the agent-side cleanup expires by itself
   (void)(*c)->command({"ZREM", active_key(t->agent), tid});
@@ -878,16 +878,16 @@ Result<void> RedisStore::mark_delivered(const std::string& tid, uint64_t n) {
                            {std::to_string(n), std::to_string(limits_.history_frames),
                             std::to_string(limits_.transfer_ttl.count())});
   if (!t) return t.error();
-  note_change();
+  note_change(tid);
   return {};
 }
 
-void RedisStore::note_change() {
-  {
-    std::lock_guard lk(changed_mu_);
-    ++changes_;
-  }
-  changed_cv_.notify_all();
+void RedisStore::note_change(const std::string& tid) {
+  std::lock_guard lk(waiting_mu_);
+  auto it = waiting_.find(tid);
+  if (it == waiting_.end()) return;
+  ++it->second->changes;
+  it->second->cv.notify_all();
 }
 
 Result<TransferInfo> RedisStore::wait_transfer(
@@ -897,21 +897,38 @@ Result<TransferInfo> RedisStore::wait_transfer(
   // node), and wakes early on any change made through this node (the common
   // case: the requester reads from the node the agent uploads to). Only
   // uploads facing a full window wait here, and there are few per node.
+  std::shared_ptr<Waiters> w;
+  {
+    std::lock_guard lk(waiting_mu_);
+    auto& slot = waiting_[tid];
+    if (!slot) slot = std::make_shared<Waiters>();
+    w = slot;
+    ++w->count;
+  }
+  struct Leave {
+    RedisStore* store;
+    const std::string& tid;
+    Waiters* w;
+    ~Leave() {
+      std::lock_guard lk(store->waiting_mu_);
+      if (--w->count == 0) store->waiting_.erase(tid);
+    }
+  } leave{this, tid, w.get()};
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::milliseconds(1);
   for (;;) {
     uint64_t seen;
     {
-      std::lock_guard lk(changed_mu_);
-      seen = changes_;
+      std::lock_guard lk(waiting_mu_);
+      seen = w->changes;
     }
     auto t = get_transfer(tid);
     if (!t || pred(*t)) return t;
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return t;
-    std::unique_lock lk(changed_mu_);
-    changed_cv_.wait_for(lk, std::min<std::chrono::steady_clock::duration>(pause, deadline - now),
-                         [&] { return changes_ != seen; });
+    std::unique_lock lk(waiting_mu_);
+    w->cv.wait_for(lk, std::min<std::chrono::steady_clock::duration>(pause, deadline - now),
+                   [&] { return w->changes != seen; });
     pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
 }

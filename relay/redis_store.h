@@ -117,13 +117,17 @@ class RedisStore final : public Store {
   // Guarded by seen_mu_: state of transfers this node touched (for metrics).
   std::unordered_map<std::string, std::pair<State, int64_t>> seen_;
 
-  // Bumped by every change this node makes that an upload waiting in
-  // wait_transfer may be waiting for (a delivery, a finish), so a waiter on
-  // this node wakes at once instead of at its next poll of Redis.
-  std::mutex changed_mu_;
-  std::condition_variable changed_cv_;
-  uint64_t changes_ = 0;  // guarded by changed_mu_
-  void note_change();
+  // Uploads waiting in wait_transfer, by transfer: a change this node makes
+  // to that transfer (a delivery, a finish) wakes its waiter at once instead
+  // of at its next poll of Redis, and wakes no other.
+  struct Waiters {
+    std::condition_variable cv;
+    uint64_t changes = 0;  // guarded by waiting_mu_
+    int count = 0;         // guarded by waiting_mu_
+  };
+  std::mutex waiting_mu_;
+  std::unordered_map<std::string, std::shared_ptr<Waiters>> waiting_;  // guarded by waiting_mu_
+  void note_change(const std::string& tid);
 };
 
 }  // namespace sealrelay::relay

@@ -476,6 +476,14 @@ void Server::requester_routes() {
     if (!who) return;
     auto t = owned_transfer(req.matches[1], *who, res);
     if (!t) return;
+    if (req.has_param("done") && t->state == State::complete) {
+      // The requester has its file: drop the frames kept for a resume now,
+      // not at the transfer's TTL (a whole window and history per transfer).
+      // It stays complete, and the agent is not told.
+      auto r = store_->finish(t->id, State::complete, "", "", ": released\n\n", State::complete);
+      if (!r) return fail(res, r.error());
+      return send_json(res, 200, {{"transfer_id", r->id}, {"state", to_string(r->state)}});
+    }
     auto r = store_->finish(t->id, State::cancelled, "cancelled", "cancelled by the requester",
                             error_event("cancelled", "cancelled by the requester"), std::nullopt);
     if (!r) return fail(res, r.error());

@@ -306,6 +306,9 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
     auto committed = sink->commit();
     if (!committed) return finish_with(committed.error());
   }
+  // Done: the relay may drop what it kept for a resume (best effort; it
+  // expires anyway).
+  (void)relay.call("DELETE", "/v1/transfers/" + tid + "?done=1");
   return Outcome{*st.answer, tid, st.received};
 }
 
