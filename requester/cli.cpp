@@ -64,11 +64,14 @@ std::string printable(std::string_view s) {
   return out;
 }
 
+fs::path home_of(Settings& s) {
+  if (s.home.empty()) s.home = default_home().string();
+  return s.home;
+}
+
 class Context {
  public:
-  explicit Context(Settings s) : s_(std::move(s)) {
-    if (s_.home.empty()) s_.home = default_home().string();
-  }
+  explicit Context(Settings s) : s_(std::move(s)), clock(home_of(s_) / "request_clock") {}
   const Settings& settings() const { return s_; }
   fs::path identity_path() const { return fs::path(s_.home) / "identity.key"; }
   fs::path known_agents_path() const { return fs::path(s_.home) / "known_agents"; }
@@ -149,10 +152,11 @@ class Context {
     return *advertised;
   }
 
-  TimestampSource clock;
-
  private:
   Settings s_;
+
+ public:
+  TimestampSource clock;  // declared after s_: made from its home
 };
 
 std::string format_time(int64_t unix_seconds) {

@@ -1,5 +1,13 @@
 #include "requester/transfer.h"
 
+#include <charconv>
+
+#include <unistd.h>
+
+#include <sys/file.h>
+
+#include <fcntl.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <optional>
@@ -194,6 +202,21 @@ int64_t TimestampSource::next() {
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   last_ = std::max(now, last_ + 1);
+  if (shared_file_.empty()) return last_;
+  int fd = ::open(shared_file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return last_;
+  if (::flock(fd, LOCK_EX) == 0) {
+    char text[24] = {};
+    ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+    int64_t shared = 0;
+    if (n > 0) std::from_chars(text, text + n, shared);
+    last_ = std::max(last_, shared + 1);
+    std::string out = std::to_string(last_);
+    if (::pwrite(fd, out.data(), out.size(), 0) == static_cast<ssize_t>(out.size())) {
+      (void)::ftruncate(fd, static_cast<off_t>(out.size()));
+    }
+  }
+  ::close(fd);  // releases the lock
   return last_;
 }
 

@@ -4,6 +4,8 @@
 // docs/protocol.md).
 #pragma once
 
+#include <filesystem>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -25,13 +27,20 @@ struct Target {
 };
 Result<Target> parse_target(std::string_view text);
 
-// Unix-millisecond timestamps for message 1 that never repeat within a
-// process, even for handshakes started in the same millisecond.
+// Unix-millisecond timestamps for message 1 that never repeat, even for
+// handshakes started in the same millisecond: within the process, and, with
+// a `shared_file` (the CLI's is in its home, next to the identity key),
+// across every process using that file (the agent refuses a timestamp it
+// has seen from the same key as a replay; `xargs -P` runs CLIs at once).
+// The file is locked with flock while read and advanced; if it cannot be
+// used, timestamps are unique within the process only.
 class TimestampSource {
  public:
+  explicit TimestampSource(std::filesystem::path shared_file = {}) : shared_file_(std::move(shared_file)) {}
   int64_t next();
 
  private:
+  const std::filesystem::path shared_file_;
   std::mutex mu_;
   int64_t last_ = 0;  // Guarded by mu_
 };

@@ -265,6 +265,22 @@ TEST(EndToEndFaults, RelayRestartWithRedisFinishesWithoutResume) {
   EXPECT_TRUE(same_file(src, dst));
 }
 
+// Several CLIs with one home (one key) at once, as `xargs -P` runs them:
+// none is refused as a replayed message 1.
+TEST_P(EndToEnd, ParallelGetsFromOneHomeAreNotTakenForReplays) {
+  write_random_file(sys->share("shop-1") + "/p.bin", 64 * 1024, 31);
+  fs::create_directories(sys->dir() + "/out");
+  std::vector<std::unique_ptr<Process>> clis;
+  for (int i = 0; i < 4; ++i) {  // the agent serves 4 at once by default
+    clis.push_back(sys->cli_background({"get", "shop-1:/demo/p.bin", "-o", out("p" + std::to_string(i) + ".bin")}));
+  }
+  for (auto& c : clis) {
+    auto status = c->wait_exit(60s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(WEXITSTATUS(*status), 0) << read_file(c->log_path());
+  }
+}
+
 // A finished get releases its transfer: Redis keeps no frame of it (not the
 // window and history a resume would need: ~17 MB per transfer until its TTL),
 // and the transfer still reads as complete.

@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <thread>
+#include <set>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -146,6 +149,33 @@ TEST(TimestampSource, NeverRepeatsEvenWithinOneMillisecond) {
     ASSERT_GT(t, last);
     last = t;
   }
+}
+
+// Two CLIs with one home (one key) started in the same millisecond: their
+// message 1 timestamps must differ, or the agent refuses one as a replay.
+TEST(TimestampSource, SourcesSharingAFileNeverRepeatAcrossThemAndThreads) {
+  auto dir = fs::temp_directory_path() / ("ts-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  TimestampSource a(dir / "request_clock"), b(dir / "request_clock");
+  std::vector<int64_t> seen[4];
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) seen[t].push_back((t % 2 ? a : b).next());
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<int64_t> all;
+  for (auto& v : seen) all.insert(v.begin(), v.end());
+  EXPECT_EQ(all.size(), 1200u);
+  EXPECT_EQ(fs::status(dir / "request_clock").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  fs::remove_all(dir);
+}
+
+TEST(TimestampSource, AnUnusableFileStillGivesUniqueTimestamps) {
+  TimestampSource ts("/nonexistent-dir/request_clock");
+  int64_t a = ts.next(), b = ts.next();
+  EXPECT_GT(b, a);
 }
 
 }  // namespace
