@@ -404,6 +404,7 @@ async function download(agentId, path, entry) {
       onAnswer: (answer) => view.answered(answer),
       onProgress: (p) => view.progress(p.bytes, p.size),
       onResume: (r) => view.resumed(r),
+      recycle: target.streaming,   // the disk copies each chunk; memory keeps them
     });
     view.onCancel(t.cancel);
     const result = await t.done;

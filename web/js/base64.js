@@ -4,12 +4,15 @@
 // whitespace, unused bits zero. Anything else is refused (null).
 //
 // Like the C++ side, two codecs:
-// * decode()/encode(): the data path (frames of up to 1 MiB arrive as base64
-//   in SSE events). Uint8Array.fromBase64/toBase64 where the engine has them
-//   (recent Chromium, Firefox, Safari), else a table-driven decoder here that
-//   validates while it decodes (libsodium-wrappers' from_base64 runs at a
-//   third of its speed: string → UTF-8 → wasm heap → back). NOT constant
-//   time: ciphertext and public values only.
+// * decode()/decodeInto()/encode(): the data path (frames of up to 1 MiB
+//   arrive as base64 in SSE events). Uint8Array.fromBase64/setFromBase64/
+//   toBase64 where the engine has them (recent Chromium, Firefox, Safari),
+//   else a table-driven decoder here that validates while it decodes
+//   (libsodium-wrappers' from_base64 runs at a third of its speed: string →
+//   UTF-8 → wasm heap → back). decodeInto() writes into the caller's buffer,
+//   so the page decodes every frame into the same memory instead of a new
+//   allocation per frame. NOT constant time: ciphertext and public values
+//   only.
 // * decodeSecret(): keys and other secrets, through libsodium's constant-time
 //   codec, always with the ORIGINAL variant (libsodium-wrappers defaults to
 //   URL-safe without padding; shared/reference/dependencies.md §4).
@@ -37,6 +40,34 @@ export function decode(text) {
   return decodeJs(text);
 }
 
+// Decodes canonical base64 `text` into the start of `target` (a Uint8Array)
+// and returns the number of bytes written; -1 for anything decode() refuses,
+// and when `target` is too small (nothing useful is left in it then).
+export function decodeInto(text, target) {
+  return decodeIntoWith(native, text, target);
+}
+
+function decodeIntoWith(useNative, text, target) {
+  if (typeof text !== 'string' || text.length % 4 !== 0) return -1;
+  const n = text.length === 0 ? 0 : (text.length / 4) * 3 - paddingOf(text);
+  if (n > target.length) return -1;
+  if (useNative) return decodeIntoNative(text, target, n);
+  return decodeJs(text, target) ? n : -1;
+}
+
+// setFromBase64 with 'strict' refuses what fromBase64 refuses and skips
+// the same whitespace, so the same length check applies; all of `text`
+// must have been read.
+function decodeIntoNative(text, target, n) {
+  let result;
+  try {
+    result = target.setFromBase64(text, { alphabet: 'base64', lastChunkHandling: 'strict' });
+  } catch {
+    return -1;
+  }
+  return result.read === text.length && result.written === n ? n : -1;
+}
+
 // The engine's codec with 'strict' refuses missing padding and stray bits
 // but skips ASCII whitespace. Skipped characters make the output shorter
 // than the input's shape says (by at least 1 byte per 4 skipped), so an
@@ -57,11 +88,13 @@ function paddingOf(text) {
   return text.charCodeAt(n - 2) !== EQUALS ? 1 : 2;
 }
 
-function decodeJs(text) {
+// Decodes into `into` when given (room checked by the caller), else into a
+// new array; null when `text` is not canonical.
+function decodeJs(text, into = null) {
   const n = text.length;
-  if (n === 0) return new Uint8Array(0);
+  if (n === 0) return into ?? new Uint8Array(0);
   const padding = paddingOf(text);
-  const out = new Uint8Array((n / 4) * 3 - padding);
+  const out = into ?? new Uint8Array((n / 4) * 3 - padding);
   const whole = padding === 0 ? n : n - 4;
   let bad = 0;
   let o = 0;
@@ -90,9 +123,21 @@ function decodeJs(text) {
   return (bad & ~63) === 0 ? out : null;
 }
 
-// Both decoders, so tests can hold them to the same table ('native' is
-// null where the engine has no Uint8Array.fromBase64).
-export const decodersForTest = { js: decodeJs, native: native ? decodeNative : null };
+// Every decoder as text → bytes or null, so tests hold them all to one
+// table ('native*' are null where the engine has no Uint8Array.fromBase64);
+// the *Into ones decode through decodeInto into a buffer `slack` bytes
+// larger than the text needs.
+const viaInto = (useNative) => (text, slack = 0) => {
+  const target = new Uint8Array(Math.ceil((typeof text === 'string' ? text.length : 0) / 4) * 3 + slack);
+  const n = decodeIntoWith(useNative, text, target);
+  return n < 0 ? null : target.slice(0, n);
+};
+export const decodersForTest = {
+  js: decodeJs,
+  native: native ? decodeNative : null,
+  jsInto: viaInto(false),
+  nativeInto: native ? viaInto(true) : null,
+};
 
 // Standard base64 with padding of `bytes`.
 export function encode(bytes) {

@@ -12,7 +12,8 @@
 // messages on a port arrive in order:
 //   → {type: 'update', s, bytes}   bytes (Uint8Array, its buffer transferred) go into session s,
 //                                  which starts at the first message naming it
-//   ← {type: 'hashed', s}          once per update, when hashed: the sender's flow control
+//   ← {type: 'hashed', s, buffer}  once per update, when hashed: the sender's flow control, and
+//                                  the update's buffer back (transferred) for its next copies
 //   → {type: 'finish', s}          ← {type: 'digest', s, digest} (32 bytes); the session ends
 //   → {type: 'drop', s}            the session ends without a digest (a failed download)
 import { Sha256 } from './sha256.js';
@@ -28,7 +29,8 @@ export function serveHashes(port) {
         let sha = sessions.get(msg.s);
         if (!sha) sessions.set(msg.s, sha = new Sha256());
         sha.update(msg.bytes);
-        port.postMessage({ type: 'hashed', s: msg.s });
+        const buffer = msg.bytes.buffer;
+        port.postMessage({ type: 'hashed', s: msg.s, buffer }, [buffer]);
         break;
       }
       case 'finish': {

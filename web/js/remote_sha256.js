@@ -11,30 +11,62 @@
 // Memory: every update not yet hashed holds a copy of its chunk in a
 // message queue; drain(n) waits until at most n bytes are left, and the
 // caller (transfer_worker.js) waits on it before taking more from the relay.
+// The copies' buffers come back with the answers and are reused (up to
+// POOL_BYTES of them kept), so a download does not allocate fresh memory
+// for every frame.
 
-// The connection to one hash Worker: routes its answers to the sessions.
+// Buffers that came back from the hash Worker, kept for reuse, at most.
+export const POOL_BYTES = 12 * 1024 * 1024;
+
+// The connection to one hash Worker: routes its answers to the sessions and
+// keeps the buffers they return.
 export class HashClient {
   #port;
   #sessions = new Map();   // s → RemoteSha256, until finished or dropped
   #nextId = 1;
   #broken = null;          // an Error once the hash Worker is gone
+  #pool = [];              // ArrayBuffers to copy the next updates into
+  #pooledBytes = 0;
 
   constructor(port) {
     this.#port = port;
     port.addEventListener('message', (event) => {
       const msg = event.data;
+      if (msg?.buffer instanceof ArrayBuffer) this.#give(msg.buffer);
       this.#sessions.get(msg?.s)?.onMessageForClient(msg);
     });
     port.start?.();
   }
 
+  // Bytes of the buffers waiting for reuse (for tests).
+  get pooledBytes() {
+    return this.#pooledBytes;
+  }
+
   // A new running SHA-256 in the hash Worker.
   session() {
     const s = this.#nextId++;
-    const sha = new RemoteSha256(this.#port, s, () => this.#sessions.delete(s));
+    const sha = new RemoteSha256(this.#port, s, () => this.#sessions.delete(s), (n) => this.#take(n));
     this.#sessions.set(s, sha);
     if (this.#broken) sha.onMessageForClient({ type: 'broken', error: this.#broken });
     return sha;
+  }
+
+  // A buffer of at least n bytes: a returned one when one is large enough
+  // (frames of a download are all the same size), else a new one.
+  #take(n) {
+    while (this.#pool.length > 0) {
+      const buffer = this.#pool.pop();
+      this.#pooledBytes -= buffer.byteLength;
+      if (buffer.byteLength >= n) return buffer;
+    }
+    return new ArrayBuffer(n);
+  }
+
+  #give(buffer) {
+    if (buffer.byteLength === 0 || this.#pooledBytes + buffer.byteLength > POOL_BYTES) return;
+    this.#pool.push(buffer);
+    this.#pooledBytes += buffer.byteLength;
   }
 
   // The hash Worker died: every session fails (its finish() rejects and its
@@ -49,6 +81,7 @@ export class RemoteSha256 {
   #port;
   #s;
   #onEnd;
+  #take;                 // n → an ArrayBuffer of at least n bytes
   #pending = [];         // sizes of the updates posted and not yet hashed, oldest first
   #pendingBytes = 0;     // their sum
   #drainWaiters = [];    // {limit, resolve}
@@ -56,10 +89,11 @@ export class RemoteSha256 {
   #ended = false;
   #broken = null;
 
-  constructor(port, s, onEnd) {
+  constructor(port, s, onEnd, take = (n) => new ArrayBuffer(n)) {
     this.#port = port;
     this.#s = s;
     this.#onEnd = onEnd;
+    this.#take = take;
   }
 
   // Bytes posted and not yet hashed.
@@ -71,7 +105,7 @@ export class RemoteSha256 {
   update(bytes) {
     if (this.#ended) throw new Error('RemoteSha256: update after finish');
     if (this.#broken) return this;   // finish() will reject
-    const copy = new Uint8Array(bytes.length);   // not slice(): a node Buffer's shares its memory
+    const copy = new Uint8Array(this.#take(bytes.length), 0, bytes.length);
     copy.set(bytes);
     this.#pending.push(copy.length);
     this.#pendingBytes += copy.length;

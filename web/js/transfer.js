@@ -30,6 +30,7 @@
 import * as base64 from './base64.js';
 import { SealrelayError, fromUtf8 } from './bytes.js';
 import { FrameOpener } from './frames.js';
+import { MAX_FRAME_BYTES } from './protocol.js';
 import { decodeAnswer, decodeListing, encodeRequest } from './payloads.js';
 import { InitiatorHandshake } from './session.js';
 import { SseParser } from './sse.js';
@@ -165,6 +166,9 @@ class TransferRun {
   #lastEventId = '';
   #finished = null;     // the result, once the stream said end
   #prior;               // {opener, answer, sink} of the transfer this one resumes, or null
+  // Memory reused from frame to frame and read to read (made on first use):
+  // {frame: a decoded frame, read: the body's bytes (a BYOB reader's buffer)}.
+  #buffers = { frame: null, read: null };
 
   constructor(o, prior = null) {
     this.#o = o;
@@ -295,13 +299,13 @@ class TransferRun {
                                            { headers }, idle.signal);
       if (!response.body) throw new Retry('the event stream has no body');
       const parser = new SseParser();
-      const reader = response.body.getReader();
+      const { reader, read } = bodyReader(response.body, this.#buffers);
       try {
         for (;;) {
           let next;
           arm();
           try {
-            next = await reader.read();
+            next = await read();
           } catch (cause) {
             this.#checkCancelled();
             throw new Retry(idle.signal.aborted ? `no byte from the relay for ${this.#o.idleTimeoutMs} ms`
@@ -411,9 +415,12 @@ class TransferRun {
 
   async #onFrame(data) {
     if (!this.#opener) throw new TransferError('integrity', 'bad_event', 'a frame arrived before the answer');
-    const frame = base64.decode(data);
-    if (!frame) throw new TransferError('integrity', 'bad_frame', 'a frame is not valid base64');
-    const result = this.#opener.open(frame);
+    // Every frame is decoded into the same buffer: the opener keeps nothing
+    // of it (libsodium copies the ciphertext, the plaintext is new).
+    this.#buffers.frame ??= new Uint8Array(MAX_FRAME_BYTES);
+    const n = base64.decodeInto(data, this.#buffers.frame);
+    if (n < 0) throw new TransferError('integrity', 'bad_frame', 'a frame is not valid base64 (or too large)');
+    const result = this.#opener.open(this.#buffers.frame.subarray(0, n));
     ++this.#frames;
     if (result.kind === 'data') {
       await this.#sink?.write?.(result.chunk);
@@ -488,6 +495,36 @@ class TransferRun {
       // The relay expires abandoned transfers anyway.
     }
   }
+}
+
+// Bytes read from the event stream at a time, at most, where the body can
+// be read into a buffer of ours (a byte stream: fetch() bodies in Chromium).
+const READ_BYTES = 1024 * 1024;
+
+// {reader, read()} for a fetch() body: a BYOB reader that reads into one
+// buffer, reused from read to read (`buffers.read`), when the body is a byte
+// stream; otherwise its default reader, which makes a new array per read.
+// The caller must be done with a read's bytes before the next read (the SSE
+// parser decodes them to text at once).
+function bodyReader(body, buffers) {
+  let byob = null;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+  } catch {
+    const reader = body.getReader();
+    return { reader, read: () => reader.read() };
+  }
+  const read = async () => {
+    // The buffer is lent to the reader (and detached here) until a read
+    // gives it back as next.value's; a read that fails or is cancelled does
+    // not, and the next read gets a new one.
+    const lent = buffers.read ?? new ArrayBuffer(READ_BYTES);
+    buffers.read = null;
+    const next = await byob.read(new Uint8Array(lent));
+    if (next.value) buffers.read = next.value.buffer;
+    return next;
+  };
+  return { reader: byob, read };
 }
 
 function parseJson(text) {

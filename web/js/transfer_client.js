@@ -6,6 +6,7 @@
 //   const t = startTransfer(worker, options, {
 //     onChunk: async (chunk) => writer.write(chunk),   // in order; awaited before the ack
 //     onAnswer, onProgress, onTransferId, onResume,
+//     recycle: true,                                   // onChunk keeps no chunk
 //   });
 //   t.cancel();            // optional
 //   const result = await t.done;   // rejects with {kind, code, message, ...}
@@ -56,7 +57,11 @@ function startWorker(url) {
   });
 }
 
-export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, onTransferId, onResume } = {}) {
+// `recycle`: onChunk is done with a chunk once its promise resolved (a
+// stream to disk copies it), so its memory goes back to the Worker for the
+// next ones; leave it false when onChunk keeps the chunk (in memory).
+export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, onTransferId, onResume,
+                                                 recycle = false } = {}) {
   const id = `t${nextId++}`;
   let chain = Promise.resolve();   // chunks are written one after another, in order
   let settle;
@@ -73,7 +78,8 @@ export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, 
       case 'chunk':
         chain = chain.then(async () => {
           await onChunk?.(msg.chunk);
-          worker.postMessage({ type: 'ack', id, chunks: 1 });
+          if (recycle) worker.postMessage({ type: 'ack', id, chunks: 1, buffer: msg.chunk.buffer }, [msg.chunk.buffer]);
+          else worker.postMessage({ type: 'ack', id, chunks: 1 });
         });
         chain.catch((err) => {
           worker.postMessage({ type: 'cancel', id });

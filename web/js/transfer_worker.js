@@ -2,7 +2,8 @@
 // verification) off the page's main thread and hands the plaintext over in
 // order, with flow control so a slow writer on the page (disk, memory)
 // holds the relay's stream back instead of piling chunks up in memory.
-// The plaintext goes over in batches of about BATCH_BYTES (one copy), so the
+// The plaintext goes over in batches of about BATCH_BYTES (copied into a
+// reused buffer), so the
 // page makes one write per batch instead of one per 256 KiB frame: each
 // write to a File System Access stream becomes a blob handed to the browser
 // process, and in headless Chromium 156 2 MiB writes cost about half the CPU
@@ -16,7 +17,8 @@
 // caller's `id`):
 //   page → worker  {type: 'start', id, options}   options as runTransfer's, minus
 //                                                 callbacks, sink, fetch and signal
-//                  {type: 'ack', id, chunks}      the page has consumed `chunks` chunks
+//                  {type: 'ack', id, chunks, buffer?}   the page has consumed `chunks` chunks;
+//                                                 `buffer` (transferred): the last one's, to reuse
 //                  {type: 'cancel', id}
 //                  {type: 'hasher', port}         a MessagePort to hash_worker.js: downloads
 //                                                 started afterwards hash there, in parallel
@@ -31,6 +33,7 @@
 //                  {type: 'done', id, result}     after the trailer verified; for a
 //                                                 list, result.entries is the listing
 //                  {type: 'error', id, error: {kind, code, message, status, agentCode, agentMessage}}
+import { MAX_CHUNK_BYTES } from './protocol.js';
 import { HashClient } from './remote_sha256.js';
 import { listDirectory, runTransfer } from './transfer.js';
 
@@ -44,13 +47,19 @@ export const BATCH_BYTES = 2 * 1024 * 1024;
 export const HASH_WINDOW_BYTES = 8 * 1024 * 1024;
 
 // Serves transfers on `port` (the worker's global scope, or a MessagePort in
-// tests). `fetch` and `sleep` are injectable for tests, and so are
+// tests); returns a handle for tests. `fetch` and `sleep` are injectable for tests, and so are
 // `batchBytes` (0: every frame's plaintext goes over on its own) and
 // `hashWindowBytes`.
 export function attach(port, { fetch = undefined, sleep = undefined, batchBytes = BATCH_BYTES,
                                hashWindowBytes = HASH_WINDOW_BYTES } = {}) {
   const running = new Map();  // id → {controller, inflight, wake}
   let hashes = null;          // HashClient, once the page connected a hash Worker
+  // Batches are copied into buffers of `capacity` bytes, which the page may
+  // send back with its ack: kept here for the next batches (at most a
+  // window's worth), so a download does not allocate (and the kernel zero)
+  // fresh memory for every batch.
+  const capacity = Math.max(batchBytes, MAX_CHUNK_BYTES);
+  const pool = [];
 
   port.addEventListener('message', (event) => {
     const msg = event.data;
@@ -60,7 +69,9 @@ export function attach(port, { fetch = undefined, sleep = undefined, batchBytes 
       hashes?.fail(new Error(msg.message ?? 'the hash worker stopped'));
       hashes = null;
     } else if (msg?.type === 'start' && !t) start(msg.id, msg.options);
-    else if (msg?.type === 'ack' && t) {
+    else if (msg?.type === 'ack') {
+      if (msg.buffer?.byteLength === capacity && pool.length <= WINDOW_CHUNKS) pool.push(msg.buffer);
+      if (!t) return;
       t.inflight = Math.max(0, t.inflight - (msg.chunks ?? 1));
       t.wake?.();
     } else if (msg?.type === 'cancel' && t) {
@@ -69,6 +80,7 @@ export function attach(port, { fetch = undefined, sleep = undefined, batchBytes 
     }
   });
   port.start?.();
+  return { pooledBuffersForTest: () => pool.length };
 
   function start(id, options) {
     const t = { controller: new AbortController(), inflight: 0, wake: null };
@@ -77,10 +89,11 @@ export function attach(port, { fetch = undefined, sleep = undefined, batchBytes 
     // A get hashes in the hash Worker when there is one (a listing is small).
     const hashesNow = options.request?.op === 'get' ? hashes : null;
     let sha = null;
-    const batch = [];      // plaintext not yet handed over, in order
+    // The plaintext not yet handed over, in order: batch[0, batchLength).
+    let batch = null;
     let batchLength = 0;
     // Hands the batch to the page once the window allows; the page writes
-    // it and acknowledges.
+    // it and acknowledges (returning the buffer for reuse when it can).
     const flush = async () => {
       if (batchLength === 0) return;
       while (t.inflight >= WINDOW_CHUNKS && !t.controller.signal.aborted) {
@@ -88,24 +101,17 @@ export function attach(port, { fetch = undefined, sleep = undefined, batchBytes 
         t.wake = null;
       }
       ++t.inflight;
-      let out = batch[0];
-      // A lone chunk that owns its whole buffer is transferred as it is.
-      if (batch.length > 1 || out.byteOffset !== 0 || out.byteLength !== out.buffer.byteLength) {
-        out = new Uint8Array(batchLength);
-        let at = 0;
-        for (const piece of batch) {
-          out.set(piece, at);
-          at += piece.length;
-        }
-      }
-      batch.length = 0;
+      const out = batch.subarray(0, batchLength);
+      batch = null;
       batchLength = 0;
       post({ type: 'chunk', chunk: out }, [out.buffer]);
     };
     const sink = {
       async write(chunk) {
         await sha?.drain(hashWindowBytes);
-        batch.push(chunk);
+        if (batchLength + chunk.length > capacity) await flush();
+        batch ??= new Uint8Array(pool.pop() ?? new ArrayBuffer(capacity));
+        batch.set(chunk, batchLength);
         batchLength += chunk.length;
         if (batchLength >= batchBytes) await flush();
       },

@@ -41,6 +41,19 @@ test('base64 decoding refuses everything non-canonical, in every decoder', () =>
   }
 });
 
+test('decodeInto writes into the caller\'s buffer and refuses one too small', () => {
+  const target = new Uint8Array(8).fill(0xee);
+  assert.equal(base64.decodeInto('QUJD', target), 3);
+  assert.deepEqual([...target], [0x41, 0x42, 0x43, 0xee, 0xee, 0xee, 0xee, 0xee], 'only the decoded bytes change');
+  assert.equal(base64.decodeInto('', target), 0);
+  assert.equal(base64.decodeInto('QUJDRA==', new Uint8Array(3)), -1, 'too small');
+  assert.equal(base64.decodeInto('QUJDRA==', new Uint8Array(4)), 4, 'exactly enough');
+  for (const [name, decoder] of Object.entries(base64.decodersForTest)) {
+    if (!decoder || !name.endsWith('Into')) continue;
+    for (const bad of NON_CANONICAL) assert.equal(decoder(bad, 16), null, `${name} ${JSON.stringify(bad)}`);
+  }
+});
+
 test('every decoder agrees with node Buffer on canonical input of every length', () => {
   for (let n = 0; n < 200; ++n) {
     const bytes = randomBytes(n);

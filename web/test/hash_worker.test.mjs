@@ -13,7 +13,7 @@ import { concat, equal, hex } from '../js/bytes.js';
 import { FrameOpener, FrameSealer } from '../js/frames.js';
 import { serveHashes } from '../js/hash_worker.js';
 import { generateIdentity } from '../js/noise.js';
-import { HashClient } from '../js/remote_sha256.js';
+import { HashClient, POOL_BYTES } from '../js/remote_sha256.js';
 import { Sha256 } from '../js/sha256.js';
 import { HASH_WINDOW_BYTES, attach } from '../js/transfer_worker.js';
 import { startTransfer } from '../js/transfer_client.js';
@@ -59,6 +59,24 @@ test('sessions on one port are independent, and the sender\'s bytes stay its own
   assert.equal(sessions.size, 0, 'a finished session is forgotten');
   assert.throws(() => a.update(chunk));
   assert.throws(() => a.finish());
+  close();
+});
+
+test('buffers come back from the hash worker and are reused, and only the bytes given are hashed', async () => {
+  const { client, close } = hashPair();
+  const a = client.session();
+  a.update(new Uint8Array(1000).fill(0xaa));
+  await a.drain(0);
+  assert.equal(client.pooledBytes, 1000, 'the update\'s buffer came back');
+  assert.equal(hex(await a.finish()), nodeSha(new Uint8Array(1000).fill(0xaa)));
+  const b = client.session();
+  const small = Uint8Array.from([1, 2, 3]);
+  b.update(small);   // copied into the 1000-byte buffer, whose old bytes must not count
+  assert.equal(client.pooledBytes, 0, 'taken from the pool');
+  assert.equal(hex(await b.finish()), nodeSha(small));
+  for (let i = 0; i < 40; ++i) client.session().update(new Uint8Array(512 * 1024));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(client.pooledBytes <= POOL_BYTES, `the pool stays bounded (${client.pooledBytes})`);
   close();
 });
 

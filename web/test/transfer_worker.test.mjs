@@ -20,11 +20,11 @@ function setup(relayOptions = {}, { batchBytes = 0 } = {}) {
   const relay = relayWith({ identity: agentIdentity, files: { '/share/a.bin': FILE },
                             dirs: { '/share': [{ name: 'a.bin', type: 'file', size: 1, mtime: 1 }] }, ...relayOptions });
   const { port1, port2 } = new MessageChannel();
-  attach(port1, { fetch: relay.fetch, sleep: async () => {}, batchBytes });
+  const served = attach(port1, { fetch: relay.fetch, sleep: async () => {}, batchBytes });
   port2.start();
   const options = (request) => ({ relay: '', token: 'srt_test', agent: 'shop-1', agentKey: agentIdentity.publicKey,
                                   identity: requester, request });
-  return { relay, port: port2, options, close: () => { port1.close(); port2.close(); } };
+  return { relay, port: port2, options, served, close: () => { port1.close(); port2.close(); } };
 }
 
 test('a download through the worker delivers every chunk in order, then done', async () => {
@@ -141,4 +141,21 @@ test('frames go over joined in batches of batchBytes, the rest before done, with
   assert.equal(result.bytes, FILE.length);
   // 21 frames: five batches of four (16 KiB each, the first size >= 3 * 4096 + 1), then the last frame alone.
   assert.deepEqual(sizes, [16384, 16384, 16384, 16384, 16384, 5]);
+});
+
+test('with recycle, the page sends each chunk\'s memory back and the worker reuses it', async () => {
+  const { port, options, served, close } = setup({}, { batchBytes: 3 * 4096 + 1 });
+  const received = [];
+  const copies = [];
+  const result = await startTransfer(port, options({ op: 'get', path: '/share/a.bin', chunkSize: 4096 }), {
+    onChunk: (c) => { received.push(c); copies.push(c.slice()); },
+    recycle: true,
+  }).done;
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  close();
+  assert.ok(equal(concat(...copies), FILE));
+  assert.equal(result.bytes, FILE.length);
+  assert.ok(received.every((c) => c.buffer.byteLength === 0), 'every chunk\'s buffer went back (detached here)');
+  assert.ok(served.pooledBuffersForTest() >= 1, 'and waits in the pool for the next batches');
+  assert.ok(served.pooledBuffersForTest() <= WINDOW_CHUNKS + 1, 'at most a window of them');
 });
