@@ -39,6 +39,8 @@ TEST_F(BrowserPage, SignInBrowseAndDownloadA32MiBFileToDiskBitIdentical) {
   ASSERT_TRUE(r["disk"].is_object()) << r.dump(2);
   EXPECT_EQ(r["disk"].value("size", 0), 32 * kMiB);
   EXPECT_EQ(r["disk"].value("sha256", ""), sha256_of_file(src));
+  // Decryption in one Worker, the running SHA-256 in another (docs/web.md).
+  EXPECT_EQ(r["workers"], json::array({"/js/hash_worker.js", "/js/transfer_worker.js"})) << r["workers"].dump();
   EXPECT_TRUE(contains(r, "agentRowAfter", "pinned")) << r.value("agentRowAfter", "");
   EXPECT_FALSE(contains(r, "agentRowAfter", "not pinned")) << r.value("agentRowAfter", "");
 }

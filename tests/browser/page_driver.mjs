@@ -220,6 +220,8 @@ const scenarios = {
     result.download = await waitForDownload();
     await shot('downloaded');
     result.disk = await opfsFile('big.bin');
+    // The page's Workers: decryption, and the SHA-256 beside it.
+    result.workers = page.workers().map((w) => new URL(w.url()).pathname).sort();
     result.agentRowAfter = await text('#agents-table tbody tr[data-agent="shop-1"]');
     await page.setViewportSize({ width: 400, height: 860 });
     await shot('narrow-screen');
