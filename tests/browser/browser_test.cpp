@@ -158,6 +158,20 @@ TEST_F(BrowserPageNoHistory, ARelayRestartMidDownloadIsResumedAndTheFileIsBitIde
   EXPECT_EQ(r["disk"].value("sha256", ""), sha256_of_file(video));
 }
 
+// The page decodes frames with the engine's base64 (Chromium has
+// Uint8Array.fromBase64 and setFromBase64): it must refuse exactly what the
+// JS table refuses, which web/test/encoding.test.mjs checks only under node.
+TEST_F(BrowserPage, TheEnginesBase64IsAsStrictAsTheJsTable) {
+  json r = run_driver("codecs");
+  ASSERT_TRUE(r.value("ok", false)) << r.value("error", "") << "\n" << r.value("driver_log", "");
+  EXPECT_TRUE(r["pageErrors"].empty()) << r["pageErrors"].dump(2);
+  const json& c = r["codecs"];
+  EXPECT_TRUE(c.value("native", false)) << "Chromium 156 has Uint8Array.fromBase64: " << c.dump();
+  EXPECT_EQ(c["decoders"], json::array({"js", "native", "jsInto", "nativeInto"})) << c.dump();
+  EXPECT_TRUE(c["accepted"].empty()) << c["accepted"].dump(2);
+  EXPECT_TRUE(c["disagreements"].empty()) << c["disagreements"].dump(2);
+}
+
 TEST_F(BrowserPage, AChangedAgentKeyIsRefusedLoudlyUntilRepinned) {
   std::string old_fp = agent_fingerprint(sys->agent_state("shop-1"));
   auto driver = start_driver("rekey");

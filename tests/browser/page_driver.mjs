@@ -351,6 +351,38 @@ const scenarios = {
     step(`download: ${JSON.stringify(result.download)}; resumes ${result.resumes}`);
   },
 
+  // The engine's base64 (Uint8Array.fromBase64 / setFromBase64, which the
+  // page uses for frames) held to the same table as the JS decoder: every
+  // non-canonical text refused by decode() and decodeInto(), and canonical
+  // text of every length decoded alike by all of them.
+  async codecs() {
+    await page.goto(`${URL_}/`);
+    result.codecs = await page.evaluate(async () => {
+      const base64 = await import('/js/base64.js');
+      const NON_CANONICAL = ['A', 'AA', 'AAA', 'AA=', '=AAA', 'A=AA', 'AA=A', 'AAA==', 'A===', '====', '-_8=',
+                             '+/9=', 'AB==', 'AAB=', ' AAA', 'AAA ', 'AA\nAA===', 'AAAA\n', 'AA AA', 'AAAA    ',
+                             'AA==    ', 'AA\tA', 'QUJD\u00e9AAA', 'QUJDRA', 'QUJ\u0141', '\u0100AAA'];
+      const accepted = [];
+      for (const bad of NON_CANONICAL) {
+        if (base64.decode(bad) !== null) accepted.push(`decode ${JSON.stringify(bad)}`);
+        if (base64.decodeInto(bad, new Uint8Array(64)) !== -1) accepted.push(`decodeInto ${JSON.stringify(bad)}`);
+      }
+      const disagreements = [];
+      for (let n = 0; n < 100; ++n) {
+        const bytes = crypto.getRandomValues(new Uint8Array(n));
+        const text = base64.encode(bytes);
+        const want = Array.from(bytes).join();
+        for (const [name, decoder] of Object.entries(base64.decodersForTest)) {
+          const got = !decoder ? null : name.endsWith('Into') ? decoder(text, 3) : decoder(text);
+          if (decoder && Array.from(got ?? []).join() !== want) disagreements.push(`${name} n=${n}`);
+        }
+      }
+      return { native: typeof Uint8Array.fromBase64 === 'function', accepted, disagreements,
+               decoders: Object.keys(base64.decodersForTest).filter((k) => base64.decodersForTest[k]) };
+    });
+    step(`codecs: ${JSON.stringify(result.codecs)}`);
+  },
+
   // browser_bench.cpp: one download of bench.bin to disk, timed by the page;
   // the signals frame the download for the bench's CPU accounting.
   async bench() {
