@@ -197,6 +197,7 @@ class TransferRun {
       this.#o.onTransferId?.(this.#transferId);
       const result = await this.#stream();
       await this.#sink?.close?.();
+      await this.#releaseOnRelay();
       return result;
     } catch (raw) {
       const err = classify(raw);
@@ -481,6 +482,20 @@ class TransferRun {
 
   #checkCancelled() {
     if (this.#o.signal?.aborted) throw new TransferError('cancelled', 'cancelled', 'the download was cancelled');
+  }
+
+  // Best effort, once the result is safe: the relay may drop the frames it
+  // kept for a resume now rather than at the transfer's TTL (docs/api.md,
+  // DELETE ?done=1). The agent is not told.
+  async #releaseOnRelay() {
+    try {
+      await this.#fetch(`${this.#o.relay}/v1/transfers/${encodeURIComponent(this.#transferId)}?done=1`, {
+        method: 'DELETE',
+        headers: { Authorization: `Bearer ${this.#o.token}` },
+      });
+    } catch {
+      // It expires anyway.
+    }
   }
 
   // Best effort: tell the relay (and so the agent) to stop.

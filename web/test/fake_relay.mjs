@@ -58,7 +58,8 @@ export class FakeRelay {
     this.postStatus = postStatus;   // statuses to answer POST with before succeeding, e.g. [503]
     this.requests = [];             // {method, url, headers}
     this.lastEventIds = [];         // per event-stream connection
-    this.deleted = [];
+    this.deleted = [];              // cancelled transfer ids
+    this.released = [];             // finished transfers released with ?done=1
     this.transfers = new Map();
     this.fetch = this.fetch.bind(this);
   }
@@ -71,7 +72,11 @@ export class FakeRelay {
     let m;
     if (init.method === 'POST' && url === '/v1/transfers') return this.#create(JSON.parse(init.body));
     if ((m = url.match(/^\/v1\/transfers\/([^/]+)\/events$/))) return this.#events(m[1], headers, init.signal);
-    if (init.method === 'DELETE' && (m = url.match(/^\/v1\/transfers\/([^/]+)$/))) {
+    if (init.method === 'DELETE' && (m = url.match(/^\/v1\/transfers\/([^/?]+)(\?done=1)?$/))) {
+      if (m[2]) {  // a release of a finished transfer (docs/api.md)
+        this.released.push(m[1]);
+        return json(200, { transfer_id: m[1], state: 'complete' });
+      }
       this.deleted.push(m[1]);
       return json(200, { transfer_id: m[1], state: 'cancelled' });
     }

@@ -94,6 +94,7 @@ test('gone mid-download: a new transfer from the verified bytes finishes the sam
   assert.deepEqual(posts(relay), [{ offset: 0, chunkSize: CHUNK }, { offset: 3 * CHUNK, chunkSize: CHUNK }]);
   assert.deepEqual(resumes.map((r) => [r.bytes, r.code]), [[3 * CHUNK, 'gone']]);
   assert.deepEqual(relay.deleted, ['t_0'], 'the lost transfer is cancelled at the relay');
+  assert.deepEqual(relay.released, ['t_1'], 'the finished one is released');
 });
 
 test('a stream lost for good (connection_lost) also resumes', async () => {

@@ -276,6 +276,7 @@ test('cancelling stops the download and tells the relay', async () => {
   });
   await rejects(runTransfer(opts), 'cancelled', 'cancelled');
   assert.deepEqual(relay.deleted, ['t_0']);
+  assert.deepEqual(relay.released, [], 'a cancelled download is not a finished one');
   assert.ok(sink.aborted && !sink.closed);
 });
 
