@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "proto/base64.h"
@@ -21,6 +23,16 @@ namespace sealrelay::relay {
 using nlohmann::json;
 
 namespace {
+
+// Stack of each connection thread (RSS counts only the pages touched; the
+// size bounds the address space and commit charge of 10,000 threads).
+// The deepest path was std::regex matching a route against a long request
+// path: libstdc++'s matcher recurses per character, ~560 bytes each, so an
+// 8 KiB path (cpp-httplib's limit) took 4.5 MiB of stack, kept resident by
+// that thread ever after, and crashed a thread with a 1 MiB stack.
+// pre_route refuses paths over kMaxPathBytes before any regex sees them.
+constexpr size_t kWorkerStackBytes = 1u << 20;
+constexpr size_t kMaxPathBytes = 256;  // ids are <= 64 chars; static files are short
 
 // cpp-httplib keeps listen()'s socket in a protected member; the backlog it
 // uses (5, compiled in) stalls connection bursts for seconds (SYN retries).
@@ -40,6 +52,16 @@ void socket_options(int sock) {
   ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
   ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
   ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+// net.core.somaxconn, or -1 when unreadable.
+int read_somaxconn() {
+  std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "r");
+  if (!f) return -1;
+  int n = -1;
+  if (std::fscanf(f, "%d", &n) != 1) n = -1;
+  std::fclose(f);
+  return n;
 }
 
 bool is_upload_route(const httplib::Request& req) {
@@ -151,7 +173,7 @@ Server::Server(Config cfg, std::unique_ptr<Store> store, std::shared_ptr<TokenVe
   }
   size_t workers = cfg_.max_connections + 16;
   http_->new_task_queue = [this, workers] {
-    auto* p = new AdmissionPool(workers, 64);
+    auto* p = new AdmissionPool(workers, 64, kWorkerStackBytes);
     live_pool_ = p;
     return p;
   };
@@ -196,10 +218,18 @@ Result<int> Server::bind() {
   } else if (!http_->bind_to_port(host, port)) {
     return make_error("bind_failed", "cannot listen on " + cfg_.listen + " (in use?)");
   }
+  // A restart meets every agent of this node within a second or two: the
+  // kernel's accept queue should hold them all (it caps the backlog at
+  // net.core.somaxconn, 4096 by default). A full queue drops SYNs and final
+  // ACKs, and those clients wait 1, 3, 7, 15 s for their retransmits.
+  int backlog = static_cast<int>(std::clamp<size_t>(cfg_.max_connections, 1024, 65535));
   bool raised = cfg_.tls_cert.empty()
-                    ? static_cast<Listener<httplib::Server>*>(http_.get())->raise_backlog(1024)
-                    : static_cast<Listener<httplib::SSLServer>*>(http_.get())->raise_backlog(1024);
+                    ? static_cast<Listener<httplib::Server>*>(http_.get())->raise_backlog(backlog)
+                    : static_cast<Listener<httplib::SSLServer>*>(http_.get())->raise_backlog(backlog);
   if (!raised) spdlog::warn("could not raise the listen backlog");
+  if (int somaxconn = read_somaxconn(); somaxconn > 0 && somaxconn < backlog) {
+    spdlog::info("listen backlog {} is capped by net.core.somaxconn = {}", backlog, somaxconn);
+  }
   spdlog::info("listening on {}:{} ({}, {} store)", host, bound,
                cfg_.tls_cert.empty() ? "http" : "https",
                cfg_.redis_url.empty() ? "memory" : "redis");
@@ -251,6 +281,10 @@ bool Server::pre_route(const httplib::Request& req, httplib::Response& res) {
   if (pool && pool->active() > cfg_.max_connections) {
     res.set_header("Retry-After", "1");
     fail(res, 503, "overloaded", "this relay node is at --max-connections; retry shortly");
+    return true;
+  }
+  if (req.path.size() > kMaxPathBytes) {
+    fail(res, 400, "bad_request", "request path longer than " + std::to_string(kMaxPathBytes) + " bytes");
     return true;
   }
   if (req.headers.size() > cfg_.max_headers) {

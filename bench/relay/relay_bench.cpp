@@ -613,7 +613,8 @@ int main(int argc, char** argv) {
   io.counts = idle;
   io.storm = storm >= 0 ? static_cast<size_t>(storm) : (idle.empty() ? 0 : idle.back());
   io.max_connections = std::max(idle.empty() ? 0 : idle.back(), io.storm) + 240;
-  size_t need_fds = 2 * std::max(idle.empty() ? 0 : idle.back(), io.storm) + 512;
+  // Per process: the clients here, and the relay (it inherits the limit).
+  size_t need_fds = std::max(idle.empty() ? 0 : idle.back(), io.storm) + 512;
   if (lim.rlim_cur < need_fds) {
     std::fprintf(stderr, "RLIMIT_NOFILE %llu is below the %zu descriptors the clients and relay need\n",
                  static_cast<unsigned long long>(lim.rlim_cur), need_fds);
