@@ -75,13 +75,13 @@ void AdmissionPool::spawner() {
     if (!refused_logged_) {
       refused_logged_ = true;
       spdlog::warn("cannot start worker thread {} of {} ({}): check ulimit -u, kernel.threads-max, "
-                   "kernel.pid_max, memory", threads_.size() + 1, workers_, std::strerror(rc));
+                   "kernel.pid_max, memory; retrying", threads_.size() + 1, workers_, std::strerror(rc));
     }
-    // Jobs wait for a running worker; none runs: retry shortly.
-    if (threads_.empty() && !jobs_.empty()) {
-      ++to_start_;
-      spawn_cv_.wait_for(lk, std::chrono::milliseconds(100));
-    }
+    // The job that asked for this worker still waits, and a busy worker may
+    // hold a stream for hours: ask again shortly (EAGAIN passes when the
+    // threads of a killed predecessor are reaped, or pid_max has room again).
+    ++to_start_;
+    spawn_cv_.wait_for(lk, std::chrono::milliseconds(50), [&] { return shutdown_; });
   }
 }
 

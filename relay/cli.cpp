@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +13,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -67,6 +69,24 @@ void raise_fd_limit(size_t max_connections) {
     spdlog::warn("open-file limit {} is below --max-connections {} + 128: raise it (ulimit -n, "
                  "systemd LimitNOFILE=)", lim.rlim_cur, max_connections);
   }
+}
+
+// glibc keeps a per-thread cache of freed small blocks (tcache, up to 7 per
+// size class). Here every connection is a thread, and each kept ~7.7 KiB it
+// had freed while setting up its stream: 77 MiB for 10,000 idle agents with
+// the Redis store (438 -> 361 MiB). glibc reads the switch only at start
+// (GLIBC_TUNABLES), so `serve` sets it and executes itself again, once.
+// SEALRELAY_KEEP_MALLOC=1 keeps the default (e.g. under valgrind).
+void reexec_without_thread_cache(char** argv) {
+  const char* keep = std::getenv("SEALRELAY_KEEP_MALLOC");
+  if (keep && std::string(keep) == "1") return;
+  const char* current = std::getenv("GLIBC_TUNABLES");
+  std::string tunables = current ? current : "";
+  if (tunables.find("glibc.malloc.tcache_count") != std::string::npos) return;
+  tunables += (tunables.empty() ? "" : ":") + std::string("glibc.malloc.tcache_count=0");
+  if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  spdlog::debug("re-exec for GLIBC_TUNABLES failed: {}", std::strerror(errno));  // carry on as is
 }
 
 std::string tokens_path(const Config& cfg) {
@@ -305,6 +325,7 @@ int relay_main(int argc, char** argv) {
     }
     return token_list(path);
   }
+  reexec_without_thread_cache(argv);
   return serve(cfg, heartbeat_s, answer_timeout_s, ttl_s, stall_s, read_timeout_s);
 }
 

@@ -165,6 +165,7 @@ void ControlClients::on_event(size_t i, uint32_t events) {
     if (c.head.find("\r\n\r\n") == std::string::npos) continue;
     if (c.head.rfind("HTTP/1.1 200", 0) != 0) {
       ++counters_.refused_answers;
+      ++counters_.answers[c.head.substr(0, c.head.find('\r'))];
       return fail(i, false);
     }
     c.head.clear();

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <queue>
 #include <string>
@@ -70,6 +71,7 @@ class ControlClients {
     size_t refused_answers = 0;
     size_t lost_streams = 0;
     Clock::time_point last_back{};
+    std::map<std::string, size_t> answers;  // non-200 status lines ("HTTP/1.1 503 ...")
   };
   const Counters& counters() const { return counters_; }
   void reset_counters() { counters_ = {}; }

@@ -475,6 +475,7 @@ struct StormRow {
   std::string mode;
   double listening_s = -1, back_s = -1;
   size_t back = 0, failed = 0, refused = 0;
+  std::string answers;  // the non-200 status lines, counted
   long online = -1, rss_kb = -1, threads = -1;
 };
 
@@ -506,9 +507,20 @@ StormRow storm(std::unique_ptr<sr::test::Process>& relay, const std::vector<std:
     clients.release();
   });
   row.back = clients.streaming();
+  if (row.back < n) {  // say why, from the relay's own log
+    std::istringstream lines(sr::test::read_file(log));
+    std::string line;
+    int shown = 0;
+    while (std::getline(lines, line) && shown < 5) {
+      if (line.find(" warn") == std::string::npos && line.find(" error") == std::string::npos) continue;
+      std::fprintf(stderr, "relay log: %s\n", line.c_str());
+      ++shown;
+    }
+  }
   if (row.back == n) row.back_s = std::chrono::duration<double>(clients.counters().last_back - t_kill).count();
   row.failed = clients.counters().failed_attempts;
   row.refused = clients.counters().refused_answers;
+  for (auto& [status, count] : clients.counters().answers) row.answers += " " + status + " x" + std::to_string(count) + ";";
   row.online = agents_online(port);
   row.rss_kb = proc_status_kb(relay->pid(), "VmRSS:");
   row.threads = proc_status_kb(relay->pid(), "Threads:");
@@ -571,8 +583,8 @@ void idle_streams(const IdleOptions& o, const sr::test::RedisServer* redis) {
     char back[96];
     if (row.back_s >= 0) std::snprintf(back, sizeof back, "%.2f s", row.back_s);
     else std::snprintf(back, sizeof back, "only %zu of %zu after 60 s", row.back, clients.size());
-    std::printf("| %s | %.2f s | %s | %zu | %zu | %ld | %.1f MiB, %ld |\n", what.c_str(), row.listening_s, back,
-                row.failed, row.refused, row.online, row.rss_kb / 1024.0, row.threads);
+    std::printf("| %s | %.2f s | %s | %zu | %zu%s | %ld | %.1f MiB, %ld |\n", what.c_str(), row.listening_s, back,
+                row.failed, row.refused, row.answers.c_str(), row.online, row.rss_kb / 1024.0, row.threads);
     std::fflush(stdout);
   }
   relay->kill(SIGTERM);
@@ -588,7 +600,7 @@ int main(int argc, char** argv) {
   IdleOptions io;
   io.storm_modes = {"agent", "at-once"};
   long storm = -1;
-  bool skip_redis = false, skip_throughput = false;
+  bool skip_redis = false, skip_memory = false, skip_throughput = false;
   app.add_option("--total-mib", total_mib, "Opaque bytes per throughput run (MiB)")->capture_default_str();
   app.add_option("--frame-kib", frame_kib, "Frame size (KiB)")->capture_default_str();
   app.add_option("--idle", idle, "Idle agent control streams, one table row each (0: skip)")
@@ -600,6 +612,7 @@ int main(int argc, char** argv) {
       ->delimiter(',')->check(CLI::IsMember({"agent", "at-once"}))->capture_default_str();
   app.add_option("--source-addrs", io.source_addrs, "Client source addresses 127.0.0.1..N")->capture_default_str();
   app.add_flag("--skip-redis", skip_redis, "Only the embedded store");
+  app.add_flag("--skip-memory", skip_memory, "Idle streams and storm: only the Redis store");
   app.add_flag("--skip-throughput", skip_throughput, "Only the idle streams and the storm");
   CLI11_PARSE(app, argc, argv);
   ::signal(SIGPIPE, SIG_IGN);
@@ -648,7 +661,7 @@ int main(int argc, char** argv) {
                 "127.0.0.x), not sealrelay-agent processes: 10,000 agent processes are too many for this "
                 "machine. Each sends the agent's request and counts once the relay answers 200.\n",
                 io.source_addrs);
-    idle_streams(io, nullptr);
+    if (!skip_memory) idle_streams(io, nullptr);
     if (redis) idle_streams(io, redis.get());
   }
   return 0;
