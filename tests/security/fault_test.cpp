@@ -30,6 +30,15 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 constexpr size_t kMiB = 1024 * 1024;
 
+// Under AddressSanitizer (scripts/test --asan) every process the tests start
+// is instrumented, and its quarantine keeps freed memory: memory bounds are
+// checked in the plain run only, everything else in both.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kMemoryBoundsMeaningful = false;
+#else
+constexpr bool kMemoryBoundsMeaningful = true;
+#endif
+
 // Resident memory of a process, from /proc (bytes; 0 when gone).
 size_t rss_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -318,7 +327,9 @@ TEST(Faults, ASlowRequesterKeepsRelayMemoryBounded) {
             << " MiB) for a " << size / kMiB << " MiB file\n";
   // Window (16) + history (32) frames of 256 KiB, as base64 SSE: ~16 MiB,
   // plus buffers and allocator slack. Far below the file's size.
-  EXPECT_LT(growth, 64.0) << "relay memory grew with the file";
+  if (kMemoryBoundsMeaningful) {
+    EXPECT_LT(growth, 64.0) << "relay memory grew with the file";
+  }
 }
 
 // A storm of agent reconnects: many control streams opened and dropped at
@@ -400,7 +411,9 @@ TEST(Faults, AStormOfAgentReconnectsLeavesTheRelayServing) {
       },
       20s, 200ms))
       << metrics;
-  EXPECT_LT(rss_of(relay), rss_before + 64 * kMiB);
+  if (kMemoryBoundsMeaningful) {
+    EXPECT_LT(rss_of(relay), rss_before + 64 * kMiB);
+  }
   EXPECT_TRUE(sys.agent_online("shop-1")) << "the real agent is still online";
 }
 
