@@ -66,6 +66,7 @@ void ControlClients::pump_queue() {
 
 void ControlClients::release() {
   inflight_limit_ = 0;
+  released_ = true;
   for (size_t i = 0; i < clients_.size(); ++i) {
     if (clients_[i].state == State::held) start(i);
   }
@@ -116,12 +117,12 @@ void ControlClients::fail(size_t i, bool was_streaming) {
   }
   auto now = Clock::now();
   if (reconnect_ == Reconnect::held) {
-    if (was_streaming) {
+    if (was_streaming && !released_) {
       c.state = State::held;
       return;
     }
     c.state = State::waiting;
-    c.retry_at = now + kHeldRetry;
+    c.retry_at = was_streaming ? now : now + kHeldRetry;
   } else {
     // agent/daemon.cpp: a stream that lasted kHealthyStream restarts the
     // schedule; then Backoff::next_delay() as the agent calls it.

@@ -51,9 +51,13 @@ class ControlClients {
   // Starts clients [0, n) that have not started yet, at most `inflight`
   // handshakes at a time (run_until keeps the queue moving).
   void open(size_t n, size_t inflight);
-  void set_reconnect(Reconnect r) { reconnect_ = r; }
+  void set_reconnect(Reconnect r) {
+    reconnect_ = r;
+    released_ = false;
+  }
   void set_port(int port) { port_ = port; }
-  // Held clients connect now, all of them (no inflight limit).
+  // Held clients connect now, all of them (no inflight limit), and so does
+  // any stream lost from now on (its end may be read after the release).
   void release();
 
   // Serves sockets until done() is true or `timeout` passes; `tick` runs
@@ -99,6 +103,7 @@ class ControlClients {
   std::vector<Client> clients_;
   const int epfd_;
   Reconnect reconnect_ = Reconnect::agent_backoff;
+  bool released_ = false;  // held mode: release() has been called
   size_t inflight_limit_ = 0;  // 0: unlimited
   size_t inflight_ = 0;        // connecting or awaiting the answer head
   std::vector<size_t> queue_;  // queued clients, started in order

@@ -263,7 +263,12 @@ Figures baseline_hop(const FramePool& frames, uint64_t count) {
 
 // ---- through the relay -------------------------------------------------------
 
-std::string relay_binary() { return sr::test::binary("relay/sealrelay-relay"); }
+// --relay: another sealrelay-relay binary (e.g. an older build, for a
+// before/after table in one sitting); default: this build's.
+std::string g_relay_binary;
+std::string relay_binary() {
+  return g_relay_binary.empty() ? sr::test::binary("relay/sealrelay-relay") : g_relay_binary;
+}
 
 std::string token(const std::string& dir, std::vector<std::string> args) {
   std::vector<std::string> argv = {relay_binary(), "--tokens", dir + "/tokens.json", "token"};
@@ -611,6 +616,7 @@ int main(int argc, char** argv) {
   app.add_option("--storm-modes", io.storm_modes, "How clients reconnect: agent (the agent's backoff), at-once")
       ->delimiter(',')->check(CLI::IsMember({"agent", "at-once"}))->capture_default_str();
   app.add_option("--source-addrs", io.source_addrs, "Client source addresses 127.0.0.1..N")->capture_default_str();
+  app.add_option("--relay", g_relay_binary, "sealrelay-relay binary to measure (default: this build's)");
   app.add_flag("--skip-redis", skip_redis, "Only the embedded store");
   app.add_flag("--skip-memory", skip_memory, "Idle streams and storm: only the Redis store");
   app.add_flag("--skip-throughput", skip_throughput, "Only the idle streams and the storm");
@@ -636,6 +642,7 @@ int main(int argc, char** argv) {
 
   FramePool frames(frame_kib << 10);
   uint64_t count = (total_mib << 20) / frames.frame;
+  std::printf("relay_bench: relay %s\n", relay_binary().c_str());
   std::printf("relay_bench: %llu MiB in %llu frames of %llu KiB; %u cores; RLIMIT_NOFILE %llu\n",
               static_cast<unsigned long long>(total_mib), static_cast<unsigned long long>(count),
               static_cast<unsigned long long>(frame_kib), std::thread::hardware_concurrency(),
