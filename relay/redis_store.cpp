@@ -262,6 +262,23 @@ std::optional<Error> unavailable(const redisReply* r) {
   return make_error("store_unavailable", "redis: " + reply_str(r));
 }
 
+// Reads the replies to MULTI, `commands` queued commands and EXEC (all
+// appended already): EXEC's reply (nil when a WATCH aborted it), or the
+// first error — the connection's, a command refused when queued, or EXEC's.
+Result<Reply> read_transaction(RedisConn& c, size_t commands) {
+  std::optional<Error> refused;
+  for (size_t i = 0; i < commands + 1; ++i) {
+    auto r = c.next_reply();
+    if (!r) return r.error();
+    if (!refused) refused = unavailable(r->get());
+  }
+  auto exec = c.next_reply();
+  if (!exec) return exec;
+  if (refused) return *refused;
+  if (auto e = unavailable(exec->get())) return *e;
+  return exec;
+}
+
 Error script_error(const redisReply* r, const std::string& tid) {
   std::string code = r->elements > 1 ? reply_str(r->element[1]) : "store_error";
   std::string detail = r->elements > 2 ? reply_str(r->element[2]) : "";
@@ -842,18 +859,10 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
               std::to_string(now.bytes + added), end_sse, std::to_string(limits_.history_frames),
               std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)});
     c.append({"EXEC"});
-    std::optional<Error> queue_error;
-    for (size_t i = 0; i < frames.size() + 2; ++i) {  // +OK, then QUEUED per command
-      auto r = c.next_reply();
-      if (!r) return r.error();
-      if (!queue_error) queue_error = unavailable(r->get());
-    }
-    auto exec = c.next_reply();
+    auto exec = read_transaction(c, frames.size() + 1);
     if (!exec) return exec.error();
-    if (queue_error) return *queue_error;
     const redisReply* x = exec->get();
     if (x->type == REDIS_REPLY_NIL) continue;  // the guard moved: check again
-    if (auto e = unavailable(x)) return *e;
     if (x->type != REDIS_REPLY_ARRAY || x->elements != frames.size() + 1) {
       return make_error("store_error", "redis: unexpected EXEC reply");
     }
@@ -944,17 +953,9 @@ Result<EventsRead> RedisStore::read_events(const std::string& tid, StreamId afte
   c.append({"HGETALL", meta_key(tid)});
   c.append({"XRANGE", ev_key(tid), "(" + after.str(), "+", "COUNT", std::to_string(limit)});
   c.append({"EXEC"});
-  std::optional<Error> queue_error;
-  for (int i = 0; i < 3; ++i) {
-    auto r = c.next_reply();
-    if (!r) return r.error();
-    if (!queue_error) queue_error = unavailable(r->get());
-  }
-  auto exec = c.next_reply();
+  auto exec = read_transaction(c, 2);
   if (!exec) return exec.error();
-  if (queue_error) return *queue_error;
   const redisReply* x = exec->get();
-  if (auto e = unavailable(x)) return *e;
   if (x->type != REDIS_REPLY_ARRAY || x->elements != 2) {
     return make_error("store_error", "redis: unexpected EXEC reply");
   }
