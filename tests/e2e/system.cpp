@@ -13,22 +13,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Runs a program to completion and returns its output (stdout + stderr).
-CliResult run(const std::vector<std::string>& argv, const std::string& log, const std::vector<std::string>& env,
-              std::chrono::milliseconds timeout) {
-  CliResult r;
-  fs::remove(log);
-  auto p = Process::spawn(argv, log, Process::Options{env, ""});
-  if (!p) {
-    r.output = p.error().message;
-    return r;
-  }
-  auto status = (*p)->wait_exit(timeout);
-  r.output = read_file(log);
-  if (status && WIFEXITED(*status)) r.exit_code = WEXITSTATUS(*status);
-  return r;
-}
-
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 }  // namespace
@@ -36,17 +20,7 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 Result<void> tamper_last_frame(const std::string& socket, const std::string& key) {
   std::unique_ptr<redisContext, decltype(&redisFree)> c(redisConnectUnix(socket.c_str()), redisFree);
   if (!c || c->err) return make_error("redis", "cannot connect to " + socket);
-  auto command = [&](const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    return std::unique_ptr<redisReply, decltype(&freeReplyObject)>(
-        static_cast<redisReply*>(redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), lens.data())),
-        freeReplyObject);
-  };
+  auto command = [&](const std::vector<std::string>& args) { return redis_call(c.get(), args); };
   auto range = command({"XRANGE", key, "-", "+"});
   if (!range || range->type != REDIS_REPLY_ARRAY) return make_error("redis", "XRANGE failed");
   // Each entry: [id, [field, value, ...]].
@@ -116,12 +90,12 @@ Result<std::unique_ptr<System>> System::start(Store store, std::vector<std::stri
   }
   s->relay_args_ = std::move(relay_args);
   s->port_ = free_port();
-  auto token = run({binary("relay/sealrelay-relay"), "--state-dir", s->dir() + "/relay", "token", "add-requester",
+  auto token = run_logged({binary("relay/sealrelay-relay"), "--state-dir", s->dir() + "/relay", "token", "add-requester",
                     "e2e", "--agents", "*"},
                    s->dir() + "/token.log", {}, 30s);
   if (token.exit_code != 0) return make_error("setup", "token add-requester failed: " + token.output);
   s->requester_token_ = first_line(token.output);
-  auto keygen = run({binary("requester/sealrelay"), "keygen"}, s->dir() + "/keygen.log", s->cli_env(), 30s);
+  auto keygen = run_logged({binary("requester/sealrelay"), "keygen"}, s->dir() + "/keygen.log", s->cli_env(), 30s);
   if (keygen.exit_code != 0) return make_error("setup", "keygen failed: " + keygen.output);
   std::smatch m;
   std::string text = read_file(s->cli_home() + "/identity.key");
@@ -161,13 +135,13 @@ Result<void> System::restart_relay() {
 
 Result<void> System::start_agent(const std::string& id, std::vector<std::string> extra_args, const std::string& scope) {
   fs::create_directories(share(id));
-  auto token = run({binary("relay/sealrelay-relay"), "--state-dir", dir() + "/relay", "token", "add-agent", id},
+  auto token = run_logged({binary("relay/sealrelay-relay"), "--state-dir", dir() + "/relay", "token", "add-agent", id},
                    dir() + "/token.log", {}, 30s);
   if (token.exit_code != 0) return make_error("setup", "token add-agent failed: " + token.output);
   std::string token_file = dir() + "/agent-" + id + ".token";
   std::ofstream(token_file) << first_line(token.output) << "\n";
   fs::permissions(token_file, fs::perms::owner_read | fs::perms::owner_write);
-  auto init = run({binary("agent/sealrelay-agent"), "init", "--state-dir", agent_state(id)}, dir() + "/init.log", {},
+  auto init = run_logged({binary("agent/sealrelay-agent"), "init", "--state-dir", agent_state(id)}, dir() + "/init.log", {},
                   30s);
   if (init.exit_code != 0) return make_error("setup", "agent init failed: " + init.output);
   std::ofstream(agent_state(id) + "/authorized_requesters", std::ios::app)
@@ -196,7 +170,7 @@ void System::stop_agent(const std::string& id, int sig) {
 bool System::agent_online(const std::string& id) {
   return wait_until(
       [&] {
-        auto r = run({binary("requester/sealrelay"), "--json", "agents"}, dir() + "/agents.log", cli_env(), 10s);
+        auto r = run_logged({binary("requester/sealrelay"), "--json", "agents"}, dir() + "/agents.log", cli_env(), 10s);
         return r.exit_code == 0 && std::regex_search(r.output, std::regex("\"id\":\"" + id + "\",\"last_seen\":[0-9]+,\"online\":true"));
       },
       20s, 50ms);
@@ -208,7 +182,7 @@ std::vector<std::string> System::cli_env() const {
 
 CliResult System::cli(std::vector<std::string> args, std::chrono::milliseconds timeout) {
   args.insert(args.begin(), binary("requester/sealrelay"));
-  return run(args, dir() + "/cli.log", cli_env(), timeout);
+  return run_logged(args, dir() + "/cli.log", cli_env(), timeout);
 }
 
 std::unique_ptr<Process> System::cli_background(std::vector<std::string> args) {

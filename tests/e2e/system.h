@@ -12,10 +12,7 @@
 
 namespace sealrelay::test {
 
-struct CliResult {
-  int exit_code = -1;  // -1: did not exit in time
-  std::string output;  // stdout and stderr
-};
+using CliResult = LoggedRun;  // exit code (-1: did not exit in time), stdout and stderr
 
 class System {
  public:
@@ -27,6 +24,7 @@ class System {
 
   const std::string& dir() const { return dir_.path(); }
   int port() const { return port_; }
+  pid_t relay_pid() const { return relay_ ? relay_->pid() : 0; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   RedisServer* redis() { return redis_.get(); }
 

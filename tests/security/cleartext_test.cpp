@@ -57,17 +57,7 @@ std::string redis_everything(const std::string& socket) {
   std::string all;
   std::unique_ptr<redisContext, decltype(&redisFree)> c(redisConnectUnix(socket.c_str()), redisFree);
   if (!c || c->err) return "(cannot connect)";
-  auto command = [&](const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    return std::unique_ptr<redisReply, decltype(&freeReplyObject)>(
-        static_cast<redisReply*>(redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), lens.data())),
-        freeReplyObject);
-  };
+  auto command = [&](const std::vector<std::string>& args) { return redis_call(c.get(), args); };
   std::function<void(const redisReply*)> flatten = [&](const redisReply* r) {
     if (!r) return;
     if (r->type == REDIS_REPLY_ARRAY) {
@@ -248,15 +238,7 @@ TEST_P(NothingInTheClear, TheRelayHoldsNoNamePathOrContent) {
   }
   // The relay's own memory: whatever it ever parsed, buffered or logged.
   // (Needs /proc/PID/mem of a child; skipped where that is not allowed.)
-  auto relay_pid = [&]() -> pid_t {
-    for (const auto& e : fs::directory_iterator("/proc")) {
-      std::string cmd = read_file(e.path().string() + "/cmdline");
-      if (cmd.find("sealrelay-relay") != std::string::npos && cmd.find(sys.dir()) != std::string::npos) {
-        return static_cast<pid_t>(std::atoi(e.path().filename().c_str()));
-      }
-    }
-    return 0;
-  }();
+  const pid_t relay_pid = sys.relay_pid();
   ASSERT_NE(relay_pid, 0);
   std::string memory = process_memory(relay_pid);
   if (memory.empty()) {

@@ -157,17 +157,7 @@ class Cluster {
   }
   CliResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                 std::chrono::milliseconds timeout = 30s) {
-    CliResult r;
-    std::string log = dir() + "/run-" + std::to_string(++runs_) + ".log";
-    auto p = Process::spawn(argv, log, Process::Options{env, ""});
-    if (!p) {
-      r.output = p.error().message;
-      return r;
-    }
-    auto status = (*p)->wait_exit(timeout);
-    r.output = read_file(log);
-    if (status && WIFEXITED(*status)) r.exit_code = WEXITSTATUS(*status);
-    return r;
+    return run_logged(argv, dir() + "/run-" + std::to_string(++runs_) + ".log", env, timeout);
   }
 
   TempDir dir_;

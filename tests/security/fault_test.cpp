@@ -39,24 +39,6 @@ constexpr bool kMemoryBoundsMeaningful = false;
 constexpr bool kMemoryBoundsMeaningful = true;
 #endif
 
-// Resident memory of a process, from /proc (bytes; 0 when gone).
-size_t rss_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
-
-int threads_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("Threads:")) return std::stoi(line.substr(8));
-  }
-  return 0;
-}
 
 
 
@@ -295,13 +277,7 @@ TEST(Faults, ASlowRequesterKeepsRelayMemoryBounded) {
   write_random_file(src, size, 41);
   const std::string dst = sys.dir() + "/big.bin";
   ASSERT_EQ(sys.cli({"stat", "shop-1:/demo/big.bin"}).exit_code, 0);
-  pid_t relay = 0;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string cmd = read_file(e.path().string() + "/cmdline");
-    if (cmd.find("sealrelay-relay") != std::string::npos && cmd.find(sys.dir()) != std::string::npos) {
-      relay = static_cast<pid_t>(std::atoi(e.path().filename().c_str()));
-    }
-  }
+  const pid_t relay = sys.relay_pid();
   ASSERT_NE(relay, 0);
   const size_t baseline = rss_of(relay);
   auto cli = sys.cli_background({"get", "shop-1:/demo/big.bin", "-o", dst});
@@ -346,13 +322,7 @@ TEST(Faults, AStormOfAgentReconnectsLeavesTheRelayServing) {
   ASSERT_TRUE(sys.start_agent("shop-1", {"--rate-limit", std::to_string(8 * kMiB)}).ok());
   const std::string src = sys.share("shop-1") + "/f.bin";
   write_random_file(src, 24 * kMiB, 51);
-  pid_t relay = 0;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string cmd = read_file(e.path().string() + "/cmdline");
-    if (cmd.find("sealrelay-relay") != std::string::npos && cmd.find(sys.dir()) != std::string::npos) {
-      relay = static_cast<pid_t>(std::atoi(e.path().filename().c_str()));
-    }
-  }
+  const pid_t relay = sys.relay_pid();
   ASSERT_NE(relay, 0);
   // 40 agents of the fleet, each with its own token.
   std::vector<std::string> tokens;

@@ -25,15 +25,6 @@
 namespace sealrelay::test {
 namespace {
 
-size_t rss_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
-
 struct RawReply {
   int status = 0;  // 0: the relay closed or reset without an answer
   std::string headers, body;
@@ -49,15 +40,8 @@ struct RawReply {
 RawReply raw_request(int port, const std::string& head, const std::function<std::string()>& body = nullptr,
                      std::chrono::seconds timeout = 20s) {
   RawReply r;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return r;
-  }
+  int fd = connect_loopback(port);
+  if (fd < 0) return r;
   timeval tv{static_cast<time_t>(timeout.count()), 0};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   auto send_all = [&](const std::string& s) {

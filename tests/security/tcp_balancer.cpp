@@ -10,24 +10,10 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "tests/support/support.h"
+
 namespace sealrelay::test {
 namespace {
-
-int connect_to(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int yes = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-  return fd;
-}
 
 // Copies what is readable on `from` to `to`; false when `from` ended or
 // either side failed.
@@ -111,7 +97,7 @@ void TcpBalancer::pipe(int client) {
   }
   int backend = -1;
   for (int port : order) {
-    if ((backend = connect_to(port)) >= 0) break;
+    if ((backend = connect_loopback(port)) >= 0) break;
   }
   if (backend < 0) {
     ++refused_;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <hiredis.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -154,6 +155,52 @@ std::optional<std::string> Process::wait_for_log(const std::string& regex,
   return found;
 }
 
+namespace {
+// The number after `field` ("VmRSS:", "Threads:") in /proc/PID/status.
+uint64_t proc_status_number(pid_t pid, std::string_view field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with(field)) return std::strtoull(line.c_str() + field.size(), nullptr, 10);
+  }
+  return 0;
+}
+}  // namespace
+
+int connect_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int yes = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+  return fd;
+}
+
+size_t rss_of(pid_t pid) { return proc_status_number(pid, "VmRSS:") * 1024; }
+int threads_of(pid_t pid) { return static_cast<int>(proc_status_number(pid, "Threads:")); }
+
+LoggedRun run_logged(const std::vector<std::string>& argv, const std::string& log,
+                     const std::vector<std::string>& env, std::chrono::milliseconds timeout) {
+  LoggedRun r;
+  std::filesystem::remove(log);
+  auto p = Process::spawn(argv, log, Process::Options{env, ""});
+  if (!p) {
+    r.output = p.error().message;
+    return r;
+  }
+  auto status = (*p)->wait_exit(timeout);
+  r.output = read_file(log);
+  if (status && WIFEXITED(*status)) r.exit_code = WEXITSTATUS(*status);
+  return r;
+}
+
 Result<RunResult> run_command(const std::vector<std::string>& argv,
                               std::chrono::milliseconds timeout) {
   TempDir dir;
@@ -252,6 +299,17 @@ Result<std::unique_ptr<RedisServer>> RedisServer::start(const std::string& dir,
   return server;
 }
 
+RedisReplyPtr redis_call(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return RedisReplyPtr(
+      static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data())));
+}
+
 Result<std::string> RedisServer::command(const std::vector<std::string>& args) const {
   timeval tv{2, 0};
   redisContext* c = redisConnectUnixWithTimeout(socket_.c_str(), tv);
@@ -260,23 +318,16 @@ Result<std::string> RedisServer::command(const std::vector<std::string>& args) c
     if (c) redisFree(c);
     return make_error("redis_io", why);
   }
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  auto* r = static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+  auto r = redis_call(c, args);
   if (!r) {
     std::string why = c->errstr;
     redisFree(c);
     return make_error("redis_io", why);
   }
   std::string out;
-  flatten(r, out);
+  flatten(r.get(), out);
   bool is_error = r->type == REDIS_REPLY_ERROR;
-  freeReplyObject(r);
+  r.reset();
   redisFree(c);
   if (is_error) return make_error("redis_error", out);
   return out;

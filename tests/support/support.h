@@ -14,6 +14,7 @@
 // only processes spawned here are ever signalled, by PID.
 #pragma once
 
+#include <hiredis.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -104,6 +105,14 @@ class Process {
   std::string log_path_;
 };
 
+// A TCP connection to 127.0.0.1:`port` (TCP_NODELAY), or -1.
+int connect_loopback(int port);
+
+// From /proc/PID/status: resident memory in bytes, and thread count (0 when
+// the process is gone).
+size_t rss_of(pid_t pid);
+int threads_of(pid_t pid);
+
 // Runs a command to completion; stdout and stderr captured separately.
 struct RunResult {
   int exit_code = -1;  // -1: killed by a signal or timed out
@@ -112,6 +121,23 @@ struct RunResult {
 };
 Result<RunResult> run_command(const std::vector<std::string>& argv,
                               std::chrono::milliseconds timeout = 30s);
+
+// Runs a command to completion with `env` added to its environment, stdout
+// and stderr together in `log` (replaced).
+struct LoggedRun {
+  int exit_code = -1;  // -1: killed by a signal, or did not exit in time
+  std::string output;
+};
+LoggedRun run_logged(const std::vector<std::string>& argv, const std::string& log,
+                     const std::vector<std::string>& env = {}, std::chrono::milliseconds timeout = 60s);
+
+// One command on a hiredis connection, arguments binary-safe: the reply,
+// freed with it; null on an I/O error (c->errstr says which).
+struct RedisReplyFree {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyFree>;
+RedisReplyPtr redis_call(redisContext* c, const std::vector<std::string>& args);
 
 // A private redis-server listening only on a unix socket in `dir`
 // (port 0, no persistence). start() fails with code "redis_absent" when no

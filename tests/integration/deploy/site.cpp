@@ -18,21 +18,6 @@ namespace fs = std::filesystem;
 
 std::string source(const std::string& relative) { return std::string(SEALRELAY_SOURCE_DIR) + "/" + relative; }
 
-Ran run_logged(const std::vector<std::string>& argv, const std::string& log, const std::vector<std::string>& env,
-               std::chrono::milliseconds timeout) {
-  Ran r;
-  fs::remove(log);
-  auto p = Process::spawn(argv, log, Process::Options{env, ""});
-  if (!p) {
-    r.output = p.error().message;
-    return r;
-  }
-  auto status = (*p)->wait_exit(timeout);
-  r.output = read_file(log);
-  if (status && WIFEXITED(*status)) r.exit_code = WEXITSTATUS(*status);
-  return r;
-}
-
 std::string find_program(const std::vector<std::string>& candidates) {
   for (const auto& c : candidates) {
     if (::access(c.c_str(), X_OK) == 0) return c;

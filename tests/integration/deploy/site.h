@@ -22,14 +22,8 @@ namespace sealrelay::test {
 // Path of a file in the source tree, e.g. source("packaging/nginx/sealrelay.conf").
 std::string source(const std::string& relative);
 
-// A program run to completion: exit code (-1 killed or timed out) and its
-// stdout and stderr together.
-struct Ran {
-  int exit_code = -1;
-  std::string output;
-};
-Ran run_logged(const std::vector<std::string>& argv, const std::string& log,
-               const std::vector<std::string>& env = {}, std::chrono::milliseconds timeout = 60s);
+// A program run to completion (tests/support run_logged).
+using Ran = LoggedRun;
 
 // The first executable of `candidates`, or "".
 std::string find_program(const std::vector<std::string>& candidates);
