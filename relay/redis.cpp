@@ -1,5 +1,6 @@
 #include "relay/redis.h"
 
+#include <cassert>
 #include <charconv>
 #include <optional>
 
@@ -178,24 +179,64 @@ Result<Reply> RedisConn::next_reply() {
   return Reply(static_cast<redisReply*>(r));
 }
 
+namespace {
+// Leases this thread holds, from any pool (the one-lease contract, redis.h).
+thread_local int leases_held = 0;
+}  // namespace
+
 Result<RedisPool::Lease> RedisPool::acquire() {
-  {
-    std::lock_guard lk(mu_);
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(c));
+  if (leases_held > 0) {
+    assert(!"RedisPool: this thread already holds a lease (see the contract in redis.h)");
+    return make_error("store_error", "redis: a second connection lease on one thread");
+  }
+  std::unique_lock lk(mu_);
+  if (idle_.empty() && open_ >= max_open_) {
+    ++waits_;
+    if (!freed_.wait_for(lk, timeout_, [&] { return !idle_.empty() || open_ < max_open_; })) {
+      ++timeouts_;
+      return make_error("store_unavailable", "redis: all " + std::to_string(max_open_) +
+                                                 " connections busy for " +
+                                                 std::to_string(timeout_.count()) + " ms");
     }
   }
+  if (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    ++leases_held;
+    return Lease(this, std::move(c));
+  }
+  ++open_;  // the slot is ours while we connect
+  lk.unlock();
   auto c = RedisConn::connect(ep_, timeout_);
-  if (!c) return c.error();
+  if (!c) {
+    lk.lock();
+    --open_;
+    lk.unlock();
+    freed_.notify_one();
+    return c.error();
+  }
+  ++leases_held;
   return Lease(this, std::move(*c));
 }
 
 void RedisPool::give_back(std::unique_ptr<RedisConn> c) {
-  if (c->dead() || c->pending() != 0) return;
+  --leases_held;
+  bool keep = !c->dead() && c->pending() == 0;
+  if (!keep) c.reset();  // closed before its slot can be reused
+  {
+    std::lock_guard lk(mu_);
+    if (keep) {
+      idle_.push_back(std::move(c));
+    } else {
+      --open_;  // a waiter opens a fresh connection in its place
+    }
+  }
+  freed_.notify_one();
+}
+
+RedisPool::Stats RedisPool::stats() {
   std::lock_guard lk(mu_);
-  if (idle_.size() < max_idle_) idle_.push_back(std::move(c));
+  return {open_, idle_.size(), waits_, timeouts_};
 }
 
 std::string reply_str(const redisReply* r) {

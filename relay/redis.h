@@ -10,6 +10,8 @@
 #include <hiredis.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,11 +73,46 @@ class RedisConn {
 };
 
 // Connections for request threads: a lease owns its connection exclusively;
-// returning it puts it back unless it died. At most `max_idle` are kept.
+// returning it puts it back unless it died (or has unread replies).
+//
+// At most `max_open` connections exist at once, leased or idle (issue 8:
+// with the two StreamReader connections a relay node stays within 16 Redis
+// clients whatever the number of agents). acquire() takes an idle one, opens
+// one below the cap, or waits for a give-back; after `timeout` (the command
+// timeout) it fails with Error "store_unavailable" (503). A connection that
+// died frees its slot when given back and wakes a waiter, which opens a
+// fresh one.
+//
+// Contract: a thread holds at most one lease at a time, and gives it back on
+// the thread that took it. Two at once could deadlock at the cap (every
+// connection leased by threads each waiting for a second). acquire()
+// refuses a second lease with Error "store_error" instead of waiting (and
+// asserts in debug builds), so a violation fails loudly, never hangs.
+// Why RedisStore (relay/redis_store.cpp) keeps it:
+//  - every Store method takes one lease in a local, runs its commands on it
+//    and returns; what it calls meanwhile takes none: eval(), ring() and
+//    read_transaction() run on the caller's connection; remember(),
+//    note_change(), parse_*() only lock seen_mu_/waiting_mu_ or parse; the
+//    clock is a plain function.
+//  - finish() and mark_delivered() call transfer_script() (one lease,
+//    released on return) before taking their own; wait_transfer() calls
+//    get_transfer() (one lease, released) between its waits and calls `pred`
+//    after the lease is back.
+//  - the RedisStore constructor's lease lives in its if-statement and is back
+//    before inbox_reader_->watch().
+//  - StreamReader threads read on their own connection (not the pool) and
+//    only push to mailboxes; StreamReader::unblock() takes one lease, from
+//    watch() (called by subscribe() with none held) or the destructor.
+//  - no lease holder waits for anything a lease waiter holds: the mutexes
+//    taken under a lease (seen_mu_) are never held across acquire().
 class RedisPool {
  public:
-  RedisPool(RedisEndpoint ep, std::chrono::milliseconds timeout, size_t max_idle = 32)
-      : ep_(std::move(ep)), timeout_(timeout), max_idle_(max_idle) {}
+  // 14 + the two reader connections of a RedisStore = 16 per node.
+  static constexpr size_t kDefaultMaxOpen = 14;
+
+  RedisPool(RedisEndpoint ep, std::chrono::milliseconds timeout,
+            size_t max_open = kDefaultMaxOpen)
+      : ep_(std::move(ep)), timeout_(timeout), max_open_(max_open < 1 ? 1 : max_open) {}
 
   class Lease {
    public:
@@ -95,14 +132,27 @@ class RedisPool {
   Result<Lease> acquire();
   const RedisEndpoint& endpoint() const { return ep_; }
 
+  struct Stats {
+    size_t open = 0;      // connections that exist, leased or idle (<= max_open)
+    size_t idle = 0;      // of which idle
+    uint64_t waits = 0;   // acquire() calls that found the pool at its cap
+    uint64_t timeouts = 0;  // ... and gave up after `timeout`
+  };
+  Stats stats();
+  size_t max_open() const { return max_open_; }
+
  private:
   void give_back(std::unique_ptr<RedisConn> c);
 
   const RedisEndpoint ep_;
   const std::chrono::milliseconds timeout_;
-  const size_t max_idle_;
+  const size_t max_open_;
   std::mutex mu_;
-  std::vector<std::unique_ptr<RedisConn>> idle_;  // guarded by mu_
+  std::condition_variable freed_;  // an idle connection or a free slot appeared
+  // Guarded by mu_:
+  std::vector<std::unique_ptr<RedisConn>> idle_;
+  size_t open_ = 0;  // idle_.size() + leased + being connected
+  uint64_t waits_ = 0, timeouts_ = 0;
 };
 
 // Reply helpers (no ownership).
