@@ -180,17 +180,20 @@ Result<nlohmann::json> RelayClient::call(const std::string& method, const std::s
 Result<bool> RelayClient::stream(const std::string& path, const std::string& last_event_id, const Headers& headers,
                                  const std::function<bool(sse::Event&&)>& on_event) {
   auto h = to_httplib(headers, config_);
-  h.emplace("Accept", std::string(sse::kContentType));
+  if (h.find("Accept") == h.end()) h.emplace("Accept", std::string(sse::kContentType));
   if (!last_event_id.empty()) h.emplace("Last-Event-ID", last_event_id);
   int status = 0;
+  bool binary = false;
   std::string error_body;
   sse::Parser parser;
+  event_stream::Reader records;
   std::optional<Error> parse_error;
   bool stopped_by_caller = false;
   auto res = impl_->client.Get(
       path, h,
       [&](const httplib::Response& r) {
         status = r.status;
+        binary = r.get_header_value("Content-Type") == event_stream::kContentType;
         return true;
       },
       [&](const char* data, size_t n) {
@@ -200,9 +203,11 @@ Result<bool> RelayClient::stream(const std::string& path, const std::string& las
           return true;
         }
         bool go_on = true;
-        auto fed = parser.feed(std::string_view(data, n), [&](sse::Event&& e) {
+        auto deliver = [&](sse::Event&& e) {
           if (go_on && !on_event(std::move(e))) go_on = false;
-        });
+        };
+        auto fed = binary ? records.feed(std::string_view(data, n), deliver)
+                          : parser.feed(std::string_view(data, n), deliver);
         if (!fed) {
           parse_error = fed.error();
           return false;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/result.h"
+#include "proto/event_stream.h"
 #include "proto/sse.h"
 
 namespace sealrelay {
@@ -37,6 +38,11 @@ struct RelayConfig {
 //                  larger than anything the API sends): not worth a retry
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Accept header of a requester's transfer event stream: the binary stream
+// (proto/event_stream.h), else SSE.
+inline const std::pair<std::string, std::string> kAcceptEvents{
+    "Accept", std::string(event_stream::kContentType) + ", " + std::string(sse::kContentType)};
+
 class RelayClient {
  public:
   // Fails with bad_config on a URL that is not http(s)://host[:port], and
@@ -54,9 +60,12 @@ class RelayClient {
   Result<nlohmann::json> call(const std::string& method, const std::string& path, const nlohmann::json* body = nullptr,
                               const Headers& headers = {});
 
-  // Opens an SSE stream at `path` (with Last-Event-ID when not empty) and
+  // Opens an event stream at `path` (with Last-Event-ID when not empty) and
   // hands each event to `on_event` until it returns false (result: true),
   // the relay closes the stream (result: false), or it breaks (error).
+  // It asks for SSE unless `headers` has an Accept of its own (kAcceptEvents:
+  // the binary event stream where the relay offers it); it reads whichever
+  // format the relay answers with.
   Result<bool> stream(const std::string& path, const std::string& last_event_id, const Headers& headers,
                       const std::function<bool(sse::Event&&)>& on_event);
 

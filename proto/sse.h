@@ -47,6 +47,9 @@ struct Event {
   std::string name;
   std::string id;
   std::string data;
+  // The data is the bytes themselves, not their base64: set for frames read
+  // from the binary event stream (proto/event_stream.h), never by Parser.
+  bool raw = false;
 };
 
 struct Limits {

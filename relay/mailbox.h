@@ -44,7 +44,7 @@ struct Entry {
   StreamId id;
   std::string kind;  // transfer stream: answer|frame|end|error; inbox: transfer|cancel
   std::string ref;   // inbox: the transfer id the entry is about; else empty
-  std::shared_ptr<const std::string> payload;  // transfer: SSE-ready; inbox: JSON data
+  std::shared_ptr<const std::string> payload;  // transfer: event-stream record; inbox: JSON data
   size_t frame_bytes = 0;                      // frame entries: size of the opaque frame
 };
 

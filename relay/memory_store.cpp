@@ -179,20 +179,20 @@ void MemoryStore::trim_locked(TransferRec& t) {
   std::erase_if(t.events, [&](const Entry& e) { return e.kind == "frame" && e.id.ms < keep_from; });
 }
 
-Result<TransferInfo> MemoryStore::answer(const std::string& tid, const std::string& answer_sse) {
+Result<TransferInfo> MemoryStore::answer(const std::string& tid, const std::string& answer_record) {
   std::lock_guard lk(mu_);
   auto* t = find_locked(tid);
   if (!t) return unknown_transfer(tid);
   if (t->info.state != State::requested) return conflict(t->info, "it was already answered");
   t->info.state = State::answered;
   touch_locked(*t);
-  add_event_locked(*t, Entry{{0, 1}, "answer", "", std::make_shared<const std::string>(answer_sse), 0});
+  add_event_locked(*t, Entry{{0, 1}, "answer", "", std::make_shared<const std::string>(answer_record), 0});
   changed_.notify_all();
   return t->info;
 }
 
 Result<TransferInfo> MemoryStore::finish(const std::string& tid, State to, const std::string& code,
-                                         const std::string& message, const std::string& error_sse,
+                                         const std::string& message, const std::string& error_record,
                                          std::optional<State> only_from) {
   std::lock_guard lk(mu_);
   auto* t = find_locked(tid);
@@ -208,7 +208,7 @@ Result<TransferInfo> MemoryStore::finish(const std::string& tid, State to, const
   std::erase_if(t->events, [](const Entry& e) { return e.kind == "frame"; });
   t->info.trimmed = t->info.frames + 1;
   add_event_locked(*t, Entry{{t->info.frames + 1, 1}, "error", "",
-                             std::make_shared<const std::string>(error_sse), 0});
+                             std::make_shared<const std::string>(error_record), 0});
   if (to == State::cancelled || to == State::expired) {
     auto ait = agents_.find(t->info.agent);
     if (ait != agents_.end()) {
@@ -239,7 +239,7 @@ Result<TransferInfo> MemoryStore::begin_upload(const std::string& tid, const std
 
 Result<TransferInfo> MemoryStore::append(const std::string& tid, const std::string& session,
                                          uint64_t first, const std::vector<Frame>& frames,
-                                         const std::string& end_sse) {
+                                         const std::string& end_record) {
   std::lock_guard lk(mu_);
   auto* t = find_locked(tid);
   if (!t) return unknown_transfer(tid);
@@ -258,15 +258,15 @@ Result<TransferInfo> MemoryStore::append(const std::string& tid, const std::stri
   }
   for (auto& f : frames) {
     uint64_t id = ++t->info.frames;
-    add_event_locked(*t, Entry{{id, 0}, "frame", "", std::make_shared<const std::string>(f.sse),
+    add_event_locked(*t, Entry{{id, 0}, "frame", "", std::make_shared<const std::string>(f.record),
                                f.bytes});
   }
   t->info.bytes = bytes;
-  if (!end_sse.empty()) {
+  if (!end_record.empty()) {
     t->info.state = State::complete;
     t->info.upload_session.clear();
     add_event_locked(*t, Entry{{t->info.frames + 1, 0}, "end", "",
-                               std::make_shared<const std::string>(end_sse), 0});
+                               std::make_shared<const std::string>(end_record), 0});
   }
   trim_locked(*t);
   touch_locked(*t);

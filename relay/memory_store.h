@@ -29,15 +29,15 @@ class MemoryStore final : public Store {
                                        const std::string& inbox_json) override;
   Result<TransferInfo> get_transfer(const std::string& tid) override;
   Result<std::vector<TransferInfo>> list_transfers(const std::string& requester) override;
-  Result<TransferInfo> answer(const std::string& tid, const std::string& answer_sse) override;
+  Result<TransferInfo> answer(const std::string& tid, const std::string& answer_record) override;
   Result<TransferInfo> finish(const std::string& tid, State to, const std::string& code,
-                              const std::string& message, const std::string& error_sse,
+                              const std::string& message, const std::string& error_record,
                               std::optional<State> only_from) override;
   Result<TransferInfo> begin_upload(const std::string& tid, const std::string& session,
                                     uint64_t first) override;
   Result<TransferInfo> append(const std::string& tid, const std::string& session, uint64_t first,
                               const std::vector<Frame>& frames,
-                              const std::string& end_sse) override;
+                              const std::string& end_record) override;
   Result<void> mark_delivered(const std::string& tid, uint64_t n) override;
   Result<TransferInfo> wait_transfer(const std::string& tid,
                                      const std::function<bool(const TransferInfo&)>& pred,

@@ -46,7 +46,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return {'ok', redis.call('HGETALL', KEYS[1])}
 )lua";
 
-// ARGV: to, code, message, error_sse, only_from ('' = any), ttl, now
+// ARGV: to, code, message, error_record, only_from ('' = any), ttl, now
 const std::string kFinish = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
 local st = redis.call('HGET', KEYS[1], 'state')
@@ -93,7 +93,7 @@ end
 
 // Runs inside the MULTI that appended frames [first, frames] (WATCH on the
 // guard key proved the checks append() made still hold); records them.
-// ARGV: frames, bytes, end_sse, history, ttl, now
+// ARGV: frames, bytes, end_record, history, ttl, now
 const std::string kAppended = kTrimFn + R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])  -- expired in between: leave no stream without a TTL
@@ -768,20 +768,20 @@ Result<std::vector<TransferInfo>> RedisStore::list_transfers(const std::string& 
   return out;
 }
 
-Result<TransferInfo> RedisStore::answer(const std::string& tid, const std::string& answer_sse) {
+Result<TransferInfo> RedisStore::answer(const std::string& tid, const std::string& answer_record) {
   return transfer_script(tid, kAnswer, script(kAnswer).sha,
-                         {answer_sse, std::to_string(limits_.transfer_ttl.count()),
+                         {answer_record, std::to_string(limits_.transfer_ttl.count()),
                           std::to_string(now_ms() / 1000)});
 }
 
 Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const std::string& code,
-                                        const std::string& message, const std::string& error_sse,
+                                        const std::string& message, const std::string& error_record,
                                         std::optional<State> only_from) {
   redisReply* changed = nullptr;
   Reply holder;
   auto t = transfer_script(
       tid, kFinish, script(kFinish).sha,
-      {to_string(to), code, message, error_sse, only_from ? to_string(*only_from) : "",
+      {to_string(to), code, message, error_record, only_from ? to_string(*only_from) : "",
        std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)},
       &changed, &holder);
   if (!t) return t;
@@ -814,7 +814,7 @@ Result<TransferInfo> RedisStore::begin_upload(const std::string& tid, const std:
 
 Result<TransferInfo> RedisStore::append(const std::string& tid, const std::string& session,
                                         uint64_t first, const std::vector<Frame>& frames,
-                                        const std::string& end_sse) {
+                                        const std::string& end_record) {
   auto lease = pool_.acquire();
   if (!lease) return lease.error();
   RedisConn& c = **lease;
@@ -853,10 +853,10 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
     c.append({"MULTI"});
     for (size_t i = 0; i < frames.size(); ++i) {
       std::string id = std::to_string(first + i + 1) + "-0", bytes = std::to_string(frames[i].bytes);
-      c.append({"XADD", ek, id, "k", "frame", "p", frames[i].sse, "b", bytes});
+      c.append({"XADD", ek, id, "k", "frame", "p", frames[i].record, "b", bytes});
     }
     c.append({"EVAL", kAppended, "3", mk, ek, gk, std::to_string(first + frames.size()),
-              std::to_string(now.bytes + added), end_sse, std::to_string(limits_.history_frames),
+              std::to_string(now.bytes + added), end_record, std::to_string(limits_.history_frames),
               std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)});
     c.append({"EXEC"});
     auto exec = read_transaction(c, frames.size() + 1);

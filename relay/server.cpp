@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/base64.h"
+#include "proto/event_stream.h"
 #include "proto/fingerprint.h"
 #include "relay/admission.h"
 #include "relay/server_util.h"
@@ -139,7 +140,8 @@ std::optional<json> parse_json_body(const httplib::Request& req) {
 }
 
 std::string error_event(const std::string& code, const std::string& message) {
-  return sse::event("error", "", json_text({{"error", code}, {"message", message}}));
+  return event_stream::record(event_stream::Type::error, 0,
+                              json_text({{"error", code}, {"message", message}}));
 }
 
 Server::Server(Config cfg, std::unique_ptr<Store> store, std::shared_ptr<TokenVerifier> tokens)

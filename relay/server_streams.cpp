@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/base64.h"
+#include "proto/event_stream.h"
 #include "proto/upload.h"
 #include "relay/server.h"
 #include "relay/server_util.h"
@@ -34,6 +35,8 @@ struct Server::Stream {
   uint64_t writes = 0;
   uint64_t delivered = 0;  // frames written (= SSE id of the last frame)
   uint64_t delivered_marked = 0;
+  bool binary = false;   // event streams: records as stored (proto/event_stream.h), else SSE
+  std::string rendered;  // SSE rendering of the last event, reused
 };
 
 namespace {
@@ -49,19 +52,48 @@ bool write(Server::Stream& st, httplib::DataSink& sink, std::string_view s) {
   return sink.write(s.data(), s.size());
 }
 
-std::string render_frame(uint64_t index, std::string_view frame) {
-  std::string id = std::to_string(index + 1);
-  size_t b64 = base64::encoded_size(frame.size());
-  std::string out;
+// The SSE form of a stored record (docs/api.md): the same name and id, and
+// for a frame its bytes in base64.
+void render_sse(const event_stream::RecordView& r, std::string& out) {
+  using event_stream::Type;
+  out.clear();
+  std::string id;
+  if (r.type == Type::answer || r.type == Type::frame || r.type == Type::end) id = std::to_string(r.id);
+  if (r.type != Type::frame) return sse::append_event(out, event_stream::name(r.type), id, r.data);
+  size_t b64 = base64::encoded_size(r.data.size());
   out.reserve(17 + id.size() + 7 + b64 + 2);
   out.append("event: frame\nid: ").append(id).append("\ndata: ");
   size_t at = out.size();
   out.resize(at + b64);
   base64::encode_into(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(frame.data()), frame.size()),
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(r.data.data()), r.data.size()),
       out.data() + at);
   out.append("\n\n");
-  return out;
+}
+
+// Writes an event, given as its record, in the stream's format.
+bool write_event(Server::Stream& st, httplib::DataSink& sink, std::string_view record) {
+  if (st.binary) return write(st, sink, record);
+  auto r = event_stream::read_record(record);
+  if (!r) {
+    // Only a corrupted store holds such a thing: end the stream, the client resumes.
+    spdlog::error("transfer {}: a stored event is not a record; ending the stream", st.tid);
+    return false;
+  }
+  render_sse(*r, st.rendered);
+  return write(st, sink, st.rendered);
+}
+
+bool write_heartbeat(Server::Stream& st, httplib::DataSink& sink) {
+  if (st.binary) return write(st, sink, event_stream::record(event_stream::Type::heartbeat, 0, ""));
+  std::string hb;
+  sse::append_comment(hb, "hb");
+  return write(st, sink, hb);
+}
+
+// Does the requester ask for the binary event stream?
+bool wants_binary(const httplib::Request& req) {
+  return req.get_header_value("Accept").find(event_stream::kContentType) != std::string::npos;
 }
 
 std::chrono::milliseconds until_heartbeat(const Server::Stream& st,
@@ -120,10 +152,11 @@ void Server::transfer_events(const httplib::Request& req, httplib::Response& res
   auto st = std::make_shared<Stream>();
   st->tid = t->id;
   st->cursor = *cursor;
+  st->binary = wants_binary(req);
   ++metrics_.event_streams;
   sse_headers(res);
   res.set_chunked_content_provider(
-      std::string(sse::kContentType),
+      std::string(st->binary ? event_stream::kContentType : sse::kContentType),
       [this, st](size_t, httplib::DataSink& sink) { return pump_events(*st, sink); },
       [this, st](bool) {
         st->sub.reset();
@@ -133,7 +166,7 @@ void Server::transfer_events(const httplib::Request& req, httplib::Response& res
 
 bool Server::emit_transfer_entry(Stream& st, const Entry& e, httplib::DataSink& sink) {
   if (e.id <= st.cursor) return true;
-  if (!write(st, sink, *e.payload)) return false;
+  if (!write_event(st, sink, *e.payload)) return false;
   st.cursor = e.id;
   if (e.kind == "frame") {
     st.delivered = e.id.ms;
@@ -152,7 +185,7 @@ bool Server::events_catch_up(Stream& st, httplib::DataSink& sink) {
     if (!r) {
       if (r.error().code != "unknown_transfer") return false;  // store down: client resumes
       st.done = true;
-      return write(st, sink, error_event("expired", "the transfer expired"));
+      return write_event(st, sink, error_event("expired", "the transfer expired"));
     }
     for (auto& e : r->entries) {
       if (!emit_transfer_entry(st, e, sink)) return false;
@@ -165,8 +198,8 @@ bool Server::events_catch_up(Stream& st, httplib::DataSink& sink) {
     if (st.done) return true;
     if (r->gone) {
       st.done = true;
-      return write(st, sink,
-                   sse::event("gone", "", json_text({{"earliest", r->earliest}})));
+      return write_event(st, sink, event_stream::record(event_stream::Type::gone, 0,
+                                                        json_text({{"earliest", r->earliest}})));
     }
     if (r->entries.size() < kPage || stopping_) return !stopping_;
   }
@@ -216,7 +249,7 @@ bool Server::pump_events(Stream& st, httplib::DataSink& sink) {
   auto t = store_->get_transfer(st.tid);
   if (!t && t.error().code == "unknown_transfer") {
     st.done = true;
-    write(st, sink, error_event("expired", "the transfer expired"));
+    write_event(st, sink, error_event("expired", "the transfer expired"));
     sink.done();
     return true;
   }
@@ -228,9 +261,7 @@ bool Server::pump_events(Stream& st, httplib::DataSink& sink) {
       return true;
     }
   }
-  std::string hb;
-  sse::append_comment(hb, "hb");
-  return write(st, sink, hb);
+  return write_heartbeat(st, sink);
 }
 
 // ---- agent control stream ----------------------------------------------------
@@ -329,9 +360,7 @@ bool Server::pump_control(Stream& st, httplib::DataSink& sink) {
   }
   if (st.writes != writes) return true;
   if (!heartbeat_due(st, cfg_.heartbeat)) return peer_alive(sink);
-  std::string hb;
-  sse::append_comment(hb, "hb");
-  return write(st, sink, hb);
+  return write_heartbeat(st, sink);
 }
 
 // ---- agent JSON routes -------------------------------------------------------
@@ -350,7 +379,8 @@ void Server::answer(const httplib::Request& req, httplib::Response& res) {
       return fail(res, 400, "bad_request", "msg2 must be canonical standard base64 of 1..65535 bytes");
     }
     if (bytes.size() > 65535) return fail(res, 413, "too_large", "msg2 exceeds 65535 bytes");
-    auto r = store_->answer(t->id, sse::event("answer", "0", m.get<std::string>()));
+    auto r = store_->answer(
+        t->id, event_stream::record(event_stream::Type::answer, 0, m.get<std::string>()));
     if (!r) return fail(res, r.error());
     return send_json(res, 200, {{"state", to_string(r->state)}});
   }
@@ -481,10 +511,10 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
       bool last = end && i + k == batch.size();
       std::vector<Store::Frame> slice(std::make_move_iterator(batch.begin() + i),
                                       std::make_move_iterator(batch.begin() + i + k));
-      std::string end_sse =
-          last ? sse::event("end", std::to_string(next + k + 1), json_text({{"frames", next + k}}))
-               : "";
-      auto r = store_->append(tid, session, next, slice, end_sse);
+      std::string end_record = last ? event_stream::record(event_stream::Type::end, next + k + 1,
+                                                           json_text({{"frames", next + k}}))
+                                    : "";
+      auto r = store_->append(tid, session, next, slice, end_record);
       if (!r) {
         if (r.error().code == "too_large") {
           give_up_too_large(r.error().message);
@@ -508,7 +538,9 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
 
   bool ok = reader([&](const char* data, size_t len) {
     auto fed = records.feed(std::string_view(data, len), [&](std::string_view frame) {
-      batch.push_back({render_frame(next + batch.size(), frame), frame.size()});
+      batch.push_back(
+          {event_stream::record(event_stream::Type::frame, next + batch.size() + 1, frame),
+           frame.size()});
       return true;
     });
     if (!fed) {

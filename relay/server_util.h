@@ -6,7 +6,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "proto/sse.h"
 #include "relay/store.h"
 
 namespace httplib {
@@ -25,7 +24,7 @@ std::string json_text(const nlohmann::json& j);
 void send_json(httplib::Response& res, int status, const nlohmann::json& j);
 // The body as a JSON object, or nullopt.
 std::optional<nlohmann::json> parse_json_body(const httplib::Request& req);
-// A rendered `event: error` with {"error","message"}.
+// An error event's record (proto/event_stream.h) with {"error","message"}.
 std::string error_event(const std::string& code, const std::string& message);
 // Requester view of a transfer (GET /v1/transfers/{tid}).
 nlohmann::json transfer_json(const TransferInfo& t);

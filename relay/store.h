@@ -7,7 +7,8 @@
 //   agent directory  id -> public key, version, last seen; presence (online)
 //   agent inbox      stream of control events (transfer, cancel) per agent
 //   transfer meta    state, counters, owner, error
-//   transfer stream  answer, frames (SSE-ready text), end, error
+//   transfer stream  answer, frames, end, error: records of the binary event
+//                    stream (proto/event_stream.h), ready to send as they are
 // Every value is opaque to the store except the counters it checks. Nothing
 // lives forever: presence, inboxes and transfers expire (Limits below).
 //
@@ -138,17 +139,17 @@ class Store {
   // Newest first.
   virtual Result<std::vector<TransferInfo>> list_transfers(const std::string& requester) = 0;
 
-  // requested -> answered, appending `answer_sse` (the rendered answer
+  // requested -> answered, appending `answer_record` (the rendered answer
   // event). Errors: "conflict" (not in state requested), "unknown_transfer".
-  virtual Result<TransferInfo> answer(const std::string& tid, const std::string& answer_sse) = 0;
+  virtual Result<TransferInfo> answer(const std::string& tid, const std::string& answer_record) = 0;
   // Ends the transfer in a terminal state (failed/cancelled/expired) with an
-  // error event `error_sse`, drops its frames, and for cancelled/expired
+  // error event `error_record`, drops its frames, and for cancelled/expired
   // queues `cancel` on the agent's inbox. `only_from` restricts the
   // transition (e.g. expire only a transfer still requested); when the state
   // does not match, returns the unchanged info. Terminal transfers stay as
   // they are (cancelling twice is not an error).
   virtual Result<TransferInfo> finish(const std::string& tid, State to, const std::string& code,
-                                      const std::string& message, const std::string& error_sse,
+                                      const std::string& message, const std::string& error_record,
                                       std::optional<State> only_from) = 0;
 
   // Starts (or takes over) the upload of `tid` at frame `first`: requires
@@ -158,17 +159,17 @@ class Store {
                                             uint64_t first) = 0;
 
   struct Frame {
-    std::string sse;  // rendered frame event
+    std::string record;  // the frame's event-stream record (header + frame)
     size_t bytes = 0;  // opaque frame size
   };
-  // Appends frames first.. (and the end event when `end_sse` is non-empty,
+  // Appends frames first.. (and the end event when `end_record` is non-empty,
   // which completes the transfer) if `session` still owns the upload and
   // frames == first. Trims delivered frames beyond history. Errors:
   // "conflict" (lost the upload, or not at `first`), "too_large" (the
   // transfer failed for max_transfer_bytes), "cancelled", "unknown_transfer".
   virtual Result<TransferInfo> append(const std::string& tid, const std::string& session,
                                       uint64_t first, const std::vector<Frame>& frames,
-                                      const std::string& end_sse) = 0;
+                                      const std::string& end_record) = 0;
   // Records that frames [0, n) reached a requester (max with the old value)
   // and trims frames beyond history.
   virtual Result<void> mark_delivered(const std::string& tid, uint64_t n) = 0;

@@ -78,8 +78,12 @@ bool on_event(sse::Event&& e, StreamState& st, Sink* sink, const std::function<v
   }
   if (e.name == "frame") {
     if (!st.opener) return fail(make_error("bad_response", "a frame arrived before the answer"));
-    if (!base64::decode_into(e.data, st.frame)) return fail(make_error("tampered", "a frame is not valid base64"));
-    auto kind = st.opener->open(st.frame, st.chunk);
+    std::span<const uint8_t> frame = as_bytes(e.data);
+    if (!e.raw) {
+      if (!base64::decode_into(e.data, st.frame)) return fail(make_error("tampered", "a frame is not valid base64"));
+      frame = st.frame;
+    }
+    auto kind = st.opener->open(frame, st.chunk);
     if (!kind) return fail(kind.error());
     st.last_id = e.id;
     if (*kind == FrameOpener::Kind::kTrailer) {
@@ -290,7 +294,7 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
     }
     uint64_t bytes_before = st.bytes;
     bool answered_before = st.answer.has_value();
-    auto r = relay.stream(events, st.last_id, {}, [&](sse::Event&& e) {
+    auto r = relay.stream(events, st.last_id, {kAcceptEvents}, [&](sse::Event&& e) {
       watchdog.event();
       if (cancel && cancel->load()) return false;
       return on_event(std::move(e), st, sink, on_progress);

@@ -8,6 +8,9 @@
 #include <random>
 #include <regex>
 
+#include "crypto/protocol.h"
+#include "proto/event_stream.h"
+
 namespace sealrelay::test {
 namespace fs = std::filesystem;
 
@@ -40,10 +43,12 @@ Result<void> tamper_last_frame(const std::string& socket, const std::string& key
   for (size_t f = 3; f + 1 < entries[last_frame].size(); f += 2) {
     std::string& v = entries[last_frame][f + 1];
     if (entries[last_frame][f] != "p") continue;
-    size_t data = v.find("data: ");
-    if (data == std::string::npos) return make_error("redis", "frame payload has no data line");
-    size_t at = data + 6 + (v.size() - data - 6) / 2;
-    v[at] = v[at] == 'A' ? 'B' : 'A';
+    // The payload is the frame's event-stream record: its header, then the
+    // frame. Change one ciphertext byte; the record stays well formed.
+    constexpr size_t kSkip = event_stream::kHeaderBytes + protocol::kFrameHeaderBytes;
+    if (v.size() <= kSkip) return make_error("redis", "frame payload too short");
+    size_t at = kSkip + (v.size() - kSkip) / 2;
+    v[at] = static_cast<char>(v[at] ^ 0x01);
   }
   // One transaction, so the relay cannot add an entry in between.
   command({"MULTI"});
