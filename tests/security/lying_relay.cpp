@@ -1,7 +1,11 @@
 #include "tests/security/lying_relay.h"
 
+#include <charconv>
 #include <condition_variable>
 #include <deque>
+
+#include "proto/base64.h"
+#include "proto/event_stream.h"
 
 namespace sealrelay::test {
 
@@ -11,6 +15,20 @@ std::string render(const sse::Event& e) {
   std::string out;
   sse::append_event(out, e.name, e.id, e.data);
   return out;
+}
+
+// The binary record of an SSE-shaped event: a frame's base64 becomes its
+// bytes (data that is not base64 goes as it is: garbage for the requester
+// to refuse); an event the format has no type for is dropped.
+std::string render_binary(const sse::Event& e) {
+  auto type = event_stream::type_of(e.name);
+  if (!type) return "";
+  uint64_t id = 0;
+  std::from_chars(e.id.data(), e.id.data() + e.id.size(), id);
+  if (*type != event_stream::Type::frame) return event_stream::record(*type, id, e.data);
+  std::vector<uint8_t> raw;
+  if (!base64::decode_into(e.data, raw)) return event_stream::record(*type, id, e.data);
+  return event_stream::record(*type, id, std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
 }
 
 // One requester event stream: an upstream reader thread feeding rendered,
@@ -137,7 +155,11 @@ void LyingRelay::events(const httplib::Request& req, httplib::Response& res) {
   auto st = std::make_shared<Stream>();
   const std::string tid = req.matches.size() > 1 ? std::string(req.matches[1]) : std::string();
   const std::string path = req.path;
-  const httplib::Headers h = upstream_headers(req);
+  httplib::Headers h = upstream_headers(req);
+  const bool binary = binary_events && !tid.empty() &&
+                      req.get_header_value("Accept").find(event_stream::kContentType) != std::string::npos;
+  if (binary) h.emplace("Accept", std::string(event_stream::kContentType));
+  auto rendered = [binary](const sse::Event& e) { return binary ? render_binary(e) : render(e); };
   size_t slot;
   {
     std::lock_guard lk(mu_);
@@ -145,14 +167,17 @@ void LyingRelay::events(const httplib::Request& req, httplib::Response& res) {
     upstream_.emplace_back();
     slot = upstream_.size() - 1;
   }
-  st->reader = std::thread([this, st, tid, path, h, slot] {
+  st->reader = std::thread([this, st, tid, path, h, slot, binary, rendered] {
     httplib::Client up("127.0.0.1", upstream_port_);
     up.set_connection_timeout(5);
     up.set_read_timeout(60);
     sse::Parser parser;
-    const Emit emit = [st](const sse::Event& e) {
+    event_stream::Reader records;
+    const Emit emit = [st, rendered](const sse::Event& e) {
+      std::string text = rendered(e);
+      if (text.empty()) return;  // an empty write would end the stream
       std::lock_guard lk(st->mu);
-      st->out.push_back(render(e));
+      st->out.push_back(std::move(text));
       st->cv.notify_all();
     };
     auto r = up.Get(
@@ -172,7 +197,11 @@ void LyingRelay::events(const httplib::Request& req, httplib::Response& res) {
             if (status != 200) st->error_body.append(d, n);
           }
           if (status != 200) return true;
-          auto fed = parser.feed(std::string_view(d, n), [&](sse::Event&& e) {
+          auto on_event = [&](sse::Event&& e) {
+            if (e.raw) {  // hooks see the SSE shape
+              e.data = base64::encode(std::string_view(e.data));
+              e.raw = false;
+            }
             {
               std::lock_guard lk(mu_);
               upstream_[slot].push_back(e);
@@ -182,7 +211,9 @@ void LyingRelay::events(const httplib::Request& req, httplib::Response& res) {
             } else {
               emit(e);
             }
-          });
+          };
+          auto fed = binary ? records.feed(std::string_view(d, n), on_event)
+                            : parser.feed(std::string_view(d, n), on_event);
           return fed.ok();
         });
     std::lock_guard lk(st->mu);
@@ -202,13 +233,15 @@ void LyingRelay::events(const httplib::Request& req, httplib::Response& res) {
   lk.unlock();
   if (on_stream_open) {
     std::vector<std::string> first;
-    on_stream_open(path, [&first](const sse::Event& e) { first.push_back(render(e)); });
+    on_stream_open(path, [&first, rendered](const sse::Event& e) {
+      if (std::string text = rendered(e); !text.empty()) first.push_back(std::move(text));
+    });
     std::lock_guard lk(st->mu);
     st->out.insert(st->out.begin(), first.begin(), first.end());  // ahead of anything from upstream
   }
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
-      std::string(sse::kContentType),
+      std::string(binary ? event_stream::kContentType : sse::kContentType),
       [this, st](size_t, httplib::DataSink& sink) {
         std::unique_lock lk(st->mu);
         st->cv.wait_for(lk, std::chrono::milliseconds(200),

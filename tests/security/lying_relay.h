@@ -46,6 +46,12 @@ class LyingRelay {
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
+  // Speak the binary event stream (proto/event_stream.h) on a transfer's
+  // events when the requester asks for it, as the real relay does; false:
+  // always SSE. Either way the hooks see SSE-shaped events (a frame's data
+  // in base64) and what they emit is sent in the stream's format.
+  bool binary_events = true;
+
   // Hooks; set them before the requester (or agent) starts.
   RewriteEvents rewrite_events;
   // Called once when a stream (a transfer's events, or an agent's control

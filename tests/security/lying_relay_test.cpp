@@ -36,7 +36,11 @@ std::span<const uint8_t> bytes_of(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-class LyingRelayTest : public testing::Test {
+// Every attack runs against both event stream formats the CLI reads: the
+// binary stream it asks for, and SSE (a relay that offers only SSE).
+enum class Format { binary, sse };
+
+class LyingRelayTest : public testing::TestWithParam<Format> {
  protected:
   void SetUp() override {
     auto s = System::start(System::Store::kMemory);
@@ -51,6 +55,7 @@ class LyingRelayTest : public testing::Test {
     auto pinned = sys->cli({"stat", "shop-1:/demo/ledger.bin"});
     ASSERT_EQ(pinned.exit_code, 0) << pinned.output;
     liar = std::make_unique<LyingRelay>(sys->port());
+    liar->binary_events = GetParam() == Format::binary;
     fs::create_directories(sys->dir() + "/out");
   }
 
@@ -97,9 +102,14 @@ class LyingRelayTest : public testing::Test {
   std::string src;
 };
 
+INSTANTIATE_TEST_SUITE_P(Formats, LyingRelayTest, testing::Values(Format::binary, Format::sse),
+                         [](const testing::TestParamInfo<Format>& f) {
+                           return std::string(f.param == Format::binary ? "Binary" : "Sse");
+                         });
+
 // The proxy itself changes nothing when it does not lie: the baseline for
 // every test below.
-TEST_F(LyingRelayTest, AnHonestProxyChangesNothing) {
+TEST_P(LyingRelayTest, AnHonestProxyChangesNothing) {
   auto r = get_through_liar();
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(same_file(src, out()));
@@ -114,7 +124,7 @@ TEST_F(LyingRelayTest, AnHonestProxyChangesNothing) {
 // the agent's private key it cannot make one for the CLI's). Noise_IK's
 // message 2 depends on the whole transcript and on the pinned key, so the
 // handshake fails before any frame is looked at.
-TEST_F(LyingRelayTest, AnAnswerFromAnotherKeyFailsTheHandshake) {
+TEST_P(LyingRelayTest, AnAnswerFromAnotherKeyFailsTheHandshake) {
   Identity impostor = generate_identity(), someone = generate_identity();
   auto own = InitiatorHandshake::start(someone, impostor.public_key, bytes_of("{}"));
   ASSERT_TRUE(own.ok());
@@ -141,7 +151,7 @@ TEST_F(LyingRelayTest, AnAnswerFromAnotherKeyFailsTheHandshake) {
 
 // The agent's own answer, but to an earlier transfer (the relay keeps old
 // message 2s): bound to that transfer's message 1, it fails here too.
-TEST_F(LyingRelayTest, TheAgentsAnswerToAnotherTransferFailsTheHandshake) {
+TEST_P(LyingRelayTest, TheAgentsAnswerToAnotherTransferFailsTheHandshake) {
   ASSERT_EQ(get_through_liar("/demo/other.bin", out("other.bin")).exit_code, 0);
   std::string old_answer;
   for (const auto& e : last_stream()) {
@@ -156,7 +166,7 @@ TEST_F(LyingRelayTest, TheAgentsAnswerToAnotherTransferFailsTheHandshake) {
 }
 
 // One byte of a frame's ciphertext changed (one base64 character).
-TEST_F(LyingRelayTest, AChangedFrameIsTampered) {
+TEST_P(LyingRelayTest, AChangedFrameIsTampered) {
   on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
     if (id == "3") {
       char& c = e.data[e.data.size() / 2];
@@ -169,7 +179,7 @@ TEST_F(LyingRelayTest, AChangedFrameIsTampered) {
 
 // A changed header byte (the index) is caught by the order check; a changed
 // flag (marking a data frame final) by the authentication of the AD.
-TEST_F(LyingRelayTest, AFrameMarkedFinalIsTampered) {
+TEST_P(LyingRelayTest, AFrameMarkedFinalIsTampered) {
   on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
     if (id == "2") {
       std::vector<uint8_t> f;
@@ -183,7 +193,7 @@ TEST_F(LyingRelayTest, AFrameMarkedFinalIsTampered) {
   expect_caught(get_through_liar(), 5, "frame 1 failed authentication");
 }
 
-TEST_F(LyingRelayTest, ReorderedFramesAreOutOfOrder) {
+TEST_P(LyingRelayTest, ReorderedFramesAreOutOfOrder) {
   std::optional<sse::Event> held;
   on_frames([&](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
     if (id == "2") {
@@ -196,14 +206,14 @@ TEST_F(LyingRelayTest, ReorderedFramesAreOutOfOrder) {
   expect_caught(get_through_liar(), 5, "frame 2 arrived where frame 1 was due");
 }
 
-TEST_F(LyingRelayTest, ADroppedFrameIsOutOfOrder) {
+TEST_P(LyingRelayTest, ADroppedFrameIsOutOfOrder) {
   on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
     if (id != "4") emit(e);
   });
   expect_caught(get_through_liar(), 5, "frame 4 arrived where frame 3 was due");
 }
 
-TEST_F(LyingRelayTest, ADuplicatedFrameIsOutOfOrder) {
+TEST_P(LyingRelayTest, ADuplicatedFrameIsOutOfOrder) {
   on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
     emit(e);
     if (id == "2") emit(e);
@@ -214,7 +224,7 @@ TEST_F(LyingRelayTest, ADuplicatedFrameIsOutOfOrder) {
 // Frame 2 of another transfer — same agent, same requester, same index,
 // same size — spliced in: the frame key and the handshake hash in its AD
 // are that transfer's, so it does not open here.
-TEST_F(LyingRelayTest, AFrameSplicedFromAnotherTransferIsTampered) {
+TEST_P(LyingRelayTest, AFrameSplicedFromAnotherTransferIsTampered) {
   ASSERT_EQ(get_through_liar("/demo/other.bin", out("other.bin")).exit_code, 0);
   std::map<std::string, std::string> other;
   for (const auto& e : last_stream()) {
@@ -231,7 +241,7 @@ TEST_F(LyingRelayTest, AFrameSplicedFromAnotherTransferIsTampered) {
 // The stream ends early: the relay drops the last frames and the trailer
 // and says `end`. Only the trailer proves completeness, so the CLI says the
 // file is incomplete (and keeps the verified .part for --resume).
-TEST_F(LyingRelayTest, AStreamEndedBeforeTheTrailerIsTruncated) {
+TEST_P(LyingRelayTest, AStreamEndedBeforeTheTrailerIsTruncated) {
   bool ended = false;
   liar->rewrite_events = [&](const std::string&, sse::Event e, const LyingRelay::Emit& emit) {
     if (ended) return;
@@ -248,7 +258,7 @@ TEST_F(LyingRelayTest, AStreamEndedBeforeTheTrailerIsTruncated) {
 
 // Every data frame, but no trailer: the same (a stream cut at a chunk
 // boundary looks complete to anyone who does not wait for the trailer).
-TEST_F(LyingRelayTest, AllDataWithoutTheTrailerIsTruncated) {
+TEST_P(LyingRelayTest, AllDataWithoutTheTrailerIsTruncated) {
   liar->rewrite_events = [&](const std::string&, sse::Event e, const LyingRelay::Emit& emit) {
     if (e.name == "frame" && e.id == kTrailerId) return;
     if (e.name == "end") e.data = R"({"frames":5})";
@@ -266,7 +276,7 @@ TEST_F(LyingRelayTest, AllDataWithoutTheTrailerIsTruncated) {
 // the right key is refused as trailer_mismatch by FrameOpener:
 // tests/unit/crypto/frames_test.cpp; below, a stale .part shows the same
 // check in the real system.)
-TEST_F(LyingRelayTest, AnotherTransfersTrailerIsTampered) {
+TEST_P(LyingRelayTest, AnotherTransfersTrailerIsTampered) {
   ASSERT_EQ(get_through_liar("/demo/other.bin", out("other.bin")).exit_code, 0);
   std::string other_trailer;
   for (const auto& e : last_stream()) {
@@ -280,7 +290,7 @@ TEST_F(LyingRelayTest, AnotherTransfersTrailerIsTampered) {
   expect_caught(get_through_liar(), 5, "frame 5 failed authentication");
 }
 
-TEST_F(LyingRelayTest, TheTrailerInPlaceOfTheLastDataFrameIsOutOfOrder) {
+TEST_P(LyingRelayTest, TheTrailerInPlaceOfTheLastDataFrameIsOutOfOrder) {
   on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
     if (id != "5") emit(e);
   });
@@ -291,7 +301,7 @@ TEST_F(LyingRelayTest, TheTrailerInPlaceOfTheLastDataFrameIsOutOfOrder) {
 // resumed prefix the requester already held: a .part whose bytes are not the
 // agent's (changed on disk, or left by another version of the file) ends in
 // trailer_mismatch, and the .part is deleted (it cannot be resumed).
-TEST_F(LyingRelayTest, AStalePartFileEndsInATrailerMismatch) {
+TEST_P(LyingRelayTest, AStalePartFileEndsInATrailerMismatch) {
   std::string part = read_file(src).substr(0, 2 * kChunk);
   part[1000] ^= 0x01;
   std::ofstream(out() + ".part", std::ios::binary) << part;
@@ -303,9 +313,10 @@ TEST_F(LyingRelayTest, AStalePartFileEndsInATrailerMismatch) {
 }
 
 // An event larger than anything the protocol sends (a 3 MiB data line,
-// over the SSE parser's 2 MiB limit): refused before it is buffered, as a
-// malformed stream, not retried forever.
-TEST_F(LyingRelayTest, AnOversizedEventIsRefusedAsMalformed) {
+// over the SSE parser's 2 MiB limit; in the binary stream a 2.25 MiB record,
+// over the reader's 2 MiB): refused before it is buffered, as a malformed
+// stream, not retried forever.
+TEST_P(LyingRelayTest, AnOversizedEventIsRefusedAsMalformed) {
   on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
     if (id == "2") e.data = std::string(3u << 20, 'A');
     emit(e);
@@ -316,7 +327,7 @@ TEST_F(LyingRelayTest, AnOversizedEventIsRefusedAsMalformed) {
 // The directory (a hint) advertises another key for the pinned agent: the
 // CLI refuses before it sends anything (exit 5), and the relay never gets a
 // message 1 to play with.
-TEST_F(LyingRelayTest, ADirectoryAdvertisingAnotherKeyForAPinnedAgentIsRefused) {
+TEST_P(LyingRelayTest, ADirectoryAdvertisingAnotherKeyForAPinnedAgentIsRefused) {
   Identity impostor = generate_identity();
   liar->rewrite_agents = [&](json& dir) {
     for (auto& a : dir["agents"]) {
@@ -332,7 +343,7 @@ TEST_F(LyingRelayTest, ADirectoryAdvertisingAnotherKeyForAPinnedAgentIsRefused) 
 // The directory is a hint, never an authority: with the pin in place, a
 // relay that hides the agent's key (or lists nothing) cannot stop a
 // transfer, and cannot steer it to another key.
-TEST_F(LyingRelayTest, ADirectoryWithoutTheKeyDoesNotMatterOnceAgentIsPinned) {
+TEST_P(LyingRelayTest, ADirectoryWithoutTheKeyDoesNotMatterOnceAgentIsPinned) {
   liar->rewrite_agents = [](json& dir) { dir["agents"] = json::array(); };
   auto r = get_through_liar();
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -342,7 +353,7 @@ TEST_F(LyingRelayTest, ADirectoryWithoutTheKeyDoesNotMatterOnceAgentIsPinned) {
 // A relay that sends the transfer to another agent (here a real, honest
 // agent with its own key that trusts this requester): that agent cannot
 // read a message 1 made for the pinned key, and says so.
-TEST_F(LyingRelayTest, AMessage1RoutedToAnotherAgentCannotBeRead) {
+TEST_P(LyingRelayTest, AMessage1RoutedToAnotherAgentCannotBeRead) {
   ASSERT_TRUE(sys->start_agent("shop-2").ok());
   liar->rewrite_create = [](json& create) { create["agent"] = "shop-2"; };
   auto r = get_through_liar();
@@ -359,7 +370,7 @@ TEST_F(LyingRelayTest, AMessage1RoutedToAnotherAgentCannotBeRead) {
 // content, only a message 2 it cannot read), and with a message 1 this test
 // made as an authorized requester with a fixed ephemeral key, so it can
 // read the agent's second answer: a refusal, `replayed`, inside message 2.
-TEST_F(LyingRelayTest, AReplayedMessage1IsRefusedByTheAgent) {
+TEST_P(LyingRelayTest, AReplayedMessage1IsRefusedByTheAgent) {
   auto first = get_through_liar();
   ASSERT_EQ(first.exit_code, 0) << first.output;
   auto created = liar->created();
