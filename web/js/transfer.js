@@ -4,7 +4,9 @@
 //   1. message 1 (the request, encrypted to the pinned agent key)
 //      → POST /v1/transfers {"agent", "msg1"}                   → transfer_id
 //   2. GET /v1/transfers/{id}/events with fetch() (the token goes in the
-//      Authorization header, which EventSource cannot send) and sse.js:
+//      Authorization header, which EventSource cannot send), asking for the
+//      binary event stream (event_stream.js: frames as their bytes, no
+//      base64) and reading SSE (sse.js) from a relay that answers that:
 //        answer  → finish the handshake, decode the agent's answer
 //        frame   → FrameOpener.open → sink.write(plaintext), progress
 //        end     → the trailer must have verified (else `truncated`)
@@ -29,6 +31,7 @@
 // origin and the relay speaks HTTP/1.1).
 import * as base64 from './base64.js';
 import { SealrelayError, fromUtf8 } from './bytes.js';
+import { CONTENT_TYPE as EVENTS_TYPE, EventStreamReader, isEventStream } from './event_stream.js';
 import { FrameOpener } from './frames.js';
 import { MAX_FRAME_BYTES } from './protocol.js';
 import { decodeAnswer, decodeListing, encodeRequest } from './payloads.js';
@@ -56,8 +59,10 @@ export class TransferError extends SealrelayError {
   }
 }
 
+// The last three: a malformed event stream (sse.js, event_stream.js), as
+// the CLI's bad_stream.
 const INTEGRITY_CODES = new Set(['bad_frame', 'out_of_order', 'tampered', 'after_end', 'trailer_mismatch',
-                                 'truncated', 'bad_event']);
+                                 'truncated', 'bad_event', 'bad_event_record', 'event_too_large', 'sse_too_large']);
 
 // Classifies an error thrown by the crypto layer, or by the sink (`local`).
 function classify(err) {
@@ -167,7 +172,7 @@ class TransferRun {
   #finished = null;     // the result, once the stream said end
   #prior;               // {opener, answer, sink} of the transfer this one resumes, or null
   // Memory reused from frame to frame and read to read (made on first use):
-  // {frame: a decoded frame, read: the body's bytes (a BYOB reader's buffer)}.
+  // {frame: a decoded SSE frame, read: the body's bytes (a BYOB reader's buffer)}.
   #buffers = { frame: null, read: null };
 
   constructor(o, prior = null) {
@@ -284,9 +289,10 @@ class TransferRun {
   }
 
   // One GET of the event stream, read until it ends. Returns normally when
-  // the body ends (finished or not); throws Retry for drops.
+  // the body ends (finished or not); throws Retry for drops. The relay
+  // answers the binary stream, or SSE if it has none: the Content-Type says.
   async #connectOnce() {
-    const headers = { Accept: 'text/event-stream' };
+    const headers = { Accept: `${EVENTS_TYPE}, text/event-stream` };
     if (this.#lastEventId !== '') headers['Last-Event-ID'] = this.#lastEventId;
     const idle = new AbortController();
     let timer = null;
@@ -299,7 +305,7 @@ class TransferRun {
       const response = await this.#request(`/v1/transfers/${encodeURIComponent(this.#transferId)}/events`,
                                            { headers }, idle.signal);
       if (!response.body) throw new Retry('the event stream has no body');
-      const parser = new SseParser();
+      const parser = isEventStream(response.headers.get('Content-Type')) ? new EventStreamReader() : new SseParser();
       const { reader, read } = bodyReader(response.body, this.#buffers);
       try {
         for (;;) {
@@ -316,6 +322,8 @@ class TransferRun {
           // (the page's disk) must not look like a dead stream.
           clearTimeout(timer);
           if (next.done) return;
+          // A binary frame's data is a view into next.value (or the
+          // reader's buffer): each is used up before the next read.
           for (const event of parser.feed(next.value)) {
             await this.#event(event);
             if (this.#finished) return;
@@ -414,14 +422,20 @@ class TransferRun {
     this.#sink = sink;
   }
 
+  // `data`: the frame's bytes (binary stream), or its base64 (SSE).
   async #onFrame(data) {
     if (!this.#opener) throw new TransferError('integrity', 'bad_event', 'a frame arrived before the answer');
-    // Every frame is decoded into the same buffer: the opener keeps nothing
-    // of it (libsodium copies the ciphertext, the plaintext is new).
-    this.#buffers.frame ??= new Uint8Array(MAX_FRAME_BYTES);
-    const n = base64.decodeInto(data, this.#buffers.frame);
-    if (n < 0) throw new TransferError('integrity', 'bad_frame', 'a frame is not valid base64 (or too large)');
-    const result = this.#opener.open(this.#buffers.frame.subarray(0, n));
+    // The opener keeps nothing of the frame (libsodium copies the
+    // ciphertext, the plaintext is new), so SSE frames are all decoded into
+    // the same buffer.
+    let frame = data;
+    if (typeof data === 'string') {
+      this.#buffers.frame ??= new Uint8Array(MAX_FRAME_BYTES);
+      const n = base64.decodeInto(data, this.#buffers.frame);
+      if (n < 0) throw new TransferError('integrity', 'bad_frame', 'a frame is not valid base64 (or too large)');
+      frame = this.#buffers.frame.subarray(0, n);
+    }
+    const result = this.#opener.open(frame);
     ++this.#frames;
     if (result.kind === 'data') {
       await this.#sink?.write?.(result.chunk);
@@ -520,7 +534,8 @@ const READ_BYTES = 1024 * 1024;
 // buffer, reused from read to read (`buffers.read`), when the body is a byte
 // stream; otherwise its default reader, which makes a new array per read.
 // The caller must be done with a read's bytes before the next read (the SSE
-// parser decodes them to text at once).
+// parser decodes them to text at once; a binary frame event's data may be a
+// view of them, and is opened before the next read).
 function bodyReader(body, buffers) {
   let byob = null;
   try {

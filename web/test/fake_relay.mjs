@@ -2,9 +2,12 @@
 // a real agent behind it (the JS ResponderHandshake and FrameSealer), so
 // transfer.js can be tested under node through an injected fetch. Every
 // connection to the event stream follows a plan, to play drops, stalls,
-// errors and a lying relay.
+// errors and a lying relay. It answers the binary event stream when the
+// client asks for it (as the relay does), or only SSE (`binary: false`, a
+// relay without it).
 import * as base64 from '../js/base64.js';
-import { fromUtf8, utf8 } from '../js/bytes.js';
+import { concat, fromUtf8, utf8 } from '../js/bytes.js';
+import { CONTENT_TYPE, TYPE, record } from '../js/event_stream.js';
 import { FrameSealer } from '../js/frames.js';
 import { decodeRequest, encodeAnswer, encodeListing } from '../js/payloads.js';
 import { ResponderHandshake } from '../js/session.js';
@@ -51,8 +54,13 @@ export class FakeRelay {
   // plans: per event-stream connection, in order (the last one repeats):
   //   {events: max events to send (default all), end: 'close' | 'error' | 'stall',
   //    split: bytes per body chunk, mutate(events) → events}
-  constructor({ agent, plans = [{}], token = 'srt_test', postStatus = [] }) {
+  // Events are {name, id, data} as SSE has them (a frame's data in base64,
+  // id '' for none), or {raw}: bytes sent as they are (a string for SSE, a
+  // Uint8Array for the binary stream). The binary stream sends a frame's
+  // bytes (its data decoded; data that is not base64 goes as its UTF-8).
+  constructor({ agent, plans = [{}], token = 'srt_test', postStatus = [], binary = true }) {
     this.agent = agent;
+    this.binary = binary;
     this.plans = plans;
     this.token = token;
     this.postStatus = postStatus;   // statuses to answer POST with before succeeding, e.g. [503]
@@ -109,9 +117,9 @@ export class FakeRelay {
     let events = transfer.events.filter((e) => last === null || Number(e.id) > Number(last));
     if (plan.mutate) events = plan.mutate(events);
     if (plan.events !== undefined) events = events.slice(0, plan.events);
-    const text = events.map((e) => (e.raw ?? `event: ${e.name}\n${e.id ? `id: ${e.id}\n` : ''}data: ${e.data}\n\n`))
-      .join(': hb\n\n');
-    const bytes = utf8(text);
+    const binary = this.binary && (headers.get('Accept') ?? '').includes(CONTENT_TYPE);
+    const bytes = binary ? binaryBody(events) : utf8(events.map((e) => (e.raw ?? `event: ${e.name}\n${e.id ? `id: ${e.id}\n` : ''}data: ${e.data}\n\n`))
+      .join(': hb\n\n'));
     const split = plan.split ?? 1000;
     let at = 0;
     const body = new ReadableStream({
@@ -129,8 +137,20 @@ export class FakeRelay {
         else controller.close();
       },
     });
-    return new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+    return new Response(body, { status: 200,
+                                headers: { 'Content-Type': binary ? CONTENT_TYPE : 'text/event-stream' } });
   }
+}
+
+// The events as binary records, a heartbeat between each two.
+function binaryBody(events) {
+  const heartbeat = record(TYPE.heartbeat, 0);
+  const records = events.map((e) => {
+    if (e.raw !== undefined) return e.raw;
+    const data = e.name === 'frame' ? (base64.decode(e.data) ?? utf8(e.data)) : utf8(e.data);
+    return record(TYPE[e.name], e.id === '' ? 0 : BigInt(e.id), data);
+  });
+  return concat(...records.flatMap((r, i) => (i === 0 ? [r] : [heartbeat, r])));
 }
 
 // A relay with an honest agent serving `files` and `dirs`.
