@@ -8,8 +8,9 @@
 // / hash_worker.js and writes to a file in the origin-private file system
 // through a File System Access writable stream, as the page's DiskTarget does.
 //
-// Runs alternate with the hash Worker and without it, so its effect shows
-// beside the rest in the same run. Per run: MB/s from start to the verified
+// The server answers the binary event stream when the page asks for it (as
+// the relay does), else SSE. Runs alternate with the hash Worker and without
+// it, so its effect shows beside the rest in the same run. Per run: MB/s from start to the verified
 // last write, and CPU seconds per GiB of Chromium's renderer (page and
 // Workers) and of its other processes (browser, network), from /proc.
 //
@@ -24,6 +25,7 @@ import { extname, join, normalize } from 'node:path';
 
 import * as base64 from '../js/base64.js';
 import { utf8 } from '../js/bytes.js';
+import { CONTENT_TYPE, TYPE, record } from '../js/event_stream.js';
 import { FrameSealer } from '../js/frames.js';
 import { identityOf } from '../js/noise.js';
 import { encodeAnswer, encodeRequest } from '../js/payloads.js';
@@ -52,13 +54,27 @@ const content = new Uint8Array(CHUNK);
 crypto.getRandomValues(content.subarray(0, 65536));
 for (let at = 65536; at < CHUNK; at += 65536) content.copyWithin(at, 0, 65536);
 const sealer = new FrameSealer(keys, 0);
-const parts = [utf8(`event: answer\nid: 0\ndata: ${base64.encode(message2)}\n\n`)];
+const sealed = [];
 const frames = size / CHUNK;
-for (let i = 0; i < frames; ++i) {
-  parts.push(utf8(`event: frame\nid: ${i + 1}\ndata: ${base64.encode(sealer.sealChunk(content))}\n\n`));
-}
-parts.push(utf8(`event: frame\nid: ${frames + 1}\ndata: ${base64.encode(sealer.sealTrailer())}\n\n`));
-parts.push(utf8(`event: end\nid: ${frames + 2}\ndata: {"frames":${frames + 1}}\n\n`));
+for (let i = 0; i < frames; ++i) sealed.push(sealer.sealChunk(content));
+sealed.push(sealer.sealTrailer());
+// The stream in either format, made on first use: SSE (frames in base64),
+// or binary records (each frame's header, then the frame).
+const frameHeader = (f, i) => {
+  const header = record(TYPE.frame, i + 1);
+  new DataView(header.buffer).setUint32(9, f.length);
+  return header;
+};
+const parts = {};
+const partsOf = {
+  sse: () => [utf8(`event: answer\nid: 0\ndata: ${base64.encode(message2)}\n\n`),
+              ...sealed.map((f, i) => utf8(`event: frame\nid: ${i + 1}\ndata: ${base64.encode(f)}\n\n`)),
+              utf8(`event: end\nid: ${frames + 2}\ndata: {"frames":${frames + 1}}\n\n`)],
+  binary: () => [record(TYPE.answer, 0, utf8(base64.encode(message2))),
+                 ...sealed.flatMap((f, i) => [frameHeader(f, i), f]),
+                 record(TYPE.end, frames + 2, utf8(`{"frames":${frames + 1}}`))],
+};
+const formatsServed = new Set();
 
 // ---- The server: web/ and the relay's three routes for this transfer ----
 
@@ -70,8 +86,12 @@ const server = createServer(async (req, res) => {
   } else if (path === '/v1/transfers' && req.method === 'POST') {
     res.writeHead(201, { 'Content-Type': 'application/json' }).end('{"transfer_id":"t_bench","state":"requested"}');
   } else if (path === '/v1/transfers/t_bench/events') {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
-    for (const part of parts) {
+    const binary = (req.headers.accept ?? '').includes(CONTENT_TYPE);
+    formatsServed.add(binary ? 'binary' : 'SSE');
+    res.writeHead(200, { 'Content-Type': binary ? CONTENT_TYPE : 'text/event-stream', 'Cache-Control': 'no-store' });
+    const format = binary ? 'binary' : 'sse';
+    parts[format] ??= partsOf[format]();
+    for (const part of parts[format]) {
       if (!res.write(part)) await new Promise((resolve) => res.once('drain', resolve));
       if (res.destroyed) return;
     }
@@ -186,6 +206,7 @@ try {
   server.close();
 }
 const best = (runs) => Math.max(...runs.map((r) => r.mbs));
-console.log(`${mib} MiB in ${CHUNK / 1024} KiB frames, ${rounds} round(s); best with / without the hash Worker: ` +
+console.log(`${mib} MiB in ${CHUNK / 1024} KiB frames, ${rounds} round(s), event stream served as ` +
+            `${[...formatsServed].join(' and ')}; best with / without the hash Worker: ` +
             `${best(results.true).toFixed(0)} / ${best(results.false).toFixed(0)} MB/s ` +
             `(x${(best(results.true) / best(results.false)).toFixed(2)})`);
