@@ -53,6 +53,20 @@ write("fuzz_upload", [
     b"\x01\x00" + records([b"a", b"b"], True),
 ])
 
+# fuzz_event_stream: byte (number of split bytes) + split bytes + records.
+def event_records(events):
+    return b"".join(struct.pack(">BQI", t, i, len(d)) + d for t, i, d in events)
+
+
+write("fuzz_event_stream", [
+    b"\x00" + event_records([(1, 0, b64(b"m2" * 30).encode()), (0, 0, b""), (2, 1, bytes(range(60))),
+                             (2, 2, b"x" * 50), (3, 3, b'{"frames":2}')]),
+    b"\x02\x05\x09" + event_records([(2, 7, b"\x00" * 200), (4, 0, b'{"error":"cancelled","message":"c"}')]),
+    b"\x00" + event_records([(5, 0, b'{"earliest":5}')]),
+    b"\x00" + event_records([(2, 1, b"y" * 10)]) + struct.pack(">BQI", 2, 2, 301) + b"w" * 10,
+    b"\x00" + event_records([(0, 0, b"")]) + b"\x06" + b"\x00" * 12,
+])
+
 write("fuzz_base64", ["", "QQ==", "QUI=", "QUJD", "+/8=", b64(bytes(range(256))), "QR==", "QUJ=", "A===",
                       "QUJD\n", " QUJD", "QU=D"])
 
