@@ -4,6 +4,7 @@
 //
 //   build/tests/browser/browser_bench                  # 256 MiB
 //   SEALRELAY_BENCH_MIB=64 build/tests/browser/browser_bench
+//   SEALRELAY_WEB_ROOT=/tmp/old/web build/tests/browser/browser_bench   # another copy of the page
 //
 // Order: CLI, page, CLI, page, CLI (so drift shows). The page streams to disk
 // through the File System Access path (page_driver.mjs's shim: a real

@@ -27,7 +27,13 @@ using json = nlohmann::json;
 using Store = System::Store;
 
 inline constexpr size_t kMiB = 1024 * 1024;
-inline const std::string kWeb = std::string(SEALRELAY_SOURCE_DIR) + "/web";
+// web/ of this checkout, or $SEALRELAY_WEB_ROOT: another copy of the page
+// (with its node_modules/ and vendor/), for browser_bench to measure two
+// versions of the page's JavaScript against the same relay in turn.
+inline const std::string kWeb = [] {
+  const char* env = std::getenv("SEALRELAY_WEB_ROOT");
+  return env && *env ? std::string(env) : std::string(SEALRELAY_SOURCE_DIR) + "/web";
+}();
 
 inline std::string chromium_path() {
   const char* env = std::getenv("SEALRELAY_CHROMIUM");

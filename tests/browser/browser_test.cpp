@@ -41,6 +41,10 @@ TEST_F(BrowserPage, SignInBrowseAndDownloadA32MiBFileToDiskBitIdentical) {
   EXPECT_EQ(r["disk"].value("sha256", ""), sha256_of_file(src));
   // Decryption in one Worker, the running SHA-256 in another (docs/web.md).
   EXPECT_EQ(r["workers"], json::array({"/js/hash_worker.js", "/js/transfer_worker.js"})) << r["workers"].dump();
+  // The page asks for the binary event stream and the relay answers it
+  // (docs/api.md): the listings' streams and the download's.
+  ASSERT_FALSE(r["eventStreams"].empty()) << r.dump(2);
+  for (const auto& type : r["eventStreams"]) EXPECT_EQ(type, "application/vnd.sealrelay.events") << r["eventStreams"];
   EXPECT_TRUE(contains(r, "agentRowAfter", "pinned")) << r.value("agentRowAfter", "");
   EXPECT_FALSE(contains(r, "agentRowAfter", "not pinned")) << r.value("agentRowAfter", "");
 }

@@ -49,7 +49,8 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
 const LONG = 180_000;   // downloads and waits on the C++ side
 
 const scenario = process.argv[2];
-const result = { scenario, ok: false, steps: [], pageErrors: [], screenshots: [] };
+// eventStreams: the Content-Type of each event stream the page (its Workers included) received.
+const result = { scenario, ok: false, steps: [], pageErrors: [], screenshots: [], eventStreams: [] };
 let page = null;
 let shotCount = 0;
 
@@ -451,6 +452,11 @@ async function main() {
   try {
     context.setDefaultTimeout(30_000);
     await context.addInitScript(installSaveShim);
+    context.on('response', (response) => {
+      if (/^\/v1\/transfers\/[^/]+\/events$/.test(new URL(response.url()).pathname)) {
+        result.eventStreams.push(response.headers()['content-type'] ?? '');
+      }
+    });
     page = context.pages()[0] ?? await context.newPage();
     page.on('pageerror', (err) => result.pageErrors.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => {
