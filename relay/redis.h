@@ -87,7 +87,9 @@ class RedisConn {
 // the thread that took it. Two at once could deadlock at the cap (every
 // connection leased by threads each waiting for a second). acquire()
 // refuses a second lease with Error "store_error" instead of waiting (and
-// asserts in debug builds), so a violation fails loudly, never hangs.
+// asserts in debug builds), so a violation fails loudly, never hangs. Code
+// that needs Redis while its caller holds a lease takes that lease's
+// RedisConn& as a parameter instead of acquiring.
 // Why RedisStore (relay/redis_store.cpp) keeps it:
 //  - every Store method takes one lease in a local, runs its commands on it
 //    and returns; what it calls meanwhile takes none: eval(), ring() and
