@@ -1,4 +1,4 @@
-// The download Worker: runs transfer.js (handshake, SSE, decryption,
+// The download Worker: runs transfer.js (handshake, event stream, decryption,
 // verification) off the page's main thread and hands the plaintext over in
 // order, with flow control so a slow writer on the page (disk, memory)
 // holds the relay's stream back instead of piling chunks up in memory.
