@@ -29,7 +29,8 @@ std::optional<StreamId> StreamId::parse(std::string_view s) {
 void Mailbox::push(const Entry& e) {
   {
     std::lock_guard lk(mu_);
-    if (closed_) return;
+    if (closed_ || e.id <= newest_) return;  // already pushed (it came from two sources)
+    newest_ = e.id;
     size_t size = e.payload ? e.payload->size() : 0;
     if (lagged_ || (bytes_ + size > max_bytes_ && !entries_.empty())) {
       entries_.clear();

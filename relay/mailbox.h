@@ -2,9 +2,10 @@
 // thread that serves one stream.
 //
 // A stream (agent control stream, requester event stream) subscribes to one
-// store key. Whatever appends to that key — the in-memory store directly,
-// the Redis store's single reader thread — publishes the entry to every
-// mailbox subscribed to the key. A mailbox never blocks its producer: when it
+// store key. Whatever appends to that key — the in-memory store directly;
+// the Redis store for what this node writes, and its reader thread for what
+// other nodes write — publishes the entry to every mailbox subscribed to
+// the key. A mailbox never blocks its producer: when it
 // holds more than its byte budget it drops everything and marks itself
 // `lagged`, and its consumer re-reads from the store (which holds the data
 // anyway). So a slow stream costs the producer nothing.
@@ -52,7 +53,9 @@ class Mailbox {
  public:
   explicit Mailbox(size_t max_bytes) : max_bytes_(max_bytes) {}
 
-  // Producer side; never blocks beyond the mailbox's own mutex.
+  // Producer side; never blocks beyond the mailbox's own mutex. An entry at
+  // or below the newest one pushed is dropped: the Redis store may publish
+  // an entry twice (its own append, then the reader), ids only grow.
   void push(const Entry& e);
   // Wakes the consumer without data (state changed; re-check the store).
   void poke();
@@ -78,6 +81,7 @@ class Mailbox {
   bool lagged_ = false;
   bool poked_ = false;
   bool closed_ = false;
+  StreamId newest_;  // the highest id pushed
 };
 
 // Key -> subscribed mailboxes. Thread-safe.

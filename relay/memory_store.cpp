@@ -258,7 +258,7 @@ Result<TransferInfo> MemoryStore::append(const std::string& tid, const std::stri
   }
   for (auto& f : frames) {
     uint64_t id = ++t->info.frames;
-    add_event_locked(*t, Entry{{id, 0}, "frame", "", std::make_shared<const std::string>(f.record),
+    add_event_locked(*t, Entry{{id, 0}, "frame", "", f.record,
                                f.bytes});
   }
   t->info.bytes = bytes;

@@ -104,9 +104,12 @@ class RedisConn {
 //    before inbox_reader_->watch().
 //  - StreamReader threads read on their own connection (not the pool) and
 //    only push to mailboxes; StreamReader::unblock() takes one lease, from
-//    watch() (called by subscribe() with none held) or the destructor.
+//    watch() (called by subscribe() with none held) or the destructor, or
+//    runs on the caller's connection from appended_here() (called by
+//    append() with its lease held).
 //  - no lease holder waits for anything a lease waiter holds: the mutexes
-//    taken under a lease (seen_mu_) are never held across acquire().
+//    taken under a lease (seen_mu_, and StreamReader::mu_ in appended_here())
+//    are never held across acquire().
 class RedisPool {
  public:
   // 14 + the two reader connections of a RedisStore = 16 per node.

@@ -301,6 +301,10 @@ Error script_error(const redisReply* r, const std::string& tid) {
 // (one unblock per burst of new keys, not one per key).
 class StreamReader {
  public:
+  // How long a key stays out of the XREAD after this node's last append to
+  // it: the delay before the reader takes over when another node does.
+  static constexpr std::chrono::milliseconds kLocalHold{1000};
+
   using Deliver = std::function<void(const std::string& key, const Entry& e)>;
   StreamReader(RedisEndpoint ep, std::chrono::milliseconds timeout,
                std::chrono::milliseconds block, Hub& hub, RedisPool& pool, Deliver deliver)
@@ -332,15 +336,38 @@ class StreamReader {
   void unwatch(const std::string& key) {
     std::lock_guard lk(mu_);
     keys_.erase(key);
+    local_.erase(key);
+  }
+
+  // This node appended the entries of `key` up to `last` and handed them to
+  // its mailboxes itself: the reader skips them, and leaves the key out of
+  // its XREAD while such appends keep coming (for kLocalHold after the last
+  // one), so the data is not read back from Redis. After that (the upload
+  // ended, or another node took it over) it reads the key again from `last`.
+  // `via`: the caller's leased connection (it may not take a second lease).
+  void appended_here(const std::string& key, StreamId last, RedisConn& via) {
+    bool newly_held = false;
+    {
+      std::lock_guard lk(mu_);
+      auto it = keys_.find(key);
+      if (it == keys_.end()) return;  // no stream of this node reads it
+      if (it->second < last) it->second = last;
+      newly_held = local_.insert_or_assign(key, std::chrono::steady_clock::now() + kLocalHold).second;
+    }
+    if (newly_held && !restart_pending_.exchange(true)) unblock(&via);
   }
 
  private:
-  void unblock() {
+  void unblock(RedisConn* via = nullptr) {
     long long id = client_id_.load();
     if (id <= 0) return;
+    std::string sid = std::to_string(id);
+    if (via) {
+      (void)via->command({"CLIENT", "UNBLOCK", sid});
+      return;
+    }
     auto c = pool_.acquire();
     if (!c) return;
-    std::string sid = std::to_string(id);
     (void)(*c)->command({"CLIENT", "UNBLOCK", sid});
   }
 
@@ -384,7 +411,20 @@ class StreamReader {
         cv_.wait(lk, [&] { return stop_ || !keys_.empty(); });
         if (stop_) return;
         restart_pending_ = false;
-        snapshot = keys_;
+        auto now = std::chrono::steady_clock::now();
+        std::erase_if(local_, [&](const auto& kv) { return kv.second <= now; });
+        for (const auto& [k, id] : keys_) {
+          if (!local_.contains(k)) snapshot.emplace(k, id);
+        }
+        if (snapshot.empty()) {
+          // Every key is fed by this node's own uploads: look again when the
+          // first hold ends (or when a key is added).
+          auto first = std::min_element(local_.begin(), local_.end(), [](const auto& a, const auto& b) {
+                         return a.second < b.second;
+                       })->second;
+          cv_.wait_until(lk, first, [&] { return stop_ || restart_pending_.load(); });
+          continue;
+        }
       }
       read_once(snapshot);
       if (conn_->dead()) was_down = true;
@@ -432,6 +472,8 @@ class StreamReader {
   std::condition_variable cv_;
   // Guarded by mu_:
   std::map<std::string, StreamId> keys_;  // watched key -> last id delivered
+  // Watched keys this node appends to itself -> until when they stay out of XREAD.
+  std::map<std::string, std::chrono::steady_clock::time_point> local_;
   bool stop_ = false;
   std::thread thread_;  // last: starts after everything above is built
 };
@@ -769,9 +811,13 @@ Result<std::vector<TransferInfo>> RedisStore::list_transfers(const std::string& 
 }
 
 Result<TransferInfo> RedisStore::answer(const std::string& tid, const std::string& answer_record) {
-  return transfer_script(tid, kAnswer, script(kAnswer).sha,
-                         {answer_record, std::to_string(limits_.transfer_ttl.count()),
-                          std::to_string(now_ms() / 1000)});
+  auto t = transfer_script(tid, kAnswer, script(kAnswer).sha,
+                           {answer_record, std::to_string(limits_.transfer_ttl.count()),
+                            std::to_string(now_ms() / 1000)});
+  // Handed to this node's streams at once, as append() does with frames: so
+  // they never get this node's frames ahead of its answer.
+  if (t) hub_.publish(ev_key(tid), Entry{{0, 1}, "answer", "", std::make_shared<const std::string>(answer_record), 0});
+  return t;
 }
 
 Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const std::string& code,
@@ -788,6 +834,9 @@ Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const 
   bool did = changed && changed->type == REDIS_REPLY_INTEGER && changed->integer == 1;
   if (!did) return t;
   note_change(tid);
+  // The error entry reaches this node's streams at once, even while the
+  // reader leaves the key to this node's own appends.
+  hub_.poke(ev_key(tid));
   auto c = pool_.acquire();
   if (!c) return t;  // the transfer is finished; the agent-side cleanup expires by itself
   (void)(*c)->command({"ZREM", active_key(t->agent), tid});
@@ -853,7 +902,7 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
     c.append({"MULTI"});
     for (size_t i = 0; i < frames.size(); ++i) {
       std::string id = std::to_string(first + i + 1) + "-0", bytes = std::to_string(frames[i].bytes);
-      c.append({"XADD", ek, id, "k", "frame", "p", frames[i].record, "b", bytes});
+      c.append({"XADD", ek, id, "k", "frame", "p", *frames[i].record, "b", bytes});
     }
     c.append({"EVAL", kAppended, "3", mk, ek, gk, std::to_string(first + frames.size()),
               std::to_string(now.bytes + added), end_record, std::to_string(limits_.history_frames),
@@ -876,6 +925,18 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
     if (reply_str(rep->element[0]) != "ok") return script_error(rep, tid);
     TransferInfo t = parse_meta(tid, rep->element[1]);
     remember(t);
+    // This node's streams get the entries from here, not back from Redis
+    // (StreamReader::appended_here); other nodes read them from Redis.
+    StreamId last{first, 0};
+    for (size_t i = 0; i < frames.size(); ++i) {
+      last = StreamId{first + i + 1, 0};
+      hub_.publish(ek, Entry{last, "frame", "", frames[i].record, frames[i].bytes});
+    }
+    if (!end_record.empty()) {
+      last = StreamId{first + frames.size() + 1, 0};
+      hub_.publish(ek, Entry{last, "end", "", std::make_shared<const std::string>(end_record), 0});
+    }
+    transfer_reader_->appended_here(ek, last, c);
     if (t.state == State::complete) (void)c.command({"ZREM", active_key(t.agent), tid});
     return t;
   }

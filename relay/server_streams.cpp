@@ -227,10 +227,20 @@ bool Server::pump_events(Stream& st, httplib::DataSink& sink) {
   auto batch = st.sub->mailbox().wait(until_heartbeat(st, cfg_.heartbeat));
   if (batch.closed || stopping_) return false;
   uint64_t writes = st.writes;
-  if (batch.lagged || batch.poked) {
-    if (!events_catch_up(st, sink)) return false;
-  } else {
+  // Entries reach a mailbox from two sources (this node's own appends, the
+  // Redis reader), so one may come ahead of an entry still on its way: a
+  // frame or end that is not the next one sends the stream to the store.
+  auto ahead = [&](const Entry& e) {
+    bool answered = st.cursor >= StreamId{0, 1};
+    return (e.kind == "frame" || e.kind == "end") && (!answered || e.id.ms > st.cursor.ms + 1);
+  };
+  bool catch_up = batch.lagged || batch.poked;
+  if (!catch_up) {
     for (auto& e : batch.entries) {
+      if (ahead(e)) {
+        catch_up = true;
+        break;
+      }
       if (!emit_transfer_entry(st, e, sink)) return false;
       if (st.done) break;
     }
@@ -238,6 +248,9 @@ bool Server::pump_events(Stream& st, httplib::DataSink& sink) {
       (void)store_->mark_delivered(st.tid, st.delivered);
       st.delivered_marked = st.delivered;
     }
+  }
+  if (catch_up && !st.done) {
+    if (!events_catch_up(st, sink)) return false;
   }
   if (st.done) {
     sink.done();
@@ -538,9 +551,9 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
 
   bool ok = reader([&](const char* data, size_t len) {
     auto fed = records.feed(std::string_view(data, len), [&](std::string_view frame) {
-      batch.push_back(
-          {event_stream::record(event_stream::Type::frame, next + batch.size() + 1, frame),
-           frame.size()});
+      batch.push_back({std::make_shared<const std::string>(event_stream::record(
+                           event_stream::Type::frame, next + batch.size() + 1, frame)),
+                       frame.size()});
       return true;
     });
     if (!fed) {

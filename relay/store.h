@@ -159,7 +159,9 @@ class Store {
                                             uint64_t first) = 0;
 
   struct Frame {
-    std::string record;  // the frame's event-stream record (header + frame)
+    // The frame's event-stream record (header + frame), shared with the
+    // stream entries and mailboxes that carry it: never copied.
+    std::shared_ptr<const std::string> record;
     size_t bytes = 0;  // opaque frame size
   };
   // Appends frames first.. (and the end event when `end_record` is non-empty,
@@ -183,6 +185,9 @@ class Store {
   // frames below `trimmed` are not (then gone=true when the cursor needs one).
   virtual Result<EventsRead> read_events(const std::string& tid, StreamId after,
                                          size_t limit) = 0;
+  // Entries from `from` on, or pokes. With several relay nodes an entry this
+  // node wrote can come ahead of one another node wrote before it: a
+  // consumer that sees a gap re-reads with read_events.
   virtual std::unique_ptr<Subscription> subscribe_transfer(const std::string& tid,
                                                            StreamId from) = 0;
 

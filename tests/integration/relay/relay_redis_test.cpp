@@ -93,6 +93,31 @@ TEST_F(RelayRedis, AnAgentOnOneNodeServesARequesterOnAnother) {
   ASSERT_TRUE(agent.control->wait([](auto& ev) { return ev.size() >= 3 && ev[2].name == "cancel"; }));
 }
 
+// A node hands the frames it commits to its own streams without reading them
+// back from Redis, and leaves such a transfer out of its Redis reader while
+// it does. When the upload moves to another node, the stream on the first
+// node must go on from Redis: every frame once, in order, then the end.
+TEST_F(RelayRedis, AStreamGoesOnWhenTheUploadMovesToAnotherNode) {
+  auto a = node("a"), b = node("b");
+  ASSERT_TRUE(a && b);
+  Agent on_a = agent_on(*a), on_b = agent_on(*b);
+  on_a.connect();
+  std::string tid = create(*a);
+  ASSERT_EQ(on_a.answer(tid, "m2").status, 200);
+  auto stream = events(*a, tid);
+  auto frames = test_frames(12, 100000);
+  std::vector<std::string> first(frames.begin(), frames.begin() + 6), rest(frames.begin() + 6, frames.end());
+  ASSERT_EQ(on_a.upload(tid, 0, first, false).status, 200);
+  ASSERT_TRUE(stream->wait([](auto& ev) { return ev.size() >= 7; })) << "answer and 6 frames, from node a itself";
+  ASSERT_EQ(on_b.upload(tid, 6, rest, true).status, 200);
+  ASSERT_TRUE(stream->wait_closed(20s)) << "the frames node b committed reach the stream on node a";
+  auto got = stream->events();
+  ASSERT_EQ(got.size(), frames.size() + 2);
+  EXPECT_EQ(unb64(got[0].data), "m2");
+  expect_frames(got, frames, 0);
+  EXPECT_EQ(got.back().name, "end");
+}
+
 TEST_F(RelayRedis, ARequesterResumesOnAnotherNodeAfterItsNodeIsKilled) {
   auto a = node("a", {"--window-frames", "4"}), b = node("b", {"--window-frames", "4"});
   ASSERT_TRUE(a && b);

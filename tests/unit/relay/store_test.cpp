@@ -84,7 +84,9 @@ class StoreTest : public ::testing::Test {
   }
   static std::vector<Store::Frame> frames(int from, int n) {
     std::vector<Store::Frame> out;
-    for (int i = from; i < from + n; ++i) out.push_back({"F" + std::to_string(i), 10});
+    for (int i = from; i < from + n; ++i) {
+      out.push_back({std::make_shared<const std::string>("F" + std::to_string(i)), 10});
+    }
     return out;
   }
 
@@ -410,6 +412,24 @@ TEST(Mailbox, DropsEverythingAndSaysLaggedWhenOverItsBudget) {
   EXPECT_EQ(b.entries.size(), 1u);
   box.close();
   EXPECT_TRUE(box.wait(1s).closed);
+}
+
+TEST(Mailbox, DropsAnEntryAtOrBelowTheNewestPushed) {
+  Mailbox box(1 << 20);
+  auto e = [](uint64_t ms, uint64_t seq) {
+    return Entry{{ms, seq}, "frame", "", std::make_shared<const std::string>("x"), 1};
+  };
+  box.push(e(0, 1));
+  box.push(e(1, 0));
+  box.push(e(1, 0));  // the same entry from a second source
+  box.push(e(0, 1));  // an older one arriving late
+  box.push(e(2, 0));
+  auto b = box.wait(0ms);
+  ASSERT_EQ(b.entries.size(), 3u);
+  EXPECT_EQ(b.entries[0].id, (StreamId{0, 1}));
+  EXPECT_EQ(b.entries[1].id, (StreamId{1, 0}));
+  EXPECT_EQ(b.entries[2].id, (StreamId{2, 0}));
+  EXPECT_FALSE(b.lagged);
 }
 
 TEST(StreamIdTest, ParsesAndOrders) {
