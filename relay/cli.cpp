@@ -138,6 +138,7 @@ int serve(Config cfg, double heartbeat_s, uint64_t answer_timeout_s, uint64_t tt
   } else {
     RedisConfig rc;
     rc.url = cfg.redis_url;
+    rc.connections = cfg.redis_connections;
     auto rs = RedisStore::open(rc, limits);
     if (!rs) {
       spdlog::error("--redis {}: {}", redact_redis_url(cfg.redis_url), rs.error().message);
@@ -222,6 +223,10 @@ int relay_main(int argc, char** argv) {
   flag(app, "--redis", cfg.redis_url,
        "Shared store: redis://[:password@]host:port or unix://[:password@]/path (absent: embedded "
        "in-memory store); prefer SEALRELAY_REDIS or --config for a password: flags show in ps");
+  flag(app, "--redis-connections", cfg.redis_connections,
+       "Most Redis connections this node opens (>= 3; two are the readers'); a request waits for a free "
+       "one up to 5 s, then gets 503")
+      ->check(CLI::Range(size_t{3}, size_t{10000}));
   flag(app, "--state-dir", cfg.state_dir, "Directory for the default tokens file");
   flag(app, "--tokens", cfg.tokens_file, "Tokens file (default <state-dir>/tokens.json)");
   flag(app, "--tls-cert", cfg.tls_cert, "PEM certificate chain: serve HTTPS");

@@ -481,7 +481,7 @@ class StreamReader {
 // ---- RedisStore ------------------------------------------------------------
 
 RedisStore::RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock)
-    : cfg_(cfg), limits_(limits), clock_(std::move(clock)), pool_(ep, cfg.timeout) {
+    : cfg_(cfg), limits_(limits), clock_(std::move(clock)), pool_(ep, cfg.timeout, std::max<size_t>(cfg.connections, 3) - 2) {
   transfer_reader_ = std::make_unique<StreamReader>(
       ep, cfg.timeout, cfg.block, hub_, pool_,
       [this](const std::string& key, const Entry& e) { hub_.publish(key, e); });

@@ -40,6 +40,7 @@ struct RedisConfig {
   std::string url;
   std::chrono::milliseconds timeout{5000};  // connect and per command
   std::chrono::milliseconds block{1000};    // XREAD BLOCK of the readers
+  size_t connections = RedisPool::kDefaultMaxOpen + 2;  // the pool's and the two readers'
 };
 
 class StreamReader;
