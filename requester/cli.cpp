@@ -334,14 +334,36 @@ std::string local_name(const std::string& path) {
   return name;
 }
 
+// A download whose frames are gone from the relay's history (more was in
+// flight than it keeps when the connection broke) goes on as a new transfer
+// from the verified .part, as `--resume` would: at most this many times, and
+// only while each attempt got further than the one before. (A transfer the
+// relay forgot in a restart is left to the user's --resume: the agent may
+// not be back yet.)
+constexpr int kAutoResumes = 5;
+
 void run_get(Context& ctx, GetJob& job, bool resume, bool force, ProgressReporter& progress) {
   auto started = std::chrono::steady_clock::now();
   try {
-    auto sink = must(PartFile::open(job.output, resume, force));
     std::string label = job.target.agent + ":" + job.target.path;
-    Outcome o = request(ctx, job.target, Op::kGet, sink.get(), &progress, label);
-    if (o.answer.type != EntryType::kFile) fail(make_error("not_allowed", "not a file"));
-    job.bytes = o.answer.size;
+    for (int resumed = 0;; ++resumed) {
+      auto sink = must(PartFile::open(job.output, resume, force));
+      try {
+        Outcome o = request(ctx, job.target, Op::kGet, sink.get(), &progress, label);
+        if (o.answer.type != EntryType::kFile) fail(make_error("not_allowed", "not a file"));
+        job.bytes = o.answer.size;
+        break;
+      } catch (const Failure& f) {
+        std::error_code ec;
+        uint64_t held = fs::file_size(sink->part_path(), ec);
+        if (f.error.code != "history_gone" || resumed == kAutoResumes || ec || held <= sink->resume_offset()) throw;
+        if (!ctx.settings().quiet) {
+          std::fprintf(stderr, "%s: the relay cannot continue this transfer (%s); resuming from byte %llu\n",
+                       label.c_str(), f.error.code.c_str(), static_cast<unsigned long long>(held));
+        }
+        resume = true;
+      }
+    }
   } catch (const Failure& f) {
     job.error = f.error;
   }

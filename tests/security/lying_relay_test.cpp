@@ -42,8 +42,10 @@ enum class Format { binary, sse };
 
 class LyingRelayTest : public testing::TestWithParam<Format> {
  protected:
+  virtual std::vector<std::string> relay_args() const { return {}; }
+
   void SetUp() override {
-    auto s = System::start(System::Store::kMemory);
+    auto s = System::start(System::Store::kMemory, relay_args());
     ASSERT_TRUE(s.ok()) << s.error().message;
     sys = std::move(*s);
     ASSERT_TRUE(sys->start_agent("shop-1").ok());
@@ -310,6 +312,37 @@ TEST_P(LyingRelayTest, AStalePartFileEndsInATrailerMismatch) {
   EXPECT_NE(r.output.find("trailer's byte count or SHA-256 does not match"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(out()));
   EXPECT_FALSE(fs::exists(out() + ".part"));
+}
+
+// A connection that breaks with frames in flight: the relay counted them as
+// delivered (the liar read them), the requester never got them. This relay
+// keeps no history (--history-frames 0), so the reconnect asks for frames
+// it no longer holds and gets `gone`; the CLI goes on by itself with a new
+// transfer from its verified .part, and the file is whole.
+class LyingRelayNoHistory : public LyingRelayTest {
+ protected:
+  std::vector<std::string> relay_args() const override { return {"--history-frames", "0"}; }
+};
+
+INSTANTIATE_TEST_SUITE_P(Formats, LyingRelayNoHistory, testing::Values(Format::binary, Format::sse),
+                         [](const testing::TestParamInfo<Format>& f) {
+                           return std::string(f.param == Format::binary ? "Binary" : "Sse");
+                         });
+
+TEST_P(LyingRelayNoHistory, FramesLostInACutConnectionAreFetchedAgainByItself) {
+  std::atomic<int> streams{0};
+  liar->on_stream_open = [&](const std::string&, const LyingRelay::Emit&) { ++streams; };
+  liar->rewrite_events = [&](const std::string&, sse::Event e, const LyingRelay::Emit& emit) {
+    // The first stream passes the answer and frames 1-2, then loses the rest.
+    if (streams.load() == 1 && (e.name == "end" || (e.name == "frame" && std::stoi(e.id) > 2))) return;
+    emit(e);
+  };
+  auto r = get_through_liar();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming from byte"), std::string::npos) << r.output;
+  EXPECT_TRUE(same_file(src, out()));
+  EXPECT_FALSE(fs::exists(out() + ".part"));
+  EXPECT_GE(liar->transfer_posts(), 2) << "a second transfer fetched the rest";
 }
 
 // An event larger than anything the protocol sends (a 3 MiB data line,
