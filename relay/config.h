@@ -23,7 +23,7 @@ struct Config {
   size_t max_frame_bytes = upload::kDefaultMaxFrameBytes;
   uint64_t max_transfer_bytes = 64ull << 30;
   uint64_t window_frames = 16;
-  uint64_t history_frames = 32;
+  uint64_t history_frames = 8;
   uint64_t max_transfers_per_agent = 16;
   size_t max_connections = 1024;
   double rate_per_token = 20, burst_per_token = 100;

@@ -66,7 +66,7 @@ struct TransferInfo {
 // Limits the store enforces atomically with the write they guard.
 struct StoreLimits {
   uint64_t max_transfer_bytes = 64ull << 30;
-  uint64_t history_frames = 32;      // delivered frames kept for Last-Event-ID
+  uint64_t history_frames = 8;       // delivered frames kept for Last-Event-ID
   uint64_t max_transfers_per_agent = 16;
   std::chrono::seconds transfer_ttl{3600};  // idle transfer disappears
   std::chrono::seconds agent_ttl{30 * 24 * 3600};  // directory entry of an absent agent

@@ -28,6 +28,7 @@
 
 #include "bench/e2e/sections.h"
 #include "crypto/protocol.h"
+#include "proto/event_stream.h"
 #include "relay/config.h"
 
 #ifndef SEALRELAY_SOURCE_DIR
@@ -263,12 +264,13 @@ void summarize(const Options& o, const ThroughputResults& t, const LatencyResult
     }
   }
   if (r1g && r1g->redis_growth >= 0) {
-    // Per-transfer window in Redis: frames are kept as SSE text (base64 of
-    // chunk + frame overhead, plus the event's own lines).
+    // Per-transfer window in Redis: frames are kept as event-stream records
+    // (header + frame: chunk + frame overhead).
     relay::Config d;
-    const double sse_frame = 4.0 * std::ceil((protocol::kDefaultChunkBytes + protocol::kFrameOverheadBytes) / 3.0) + 32;
-    const double window = static_cast<double>(d.window_frames) * sse_frame;
-    const double bound = static_cast<double>(d.window_frames + d.history_frames) * sse_frame;
+    const double stored_frame = static_cast<double>(event_stream::kHeaderBytes + protocol::kDefaultChunkBytes +
+                                                    protocol::kFrameOverheadBytes);
+    const double window = static_cast<double>(d.window_frames) * stored_frame;
+    const double bound = static_cast<double>(d.window_frames + d.history_frames) * stored_frame;
     const double g = static_cast<double>(r1g->redis_growth);
     lines.push_back(
         {strf("Redis growth ≤ 2× the per-transfer window, read as window + history (%llu frames ≈ %.1f MB "

@@ -92,7 +92,7 @@ TEST_F(BrowserPage, AnUnauthorizedBrowserSeesTheAgentsRefusal) {
 // is 256 MiB for the relay's window to fill at all; and when the connection
 // breaks, what Chromium had buffered is dropped (a stream that errors loses
 // its queue), so the page asks again from far behind what the relay counted
-// as delivered. The relay's default history (32 frames) then answers `gone`;
+// as delivered. The relay's default history (8 frames) then answers `gone`;
 // this relay keeps 512 so the page gets the rest, changed frame included,
 // from the store.
 class BrowserPageLongHistory : public BrowserPage {

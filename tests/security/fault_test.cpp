@@ -301,8 +301,8 @@ TEST(Faults, ASlowRequesterKeepsRelayMemoryBounded) {
   const double growth = static_cast<double>(peak - baseline) / kMiB;
   std::cout << "relay RSS: baseline " << baseline / kMiB << " MiB, peak " << peak / kMiB << " MiB (+" << growth
             << " MiB) for a " << size / kMiB << " MiB file\n";
-  // Window (16) + history (32) frames of 256 KiB, as base64 SSE: ~16 MiB,
-  // plus buffers and allocator slack. Far below the file's size.
+  // Window (16) + history (8) frames of 256 KiB: ~6 MiB, plus buffers and
+  // allocator slack. Far below the file's size.
   if (kMemoryBoundsMeaningful) {
     EXPECT_LT(growth, 64.0) << "relay memory grew with the file";
   }
