@@ -495,18 +495,26 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
   };
   // Commits `batch` (and the end when `end`), never holding more than
   // `window` undelivered frames: waits for the requester in between.
+  // The info the last append answered: when it shows room in the window,
+  // the next append goes ahead without asking the store again (its
+  // `delivered` can only be behind, so the room is never overestimated;
+  // append itself refuses a transfer that ended or changed hands).
+  std::optional<TransferInfo> known;
   auto commit = [&](bool end) -> bool {
     size_t i = 0;
     while (i < batch.size() || (end && !complete)) {
       size_t k = 0;
       if (i < batch.size()) {
-        auto info = store_->wait_transfer(
-            tid,
-            [&](const TransferInfo& x) {
-              return x.frames - std::min(x.frames, x.delivered) < window || is_terminal(x.state) ||
-                     x.upload_session != session;
-            },
-            cfg_.upload_stall);
+        auto room = [&](const TransferInfo& x) {
+          return x.frames - std::min(x.frames, x.delivered) < window || is_terminal(x.state) ||
+                 x.upload_session != session;
+        };
+        Result<TransferInfo> info = make_error("store_error", "not read");
+        if (known && room(*known)) {
+          info = *known;
+        } else {
+          info = store_->wait_transfer(tid, room, cfg_.upload_stall);
+        }
         if (!info) {
           err = info.error();
           return false;
@@ -541,6 +549,7 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
         metrics_.bytes_committed += f.bytes;
       }
       set_queue(*r);
+      known = *r;
       next += k;
       i += k;
       if (last) complete = true;
