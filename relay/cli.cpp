@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -85,6 +86,12 @@ void reexec_without_thread_cache(char** argv) {
   if (tunables.find("glibc.malloc.tcache_count") != std::string::npos) return;
   tunables += (tunables.empty() ? "" : ":") + std::string("glibc.malloc.tcache_count=0");
   if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
+  // The binary's own path, so the process keeps its name (ps, top, pgrep
+  // show "exe" after an exec of /proc/self/exe); that path, if the file was
+  // replaced since (an upgrade), is gone: then /proc/self/exe.
+  std::array<char, 4096> self{};
+  ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
+  if (n > 0 && static_cast<size_t>(n) < self.size() - 1) ::execv(self.data(), argv);
   ::execv("/proc/self/exe", argv);
   spdlog::debug("re-exec for GLIBC_TUNABLES failed: {}", std::strerror(errno));  // carry on as is
 }

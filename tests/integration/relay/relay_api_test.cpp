@@ -42,6 +42,16 @@ class RelayApi : public ::testing::Test {
   Agent agent;
 };
 
+// `serve` executes itself again once (relay/cli.cpp, for glibc's tunables):
+// the process must keep its name, or ps, top and pgrep show "exe".
+TEST_F(RelayApi, TheServingProcessKeepsItsName) {
+  start();
+  std::ifstream comm("/proc/" + std::to_string(relay->process().pid()) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  EXPECT_EQ(name, "sealrelay-relay");
+}
+
 TEST_F(RelayApi, OpaqueFramesGoFromTheAgentUploadToTheRequesterStreamBitForBit) {
   start();
   agent.connect();
