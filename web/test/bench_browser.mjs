@@ -12,52 +12,22 @@
 // Usage: node web/test/bench_browser.mjs [MiB per figure, default 128] [chunk KiB, default 256]
 //   SEALRELAY_CHROMIUM=/path/to/chromium (default /usr/bin/chromium)
 import { readFileSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { extname, join, normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 
+import { descendants, serveWebFile } from './bench_support.mjs';
 import { webDir } from './helpers.mjs';
 
 const mib = Number(process.argv[2] ?? 128);
 const chunkKiB = Number(process.argv[3] ?? 256);
 const { chromium } = createRequire(join(webDir, 'package.json'))('playwright-core');
 
-// Pids of the processes descending from this one whose command line says
-// they are Chromium renderers.
-function rendererPids() {
-  const children = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(name));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  const out = [];
-  const queue = [process.pid];
-  while (queue.length > 0) {
-    const pid = queue.pop();
-    for (const child of children.get(pid) ?? []) {
-      queue.push(child);
-      try {
-        if (readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('--type=renderer')) out.push(child);
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-  }
-  return out;
-}
-
 // CPU milliseconds used so far by every thread of the renderers.
 function rendererCpuMs() {
   let ns = 0;
-  for (const pid of rendererPids()) {
+  for (const { pid, cmdline } of descendants()) {
+    if (!cmdline.includes('--type=renderer')) continue;
     let tids = [];
     try {
       tids = readdirSync(`/proc/${pid}/task`);
@@ -75,19 +45,13 @@ function rendererCpuMs() {
   return ns / 1e6;
 }
 
-const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html' };
 const server = createServer(async (req, res) => {
   const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
   if (path === '/') {
     res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>bench</title>');
     return;
   }
-  try {
-    const body = await readFile(join(webDir, path));
-    res.writeHead(200, { 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body);
-  } catch {
-    res.writeHead(404).end();
-  }
+  await serveWebFile(path, res);
 });
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const origin = `http://127.0.0.1:${server.address().port}`;

@@ -16,12 +16,11 @@
 //
 // Usage: node web/test/bench_pipeline.mjs [MiB, default 256] [rounds, default 2]
 //   SEALRELAY_CHROMIUM=/path/to/chromium (default /usr/bin/chromium)
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 
 import * as base64 from '../js/base64.js';
 import { utf8 } from '../js/bytes.js';
@@ -30,6 +29,7 @@ import { FrameSealer } from '../js/frames.js';
 import { identityOf } from '../js/noise.js';
 import { encodeAnswer, encodeRequest } from '../js/payloads.js';
 import { InitiatorHandshake, ResponderHandshake } from '../js/session.js';
+import { descendants, serveWebFile } from './bench_support.mjs';
 import { webDir } from './helpers.mjs';
 
 const mib = Number(process.argv[2] ?? 256);
@@ -78,7 +78,6 @@ const formatsServed = new Set();
 
 // ---- The server: web/ and the relay's three routes for this transfer ----
 
-const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript' };
 const server = createServer(async (req, res) => {
   const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
   if (path === '/') {
@@ -99,12 +98,7 @@ const server = createServer(async (req, res) => {
   } else if (path.startsWith('/v1/transfers/')) {
     res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
   } else {
-    try {
-      const body = await readFile(join(webDir, path));
-      res.writeHead(200, { 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+    await serveWebFile(path, res);
   }
 });
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -113,32 +107,15 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 // ---- CPU of Chromium's processes (descendants of this one), from /proc ----
 
 function chromiumCpuSeconds() {
-  const children = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
+  const out = { renderer: 0, other: 0 };
+  for (const { pid, cmdline } of descendants()) {
+    if (!cmdline.includes('chrom')) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(name));
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[cmdline.includes('--type=renderer') ? 'renderer' : 'other'] += (Number(f[11]) + Number(f[12])) / 100;
     } catch {
       // Gone meanwhile.
-    }
-  }
-  const out = { renderer: 0, other: 0 };
-  const queue = [process.pid];
-  while (queue.length > 0) {
-    for (const pid of children.get(queue.pop()) ?? []) {
-      queue.push(pid);
-      try {
-        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        if (!cmdline.includes('chrom')) continue;
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out[cmdline.includes('--type=renderer') ? 'renderer' : 'other'] += (Number(f[11]) + Number(f[12])) / 100;
-      } catch {
-        // Gone meanwhile.
-      }
     }
   }
   return out;
