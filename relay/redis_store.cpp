@@ -481,7 +481,8 @@ class StreamReader {
 // ---- RedisStore ------------------------------------------------------------
 
 RedisStore::RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock)
-    : cfg_(cfg), limits_(limits), clock_(std::move(clock)), pool_(ep, cfg.timeout, std::max<size_t>(cfg.connections, 3) - 2) {
+    : cfg_(cfg), limits_(limits), clock_(std::move(clock)), pool_(ep, cfg.timeout,
+            std::max(cfg.connections, RedisConfig::kReaderConnections + 1) - RedisConfig::kReaderConnections) {
   transfer_reader_ = std::make_unique<StreamReader>(
       ep, cfg.timeout, cfg.block, hub_, pool_,
       [this](const std::string& key, const Entry& e) { hub_.publish(key, e); });

@@ -40,7 +40,10 @@ struct RedisConfig {
   std::string url;
   std::chrono::milliseconds timeout{5000};  // connect and per command
   std::chrono::milliseconds block{1000};    // XREAD BLOCK of the readers
-  size_t connections = RedisPool::kDefaultMaxOpen + 2;  // the pool's and the two readers'
+  // Each RedisStore holds one connection per reader thread (inbox and
+  // transfers) besides its pool.
+  static constexpr size_t kReaderConnections = 2;
+  size_t connections = RedisPool::kDefaultMaxOpen + kReaderConnections;  // pool + readers, >= 3
 };
 
 class StreamReader;
