@@ -301,7 +301,7 @@ TEST(Faults, ASlowRequesterKeepsRelayMemoryBounded) {
   const double growth = static_cast<double>(peak - baseline) / kMiB;
   std::cout << "relay RSS: baseline " << baseline / kMiB << " MiB, peak " << peak / kMiB << " MiB (+" << growth
             << " MiB) for a " << size / kMiB << " MiB file\n";
-  // Window (16) + history (8) frames of 256 KiB: ~6 MiB, plus buffers and
+  // Window (16) + history (8) frames of 252 KiB: ~6 MiB, plus buffers and
   // allocator slack. Far below the file's size.
   if (kMemoryBoundsMeaningful) {
     EXPECT_LT(growth, 64.0) << "relay memory grew with the file";

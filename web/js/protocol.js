@@ -25,7 +25,7 @@ export const FRAME_AD_BYTES = HASH_BYTES + FRAME_NONCE_OFFSET;
 export const FRAME_KEY_LABEL = 'sealrelay/1 frame key';
 
 export const MIN_CHUNK_BYTES = 4 * 1024;
-export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+export const DEFAULT_CHUNK_BYTES = 252 * 1024;   // as crypto/protocol.h: fits Redis's 256 KiB allocations
 export const MAX_CHUNK_BYTES = 1024 * 1024;
 export const MAX_FRAME_BYTES = FRAME_OVERHEAD_BYTES + MAX_CHUNK_BYTES;
 

@@ -17,7 +17,7 @@ test('a request encodes as the C++ encoder does (sorted keys) and round-trips', 
                '{"chunk_size":262144,"offset":0,"op":"get","path":"/photos/2026/a.jpg","ts":1763677025123,"v":1}');
   assert.deepEqual(decodeRequest(encodeRequest(request)), request);
   assert.deepEqual(decodeRequest(utf8('{"v":1,"op":"list","path":"/s","ts":5}')),
-                   { op: 'list', path: '/s', offset: 0, chunkSize: 262144, timestampMs: 5 }, 'defaults');
+                   { op: 'list', path: '/s', offset: 0, chunkSize: 258048, timestampMs: 5 }, 'defaults');
 });
 
 test('answers and refusals round-trip', () => {

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <thread>
 
+#include "crypto/protocol.h"
+#include "proto/event_stream.h"
 #include "relay/memory_store.h"
 #include "relay/redis_store.h"
 #include "tests/support/support.h"
@@ -394,6 +396,34 @@ TYPED_TEST(StoreTest, AnAbandonedTransferDisappearsByItself) {
 TYPED_TEST(StoreTest, PingAnswers) {
   auto s = this->make();
   EXPECT_TRUE(s->ping().ok());
+}
+
+// The default chunk is sized so that a frame held in Redis takes one 256 KiB
+// allocation (jemalloc's size class) and not 320 KiB: the window and history
+// of every transfer sit in Redis's memory (crypto/protocol.h).
+TEST(RedisStoreMemory, AFrameOfTheDefaultChunkSizeFitsOneQuarterMebibyteInRedis) {
+  RedisFactory factory;
+  if (std::string why = factory.skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  auto s = factory.make({});
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->agent_connect({"shop-1", "cGs=", "v1", 0, false}, "s1").ok());
+  ASSERT_TRUE(s->create_transfer("t1", "shop-1", "r1", "{}").ok());
+  ASSERT_TRUE(s->answer("t1", "A").ok());
+  ASSERT_TRUE(s->begin_upload("t1", "u1", 0).ok());
+  constexpr size_t kFrames = 8;
+  const size_t frame_bytes = protocol::kDefaultChunkBytes + protocol::kFrameOverheadBytes;
+  std::vector<Store::Frame> frames;
+  for (size_t i = 0; i < kFrames; ++i) {
+    std::string record(event_stream::kHeaderBytes + frame_bytes, static_cast<char>('a' + i));
+    frames.push_back({std::make_shared<const std::string>(std::move(record)), frame_bytes});
+  }
+  auto r = s->append("t1", "u1", 0, frames, "");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto usage = factory.server->command({"MEMORY", "USAGE", "sr:{t:t1}:ev", "SAMPLES", "0"});
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  // 256 KiB per frame, plus a little for the stream's own structures.
+  EXPECT_LE(std::stoull(*usage), kFrames * 256 * 1024 + 16 * 1024)
+      << "a default frame no longer fits jemalloc's 256 KiB class";
 }
 
 TEST(Mailbox, DropsEverythingAndSaysLaggedWhenOverItsBudget) {
