@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr size_t kChunk = 256 * 1024;
+constexpr size_t kChunk = protocol::kDefaultChunkBytes;  // what the CLI asks for and the agent answers
 // Five data frames (the last one short) and the trailer: frame ids 1..5 are
 // data, id 6 is the trailer (SSE id = frame index + 1).
 constexpr size_t kFileBytes = 4 * kChunk + 1000;
