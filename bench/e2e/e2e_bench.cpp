@@ -284,10 +284,12 @@ void summarize(const Options& o, const ThroughputResults& t, const LatencyResult
   }
   if (c.measured) {
     lines.push_back({strf("%d concurrent transfers: all bit-identical", c.transfers),
-                     strf("%d of %d", c.identical, c.transfers), verdict(c.identical == c.transfers)});
+                     strf("%d of %d (%d batches)", c.identical, c.checked(), c.batches),
+                     verdict(c.identical == c.checked())});
     lines.push_back(
         {strf("%d concurrent transfers: aggregate ≥ 0.8× one transfer", c.transfers),
-         strf("×%.2f (%.0f vs %.0f MB/s)", c.aggregate_mbs() / c.single_mbs, c.aggregate_mbs(), c.single_mbs),
+         strf("×%.2f (%.0f vs %.0f MB/s; median of %d batches, the first ×%.2f)", c.aggregate_mbs() / c.single_mbs,
+              c.aggregate_mbs(), c.single_mbs, c.batches, c.batch_mbs.empty() ? 0 : c.batch_mbs[0] / c.single_mbs),
          verdict(c.aggregate_mbs() >= 0.8 * c.single_mbs)});
   } else {
     absent("100 concurrent transfers: all bit-identical, aggregate ≥ 0.8× one transfer",
@@ -361,7 +363,7 @@ int main(int argc, char** argv) {
                  "(d: many transfers at once)")
       ->capture_default_str();
   app.add_option("--repeat", o.repeat,
-                 "Rounds of every throughput and baseline row (alternating); the median round is reported")
+                 "Rounds of every throughput and baseline row (alternating), and batches of the concurrent part; the median is reported")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   app.add_option("--gets", o.gets, "1 KiB gets for the latency part")

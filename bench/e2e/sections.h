@@ -21,7 +21,7 @@ inline constexpr uint64_t kMiB = 1ull << 20;
 struct Options {
   std::vector<uint64_t> sizes_mib{10, 100, 1024};
   std::vector<std::string> parts{"throughput", "baselines", "latency", "concurrent"};
-  int repeat = 3;  // rounds per throughput row, median reported
+  int repeat = 3;  // rounds per throughput row and concurrent batches, median reported
   int gets = 200;
   int concurrent = 100;
   int agents = 20;
@@ -101,16 +101,22 @@ LatencyResults run_latency(const Options& o);
 
 // ---- d: concurrent transfers ------------------------------------------------
 
+// One batch: `transfers` at once. The figures of the median batch (by
+// aggregate MB/s) are reported; every batch's outputs are checked.
 struct ConcurrentResults {
   bool measured = false;
   std::string error;
-  int transfers = 0, identical = 0, failed = 0;
-  uint64_t bytes = 0;
+  int transfers = 0;           // per batch
+  int batches = 0;
+  int identical = 0, failed = 0;  // over all batches
+  std::vector<double> batch_mbs;  // every batch, in the order run
+  uint64_t bytes = 0;             // per batch
   double seconds = 0, cpu_total = 0;
   double single_mbs = 0, single_seconds = 0;  // median of the single runs
   std::vector<double> single_runs_mbs;
   long rss_relay_kb = -1, redis_growth = -1, redis_held_after = -1;
   double aggregate_mbs() const { return static_cast<double>(bytes) / 1e6 / seconds; }
+  int checked() const { return transfers * batches; }
 };
 ConcurrentResults run_concurrent(const Options& o);
 
