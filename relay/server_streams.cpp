@@ -508,7 +508,9 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
     queued = q;
   };
 
-  upload::Reader records(cfg_.max_frame_bytes);
+  // Frames come split across cpp-httplib's 4 KiB reads: the reader gathers
+  // each into a buffer with room for the record header, kept as the record.
+  upload::Reader records(cfg_.max_frame_bytes, event_stream::kHeaderBytes);
   uint64_t next = first;
   bool complete = false;
   std::optional<Error> err;
@@ -587,9 +589,10 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
 
   bool ok = reader([&](const char* data, size_t len) {
     auto fed = records.feed(std::string_view(data, len), [&](std::string_view frame) {
-      batch.push_back({std::make_shared<const std::string>(event_stream::record(
-                           event_stream::Type::frame, next + batch.size() + 1, frame)),
-                       frame.size()});
+      const size_t bytes = frame.size();
+      batch.push_back({std::make_shared<const std::string>(event_stream::record_in_place(
+                           records.take_frame(), event_stream::Type::frame, next + batch.size() + 1)),
+                       bytes});
       return true;
     });
     if (!fed) {
