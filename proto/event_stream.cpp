@@ -39,16 +39,6 @@ std::string record(Type type, uint64_t id, std::string_view data) {
   return out;
 }
 
-std::string record_in_place(std::string&& buffer, Type type, uint64_t id) {
-  if (buffer.size() < kHeaderBytes || buffer.size() - kHeaderBytes > UINT32_MAX) std::abort();
-  std::string header;
-  header.push_back(static_cast<char>(type));
-  put_be<uint64_t>(header, id);
-  put_be<uint32_t>(header, static_cast<uint32_t>(buffer.size() - kHeaderBytes));
-  std::copy(header.begin(), header.end(), buffer.begin());
-  return std::move(buffer);
-}
-
 std::optional<RecordView> read_record(std::string_view whole) {
   if (whole.size() < kHeaderBytes) return std::nullopt;
   auto p = reinterpret_cast<const uint8_t*>(whole.data());

@@ -40,9 +40,6 @@ inline constexpr size_t kDefaultMaxData = 2u << 20;
 void append_record(std::string& out, Type type, uint64_t id, std::string_view data);
 
 std::string record(Type type, uint64_t id, std::string_view data);
-// The record whose data is `buffer` past its first kHeaderBytes, which this
-// fills in: a record without copying the data (upload::Reader::take_frame).
-std::string record_in_place(std::string&& buffer, Type type, uint64_t id);
 
 // One whole record, as append_record wrote it (the relay stores events this
 // way and renders them as SSE from it). nullopt when `whole` is not exactly

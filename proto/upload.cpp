@@ -27,21 +27,7 @@ void append_record(std::string& out, std::span<const uint8_t> frame) {
 
 void append_end(std::string& out) { put_u32(out, 0); }
 
-Reader::Reader(size_t max_frame_bytes, size_t headroom) : max_frame_(max_frame_bytes), headroom_(headroom) {}
-
-std::string Reader::take_frame() {
-  if (buffering_ && current_.data() == payload_.data() + headroom_) {
-    std::string out = std::move(payload_);
-    payload_ = std::string();
-    current_ = {};
-    return out;
-  }
-  std::string out;
-  out.reserve(headroom_ + current_.size());
-  out.assign(headroom_, '\0');
-  out.append(current_);
-  return out;
-}
+Reader::Reader(size_t max_frame_bytes) : max_frame_(max_frame_bytes) {}
 
 Result<void> Reader::feed(std::string_view bytes, const OnFrame& on_frame) {
   if (failed_) return *failed_;
@@ -74,31 +60,22 @@ Result<void> Reader::feed(std::string_view bytes, const OnFrame& on_frame) {
       in_payload_ = true;
     }
     // Whole record in this slice and nothing buffered: hand out a view.
-    if (!buffering_ && bytes.size() >= length_) {
-      current_ = bytes.substr(0, length_);
+    if (payload_.empty() && bytes.size() >= length_) {
+      std::string_view frame = bytes.substr(0, length_);
       bytes.remove_prefix(length_);
       in_payload_ = false;
       ++frames_;
-      bool keep = on_frame(current_);
-      current_ = {};
-      if (!keep) return fail(make_error("upload_aborted", "upload stopped by receiver"));
+      if (!on_frame(frame)) return fail(make_error("upload_aborted", "upload stopped by receiver"));
       continue;
     }
-    if (!buffering_) {
-      buffering_ = true;
-      payload_.reserve(headroom_ + length_);  // length_ <= max_frame_ checked above
-      payload_.assign(headroom_, '\0');
-    }
-    size_t take = std::min(static_cast<size_t>(length_) - (payload_.size() - headroom_), bytes.size());
+    if (payload_.empty()) payload_.reserve(length_);  // length_ <= max_frame_ checked above
+    size_t take = std::min(static_cast<size_t>(length_) - payload_.size(), bytes.size());
     payload_.append(bytes.substr(0, take));
     bytes.remove_prefix(take);
-    if (payload_.size() - headroom_ < length_) return {};
+    if (payload_.size() < length_) return {};
     in_payload_ = false;
     ++frames_;
-    current_ = std::string_view(payload_).substr(headroom_);
-    bool keep = on_frame(current_);
-    current_ = {};
-    buffering_ = false;
+    bool keep = on_frame(payload_);
     payload_.clear();
     if (!keep) return fail(make_error("upload_aborted", "upload stopped by receiver"));
   }

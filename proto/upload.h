@@ -43,19 +43,12 @@ class Reader {
   // "upload_aborted" and the reader stays stopped).
   using OnFrame = std::function<bool(std::string_view frame)>;
 
-  // `headroom`: free bytes before the frame in what take_frame() returns.
-  explicit Reader(size_t max_frame_bytes = kDefaultMaxFrameBytes, size_t headroom = 0);
+  explicit Reader(size_t max_frame_bytes = kDefaultMaxFrameBytes);
 
   // Consumes `bytes`. Errors are sticky: "frame_too_large" (a length above
   // the limit, found from its 4 header bytes alone), "trailing_data" (bytes
   // after the end record), "upload_aborted" (on_frame returned false).
   Result<void> feed(std::string_view bytes, const OnFrame& on_frame);
-
-  // Only inside on_frame: the frame as a string of `headroom` free bytes
-  // followed by the frame, to keep. A frame that came split across feeds
-  // (any large one) is handed over without a copy. The view on_frame got is
-  // invalid afterwards.
-  std::string take_frame();
 
   // True once the end record has been read.
   bool ended() const { return ended_; }
@@ -73,10 +66,7 @@ class Reader {
   size_t header_fill_ = 0;
   bool in_payload_ = false;
   uint32_t length_ = 0;
-  size_t headroom_;
-  std::string payload_;  // headroom_ bytes, then the payload bytes of a record split across feeds
-  bool buffering_ = false;
-  std::string_view current_;  // the frame on_frame is looking at
+  std::string payload_;  // payload bytes of a record split across feeds
   bool ended_ = false;
   uint64_t frames_ = 0;
   std::optional<Error> failed_;

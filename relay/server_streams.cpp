@@ -508,9 +508,7 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
     queued = q;
   };
 
-  // Frames come split across cpp-httplib's 4 KiB reads: the reader gathers
-  // each into a buffer with room for the record header, kept as the record.
-  upload::Reader records(cfg_.max_frame_bytes, event_stream::kHeaderBytes);
+  upload::Reader records(cfg_.max_frame_bytes);
   uint64_t next = first;
   bool complete = false;
   std::optional<Error> err;
@@ -589,10 +587,9 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
 
   bool ok = reader([&](const char* data, size_t len) {
     auto fed = records.feed(std::string_view(data, len), [&](std::string_view frame) {
-      const size_t bytes = frame.size();
-      batch.push_back({std::make_shared<const std::string>(event_stream::record_in_place(
-                           records.take_frame(), event_stream::Type::frame, next + batch.size() + 1)),
-                       bytes});
+      batch.push_back({std::make_shared<const std::string>(event_stream::record(
+                           event_stream::Type::frame, next + batch.size() + 1, frame)),
+                       frame.size()});
       return true;
     });
     if (!fed) {

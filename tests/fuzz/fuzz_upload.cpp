@@ -1,8 +1,7 @@
 // proto/upload.h Reader: the body of a frames upload, as the relay reads it
 // from an agent (or from anyone holding a stolen agent token). Properties:
 //  * no record above the limit is ever buffered or delivered;
-//  * the records do not depend on how the body was split into reads, nor on
-//    whether they are taken (take_frame, with headroom) or viewed;
+//  * the records do not depend on how the body was split into reads;
 //  * what was delivered, written back as records, is exactly the bytes the
 //    reader consumed (no byte invented, none skipped).
 #include <string>
@@ -24,26 +23,16 @@ struct Outcome {
   bool at_boundary = false;
 };
 
-constexpr size_t kHeadroom = 13;
-
-// `take`: frames are taken with take_frame() after kHeadroom bytes.
-Outcome read(std::string_view body, std::string_view splits, size_t stop_after, bool take) {
+Outcome read(std::string_view body, std::string_view splits, size_t stop_after) {
   Outcome o;
-  upload::Reader r(kMaxFrame, take ? kHeadroom : 0);
+  upload::Reader r(kMaxFrame);
   size_t at = 0, s = 0;
   while (at < body.size() && o.error.empty()) {
     size_t n = splits.empty() ? body.size() : 1 + static_cast<uint8_t>(splits[s++ % splits.size()]) % 32;
     if (n > body.size() - at) n = body.size() - at;
     auto res = r.feed(body.substr(at, n), [&](std::string_view f) {
       FUZZ_CHECK(!f.empty() && f.size() <= kMaxFrame);
-      if (take) {
-        const size_t n = f.size();
-        std::string whole = r.take_frame();
-        FUZZ_CHECK(whole.size() == kHeadroom + n);
-        o.frames.push_back(whole.substr(kHeadroom));
-      } else {
-        o.frames.emplace_back(f);
-      }
+      o.frames.emplace_back(f);
       return o.frames.size() < stop_after;
     });
     if (!res) o.error = res.error().code;
@@ -62,8 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t stop_after = 1 + in.byte();
   std::string_view splits = in.bytes(in.byte() % 8);
   std::string_view body = in.rest();
-  Outcome whole = read(body, {}, stop_after, false);
-  Outcome pieces = read(body, splits.empty() ? std::string_view("\x03", 1) : splits, stop_after, true);
+  Outcome whole = read(body, {}, stop_after);
+  Outcome pieces = read(body, splits.empty() ? std::string_view("\x03", 1) : splits, stop_after);
   FUZZ_CHECK(whole.error == pieces.error);
   FUZZ_CHECK(whole.frames == pieces.frames);
   FUZZ_CHECK(whole.ended == pieces.ended);

@@ -43,12 +43,6 @@ TEST(EventStreamWriter, WritesTypeIdLengthThenData) {
   EXPECT_EQ(type_of("message"), std::nullopt);
 }
 
-TEST(EventStreamWriter, ARecordInPlaceIsTheSameRecord) {
-  std::string data(70000, 'q');
-  EXPECT_EQ(record_in_place(std::string(kHeaderBytes, '\0') + data, Type::frame, 42), record(Type::frame, 42, data));
-  EXPECT_EQ(record_in_place(std::string(kHeaderBytes, '\xff'), Type::end, 7), record(Type::end, 7, ""));
-}
-
 TEST(EventStreamReader, DeliversEveryEventWhateverTheSplit) {
   const std::string body = sample();
   for (size_t step : {size_t{1}, size_t{2}, size_t{7}, size_t{13}, size_t{4096}, body.size()}) {

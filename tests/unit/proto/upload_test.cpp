@@ -57,26 +57,6 @@ TEST(UploadReader, ReadsRecordsAndTheEndAtEverySplit) {
   }
 }
 
-TEST(UploadReader, TakeFrameHandsOverEveryFrameAfterItsHeadroomAtEverySplit) {
-  std::vector<std::string> frames = {"a", std::string(5000, 'b'), std::string(70000, '\0'), "zz"};
-  std::string body = body_of(frames, true);
-  for (size_t step : {1u, 3u, 4u, 5u, 4096u, 1u << 20}) {
-    Reader r(1 << 20, 13);
-    std::vector<std::string> taken;
-    for (size_t i = 0; i < body.size(); i += step) {
-      ASSERT_TRUE(r.feed(std::string_view(body).substr(i, step), [&](std::string_view f) {
-        const size_t n = f.size();
-        std::string whole = r.take_frame();
-        EXPECT_EQ(whole.size(), 13 + n) << step;
-        taken.push_back(whole.substr(13));
-        return true;
-      })) << step;
-    }
-    EXPECT_EQ(taken, frames) << step;
-    EXPECT_TRUE(r.ended());
-  }
-}
-
 TEST(UploadReader, ABodyCutBetweenRecordsIsAtABoundaryAndCutInsideOneIsNot) {
   std::string body = body_of({"hello", "world"}, false);
   Reader r;
