@@ -258,8 +258,7 @@ Result<TransferInfo> MemoryStore::append(const std::string& tid, const std::stri
   }
   for (auto& f : frames) {
     uint64_t id = ++t->info.frames;
-    add_event_locked(*t, Entry{{id, 0}, "frame", "", f.record,
-                               f.bytes});
+    add_event_locked(*t, Entry{{id, 0}, "frame", "", f.record, f.bytes});
   }
   t->info.bytes = bytes;
   if (!end_record.empty()) {

@@ -38,9 +38,7 @@ struct Server::Stream {
   uint64_t delivered_marked = 0;
   bool binary = false;   // event streams: records as stored (proto/event_stream.h), else SSE
   std::string rendered;  // SSE rendering of the last event, reused
-  // Event streams frame their own chunks (see write()); `chunks` counts them.
-  bool own_chunks = false;
-  uint64_t chunks = 0;
+  uint64_t chunks = 0;  // HTTP chunks written (see write())
 };
 
 namespace {
@@ -49,32 +47,27 @@ namespace {
 // 0.12.0; see dependencies.md §1.a).
 bool peer_alive(httplib::DataSink& sink) { return sink.is_writable(); }
 
-// An event stream's body is chunked (Transfer-Encoding) by the relay itself:
+// A stream's body is chunked (Transfer-Encoding) by the relay itself:
 // cpp-httplib's chunked provider copies every write three times to frame it,
 // while its provider without a length hands each write to the socket as is
 // (the relay's CPU per GB: 0.80 -> 0.70 s through the embedded store, 1.31 ->
 // 1.15 through Redis; docs/performance.md). The wire is the same: a client
-// still tells a complete stream from a cut one by the last chunk. Each write is one chunk: a small write of its size
-// line (with the CRLF that ends the chunk before it), then the bytes.
+// still tells a complete stream from a cut one by the last chunk. Each write
+// is one chunk: a small write of its size line (with the CRLF that ends the
+// chunk before it), then the bytes.
 bool write(Server::Stream& st, httplib::DataSink& sink, std::string_view s) {
   if (s.empty()) return true;  // an empty write would end the stream
   st.last_write = SteadyClock::now();
   ++st.writes;
-  if (st.own_chunks) {
-    char size_line[24];
-    int n = std::snprintf(size_line, sizeof size_line, "%s%zx\r\n", st.chunks++ ? "\r\n" : "", s.size());
-    if (!sink.write(size_line, static_cast<size_t>(n))) return false;
-  }
-  return sink.write(s.data(), s.size());
+  char size_line[24];
+  int n = std::snprintf(size_line, sizeof size_line, "%s%zx\r\n", st.chunks++ ? "\r\n" : "", s.size());
+  return sink.write(size_line, static_cast<size_t>(n)) && sink.write(s.data(), s.size());
 }
 
-// Ends a stream cleanly: the last chunk (for own_chunks), then the body.
+// Ends a stream cleanly: the last chunk, then the body.
 void end_stream(Server::Stream& st, httplib::DataSink& sink) {
-  if (st.own_chunks) {
-    std::string_view last = st.chunks ? "\r\n0\r\n\r\n" : "0\r\n\r\n";
-    if (!sink.write(last.data(), last.size())) return;
-  }
-  sink.done();
+  std::string_view last = st.chunks ? "\r\n0\r\n\r\n" : "0\r\n\r\n";
+  if (sink.write(last.data(), last.size())) sink.done();
 }
 
 // The SSE form of a stored record (docs/api.md): the same name and id, and
@@ -132,9 +125,11 @@ bool heartbeat_due(const Server::Stream& st, std::chrono::milliseconds heartbeat
   return SteadyClock::now() >= st.last_write + heartbeat;
 }
 
+// Every stream's headers; its body goes through write() and end_stream().
 void sse_headers(httplib::Response& res) {
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
+  res.set_header("Transfer-Encoding", "chunked");
 }
 
 // Last-Event-ID of the requester stream: "" (from the start), "0" (after the
@@ -180,8 +175,6 @@ void Server::transfer_events(const httplib::Request& req, httplib::Response& res
   st->binary = wants_binary(req);
   ++metrics_.event_streams;
   sse_headers(res);
-  st->own_chunks = true;
-  res.set_header("Transfer-Encoding", "chunked");
   res.set_content_provider(
       std::string(st->binary ? event_stream::kContentType : sse::kContentType),
       [this, st](size_t, httplib::DataSink& sink) { return pump_events(*st, sink); },
@@ -338,7 +331,7 @@ void Server::control_stream(const httplib::Request& req, httplib::Response& res)
   ++metrics_.agents_online;
   spdlog::info("agent {} connected from {}", who->agent, req.remote_addr);
   sse_headers(res);
-  res.set_chunked_content_provider(
+  res.set_content_provider(
       std::string(sse::kContentType),
       [this, st](size_t, httplib::DataSink& sink) { return pump_control(*st, sink); },
       [this, st](bool) {
@@ -394,7 +387,7 @@ bool Server::pump_control(Stream& st, httplib::DataSink& sink) {
     auto alive = store_->agent_heartbeat(st.agent, st.session);
     if (alive && !*alive) {
       spdlog::info("agent {}: a newer control stream took over", st.agent);
-      sink.done();
+      end_stream(st, sink);
       return true;
     }
   }
