@@ -171,10 +171,8 @@ ConcurrentResults run_concurrent(const Options& o) {
     std::fprintf(stderr, "  %.0f MB/s, %d of %d bit-identical\n", res.batch_mbs.back(), identical, o.concurrent);
   }
   res.batches = o.repeat;
-  std::vector<size_t> order(runs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return runs[x].seconds < runs[y].seconds; });
-  const Batch& median = runs[order[order.size() / 2]];
+  std::sort(runs.begin(), runs.end(), [](const Batch& x, const Batch& y) { return x.seconds < y.seconds; });
+  const Batch& median = runs[runs.size() / 2];
   res.seconds = median.seconds;
   res.cpu_total = median.cpu;
   res.rss_relay_kb = median.rss_relay_kb;

@@ -363,7 +363,8 @@ int main(int argc, char** argv) {
                  "(d: many transfers at once)")
       ->capture_default_str();
   app.add_option("--repeat", o.repeat,
-                 "Rounds of every throughput and baseline row (alternating), and batches of the concurrent part; the median is reported")
+                 "Rounds of every throughput and baseline row (alternating), and batches of the concurrent part; "
+                 "the median is reported")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   app.add_option("--gets", o.gets, "1 KiB gets for the latency part")
