@@ -38,3 +38,11 @@ export const MAX_ABORT_BYTES = 4096;
 
 // Payloads (docs/protocol.md §4).
 export const MAX_PATH_BYTES = 4096;
+
+// Ids (docs/api.md §Ids), as proto/ids.h: an agent id names a folder, a pin
+// and a word on the screen, so one received from the relay is checked first.
+export const AGENT_ID_RULE = '1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit';
+const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const TRANSFER_ID = /^t_[0-9a-f]{32}$/;
+export function validAgentId(id) { return typeof id === 'string' && AGENT_ID.test(id); }
+export function validTransferId(id) { return typeof id === 'string' && TRANSFER_ID.test(id); }
