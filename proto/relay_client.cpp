@@ -235,7 +235,7 @@ Result<nlohmann::json> RelayClient::upload(const std::string& path, const Header
           sink.done();
           return true;
         }
-        // An empty write would end the body early (dependencies.md §1.a).
+        // An empty write would end the body early (docs/dependencies.md §1.a).
         return buffer.empty() || sink.write(buffer.data(), buffer.size());
       },
       "application/octet-stream");

@@ -3,7 +3,7 @@
 // cpp-httplib 0.11.4 runs each connection on a pool thread for the
 // connection's whole life (every SSE stream, every upload) and queues new
 // connections without limit when all threads are busy: they hang, no 503
-// (shared/reference/dependencies.md §1.f). This pool has up to `workers`
+// (docs/dependencies.md §1.f). This pool has up to `workers`
 // threads for up to `max_connections` connections plus headroom, counts the
 // connections being served, and when every worker is busy runs a new
 // connection on a short-lived overflow thread (at most `overflow`) so the

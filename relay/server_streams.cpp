@@ -1,7 +1,7 @@
 // The long-lived routes: the agent control stream, the requester event
 // stream (both SSE), the frame upload; and the agent's answer and status.
 //
-// SSE providers follow dependencies.md §1.a: exact text/event-stream, every
+// SSE providers follow docs/dependencies.md §1.a: exact text/event-stream, every
 // call blocks at most until the next heartbeat is due, and every idle wake
 // either writes a heartbeat or checks sink.is_writable() (0.11.4 otherwise
 // keeps calling a provider whose client is gone, forever).
@@ -44,7 +44,7 @@ struct Server::Stream {
 namespace {
 
 // The one place that uses DataSink::is_writable (removed in cpp-httplib
-// 0.12.0; see dependencies.md §1.a).
+// 0.12.0; see docs/dependencies.md §1.a).
 bool peer_alive(httplib::DataSink& sink) { return sink.is_writable(); }
 
 // A stream's body is chunked (Transfer-Encoding) by the relay itself:

@@ -1,4 +1,5 @@
-// Nothing in the clear (DESIGN.md §1: "the cloud never sees plaintext").
+// Nothing in the clear (docs/security.md: the relay learns nothing, so the
+// cloud never sees plaintext, a name or a path).
 // Transfers, listings, stats and refusals of files whose share name, folder
 // names, file names and contents carry unique markers; then everything the
 // relay side holds or saw is searched for them: every Redis key and value,

@@ -15,7 +15,7 @@
 //   only.
 // * decodeSecret(): keys and other secrets, through libsodium's constant-time
 //   codec, always with the ORIGINAL variant (libsodium-wrappers defaults to
-//   URL-safe without padding; shared/reference/dependencies.md §4).
+//   URL-safe without padding; docs/dependencies.md §4).
 import sodium from './sodium.js';
 
 const ORIGINAL = sodium.base64_variants.ORIGINAL;

@@ -1,7 +1,7 @@
 // Incremental Server-Sent Events parser (WHATWG HTML §9.2) for fetch()
 // response bodies, mirroring proto/sse.h's Parser: the page reads the
 // relay's streams with fetch() so the token travels in a header, which
-// EventSource cannot do (shared/reference/dependencies.md §4).
+// EventSource cannot do (docs/dependencies.md §4).
 //
 // Feed it the body's chunks exactly as they arrive (any split, even inside a
 // UTF-8 sequence or between CR and LF; CRLF, CR or LF line ends; an optional

@@ -1,6 +1,6 @@
 // docker-compose.yml and packaging/docker/ without a Docker engine: Debian's
-// docker-compose 1.29 validates the file (`config -q`, shared/reference/
-// dependencies.md §6), and the parts a daemon would only find broken at
+// docker-compose 1.29 validates the file (`config -q`,
+// docs/dependencies.md §6), and the parts a daemon would only find broken at
 // build or start time are checked here: build targets, COPY sources, the
 // runtime libraries of the images, nginx's configuration. The topology
 // itself runs natively in nginx_test.cpp.
