@@ -44,6 +44,17 @@
 // at every step, also before opening, so a scoped requester cannot use a
 // link to step out of its scope and learns nothing about paths outside it.
 //
+// Names are the names on disk. Requester paths are bytes compared exactly
+// (request_path.h), but a file system may fold case or normalise names
+// (vfat, exFAT, NTFS, CIFS, an ext4 casefold directory, ...): there "ID.KEY"
+// opens the entry "id.key". So after each component is opened, the walk
+// makes sure its directory holds an entry spelled exactly as asked (the
+// directory is read, unless the file system is one known to compare names
+// bytewise: ext2/3/4 without casefolding, btrfs); another spelling is
+// not_found. Excludes, includes and scopes are thereby decided on the names
+// a listing shows, and no spelling gets round them. A directory with more
+// than kMaxNameCheckEntries entries on such a file system is refused.
+//
 // Error codes (Error::code): "bad_path" (syntax), "not_found", "not_allowed"
 // (outside the share, excluded, out of scope, not included, special file,
 // refused symlink, permission denied to the agent), "too_large",
@@ -81,6 +92,9 @@ constexpr int kMaxSymlinks = 40;
 constexpr size_t kMaxDepth = 128;
 // Default cap on the entries of one listing.
 constexpr size_t kDefaultMaxListEntries = 100'000;
+// Most entries read from one directory to find a name spelled exactly as
+// asked, on file systems that may fold names (see the header comment).
+constexpr size_t kMaxNameCheckEntries = 1'000'000;
 
 // One share as configured.
 struct ShareConfig {
