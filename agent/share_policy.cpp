@@ -25,6 +25,9 @@ namespace {
 Error not_allowed(std::string why) { return make_error("not_allowed", "the path " + std::move(why)); }
 Error not_found() { return make_error("not_found", "no such file or directory"); }
 Error escapes() { return not_allowed("leads outside its share"); }
+Error hard_link() {
+  return not_allowed("is a file with more than one hard link, and this share does not serve those");
+}
 Error io_error(const char* what, int err) {
   return make_error("io_error", std::string(what) + ": " + std::strerror(err));
 }
@@ -177,6 +180,12 @@ Result<void> check_spelling(int dir, const std::string& name) {
   return not_allowed("is in a directory too large for the agent to check its names");
 }
 
+// Whether a regular file with stat `st` is refused as a hard link: its
+// other names may be outside the share, and the content with them.
+bool refused_hard_link(const CompiledShare& share, const struct stat& st) {
+  return st.st_nlink > 1 && !share.config.allow_hard_links;
+}
+
 // A path resolved inside a share.
 struct Resolved {
   std::vector<std::string> canon;  // Share-relative components after symlinks.
@@ -261,6 +270,7 @@ class Walk {
     if (!S_ISREG(st.st_mode)) return not_allowed("is not a regular file or directory");
     if (!last) return not_found();  // "file/more" (ENOTDIR).
     if (!included(share_, canon_)) return not_allowed("is not included in the share");
+    if (refused_hard_link(share_, st)) return hard_link();
     const auto& max = share_.config.max_file_size;
     if (max && static_cast<uint64_t>(st.st_size) > *max)
       return make_error("too_large", "the file is larger than this share serves");
@@ -466,6 +476,7 @@ Result<OpenedFile> Shares::open_file_once(std::string_view path, const PathScope
     return not_allowed("is outside the paths this requester may use");
   auto fd = open_for_reading(*r);
   if (!fd) return fd.error();
+  if (refused_hard_link(*share, r->st)) return hard_link();  // Linked since the walk.
   const auto& max = share->config.max_file_size;
   if (max && static_cast<uint64_t>(r->st.st_size) > *max)  // Grew since the walk.
     return make_error("too_large", "the file is larger than this share serves");
@@ -516,7 +527,7 @@ std::optional<EntryInfo> entry_of(const CompiledShare& share, const PathScope& s
     if (excluded(share, canon, true)) return {};
     return info_of(name, st);
   }
-  if (!S_ISREG(st.st_mode) || !included(share, canon)) return {};
+  if (!S_ISREG(st.st_mode) || !included(share, canon) || refused_hard_link(share, st)) return {};
   const auto& max = share.config.max_file_size;
   if (max && static_cast<uint64_t>(st.st_size) > *max) return {};
   return info_of(name, st);

@@ -55,17 +55,20 @@
 // a listing shows, and no spelling gets round them. A directory with more
 // than kMaxNameCheckEntries entries on such a file system is refused.
 //
+// Hard links: a regular file with more than one link (st_nlink > 1) is
+// refused (not_allowed) and left out of listings, unless the share's
+// allow_hard_links is on. Its other names may be outside the share, so the
+// content may be a file the admin never shared (a local user linked it in).
+//
 // Error codes (Error::code): "bad_path" (syntax), "not_found", "not_allowed"
 // (outside the share, excluded, out of scope, not included, special file,
-// refused symlink, permission denied to the agent), "too_large",
+// refused symlink, hard link, permission denied to the agent), "too_large",
 // "not_a_file" (a get on a directory), "not_a_directory" (a list on a file),
 // "changed" (swapped again and again while being opened), "io_error". Messages
 // are sentences for the requester; they never name anything outside the
 // share.
 //
-// Not covered, by design: hard links (a hard link is the file itself, and
-// whoever can create one in the share could copy the file there); mount
-// points inside a share (crossed; the admin chose them); a local user who
+// Not covered, by design: mount points inside a share (crossed; the admin chose them); a local user who
 // can move directories into and out of the share while a path is being
 // resolved (they could move the files themselves).
 #pragma once
@@ -111,6 +114,8 @@ struct ShareConfig {
   std::optional<uint64_t> max_file_size;
   // Whether symbolic links that stay inside the share are followed.
   bool follow_symlinks = true;
+  // Whether files with more than one hard link are served (see above).
+  bool allow_hard_links = false;
 };
 
 enum class EntryType { file, directory };
@@ -185,8 +190,8 @@ class Shares {
 
   // The servable entries of the directory at `path` ("/" lists the shares
   // visible in `scope`), at most `max_entries`. Entries are filtered by
-  // exclude/include, max_file_size, type (symlinks are reported as what they
-  // resolve to, inside the share; others hidden) and `scope`.
+  // exclude/include, max_file_size, hard links, type (symlinks are reported
+  // as what they resolve to, inside the share; others hidden) and `scope`.
   Result<Listing> list(std::string_view path, const PathScope& scope,
                        size_t max_entries = kDefaultMaxListEntries) const;
 

@@ -684,6 +684,64 @@ TEST_F(ShareTree, ManyThreadsCanResolveAtOnce) {
 
 // --- configuration -----------------------------------------------------------
 
+// --- hard links --------------------------------------------------------------
+
+// A share holding a hard link to a file outside it: the same inode, so the
+// outside content under an inside name.
+class ShareHardLinks : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp.write("outside/secret.txt", "SECRET");
+    root = tmp.mkdir("share");
+    tmp.write("share/plain.txt", "plain");
+    ASSERT_EQ(::link((tmp / "outside/secret.txt").c_str(), (tmp / "share/secret.txt").c_str()), 0);
+    tmp.symlink("secret.txt", "share/to_secret");
+  }
+  Shares make(bool allow_hard_links) {
+    ShareConfig c = share("s", root);
+    c.allow_hard_links = allow_hard_links;
+    auto s = Shares::create({c});
+    if (!s) std::abort();
+    return std::move(*s);
+  }
+  TempDir tmp;
+  std::string root;
+  PathScope all = PathScope::everything();
+};
+
+TEST_F(ShareHardLinks, AHardLinkToAFileOutsideTheShareIsRefusedAndHiddenByDefault) {
+  Shares s = make(false);
+  for (const char* path : {"/s/secret.txt", "/s/to_secret"}) {
+    auto f = s.open_file(path, all);
+    EXPECT_EQ(code_of(f), "not_allowed") << path;
+    EXPECT_EQ(code_of(s.stat(path, all)), "not_allowed") << path;
+  }
+  auto l = s.list("/s", all);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  EXPECT_EQ(names(*l), std::vector<std::string>{"plain.txt"});
+  auto plain = s.open_file("/s/plain.txt", all);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(read_all(plain->fd.get()), "plain");
+}
+
+TEST_F(ShareHardLinks, AShareThatAllowsHardLinksServesAndListsThem) {
+  Shares s = make(true);
+  auto f = s.open_file("/s/secret.txt", all);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(read_all(f->fd.get()), "SECRET");
+  auto l = s.list("/s", all);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  EXPECT_EQ(names(*l), (std::vector<std::string>{"plain.txt", "secret.txt", "to_secret"}));
+}
+
+TEST_F(ShareHardLinks, AFileWhoseOtherLinkIsGoneIsServedAgain) {
+  Shares s = make(false);
+  ASSERT_EQ(::unlink((tmp / "outside/secret.txt").c_str()), 0);
+  auto f = s.open_file("/s/secret.txt", all);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(read_all(f->fd.get()), "SECRET");
+}
+
 // --- a file system that folds case -----------------------------------------
 
 // Runs `cmd` with sh, its output discarded; its exit status.
