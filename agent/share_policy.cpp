@@ -142,19 +142,41 @@ Result<DirStream> read_dir(int dir) {
   return out;
 }
 
+// XFS_IOC_FSGEOMETRY_V1 and its ASCII-case-insensitive flag, as in
+// <xfs/xfs_fs.h> (a stable kernel ABI; the build needs no xfslibs-dev).
+struct XfsGeometryV1 {
+  uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize, inodesize, imaxpct;
+  uint64_t datablocks, rtblocks, rtextents, logstart;
+  unsigned char uuid[16];
+  uint32_t sunit, swidth;
+  int32_t version;
+  uint32_t flags, logsectsize, rtsectsize, dirblocksize;
+};
+static_assert(sizeof(XfsGeometryV1) == 112);
+constexpr unsigned long kXfsIocFsGeometryV1 = _IOR('X', 100, XfsGeometryV1);
+constexpr uint32_t kXfsGeomFlagsAsciiCi = 1u << 12;  // XFS_FSOP_GEOM_FLAGS_DIRV2CI
+
 // Whether every lookup in the directory `dir` compares names bytewise, so
-// the name asked for is the name on disk. Only file systems known to do so,
-// and on ext2/3/4 only a directory without casefolding (chattr +F); anything
-// else (vfat, exFAT, NTFS, CIFS, NFS, FUSE, overlay, ZFS, XFS, tmpfs, f2fs)
-// may fold case or normalise names, and is checked entry by entry.
+// the name asked for is the name on disk. Only file systems known to do so:
+// btrfs; ext2/3/4 and tmpfs in a directory without casefolding (chattr +F,
+// as the file system reports it); XFS made without ascii-ci. Anything else
+// (vfat, exFAT, NTFS, CIFS, NFS, FUSE, overlay, ZFS, f2fs, ...) may fold case
+// or normalise names, and so may one that does not answer: checked entry by
+// entry.
 bool lookups_are_exact(int dir) {
   struct statfs fs;
   if (::fstatfs(dir, &fs) != 0) return false;
   if (fs.f_type == BTRFS_SUPER_MAGIC) return true;
-  if (fs.f_type != EXT4_SUPER_MAGIC) return false;  // Also ext2 and ext3.
-  UniqueFd d(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const bool xfs = fs.f_type == XFS_SUPER_MAGIC;
+  if (!xfs && fs.f_type != EXT4_SUPER_MAGIC && fs.f_type != TMPFS_MAGIC) return false;
+  UniqueFd d(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));  // ioctl needs more than O_PATH.
+  if (!d) return false;
+  if (xfs) {
+    XfsGeometryV1 g{};
+    return ::ioctl(d.get(), kXfsIocFsGeometryV1, &g) == 0 && (g.flags & kXfsGeomFlagsAsciiCi) == 0;
+  }
   int flags = 0;
-  return d && ::ioctl(d.get(), FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_CASEFOLD_FL) == 0;
+  return ::ioctl(d.get(), FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_CASEFOLD_FL) == 0;
 }
 
 // Ok when the directory `dir` holds an entry spelled exactly `name`, the

@@ -50,7 +50,8 @@
 // opens the entry "id.key". So after each component is opened, the walk
 // makes sure its directory holds an entry spelled exactly as asked (the
 // directory is read, unless the file system is one known to compare names
-// bytewise: ext2/3/4 without casefolding, btrfs); another spelling is
+// bytewise: btrfs, XFS without ascii-ci, ext2/3/4 and tmpfs in a directory
+// without casefolding); another spelling is
 // not_found. Excludes, includes and scopes are thereby decided on the names
 // a listing shows, and no spelling gets round them. A directory with more
 // than kMaxNameCheckEntries entries on such a file system is refused.
