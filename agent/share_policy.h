@@ -51,10 +51,10 @@
 // makes sure its directory holds an entry spelled exactly as asked (the
 // directory is read, unless the file system is one known to compare names
 // bytewise: btrfs, XFS without ascii-ci, ext2/3/4 and tmpfs in a directory
-// without casefolding); another spelling is
-// not_found. Excludes, includes and scopes are thereby decided on the names
-// a listing shows, and no spelling gets round them. A directory with more
-// than kMaxNameCheckEntries entries on such a file system is refused.
+// without casefolding); another spelling is not_found. Excludes, includes
+// and scopes are thereby decided on the names a listing shows, and no
+// spelling gets round them. A name not among the first kMaxNameCheckEntries
+// entries of such a directory is refused (not_allowed).
 //
 // Hard links: a regular file with more than one link (st_nlink > 1) is
 // refused (not_allowed) and left out of listings, unless the share's
@@ -69,9 +69,10 @@
 // are sentences for the requester; they never name anything outside the
 // share.
 //
-// Not covered, by design: mount points inside a share (crossed; the admin chose them); a local user who
-// can move directories into and out of the share while a path is being
-// resolved (they could move the files themselves).
+// Not covered, by design: mount points inside a share (crossed; the admin
+// chose them); a local user who can move directories into and out of the
+// share while a path is being resolved (they could move the files
+// themselves).
 #pragma once
 
 #include "agent/glob.h"
