@@ -63,7 +63,7 @@ struct RunOptions {
   std::string state_dir = default_state_dir();
   std::string authorized;
   std::string url, token, token_file, ca_file, client_cert, client_key;
-  std::vector<std::string> shares, includes, excludes, max_sizes;
+  std::vector<std::string> shares, includes, excludes, max_sizes, hard_link_shares;
   bool no_follow_symlinks = false;
   size_t max_transfers = 4;
   uint64_t rate_limit = 0;
@@ -109,6 +109,7 @@ int cmd_run(RunOptions o) {
     auto [n, bytes] = split_pair(p, ':', "--max-file-size");
     share_of(n, "--max-file-size").max_file_size = std::stoull(bytes);
   }
+  for (const auto& n : o.hard_link_shares) share_of(n, "--allow-hard-links").allow_hard_links = true;
   std::vector<ShareConfig> configs;
   for (auto& [_, c] : by_name) configs.push_back(c);
   if (configs.empty()) {
@@ -232,6 +233,8 @@ int main(int argc, char** argv) {
   run->add_option("--include", o.includes, "NAME:GLOB: serve only matching files of share NAME (repeatable)");
   run->add_option("--exclude", o.excludes, "NAME:GLOB: never serve matching paths of share NAME (repeatable)");
   run->add_option("--max-file-size", o.max_sizes, "NAME:BYTES: largest file share NAME serves (repeatable)");
+  run->add_option("--allow-hard-links", o.hard_link_shares,
+                  "NAME: serve files with several hard links in share NAME (repeatable; default: refused)");
   run->add_flag("--no-follow-symlinks", o.no_follow_symlinks, "Refuse every symlink (default: follow in-share ones)");
   run->add_option("--authorized-requesters", o.authorized, "Trust file (default: STATE_DIR/authorized_requesters)")
       ->envname("SEALRELAY_AUTHORIZED_REQUESTERS");

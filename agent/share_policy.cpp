@@ -3,7 +3,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +25,9 @@ namespace {
 Error not_allowed(std::string why) { return make_error("not_allowed", "the path " + std::move(why)); }
 Error not_found() { return make_error("not_found", "no such file or directory"); }
 Error escapes() { return not_allowed("leads outside its share"); }
+Error hard_link() {
+  return not_allowed("is a file with more than one hard link, and this share does not serve those");
+}
 Error io_error(const char* what, int err) {
   return make_error("io_error", std::string(what) + ": " + std::strerror(err));
 }
@@ -119,6 +126,88 @@ std::vector<std::string> split(std::string_view text) {
   }
 }
 
+struct CloseDir {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirStream = std::unique_ptr<DIR, CloseDir>;
+
+// A stream reading the entries of the directory open as `dir` (O_PATH is
+// enough), from its start, on a descriptor of its own.
+Result<DirStream> read_dir(int dir) {
+  UniqueFd fd(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return from_errno(errno);
+  DirStream out(::fdopendir(fd.get()));
+  if (!out) return io_error("cannot list the directory", errno);
+  (void)fd.release();  // Owned by `out` now.
+  return out;
+}
+
+// XFS_IOC_FSGEOMETRY_V1 and its ASCII-case-insensitive flag, as in
+// <xfs/xfs_fs.h> (a stable kernel ABI; the build needs no xfslibs-dev).
+struct XfsGeometryV1 {
+  uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize, inodesize, imaxpct;
+  uint64_t datablocks, rtblocks, rtextents, logstart;
+  unsigned char uuid[16];
+  uint32_t sunit, swidth;
+  int32_t version;
+  uint32_t flags, logsectsize, rtsectsize, dirblocksize;
+};
+static_assert(sizeof(XfsGeometryV1) == 112);
+constexpr unsigned long kXfsIocFsGeometryV1 = _IOR('X', 100, XfsGeometryV1);
+constexpr uint32_t kXfsGeomFlagsAsciiCi = 1u << 12;  // XFS_FSOP_GEOM_FLAGS_DIRV2CI
+
+// Whether every lookup in the directory `dir` compares names bytewise, so
+// the name asked for is the name on disk. Only file systems known to do so:
+// btrfs; ext2/3/4 and tmpfs in a directory without casefolding (chattr +F,
+// as the file system reports it); XFS made without ascii-ci. Anything else
+// (vfat, exFAT, NTFS, CIFS, NFS, FUSE, overlay, ZFS, f2fs, ...) may fold case
+// or normalise names, and so may one that does not answer: checked entry by
+// entry.
+bool lookups_are_exact(int dir) {
+  struct statfs fs;
+  if (::fstatfs(dir, &fs) != 0) return false;
+  if (fs.f_type == BTRFS_SUPER_MAGIC) return true;
+  const bool xfs = fs.f_type == XFS_SUPER_MAGIC;
+  if (!xfs && fs.f_type != EXT4_SUPER_MAGIC && fs.f_type != TMPFS_MAGIC) return false;
+  UniqueFd d(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));  // ioctl needs more than O_PATH.
+  if (!d) return false;
+  if (xfs) {
+    XfsGeometryV1 g{};
+    return ::ioctl(d.get(), kXfsIocFsGeometryV1, &g) == 0 && (g.flags & kXfsGeomFlagsAsciiCi) == 0;
+  }
+  int flags = 0;
+  return ::ioctl(d.get(), FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_CASEFOLD_FL) == 0;
+}
+
+// Ok when the directory `dir` holds an entry spelled exactly `name`, the
+// entry a lookup of `name` found there. A file system that folds case or
+// normalises names opens "ID.KEY" for the entry "id.key"; the policy
+// (excludes, includes, scopes) is decided on the names on disk, the names a
+// listing shows, so another spelling is not_found, like any name that is not
+// in the directory. Costs a read of the directory up to the name, only on
+// file systems that lookups_are_exact() cannot vouch for.
+Result<void> check_spelling(int dir, const std::string& name) {
+  if (lookups_are_exact(dir)) return {};
+  auto entries = read_dir(dir);
+  if (!entries) return entries.error();
+  for (size_t n = 0; n < kMaxNameCheckEntries; ++n) {
+    errno = 0;
+    struct dirent* d = ::readdir(entries->get());
+    if (!d) {
+      if (errno != 0) return io_error("cannot read a directory", errno);
+      return not_found();
+    }
+    if (name == d->d_name) return {};
+  }
+  return not_allowed("is in a directory too large for the agent to check its names");
+}
+
+// Whether a regular file with stat `st` is refused as a hard link: its
+// other names may be outside the share, and the content with them.
+bool refused_hard_link(const CompiledShare& share, const struct stat& st) {
+  return st.st_nlink > 1 && !share.config.allow_hard_links;
+}
+
 // A path resolved inside a share.
 struct Resolved {
   std::vector<std::string> canon;  // Share-relative components after symlinks.
@@ -134,14 +223,19 @@ class Walk {
  public:
   Walk(const CompiledShare& share, const PathScope& scope) : share_(share), scope_(scope) {}
 
-  Result<Resolved> run(std::span<const std::string> rel) {
+  // `names_on_disk`: how many leading components of `rel` were read from
+  // their directories (a listing's), so their spelling needs no check.
+  Result<Resolved> run(std::span<const std::string> rel, size_t names_on_disk = 0) {
     auto root = open_root(share_, O_PATH);
     if (!root) return root.error();
     dirs_.push_back(std::move(*root));
     todo_.assign(rel.begin(), rel.end());
+    names_on_disk_ = names_on_disk;
     while (!todo_.empty()) {
       std::string name = std::move(todo_.front());
       todo_.pop_front();
+      const bool on_disk = names_on_disk_ > 0;
+      if (on_disk) --names_on_disk_;
       if (name.empty() || name == ".") continue;  // Only link text has these.
       if (name == "..") {                          // Only link text has this.
         if (canon_.empty()) return escapes();
@@ -150,7 +244,7 @@ class Walk {
         continue;
       }
       canon_.push_back(std::move(name));
-      auto step = enter_last();
+      auto step = enter_last(on_disk);
       if (!step) return step.error();
       if (*step) return std::move(**step);  // Reached a regular file.
     }
@@ -161,9 +255,10 @@ class Walk {
   }
 
  private:
-  // Opens canon_.back() in dirs_.back(). Returns a Resolved when it is the
-  // final regular file, nullopt when the walk goes on.
-  Result<std::optional<Resolved>> enter_last() {
+  // Opens canon_.back() in dirs_.back(); `on_disk` when that name was read
+  // from the directory. Returns a Resolved when it is the final regular
+  // file, nullopt when the walk goes on.
+  Result<std::optional<Resolved>> enter_last(bool on_disk) {
     const bool last = todo_.empty();
     if (visibility_of(share_, canon_, scope_) == Visibility::hidden)
       return not_allowed("is outside the paths this requester may use");
@@ -177,6 +272,10 @@ class Walk {
       if (err == ENOENT && last && !included(share_, canon_))
         return not_allowed("is not included in the share");
       return from_errno(err);
+    }
+    if (!on_disk) {
+      auto spelled = check_spelling(dirs_.back().get(), canon_.back());
+      if (!spelled) return spelled.error();
     }
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat the path", errno);
@@ -193,6 +292,7 @@ class Walk {
     if (!S_ISREG(st.st_mode)) return not_allowed("is not a regular file or directory");
     if (!last) return not_found();  // "file/more" (ENOTDIR).
     if (!included(share_, canon_)) return not_allowed("is not included in the share");
+    if (refused_hard_link(share_, st)) return hard_link();
     const auto& max = share_.config.max_file_size;
     if (max && static_cast<uint64_t>(st.st_size) > *max)
       return make_error("too_large", "the file is larger than this share serves");
@@ -210,6 +310,7 @@ class Walk {
     if (!share_.config.follow_symlinks)
       return not_allowed("is a symbolic link, and this share does not follow them");
     if (++links_ > kMaxSymlinks) return not_allowed("has too many levels of symbolic links");
+    names_on_disk_ = 0;  // What follows the link text is not known to be on disk.
     auto text = read_link(fd);
     if (!text) return text.error();
     canon_.pop_back();
@@ -264,6 +365,7 @@ class Walk {
   std::vector<UniqueFd> dirs_;  // dirs_[0] is the root; dirs_.size() == canon_.size() + 1.
   std::vector<std::string> canon_;
   std::deque<std::string> todo_;
+  size_t names_on_disk_ = 0;  // Leading entries of todo_ read from their directory.
   int links_ = 0;
   std::string real_root_;
   bool real_root_resolved_ = false;
@@ -396,6 +498,7 @@ Result<OpenedFile> Shares::open_file_once(std::string_view path, const PathScope
     return not_allowed("is outside the paths this requester may use");
   auto fd = open_for_reading(*r);
   if (!fd) return fd.error();
+  if (refused_hard_link(*share, r->st)) return hard_link();  // Linked since the walk.
   const auto& max = share->config.max_file_size;
   if (max && static_cast<uint64_t>(r->st.st_size) > *max)  // Grew since the walk.
     return make_error("too_large", "the file is larger than this share serves");
@@ -438,7 +541,7 @@ std::optional<EntryInfo> entry_of(const CompiledShare& share, const PathScope& s
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
   if (S_ISLNK(st.st_mode)) {
     if (!share.config.follow_symlinks) return {};
-    auto r = Walk(share, scope).run(canon);  // Same rules as a get of it.
+    auto r = Walk(share, scope).run(canon, canon.size());  // Same rules as a get of it.
     if (!r || (S_ISREG(r->st.st_mode) && r->visibility != Visibility::full)) return {};
     return info_of(name, r->st);
   }
@@ -446,15 +549,11 @@ std::optional<EntryInfo> entry_of(const CompiledShare& share, const PathScope& s
     if (excluded(share, canon, true)) return {};
     return info_of(name, st);
   }
-  if (!S_ISREG(st.st_mode) || !included(share, canon)) return {};
+  if (!S_ISREG(st.st_mode) || !included(share, canon) || refused_hard_link(share, st)) return {};
   const auto& max = share.config.max_file_size;
   if (max && static_cast<uint64_t>(st.st_size) > *max) return {};
   return info_of(name, st);
 }
-
-struct CloseDir {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
 
 void sort_by_name(Listing& l) {
   std::sort(l.entries.begin(), l.entries.end(),
@@ -488,25 +587,21 @@ Result<Listing> Shares::list(std::string_view path, const PathScope& scope,
   auto r = Walk(*share, scope).run(std::span(comps).subspan(1));
   if (!r) return r.error();
   if (!S_ISDIR(r->st.st_mode)) return make_error("not_a_directory", "the path is a file");
-  UniqueFd dir_fd(::openat(r->fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir_fd) return from_errno(errno);
-  UniqueFd for_dir(::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0));
-  if (!for_dir) return io_error("cannot list the directory", errno);
-  std::unique_ptr<DIR, CloseDir> dir(::fdopendir(for_dir.get()));
-  if (!dir) return io_error("cannot list the directory", errno);
-  (void)for_dir.release();  // Owned by `dir` now.
+  auto dir = read_dir(r->fd.get());
+  if (!dir) return dir.error();
+  const int dir_fd = r->fd.get();
   const bool full = r->visibility == Visibility::full;
   std::vector<std::string> canon = r->canon;
   for (;;) {
     errno = 0;
-    struct dirent* d = ::readdir(dir.get());
+    struct dirent* d = ::readdir(dir->get());
     if (!d) {
       if (errno != 0) return io_error("cannot list the directory", errno);
       break;
     }
     std::string name = d->d_name;
     if (name == "." || name == "..") continue;
-    auto e = entry_of(*share, scope, dir_fd.get(), canon, name, full);
+    auto e = entry_of(*share, scope, dir_fd, canon, name, full);
     if (!e) continue;
     if (out.entries.size() == max_entries) {
       out.truncated = true;

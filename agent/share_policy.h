@@ -44,19 +44,35 @@
 // at every step, also before opening, so a scoped requester cannot use a
 // link to step out of its scope and learns nothing about paths outside it.
 //
+// Names are the names on disk. Requester paths are bytes compared exactly
+// (request_path.h), but a file system may fold case or normalise names
+// (vfat, exFAT, NTFS, CIFS, an ext4 casefold directory, ...): there "ID.KEY"
+// opens the entry "id.key". So after each component is opened, the walk
+// makes sure its directory holds an entry spelled exactly as asked (the
+// directory is read, unless the file system is one known to compare names
+// bytewise: btrfs, XFS without ascii-ci, ext2/3/4 and tmpfs in a directory
+// without casefolding); another spelling is not_found. Excludes, includes
+// and scopes are thereby decided on the names a listing shows, and no
+// spelling gets round them. A name not among the first kMaxNameCheckEntries
+// entries of such a directory is refused (not_allowed).
+//
+// Hard links: a regular file with more than one link (st_nlink > 1) is
+// refused (not_allowed) and left out of listings, unless the share's
+// allow_hard_links is on. Its other names may be outside the share, so the
+// content may be a file the admin never shared (a local user linked it in).
+//
 // Error codes (Error::code): "bad_path" (syntax), "not_found", "not_allowed"
 // (outside the share, excluded, out of scope, not included, special file,
-// refused symlink, permission denied to the agent), "too_large",
+// refused symlink, hard link, permission denied to the agent), "too_large",
 // "not_a_file" (a get on a directory), "not_a_directory" (a list on a file),
 // "changed" (swapped again and again while being opened), "io_error". Messages
 // are sentences for the requester; they never name anything outside the
 // share.
 //
-// Not covered, by design: hard links (a hard link is the file itself, and
-// whoever can create one in the share could copy the file there); mount
-// points inside a share (crossed; the admin chose them); a local user who
-// can move directories into and out of the share while a path is being
-// resolved (they could move the files themselves).
+// Not covered, by design: mount points inside a share (crossed; the admin
+// chose them); a local user who can move directories into and out of the
+// share while a path is being resolved (they could move the files
+// themselves).
 #pragma once
 
 #include "agent/glob.h"
@@ -81,6 +97,9 @@ constexpr int kMaxSymlinks = 40;
 constexpr size_t kMaxDepth = 128;
 // Default cap on the entries of one listing.
 constexpr size_t kDefaultMaxListEntries = 100'000;
+// Most entries read from one directory to find a name spelled exactly as
+// asked, on file systems that may fold names (see the header comment).
+constexpr size_t kMaxNameCheckEntries = 1'000'000;
 
 // One share as configured.
 struct ShareConfig {
@@ -97,6 +116,8 @@ struct ShareConfig {
   std::optional<uint64_t> max_file_size;
   // Whether symbolic links that stay inside the share are followed.
   bool follow_symlinks = true;
+  // Whether files with more than one hard link are served (see above).
+  bool allow_hard_links = false;
 };
 
 enum class EntryType { file, directory };
@@ -171,8 +192,8 @@ class Shares {
 
   // The servable entries of the directory at `path` ("/" lists the shares
   // visible in `scope`), at most `max_entries`. Entries are filtered by
-  // exclude/include, max_file_size, type (symlinks are reported as what they
-  // resolve to, inside the share; others hidden) and `scope`.
+  // exclude/include, max_file_size, hard links, type (symlinks are reported
+  // as what they resolve to, inside the share; others hidden) and `scope`.
   Result<Listing> list(std::string_view path, const PathScope& scope,
                        size_t max_entries = kDefaultMaxListEntries) const;
 

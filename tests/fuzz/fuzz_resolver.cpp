@@ -3,10 +3,11 @@
 // trusted but curious requester) inside the shared folder. The fixture is a
 // share full of traps: links out by relative and absolute paths, links to
 // the share's parent, a link loop, a FIFO, an excluded folder, a folder out
-// of scope. Properties, for every path the fuzzer makes up:
+// of scope, a hard link to the secret outside. Properties, for every path the fuzzer makes up:
 //  * a file that opens is a regular file inside the share (its real path,
 //    from /proc/self/fd, is below the share's real root), within the
-//    requester's scope, not excluded, and never the secret outside;
+//    requester's scope, not excluded, has no other hard link, and is never
+//    the secret outside;
 //  * listings name only single safe components;
 //  * no descriptor is leaked.
 #include <dirent.h>
@@ -59,6 +60,7 @@ Fixture* make_fixture() {
   fs::create_symlink("../../open", share + "/dir/sub/back");
   fs::create_symlink("loop", share + "/loop");
   fs::create_symlink("/proc/self/root/etc", share + "/proc");
+  fs::create_hard_link(f->base + "/outside/secret.txt", share + "/hard.txt");
   ::mkfifo((share + "/fifo").c_str(), 0600);
   f->share_real = fs::canonical(share).string();
   f->scoped_real = f->share_real + "/open";
@@ -89,7 +91,7 @@ int open_descriptors() {
 
 void check_file(const Fixture& f, const OpenedFile& file, bool scoped) {
   struct stat st {};
-  FUZZ_CHECK(::fstat(file.fd.get(), &st) == 0 && S_ISREG(st.st_mode));
+  FUZZ_CHECK(::fstat(file.fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1);
   char link[PATH_MAX + 1] = {};
   std::string proc = "/proc/self/fd/" + std::to_string(file.fd.get());
   ssize_t n = ::readlink(proc.c_str(), link, PATH_MAX);
@@ -119,7 +121,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (const auto& e : listing->entries) {
         FUZZ_CHECK(!e.name.empty() && e.name != "." && e.name != "..");
         FUZZ_CHECK(e.name.find('/') == std::string::npos && e.name != "fifo" && e.name != "loop");
-        FUZZ_CHECK(e.name != "excluded" && e.name != "id.key" && e.name != "out" && e.name != "abs");
+        FUZZ_CHECK(e.name != "excluded" && e.name != "id.key" && e.name != "out" && e.name != "abs" &&
+                   e.name != "hard.txt");
       }
     }
   }

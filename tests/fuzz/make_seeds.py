@@ -132,7 +132,7 @@ write("fuzz_request_path", [
 write("fuzz_resolver", [b"\x00" + p.encode() for p in [
     "/", "/s", "/s/a.txt", "/s/dir/b.txt", "/s/in", "/s/out", "/s/abs/secret.txt", "/s/up/outside/secret.txt",
     "/s/dir/sub/back/o.txt", "/s/fifo", "/s/loop", "/s/proc/passwd", "/s/excluded/x.txt", "/s/id.key", "/s/dir",
-    "/s/../outside/secret.txt", "/other/x",
+    "/s/../outside/secret.txt", "/other/x", "/s/hard.txt",
 ]] + [b"\x01/s/open/o.txt", b"\x01/s/dir/sub/back/o.txt", b"\x01/s", b"\x01/s/a.txt"])
 
 key = b64(bytes(range(32)))

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <thread>
 #include <cstdio>
 #include <ostream>
@@ -682,6 +683,172 @@ TEST_F(ShareTree, ManyThreadsCanResolveAtOnce) {
 }
 
 // --- configuration -----------------------------------------------------------
+
+// --- hard links --------------------------------------------------------------
+
+// A share holding a hard link to a file outside it: the same inode, so the
+// outside content under an inside name.
+class ShareHardLinks : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp.write("outside/secret.txt", "SECRET");
+    root = tmp.mkdir("share");
+    tmp.write("share/plain.txt", "plain");
+    ASSERT_EQ(::link((tmp / "outside/secret.txt").c_str(), (tmp / "share/secret.txt").c_str()), 0);
+    tmp.symlink("secret.txt", "share/to_secret");
+  }
+  Shares make(bool allow_hard_links) {
+    ShareConfig c = share("s", root);
+    c.allow_hard_links = allow_hard_links;
+    auto s = Shares::create({c});
+    if (!s) std::abort();
+    return std::move(*s);
+  }
+  TempDir tmp;
+  std::string root;
+  PathScope all = PathScope::everything();
+};
+
+TEST_F(ShareHardLinks, AHardLinkToAFileOutsideTheShareIsRefusedAndHiddenByDefault) {
+  Shares s = make(false);
+  for (const char* path : {"/s/secret.txt", "/s/to_secret"}) {
+    auto f = s.open_file(path, all);
+    EXPECT_EQ(code_of(f), "not_allowed") << path;
+    EXPECT_EQ(code_of(s.stat(path, all)), "not_allowed") << path;
+  }
+  auto l = s.list("/s", all);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  EXPECT_EQ(names(*l), std::vector<std::string>{"plain.txt"});
+  auto plain = s.open_file("/s/plain.txt", all);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(read_all(plain->fd.get()), "plain");
+}
+
+TEST_F(ShareHardLinks, AShareThatAllowsHardLinksServesAndListsThem) {
+  Shares s = make(true);
+  auto f = s.open_file("/s/secret.txt", all);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(read_all(f->fd.get()), "SECRET");
+  auto l = s.list("/s", all);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  EXPECT_EQ(names(*l), (std::vector<std::string>{"plain.txt", "secret.txt", "to_secret"}));
+}
+
+TEST_F(ShareHardLinks, AFileWhoseOtherLinkIsGoneIsServedAgain) {
+  Shares s = make(false);
+  ASSERT_EQ(::unlink((tmp / "outside/secret.txt").c_str()), 0);
+  auto f = s.open_file("/s/secret.txt", all);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(read_all(f->fd.get()), "SECRET");
+}
+
+// --- a file system that folds case -----------------------------------------
+
+// Runs `cmd` with sh, its output discarded; its exit status.
+int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+
+// The first line `cmd` prints, "" when it fails.
+std::string first_line_of(const std::string& cmd) {
+  std::unique_ptr<FILE, int (*)(FILE*)> p(::popen((cmd + " 2>/dev/null").c_str(), "r"), &::pclose);
+  char buf[256] = {};
+  if (!p || !std::fgets(buf, sizeof buf, p.get())) return "";
+  std::string out = buf;
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// A real case-insensitive, case-preserving file system: an exFAT image of
+// its own on a loop device, mounted with exfat-fuse (kernels often have no
+// vfat, exfat or ext4 casefold built in; FUSE they have). Removed when the
+// test ends. Skipped, saying why, where it cannot be had.
+//
+//   keys/id.key  keys/readme.txt  private/notes.txt  Public/a.txt
+//   NOTES.TXT  report.txt
+// Shares over it: "s" excludes *.key and private/; "inc" includes *.txt.
+class SharePolicyCaseInsensitiveFs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to attach a loop device and mount";
+    for (const char* tool : {"mkfs.exfat", "mount.exfat-fuse", "losetup"}) {
+      if (sh("command -v "s + tool) != 0)
+        GTEST_SKIP() << tool << " is not installed (apt-get install exfatprogs exfat-fuse)";
+    }
+    if (::access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/fuse";
+    std::string image = tmp / "exfat.img";
+    mnt = tmp.mkdir("mnt");
+    ASSERT_EQ(sh("truncate -s 8M " + image + " && mkfs.exfat " + image), 0);
+    loop = first_line_of("losetup -f --show " + image);
+    if (loop.empty()) GTEST_SKIP() << "no free loop device (losetup -f failed)";
+    if (sh("mount.exfat-fuse " + loop + " " + mnt) != 0) GTEST_SKIP() << "mount.exfat-fuse failed";
+    mounted = true;
+    tmp.write("mnt/keys/id.key", "KEY");
+    tmp.write("mnt/keys/readme.txt", "about keys");
+    tmp.write("mnt/private/notes.txt", "PRIVATE");
+    tmp.write("mnt/Public/a.txt", "public");
+    tmp.write("mnt/NOTES.TXT", "UPPER");
+    tmp.write("mnt/report.txt", "report");
+    // The premise: this file system opens other spellings.
+    ASSERT_EQ(::access((mnt + "/KEYS/ID.KEY").c_str(), R_OK), 0) << "the file system is case-sensitive";
+    auto s = Shares::create({share("s", mnt, {}, {"*.key", "private/"}), share("inc", mnt, {"*.txt"})});
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    shares.emplace(std::move(*s));
+  }
+  void TearDown() override {
+    shares.reset();
+    if (mounted && sh("umount " + mnt) != 0) sh("umount -l " + mnt);
+    if (!loop.empty()) sh("losetup -d " + loop);
+  }
+
+  // The content `path` is served with, or the refusal's code.
+  std::string get(const std::string& path, const PathScope& scope) {
+    auto f = shares->open_file(path, scope);
+    return f ? "served " + read_all(f->fd.get()) : f.error().code;
+  }
+
+  TempDir tmp;
+  std::string mnt, loop;
+  bool mounted = false;
+  std::optional<Shares> shares;
+  PathScope all = PathScope::everything();
+};
+
+TEST_F(SharePolicyCaseInsensitiveFs, AnExcludedFileCannotBeReachedByAnotherSpelling) {
+  for (const char* path : {"/s/keys/ID.KEY", "/s/keys/Id.Key", "/s/KEYS/id.KEY", "/s/Private/notes.txt",
+                           "/s/PRIVATE/NOTES.txt"}) {
+    EXPECT_EQ(get(path, all), "not_found") << path;
+    EXPECT_EQ(code_of(shares->stat(path, all)), "not_found") << path;
+  }
+  EXPECT_EQ(get("/s/keys/id.key", all), "not_allowed");
+  EXPECT_EQ(get("/s/keys/readme.txt", all), "served about keys");
+  EXPECT_EQ(code_of(shares->list("/s/Keys", all)), "not_found");
+  auto l = shares->list("/s/keys", all);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  EXPECT_EQ(names(*l), std::vector<std::string>{"readme.txt"});
+}
+
+TEST_F(SharePolicyCaseInsensitiveFs, AFileOutsideTheIncludesCannotBeReachedByAnotherSpelling) {
+  EXPECT_EQ(get("/inc/notes.txt", all), "not_found");  // NOTES.TXT on disk.
+  EXPECT_EQ(get("/inc/NOTES.TXT", all), "not_allowed");
+  EXPECT_EQ(get("/inc/report.txt", all), "served report");
+  EXPECT_EQ(get("/inc/REPORT.txt", all), "not_found");
+  auto l = shares->list("/inc", all);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  EXPECT_EQ(names(*l), (std::vector<std::string>{"Public", "keys", "private", "report.txt"}));
+}
+
+TEST_F(SharePolicyCaseInsensitiveFs, AScopeCoversOnlyTheNamesOnDisk) {
+  // The admin wrote "public"; on disk it is "Public", which the listing
+  // shows as out of scope, so no spelling reaches it.
+  PathScope lower = scope_of({"/s/public"});
+  EXPECT_EQ(get("/s/public/a.txt", lower), "not_found");
+  EXPECT_EQ(get("/s/Public/a.txt", lower), "not_allowed");
+  auto l = shares->list("/s", lower);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  EXPECT_TRUE(l->entries.empty());
+  PathScope exact = scope_of({"/s/Public"});
+  EXPECT_EQ(get("/s/Public/a.txt", exact), "served public");
+  EXPECT_EQ(get("/s/PUBLIC/a.txt", exact), "not_allowed");
+}
 
 struct BadShare {
   const char* name;
