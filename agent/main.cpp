@@ -155,12 +155,9 @@ int cmd_run(RunOptions o) {
 
   AuthorizedRequestersFile authorized(o.authorized.empty() ? (state / "authorized_requesters").string()
                                                            : o.authorized);
-  if (auto r = authorized.reload_if_changed(); !r) {
-    spdlog::warn("{}: {} (no requester is authorized until it is fixed)", authorized.path(), r.error().message);
-  } else {
-    spdlog::info("{} requester(s) authorized by {}", authorized.current()->entries().size(), authorized.path());
-  }
+  reload_authorized_requesters(authorized);
   SteadyClock clock;
+  SystemWallClock wall_clock;
   SystemRng rng;
   RateLimiter limiter(o.rate_limit, std::max<uint64_t>(o.rate_limit / 4, 2 * protocol::kMaxFrameBytes), clock);
   HandlerConfig hc;
@@ -168,7 +165,7 @@ int cmd_run(RunOptions o) {
   hc.relay.read_timeout = std::chrono::seconds(60);
   hc.replay_state = state / "replay.json";
   hc.max_chunk_bytes = o.chunk_size;
-  auto handler = TransferHandler::create(hc, *identity, *shares, authorized, limiter);
+  auto handler = TransferHandler::create(hc, *identity, *shares, authorized, limiter, wall_clock);
   if (!handler) {
     spdlog::error("{}", handler.error().message);
     return 2;
