@@ -232,7 +232,7 @@ int main(int argc, char** argv) {
   run->add_flag("--no-follow-symlinks", o.no_follow_symlinks, "Refuse every symlink (default: follow in-share ones)");
   run->add_option("--authorized-requesters", o.authorized, "Trust file (default: STATE_DIR/authorized_requesters)")
       ->envname("SEALRELAY_AUTHORIZED_REQUESTERS");
-  run->add_option("--max-transfers", o.max_transfers, "Transfers served at once; more get `busy`")
+  run->add_option("--max-transfers", o.max_transfers, "Transfers served at once; more get `busy` (two at a time, the rest are dropped)")
       ->envname("SEALRELAY_MAX_TRANSFERS")->check(CLI::Range(1, 256));
   run->add_option("--rate-limit", o.rate_limit, "Upload cap in bytes per second over all transfers (0 = none)")
       ->envname("SEALRELAY_RATE_LIMIT");
