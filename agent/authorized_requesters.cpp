@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 namespace sealrelay::agent {
 
@@ -69,10 +70,42 @@ Result<PathScope> parse_scope(int line, std::string_view list) {
 
 }  // namespace
 
+namespace {
+
+// One non-blank, non-comment line (trimmed): its entry, or why it is broken.
+Result<AuthorizedRequester> parse_line(int line_no, std::string_view line) {
+  AuthorizedRequester entry;
+  entry.line = line_no;
+  auto key = decode_key(next_token(line));
+  if (!key) {
+    return bad_line(line_no,
+                    "expected a requester public key first: base64 of 32 bytes, 44 characters "
+                    "(as `sealrelay whoami` prints it)");
+  }
+  entry.key = *key;
+  if (line.substr(0, kPathsOption.size()) == kPathsOption) {
+    std::string_view option = next_token(line);
+    auto scope = parse_scope(line_no, option.substr(kPathsOption.size()));
+    if (!scope) return scope.error();
+    entry.scope = std::move(*scope);
+  }
+  for (std::string_view rest = line; !rest.empty();) {
+    if (next_token(rest).substr(0, kPathsOption.size()) == kPathsOption)
+      return bad_line(line_no, "paths= must come right after the key");
+  }
+  entry.comment = std::string(line);
+  return entry;
+}
+
+}  // namespace
+
 Result<AuthorizedRequesters> AuthorizedRequesters::parse(std::string_view text) {
   if (text.size() > kMaxAuthorizedRequestersBytes)
     return make_error("bad_authorized_requesters", "the file is larger than 1 MiB");
   AuthorizedRequesters out;
+  std::vector<AuthorizedRequester> valid;
+  std::map<RequesterKey, int> first_line;  // Every key seen, valid line or not.
+  std::set<RequesterKey> refused;          // Keys on a broken line.
   int line_no = 0;
   while (!text.empty()) {
     size_t nl = text.find('\n');
@@ -80,37 +113,31 @@ Result<AuthorizedRequesters> AuthorizedRequesters::parse(std::string_view text) 
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find('\0') != std::string_view::npos) return bad_line(line_no, "contains a NUL byte");
     line = trim(line);
     if (line.empty() || line.front() == '#') continue;
-
-    AuthorizedRequester entry;
-    entry.line = line_no;
-    std::string_view key_text = next_token(line);
-    auto key = decode_key(key_text);
-    if (!key) {
-      return bad_line(line_no,
-                      "expected a requester public key first: base64 of 32 bytes, 44 characters "
-                      "(as `sealrelay whoami` prints it)");
+    // The key of a broken line, when it has one, is refused everywhere.
+    std::string_view first = line.substr(0, line.find_first_of(kBlank));
+    std::optional<RequesterKey> key = decode_key(first);
+    Result<AuthorizedRequester> entry = line.find('\0') != std::string_view::npos
+                                            ? Result<AuthorizedRequester>(bad_line(line_no, "contains a NUL byte"))
+                                            : parse_line(line_no, line);
+    if (entry && !first_line.emplace(entry->key, line_no).second) {
+      entry = bad_line(line_no, "this key is already on line " + std::to_string(first_line[entry->key]) +
+                                    "; both lines are ignored");
+    } else if (!entry && key) {
+      first_line.emplace(*key, line_no);
     }
-    entry.key = *key;
-    if (line.substr(0, kPathsOption.size()) == kPathsOption) {
-      std::string_view option = next_token(line);
-      auto scope = parse_scope(line_no, option.substr(kPathsOption.size()));
-      if (!scope) return scope.error();
-      entry.scope = std::move(*scope);
+    if (!entry) {
+      out.broken_.push_back(entry.error());
+      if (key) refused.insert(*key);
+      continue;
     }
-    for (std::string_view rest = line; !rest.empty();) {
-      if (next_token(rest).substr(0, kPathsOption.size()) == kPathsOption)
-        return bad_line(line_no, "paths= must come right after the key");
-    }
-    entry.comment = std::string(line);
-    auto [it, inserted] = out.by_key_.emplace(entry.key, out.entries_.size());
-    if (!inserted) {
-      return bad_line(line_no, "this key is already on line " +
-                                   std::to_string(out.entries_[it->second].line));
-    }
-    out.entries_.push_back(std::move(entry));
+    valid.push_back(std::move(*entry));
+  }
+  for (auto& e : valid) {
+    if (refused.contains(e.key)) continue;
+    out.by_key_.emplace(e.key, out.entries_.size());
+    out.entries_.push_back(std::move(e));
   }
   return out;
 }
@@ -160,6 +187,9 @@ Result<AuthorizedRequestersFile::Reload> AuthorizedRequestersFile::reload_if_cha
   // (or a file that is still missing) is "unchanged".
   auto fail = [&](Error e, std::optional<FileSnapshot> version) -> Result<Reload> {
     bool again = last_error_ && failed_ == version && last_error_->message == e.message;
+    // Fail closed: the list in force is never older than the file.
+    current_ = std::make_shared<const AuthorizedRequesters>();
+    loaded_.reset();
     failed_ = version;
     last_error_ = e;
     if (again) return Reload::unchanged;

@@ -14,10 +14,15 @@
 //           it the requester may use every share.
 //   comment the rest of the line, kept for logs (e.g. "alice@ops laptop").
 //
-// Strict: a malformed key, a bad or empty scope, "paths=" anywhere but
-// right after the key (a misplaced scope must not silently grant
-// everything), the same key twice, a NUL byte, a file over kMaxFileBytes
-// are errors naming the line. Lines may end in "\r\n".
+// Strict, line by line, and failing closed: a malformed key, a bad or
+// empty scope, "paths=" anywhere but right after the key (a misplaced scope
+// must not silently grant everything), the same key twice, a NUL byte make
+// that line broken. A broken line grants nothing, and a key that appears on
+// any broken line is refused even where it also has a valid line (which of
+// the two did the admin mean?). Valid lines keep working, so one typo does
+// not lock everyone out, and never keeps a removed key in force. A file
+// over kMaxAuthorizedRequestersBytes authorizes nobody. Lines may end in
+// "\r\n".
 #pragma once
 
 #include "agent/change_detect.h"
@@ -58,19 +63,25 @@ class AuthorizedRequesters {
   // The empty list: nobody is authorized.
   AuthorizedRequesters() = default;
 
-  // Parses the text of an authorized_requesters file. Error
-  // "bad_authorized_requesters" with a message "line N: ...".
+  // Parses the text of an authorized_requesters file: the valid lines, and
+  // in broken() each broken one. Error "bad_authorized_requesters" only for
+  // a file too large to read at all.
   static Result<AuthorizedRequesters> parse(std::string_view text);
 
   // The entry whose key is exactly `key`, or nullptr. The pointer is valid
   // as long as this list is.
   const AuthorizedRequester* find(std::span<const uint8_t, kRequesterKeyBytes> key) const;
 
-  // Every entry, in file order.
+  // Every entry in force, in file order.
   const std::vector<AuthorizedRequester>& entries() const { return entries_; }
+
+  // The broken lines, in file order: code "bad_authorized_requesters",
+  // message "line N: why" (never the line's text).
+  const std::vector<Error>& broken() const { return broken_; }
 
  private:
   std::vector<AuthorizedRequester> entries_;
+  std::vector<Error> broken_;
   std::map<RequesterKey, size_t> by_key_;  // Index into entries_.
 };
 
@@ -87,20 +98,22 @@ class AuthorizedRequestersFile {
 
   // Stats the file (following symlinks); when its device, inode, size,
   // mtime or ctime differ from the version loaded last, reads and parses
-  // it. On success the new list replaces the old one (reloaded). On any
-  // failure — missing, unreadable, not a regular file, writable by others
-  // ("not_allowed"), too big, malformed ("bad_authorized_requesters") — the
-  // previous list stays in force and the error is returned, once per
-  // version of the file: calls that find the same broken version (or the
-  // same missing file) again return unchanged (last_error() still has it). To revoke everyone, empty
-  // the file rather than deleting it. Thread-safe.
+  // it, and its valid lines replace the old list (reloaded); each broken
+  // line is logged (warn) with its number and why. On a failure to read
+  // it at all — missing, unreadable, not a regular file, writable by others
+  // ("not_allowed"), too big ("bad_authorized_requesters") — nobody is
+  // authorized until it is fixed (a revocation must never be undone by a
+  // broken file), and the error is logged and returned once per version of
+  // the file: calls that find the same broken version (or the same missing
+  // file) again return unchanged (last_error() still has it). Thread-safe.
   Result<Reload> reload_if_changed();
 
   // The list in force. Holding the pointer keeps that list alive even if a
   // reload replaces it. Thread-safe.
   std::shared_ptr<const AuthorizedRequesters> current() const;
 
-  // The error of the last reload attempt, if it failed. Thread-safe.
+  // The error of the last reload attempt, if the file could not be read.
+  // Thread-safe.
   std::optional<Error> last_error() const;
 
   const std::string& path() const { return path_; }

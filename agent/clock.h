@@ -1,6 +1,7 @@
-// Clock and Rng: the agent's only sources of time and randomness for its
-// policies (backoff.h, rate_limit.h). Passed in, never global, so tests drive
-// them by hand and run without sleeping.
+// Clock, WallClock and Rng: the agent's only sources of time and randomness
+// for its policies (backoff.h, rate_limit.h, the freshness of message 1s).
+// Passed in, never global, so tests drive them by hand and run without
+// sleeping.
 #pragma once
 
 #include <chrono>
@@ -26,6 +27,26 @@ class SteadyClock final : public Clock {
  public:
   time_point now() const override {
     return std::chrono::time_point_cast<duration>(std::chrono::steady_clock::now());
+  }
+};
+
+// The calendar clock, unix milliseconds: what the timestamp of a message 1
+// is held to (crypto/replay.h). May jump either way (NTP, an admin), so
+// never used to measure intervals. Implementations must be safe to call
+// from any thread.
+class WallClock {
+ public:
+  virtual ~WallClock() = default;
+  virtual int64_t unix_ms() const = 0;
+};
+
+// The real one (std::chrono::system_clock).
+class SystemWallClock final : public WallClock {
+ public:
+  int64_t unix_ms() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
 };
 

@@ -2,9 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <thread>
 
+#include "agent/relay_json.h"
 #include "proto/base64.h"
+#include "proto/ids.h"
+#include "proto/log_format.h"
 
 namespace sealrelay::agent {
 namespace {
@@ -39,6 +43,45 @@ void Daemon::reap_locked(bool all) {
   }
 }
 
+namespace {
+
+// Runs one transfer on its worker thread and logs what it came to. Nothing
+// may escape a thread (std::terminate would end the agent): whatever the
+// handler throws — it should not; this is the one place that makes sure —
+// is logged as the transfer's result.
+void run_transfer(TransferHandler& handler, const std::string& tid, std::span<const uint8_t> msg1,
+                  const std::atomic<bool>& cancel, bool over) noexcept {
+  auto started = std::chrono::steady_clock::now();
+  TransferRecord r;
+  r.transfer_id = tid;
+  try {
+    r = handler.handle(tid, msg1, cancel, over);
+  } catch (const std::exception& e) {
+    r.result = "internal";
+    r.message = std::string("unexpected exception: ") + e.what();
+  } catch (...) {
+    r.result = "internal";
+    r.message = "unexpected exception";
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  try {
+    // Local log only: paths never go to the relay in clear. Every string
+    // here may come from a peer: fields, so they are escaped (log_format.h).
+    logging::log(spdlog::level::info, "transfer " + r.transfer_id,
+                 {{"requester", r.requester.empty() ? "-" : r.requester},
+                  {"comment", r.comment},
+                  {"op", r.op.empty() ? "-" : r.op},
+                  {"path", r.path.empty() ? "-" : r.path},
+                  {"bytes", r.bytes},
+                  {"seconds", std::round(secs * 100) / 100},
+                  {"result", r.result},
+                  {"reason", r.message}});
+  } catch (...) {
+  }
+}
+
+}  // namespace
+
 void Daemon::start_transfer(const std::string& tid, std::vector<uint8_t> msg1) {
   std::lock_guard lock(mu_);
   reap_locked(false);
@@ -48,18 +91,20 @@ void Daemon::start_transfer(const std::string& tid, std::vector<uint8_t> msg1) {
     seen_.erase(seen_order_.front());
     seen_order_.pop_front();
   }
-  bool over = workers_.size() >= config_.max_transfers;
+  size_t serving = 0, refusing = 0;
+  for (const auto& w : workers_) ++(w.refusing ? refusing : serving);
+  const bool over = serving >= config_.max_transfers;
+  if (over && refusing >= config_.max_refusing) {
+    uint64_t n = dropped_.fetch_add(1) + 1;
+    logging::log(spdlog::level::warn, "transfer " + tid + " dropped: the agent is at capacity",
+                 {{"serving", serving}, {"refusing", refusing}, {"dropped_total", n}});
+    return;
+  }
   Worker& w = workers_.emplace_back();
   w.transfer_id = tid;
+  w.refusing = over;
   w.thread = std::thread([this, tid, msg1 = std::move(msg1), cancel = w.cancel, finished = w.finished, over] {
-    auto started = std::chrono::steady_clock::now();
-    TransferRecord r = handler_.handle(tid, msg1, *cancel, over);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    // Local log only: paths never go to the relay in clear.
-    spdlog::info("transfer {} requester={}{} op={} path={} bytes={} seconds={:.2f} result={}{}", r.transfer_id,
-                 r.requester, r.comment.empty() ? "" : " (" + r.comment + ")", r.op.empty() ? "-" : r.op,
-                 r.path.empty() ? "-" : r.path, r.bytes, secs, r.result,
-                 r.message.empty() ? "" : ": " + r.message);
+    run_transfer(handler_, tid, msg1, *cancel, over);
     finished->store(true);
   });
 }
@@ -67,24 +112,27 @@ void Daemon::start_transfer(const std::string& tid, std::vector<uint8_t> msg1) {
 bool Daemon::on_event(sse::Event&& e) {
   if (stopping_.load()) return false;
   if (e.name == "transfer" || e.name == "cancel") {
+    // Typed reads only: the relay may send anything (agent/relay_json.h).
     auto j = nlohmann::json::parse(e.data, nullptr, false);
-    std::string tid = j.is_object() && j.value("transfer_id", nlohmann::json()).is_string()
-                          ? j["transfer_id"].get<std::string>()
-                          : "";
-    if (tid.empty()) {
-      spdlog::warn("ignoring a malformed {} event from the relay", e.name);
+    const std::string what = e.name + " event";
+    auto tid = relay_field<std::string>(j, what.c_str(), "transfer_id");
+    if (tid && !ids::valid_transfer_id(*tid)) tid = make_error(kBadRelayReply, "a malformed transfer id");
+    if (!tid) {
+      logging::log(spdlog::level::warn, "ignoring a malformed " + e.name + " event from the relay",
+                   {{"reason", tid.error().message}});
     } else if (e.name == "cancel") {
       std::lock_guard lock(mu_);
       for (auto& w : workers_) {
-        if (w.transfer_id == tid) w.cancel->store(true);
+        if (w.transfer_id == *tid) w.cancel->store(true);
       }
     } else {
+      auto msg1_text = relay_field<std::string>(j, what.c_str(), "msg1");
       std::vector<uint8_t> msg1;
-      if (!j.value("msg1", nlohmann::json()).is_string() || !base64::decode_into(j["msg1"].get<std::string>(), msg1) ||
-          msg1.empty() || msg1.size() > protocol::kMaxNoiseMessageBytes) {
-        spdlog::warn("ignoring transfer {}: its message 1 is not valid base64 of 1..65535 bytes", tid);
+      if (!msg1_text || !base64::decode_into(*msg1_text, msg1) || msg1.empty() ||
+          msg1.size() > protocol::kMaxNoiseMessageBytes) {
+        spdlog::warn("ignoring transfer {}: its message 1 is not valid base64 of 1..65535 bytes", *tid);
       } else {
-        start_transfer(tid, std::move(msg1));
+        start_transfer(*tid, std::move(msg1));
       }
     }
   }
@@ -122,8 +170,10 @@ void Daemon::run() {
     auto delay = backoff.next_delay();
     if (!r) {
       auto level = r.error().code == "network" ? spdlog::level::warn : spdlog::level::err;
-      spdlog::log(level, "control stream: {} ({}); retrying in {} ms", r.error().message, r.error().code,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+      logging::log(level, "control stream lost; retrying",
+                   {{"code", r.error().code},
+                    {"reason", r.error().message},
+                    {"retry_ms", std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()}});
     } else {
       spdlog::info("control stream closed by the relay; reconnecting in {} ms",
                    std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());

@@ -1,7 +1,11 @@
 // Daemon: the agent's control loop. Holds the relay's control stream open,
 // reconnecting forever with backoff and jitter and Last-Event-ID, and runs
 // each transfer request on its own thread through the TransferHandler, up
-// to a limit (docs/api.md §control stream).
+// to a limit (docs/api.md §control stream). The relay is not trusted with
+// the agent's resources: past max_transfers a request is answered `busy`
+// on one of at most max_refusing more threads, and past those it is
+// dropped (counted and logged) without a thread, so a flood of control
+// events cannot exhaust the agent's threads.
 #pragma once
 
 #include <atomic>
@@ -23,6 +27,9 @@ struct DaemonConfig {
   RelayConfig relay;           // read_timeout must exceed the relay's heartbeat interval
   std::string version = "sealrelay-agent/0.1.0";
   size_t max_transfers = 4;
+  // Requests over capacity being answered `busy` at once (each a handshake
+  // and two short calls to the relay); beyond that they are dropped.
+  size_t max_refusing = 2;
   BackoffConfig backoff;
 };
 
@@ -40,12 +47,15 @@ class Daemon {
 
   // Control streams opened so far, for tests and logs.
   uint64_t connections() const { return connections_.load(); }
+  // Transfer requests dropped because every thread was taken.
+  uint64_t dropped() const { return dropped_.load(); }
 
  private:
   struct Worker {
     std::string transfer_id;
     std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
     std::shared_ptr<std::atomic<bool>> finished = std::make_shared<std::atomic<bool>>(false);
+    bool refusing = false;  // Answering `busy`, not serving.
     std::thread thread;
   };
   bool on_event(sse::Event&& event);
@@ -59,6 +69,7 @@ class Daemon {
   Rng& rng_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> connections_{0};
+  std::atomic<uint64_t> dropped_{0};
   std::string last_event_id_;  // Owned by the run() thread
 
   std::mutex mu_;

@@ -156,12 +156,9 @@ int cmd_run(RunOptions o) {
 
   AuthorizedRequestersFile authorized(o.authorized.empty() ? (state / "authorized_requesters").string()
                                                            : o.authorized);
-  if (auto r = authorized.reload_if_changed(); !r) {
-    spdlog::warn("{}: {} (no requester is authorized until it is fixed)", authorized.path(), r.error().message);
-  } else {
-    spdlog::info("{} requester(s) authorized by {}", authorized.current()->entries().size(), authorized.path());
-  }
+  reload_authorized_requesters(authorized);
   SteadyClock clock;
+  SystemWallClock wall_clock;
   SystemRng rng;
   RateLimiter limiter(o.rate_limit, std::max<uint64_t>(o.rate_limit / 4, 2 * protocol::kMaxFrameBytes), clock);
   HandlerConfig hc;
@@ -169,7 +166,7 @@ int cmd_run(RunOptions o) {
   hc.relay.read_timeout = std::chrono::seconds(60);
   hc.replay_state = state / "replay.json";
   hc.max_chunk_bytes = o.chunk_size;
-  auto handler = TransferHandler::create(hc, *identity, *shares, authorized, limiter);
+  auto handler = TransferHandler::create(hc, *identity, *shares, authorized, limiter, wall_clock);
   if (!handler) {
     spdlog::error("{}", handler.error().message);
     return 2;
@@ -238,7 +235,7 @@ int main(int argc, char** argv) {
   run->add_flag("--no-follow-symlinks", o.no_follow_symlinks, "Refuse every symlink (default: follow in-share ones)");
   run->add_option("--authorized-requesters", o.authorized, "Trust file (default: STATE_DIR/authorized_requesters)")
       ->envname("SEALRELAY_AUTHORIZED_REQUESTERS");
-  run->add_option("--max-transfers", o.max_transfers, "Transfers served at once; more get `busy`")
+  run->add_option("--max-transfers", o.max_transfers, "Transfers served at once; more get `busy` (two at a time, the rest are dropped)")
       ->envname("SEALRELAY_MAX_TRANSFERS")->check(CLI::Range(1, 256));
   run->add_option("--rate-limit", o.rate_limit, "Upload cap in bytes per second over all transfers (0 = none)")
       ->envname("SEALRELAY_RATE_LIMIT");

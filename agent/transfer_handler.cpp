@@ -7,11 +7,15 @@
 #include <sstream>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "agent/change_detect.h"
+#include "agent/relay_json.h"
 #include "crypto/frames.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
 #include "proto/base64.h"
+#include "proto/log_format.h"
 #include "proto/upload.h"
 
 namespace sealrelay::agent {
@@ -19,6 +23,12 @@ namespace {
 
 using nlohmann::json;
 using SteadyTime = std::chrono::steady_clock;
+
+// How often the relay may send an upload back to an earlier frame than it
+// said it held before. Each time costs a re-read and re-hash of the file
+// up to there; a relay that loses committed frames once (a store failover)
+// is served, one that keeps doing it is not.
+constexpr int kMaxRewinds = 3;
 
 // The content a transfer sends, readable from any position so an upload can
 // resume from the frame the relay committed last.
@@ -113,17 +123,24 @@ class Upload {
   }
 
   // Uploads `content` from answer.offset as frames starting at answer.first_index;
-  // resumes after interruptions from the relay's committed count.
+  // resumes after interruptions from the relay's committed count, which
+  // must be a frame this upload already sealed, and may go back at most
+  // kMaxRewinds times.
   Result<uint64_t> send(const TransferKeys& keys, const Answer& answer, Content* content) {
     const uint64_t chunk = answer.chunk_size;
     const uint64_t data_frames = content ? (content->size() - answer.offset + chunk - 1) / chunk : 0;
     uint64_t committed = 0;
+    int rewinds = 0;
     auto last_progress = SteadyTime::now();
     std::chrono::milliseconds backoff{250};
     while (true) {
       if (cancel_.load()) return make_error("cancelled", "cancelled by the requester");
       auto r = upload_from(committed, keys, answer, content, data_frames);
-      if (r && r->value("complete", false)) return sent_bytes_;
+      if (r) {
+        auto complete = relay_field<bool>(*r, "reply to the frame upload", "complete", false);
+        if (!complete) return complete.error();
+        if (*complete) return sent_bytes_;
+      }
       if (!r && (r.error().code == "changed" || r.error().code == "io_error" || r.error().code == "cancelled")) {
         return r.error();
       }
@@ -132,21 +149,14 @@ class Upload {
       if (!relay) return relay.error();
       auto status = (*relay)->call("GET", "/v1/agent/transfers/" + tid_);
       if (status) {
-        std::string state = status->value("state", "");
-        if (state == "complete") return sent_bytes_;
-        if (state == "cancelled" || status->value("cancelled", false)) {
-          return make_error("cancelled", "cancelled by the requester");
-        }
-        if (state == "failed" || state == "expired") {
-          std::string why = status->contains("error") ? (*status)["error"].dump() : state;
-          return make_error(state, "the relay ended the transfer: " + why);
-        }
-        uint64_t next = status->value("next_frame", uint64_t{0});
-        if (next > committed) {
+        auto next = resume_point(*status, committed, rewinds);
+        if (!next) return next.error();
+        if (*next == kDone) return sent_bytes_;
+        if (*next > committed) {
           last_progress = SteadyTime::now();
           backoff = std::chrono::milliseconds(250);
         }
-        committed = next;
+        committed = *next;
       } else if (status.error().code == "unknown_transfer") {
         return make_error("expired", "the relay no longer knows this transfer");
       }
@@ -160,6 +170,39 @@ class Upload {
   }
 
  private:
+  static constexpr uint64_t kDone = UINT64_MAX;
+
+  // The frame to resume from, as the relay's upload `status` says (kDone: the
+  // relay has the whole upload); an error when the transfer is over or the
+  // status is not one the relay could honestly send.
+  Result<uint64_t> resume_point(const json& status, uint64_t committed, int& rewinds) {
+    const char* what = "upload status";
+    auto state = relay_field<std::string>(status, what, "state", std::string());
+    if (!state) return state.error();
+    auto cancelled = relay_field<bool>(status, what, "cancelled", false);
+    if (!cancelled) return cancelled.error();
+    auto next = relay_field<uint64_t>(status, what, "next_frame", uint64_t{0});
+    if (!next) return next.error();
+    if (*state == "complete") return kDone;
+    if (*state == "cancelled" || *cancelled) return make_error("cancelled", "cancelled by the requester");
+    if (*state == "failed" || *state == "expired") {
+      std::string why = status.contains("error") ? status["error"].dump() : *state;
+      return make_error(*state, "the relay ended the transfer: " + why);
+    }
+    if (*next > frames_sealed_) {
+      return make_error(kBadRelayReply, "the relay says it holds " + std::to_string(*next) +
+                                            " frames of this upload, but the agent sealed only " +
+                                            std::to_string(frames_sealed_));
+    }
+    if (*next < committed && ++rewinds > kMaxRewinds) {
+      return make_error(kBadRelayReply, "the relay sent the upload back to an earlier frame more than " +
+                                            std::to_string(kMaxRewinds) + " times (now to frame " +
+                                            std::to_string(*next) + " after " + std::to_string(committed) +
+                                            "); giving up rather than re-reading the file again");
+    }
+    return *next;
+  }
+
   Result<json> upload_from(uint64_t k, const TransferKeys& keys, const Answer& answer, Content* content,
                            uint64_t data_frames) {
     const uint64_t chunk = answer.chunk_size;
@@ -218,6 +261,7 @@ class Upload {
         return false;
       }
       ++frame_no;
+      frames_sealed_ = std::max(frames_sealed_, frame_no);
       upload::append_record(out, std::span<const uint8_t>(frame));
       if (finished) {
         upload::append_end(out);
@@ -236,6 +280,7 @@ class Upload {
   RateLimiter& limiter_;
   const std::atomic<bool>& cancel_;
   uint64_t sent_bytes_ = 0;
+  uint64_t frames_sealed_ = 0;  // Frames counted from k = 0 that any attempt sealed.
 };
 
 Answer refusal(std::string code, std::string message) {
@@ -250,10 +295,27 @@ int64_t seconds_of(int64_t ns) { return ns / 1'000'000'000; }
 
 }  // namespace
 
+void reload_authorized_requesters(AuthorizedRequestersFile& file) {
+  auto r = file.reload_if_changed();
+  if (!r) {
+    logging::log(spdlog::level::err, "authorized_requesters cannot be used; no requester is authorized until it is fixed",
+                 {{"reason", r.error().message}});
+    return;
+  }
+  if (*r != AuthorizedRequestersFile::Reload::reloaded) return;
+  auto list = file.current();
+  for (const auto& e : list->broken()) {
+    logging::log(spdlog::level::warn, "authorized_requesters: a broken line is ignored (and its key refused)",
+                 {{"file", file.path()}, {"reason", e.message}});
+  }
+  logging::log(spdlog::level::info, "authorized_requesters loaded",
+               {{"file", file.path()}, {"requesters", list->entries().size()}, {"broken_lines", list->broken().size()}});
+}
+
 Result<std::unique_ptr<TransferHandler>> TransferHandler::create(HandlerConfig config, const Identity& identity,
                                                                  const Shares& shares,
                                                                  AuthorizedRequestersFile& authorized,
-                                                                 RateLimiter& limiter) {
+                                                                 RateLimiter& limiter, const WallClock& wall_clock) {
   ReplayGuard replay;
   std::ifstream in(config.replay_state);
   if (in) {
@@ -263,15 +325,45 @@ Result<std::unique_ptr<TransferHandler>> TransferHandler::create(HandlerConfig c
     if (!loaded) return make_error(loaded.error().code, config.replay_state.string() + ": " + loaded.error().message);
     replay = std::move(*loaded);
   }
-  return std::unique_ptr<TransferHandler>(
-      new TransferHandler(std::move(config), identity, shares, authorized, limiter, std::move(replay)));
+  return std::unique_ptr<TransferHandler>(new TransferHandler(std::move(config), identity, shares, authorized,
+                                                              limiter, wall_clock, std::move(replay)));
 }
 
-bool TransferHandler::accept_timestamp(const PublicKey& requester, int64_t ts) {
+namespace {
+
+// A unix-millisecond time as people read it (UTC).
+std::string utc_text(int64_t unix_ms) {
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  if (!gmtime_r(&secs, &tm)) return std::to_string(unix_ms) + " ms";
+  char text[40];
+  size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(((unix_ms % 1000) + 1000) % 1000));
+  return text;
+}
+
+}  // namespace
+
+Result<void> TransferHandler::accept_timestamp(const PublicKey& requester, int64_t ts) {
+  const int64_t now = wall_clock_.unix_ms();
   std::lock_guard lock(replay_mu_);
-  if (!replay_.accept(requester, ts)) return false;
+  switch (replay_.accept(requester, ts, now)) {
+    case ReplayGuard::Verdict::clock_skew:
+      return make_error("clock_skew",
+                        "clock skew: the request was made at " + utc_text(ts) + " by the requester's clock, and the "
+                        "agent's clock says " + utc_text(now) + "; they may differ by at most " +
+                        std::to_string(ReplayGuard::kMaxClockSkewMs / 60'000) +
+                        " minutes (set the wrong one right, e.g. with NTP)");
+    case ReplayGuard::Verdict::replayed:
+      return make_error("replayed", "this request was already answered or is too old (replayed message 1)");
+    case ReplayGuard::Verdict::fresh:
+      break;
+  }
   // Persist before answering, so a crash cannot reopen the door.
-  return write_file_atomically(config_.replay_state, replay_.to_json()).ok();
+  if (!write_file_atomically(config_.replay_state, replay_.to_json())) {
+    return make_error("internal", "the agent cannot save its replay state; see its log");
+  }
+  return {};
 }
 
 TransferRecord TransferHandler::handle(const std::string& tid, std::span<const uint8_t> msg1,
@@ -304,7 +396,15 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
     return done(code, message);
   };
 
-  (void)authorized_.reload_if_changed();
+  // The timestamp is used up first: whatever the answer, this message 1
+  // can never be accepted again (docs/protocol.md §5).
+  auto request = decode_request(hs->request());
+  Result<void> fresh = request ? accept_timestamp(hs->requester_key(), request->timestamp_ms) : Result<void>();
+  if (request) {
+    rec.op = op_name(request->op);
+    rec.path = request->path;
+  }
+  reload_authorized_requesters(authorized_);
   auto list = authorized_.current();
   const AuthorizedRequester* who = list->find(hs->requester_key());
   if (!who) {
@@ -312,14 +412,9 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
                                       ") is not in the agent's authorized_requesters");
   }
   rec.comment = who->comment;
-  if (over_capacity) return refuse("busy", "the agent is serving as many transfers as it may; try again shortly");
-  auto request = decode_request(hs->request());
   if (!request) return refuse(request.error().code, request.error().message);
-  rec.op = op_name(request->op);
-  rec.path = request->path;
-  if (!accept_timestamp(hs->requester_key(), request->timestamp_ms)) {
-    return refuse("replayed", "this request was already answered or is too old (replayed message 1)");
-  }
+  if (!fresh) return refuse(fresh.error().code, fresh.error().message);
+  if (over_capacity) return refuse("busy", "the agent is serving as many transfers as it may; try again shortly");
 
   Answer answer;
   answer.ok = true;

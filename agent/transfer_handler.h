@@ -39,13 +39,18 @@ struct TransferRecord {
   std::string message;
 };
 
+// Reloads `file` if it changed and logs what the reload found: each broken
+// line (by number, and why), how many requesters are authorized, or why
+// the file could not be read (then nobody is). Once per version of the file.
+void reload_authorized_requesters(AuthorizedRequestersFile& file);
+
 class TransferHandler {
  public:
   // Everything passed by reference must outlive the handler. Fails when the
   // replay state on disk is malformed.
   static Result<std::unique_ptr<TransferHandler>> create(HandlerConfig config, const Identity& identity,
                                                          const Shares& shares, AuthorizedRequestersFile& authorized,
-                                                         RateLimiter& limiter);
+                                                         RateLimiter& limiter, const WallClock& wall_clock);
 
   // Handles the transfer `transfer_id` whose message 1 is `msg1`; returns
   // when it is finished, failed or cancelled (`cancel` set). With
@@ -56,16 +61,20 @@ class TransferHandler {
 
  private:
   TransferHandler(HandlerConfig config, const Identity& identity, const Shares& shares,
-                  AuthorizedRequestersFile& authorized, RateLimiter& limiter, ReplayGuard replay)
+                  AuthorizedRequestersFile& authorized, RateLimiter& limiter, const WallClock& wall_clock,
+                  ReplayGuard replay)
       : config_(std::move(config)), identity_(identity), shares_(shares), authorized_(authorized),
-        limiter_(limiter), replay_(std::move(replay)) {}
-  bool accept_timestamp(const PublicKey& requester, int64_t ts);
+        limiter_(limiter), wall_clock_(wall_clock), replay_(std::move(replay)) {}
+  // The replay guard's verdict on `ts`, persisted before it is returned;
+  // an error (refused as such) when the state cannot be saved.
+  Result<void> accept_timestamp(const PublicKey& requester, int64_t ts);
 
   const HandlerConfig config_;
   const Identity& identity_;
   const Shares& shares_;
   AuthorizedRequestersFile& authorized_;
   RateLimiter& limiter_;
+  const WallClock& wall_clock_;
   std::mutex replay_mu_;
   ReplayGuard replay_;  // Guarded by replay_mu_
 };

@@ -4,11 +4,17 @@
 
 namespace sealrelay {
 
-bool ReplayGuard::accept(const PublicKey& requester, int64_t timestamp_ms) {
+ReplayGuard::Verdict ReplayGuard::accept(const PublicKey& requester, int64_t timestamp_ms, int64_t now_ms) {
+  // Checked before any state is touched: the difference cannot overflow for
+  // timestamps a requester may send (> 0, and now is a real clock).
+  if (timestamp_ms <= 0 || timestamp_ms < now_ms - kMaxClockSkewMs || timestamp_ms > now_ms + kMaxClockSkewMs) {
+    return Verdict::clock_skew;
+  }
+  forget_stale(now_ms);
   Seen& s = seen_[requester];
-  if (!s.recent.empty() && timestamp_ms <= s.newest - window_ms_) return false;
-  if (s.recent.contains(timestamp_ms)) return false;
-  if (s.recent.size() >= kMaxRememberedPerRequester && timestamp_ms < *s.recent.begin()) return false;
+  if (!s.recent.empty() && timestamp_ms <= s.newest - window_ms_) return Verdict::replayed;
+  if (s.recent.contains(timestamp_ms)) return Verdict::replayed;
+  if (s.recent.size() >= kMaxRememberedPerRequester && timestamp_ms < *s.recent.begin()) return Verdict::replayed;
   s.recent.insert(timestamp_ms);
   s.newest = std::max(s.newest, timestamp_ms);
   while (!s.recent.empty() &&
@@ -17,7 +23,13 @@ bool ReplayGuard::accept(const PublicKey& requester, int64_t timestamp_ms) {
   }
   // The newest always stays remembered: the floor of the window hangs on it.
   if (s.recent.empty()) s.recent.insert(s.newest);
-  return true;
+  return Verdict::fresh;
+}
+
+void ReplayGuard::forget_stale(int64_t now_ms) {
+  // Every timestamp accepted from now on is >= now - skew > newest >= all
+  // of `recent`: none of them can repeat, and none is below the window.
+  std::erase_if(seen_, [&](const auto& entry) { return entry.second.newest < now_ms - kMaxClockSkewMs; });
 }
 
 std::string ReplayGuard::to_json() const {

@@ -6,9 +6,12 @@
 //    "message":"transfer t_1f.. op=get bytes=6 result=ok","op":"get","bytes":6,"result":"ok"}
 //
 // `time` is UTC with milliseconds; `level` one of trace, debug, info, warn,
-// error, fatal; `message` the text line exactly. Each `key=value` in the
-// message also becomes a field (a value runs to the next ` key=` or the end
-// of the line; integers and decimals become numbers); a field never
+// error, fatal; `message` the text line exactly. A record logged with
+// logging::log() carries fields: they are appended to the text as
+// ` key=value` (logfmt: a string that is not plain is quoted, with control
+// bytes, quotes and backslashes as escapes, so a peer's string can neither
+// start a line nor pose as another field) and, in JSON, become keys taken
+// from the data itself, never by reading the text back; a field never
 // replaces time, level, component or message. Invalid UTF-8 is replaced,
 // never dropped. Header-only: the relay and the agent (both link spdlog and
 // nlohmann_json) include it; the CLI does not log.
@@ -41,50 +44,84 @@ inline std::optional<Format> parse_format(std::string_view name) {
   return std::nullopt;
 }
 
-// The key=value pairs of a log message, in order.
-inline std::vector<std::pair<std::string, std::string>> message_fields(std::string_view m) {
-  // Start of every "key=" that begins a word: [a-z_][a-z0-9_]*= after a space or at 0.
-  struct Key {
-    size_t start, eq;
+// One field of a structured record: a name ([a-z_][a-z0-9_]*, chosen by
+// the program) and a value (a string, or a number).
+using Field = std::pair<std::string_view, nlohmann::ordered_json>;
+
+// `s` as logfmt writes a value: as it is when it is non-empty and only
+// letters, digits and . _ - / : @ + , (so `result=ok`, `path=/demo/a.txt`
+// stay greppable); otherwise double-quoted with \\, \", \n, \r, \t and
+// \xHH for the other bytes below 0x20 and 0x7f, \u00HH for the C1
+// controls of UTF-8. Other bytes of 0x80 and above pass (UTF-8 names stay
+// readable; the JSON writer replaces invalid ones).
+inline std::string quote(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto plain = [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '/' || c == ':' || c == '@' || c == '+' ||
+           c == ',';
   };
-  std::vector<Key> keys;
-  for (size_t i = 0; i < m.size(); ++i) {
-    if (i > 0 && m[i - 1] != ' ') continue;
-    size_t j = i;
-    if (j >= m.size() || !(std::islower(static_cast<unsigned char>(m[j])) || m[j] == '_')) continue;
-    while (j < m.size() && (std::islower(static_cast<unsigned char>(m[j])) ||
-                            std::isdigit(static_cast<unsigned char>(m[j])) || m[j] == '_')) {
-      ++j;
+  bool bare = !s.empty();
+  for (unsigned char c : s) bare = bare && plain(c);
+  if (bare) return std::string(s);
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    // A C1 control in UTF-8 (U+0080..U+009F; U+009B is a terminal's CSI).
+    if (c == 0xc2 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xe0) == 0x80) {
+      out += "\\u00";
+      c = static_cast<unsigned char>(s[++i]);
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+      continue;
     }
-    if (j < m.size() && m[j] == '=') keys.push_back({i, j});
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\x";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xf];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
   }
-  std::vector<std::pair<std::string, std::string>> out;
-  for (size_t k = 0; k < keys.size(); ++k) {
-    size_t end = k + 1 < keys.size() ? keys[k + 1].start - 1 : m.size();
-    out.emplace_back(std::string(m.substr(keys[k].start, keys[k].eq - keys[k].start)),
-                     std::string(m.substr(keys[k].eq + 1, end - keys[k].eq - 1)));
-  }
+  out += '"';
   return out;
 }
 
-// A field value as JSON: a number when it is one, else the string.
-inline nlohmann::json field_value(const std::string& v) {
-  if (!v.empty() && v.size() < 19) {
-    size_t i = v[0] == '-' ? 1 : 0, digits = 0, dots = 0;
-    for (; i < v.size(); ++i) {
-      if (std::isdigit(static_cast<unsigned char>(v[i]))) {
-        ++digits;
-      } else if (v[i] == '.' && dots == 0) {
-        ++dots;
-      } else {
-        break;
-      }
-    }
-    if (i == v.size() && digits > 0 && v.back() != '.' && !(v.size() > 1 && v[0] == '0' && v[1] != '.')) {
-      return dots ? nlohmann::json(std::stod(v)) : nlohmann::json(std::stoll(v));
-    }
+// The text of a record: `message`, then ` name=value` per field (strings
+// through quote(), numbers as JSON writes them).
+inline std::string record_text(std::string_view message, std::initializer_list<Field> fields) {
+  std::string text(message);
+  for (const auto& [name, value] : fields) {
+    text += ' ';
+    text += name;
+    text += '=';
+    text += value.is_string() ? quote(value.get_ref<const std::string&>()) : value.dump();
   }
-  return v;
+  return text;
+}
+
+namespace detail {
+// The fields of the record being logged on this thread, for JsonFormatter:
+// spdlog hands a formatter only the text, and the fields must not be read
+// back out of it. Set by log() around a synchronous spdlog call (the
+// loggers here are synchronous, so the formatter runs on this thread).
+inline thread_local const std::initializer_list<Field>* current_fields = nullptr;
+}  // namespace detail
+
+// Logs a record with fields (see the top of this file).
+inline void log(spdlog::level::level_enum level, std::string_view message, std::initializer_list<Field> fields) {
+  if (!spdlog::should_log(level)) return;
+  std::string text = record_text(message, fields);
+  detail::current_fields = &fields;
+  spdlog::log(level, "{}", text);
+  detail::current_fields = nullptr;
 }
 
 class JsonFormatter final : public spdlog::formatter {
@@ -106,8 +143,11 @@ class JsonFormatter final : public spdlog::formatter {
     j["level"] = level_name(msg.level);
     j["component"] = component_;
     j["message"] = text;
-    for (auto& [k, v] : message_fields(text)) {
-      if (!j.contains(k)) j[k] = field_value(v);
+    if (const auto* fields = detail::current_fields) {
+      for (const auto& [k, v] : *fields) {
+        std::string key(k);
+        if (!j.contains(key)) j[key] = v;
+      }
     }
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');

@@ -2,7 +2,8 @@
 // admin, but a strict parser is what keeps a typo from granting everything.
 // Properties: no crash; every accepted entry has a unique key and a scope
 // whose paths parse; a line with "paths=" anywhere but right after the key
-// is never accepted.
+// is never accepted; a line reported broken grants nothing.
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -17,7 +18,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto list = AuthorizedRequesters::parse(text);
   if (!list) return 0;
   std::set<RequesterKey> keys;
+  std::set<int> broken;
+  for (const auto& b : list->broken()) {
+    FUZZ_CHECK(b.message.starts_with("line "));
+    broken.insert(std::atoi(b.message.c_str() + 5));
+  }
   for (const auto& e : list->entries()) {
+    FUZZ_CHECK(!broken.contains(e.line));
     FUZZ_CHECK(keys.insert(e.key).second);
     FUZZ_CHECK(list->find(e.key) != nullptr);
     for (const auto& p : e.scope.paths()) FUZZ_CHECK(parse_request_path(p).ok());

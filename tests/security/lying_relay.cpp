@@ -105,6 +105,13 @@ std::vector<std::vector<sse::Event>> LyingRelay::upstream_streams() {
 }
 
 void LyingRelay::forward(const httplib::Request& req, httplib::Response& res) {
+  if (answer_agent_call && req.path.starts_with("/v1/agent/transfers/")) {
+    if (auto reply = answer_agent_call(req.method, req.path)) {
+      res.status = reply->status;
+      res.set_content(reply->body, "application/json");
+      return;
+    }
+  }
   httplib::Client up("127.0.0.1", upstream_port_);
   up.set_connection_timeout(5);
   up.set_read_timeout(30);

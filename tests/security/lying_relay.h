@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +61,16 @@ class LyingRelay {
   std::function<void(const std::string& path, const Emit& emit)> on_stream_open;
   std::function<void(nlohmann::json& directory)> rewrite_agents;  // GET /v1/agents reply body
   std::function<void(nlohmann::json& create)> rewrite_create;     // POST /v1/transfers request body
+  // The agent's calls about a transfer (POST .../answer, POST .../frames,
+  // GET /v1/agent/transfers/<tid>), before they are forwarded: a Reply
+  // returned goes to the agent instead (nothing is forwarded); nullopt:
+  // forwarded as usual. Runs on the proxy's threads and may block there to
+  // hold the agent's call.
+  struct Reply {
+    int status = 200;
+    std::string body;
+  };
+  std::function<std::optional<Reply>(const std::string& method, const std::string& path)> answer_agent_call;
 
   // What passed through (thread-safe copies).
   struct Created {

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <condition_variable>
+#include <mutex>
 #include <sodium.h>
 
 #include "crypto/payloads.h"
@@ -483,6 +485,29 @@ TEST_P(LyingRelayTest, AReplayedMessage1IsRefusedByTheAgent) {
   EXPECT_EQ(replayed->error, "replayed");
 }
 
+// A transfer id of the form the relay makes (proto/ids.h), numbered.
+std::string flood_tid(int i) {
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "f%031x", i);
+  return std::string("t_") + hex;
+}
+
+size_t count_in(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = 0; (at = text.find(what, at)) != std::string::npos; ++at) ++n;
+  return n;
+}
+
+// What the agent logs for a transfer request it drops at capacity.
+constexpr const char* kDropped = "dropped: the agent is at capacity";
+
+// The number of threads of process `pid` (/proc/PID/status, Threads:).
+int threads_of(pid_t pid) {
+  std::smatch m;
+  std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
+  return std::regex_search(status, m, std::regex("Threads:\\s+(\\d+)")) ? std::stoi(m[1]) : -1;
+}
+
 // A relay that lies to the agent: its control stream carries hostile
 // "requests" — not JSON, wrong types, bad base64, empty and oversized
 // message 1s, message 1s not addressed to it, cancels for transfers it never
@@ -515,7 +540,7 @@ TEST(LyingRelayToTheAgent, HostileControlEventsLeaveTheAgentServing) {
     for (int i = 0; i < 300; ++i) {  // message 1s not addressed to this agent (random bytes)
       std::vector<uint8_t> junk(96 + i % 64);
       randombytes_buf(junk.data(), junk.size());
-      transfer(json{{"transfer_id", "t_junk" + std::to_string(i)}, {"msg1", base64::encode(junk)}}.dump());
+      transfer(json{{"transfer_id", flood_tid(i)}, {"msg1", base64::encode(junk)}}.dump());
     }
     emit(sse::Event{"transfer", "", std::string(3u << 20, 'z')});  // over the parser's 2 MiB line limit
   };
@@ -526,15 +551,12 @@ TEST(LyingRelayToTheAgent, HostileControlEventsLeaveTheAgentServing) {
   // and it reconnects (to a stream that is honest this time).
   ASSERT_TRUE(wait_until([&] { return opened.load() >= 2; }, 60s)) << read_file(log_path);
   EXPECT_TRUE(c.agent("shop-1").running()) << read_file(log_path);
-  // Each junk message 1 was tried and refused (none could be read).
-  auto count = [&](const std::string& what) {
-    std::string log = read_file(log_path);
-    size_t n = 0;
-    for (size_t at = 0; (at = log.find(what, at)) != std::string::npos; ++at) ++n;
-    return n;
-  };
-  EXPECT_TRUE(wait_until([&] { return count("result=handshake_failed") >= 300; }, 60s))
-      << count("result=handshake_failed") << "\n" << read_file(log_path).substr(0, 4000);
+  // Each junk message 1 was tried and refused (none could be read), or
+  // dropped when every thread the agent allows was taken.
+  auto count = [&](const std::string& what) { return count_in(read_file(log_path), what); };
+  auto handled = [&] { return count("result=handshake_failed") + count(kDropped); };
+  EXPECT_TRUE(wait_until([&] { return handled() >= 300; }, 60s))
+      << handled() << "\n" << read_file(log_path).substr(0, 4000);
   EXPECT_GE(count("ignoring"), 4u) << read_file(log_path).substr(0, 4000);
   // It keeps serving: a real transfer, the CLI straight to the relay.
   ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
@@ -543,6 +565,157 @@ TEST(LyingRelayToTheAgent, HostileControlEventsLeaveTheAgentServing) {
   auto r = c.cli(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"});
   ASSERT_EQ(r.exit_code, 0) << r.output << read_file(log_path);
   EXPECT_TRUE(same_file(c.share("shop-1") + "/f.bin", c.dir() + "/f.bin"));
+  EXPECT_TRUE(c.agent("shop-1").running());
+}
+
+// The relay's replies to the agent's upload, wrong-typed or impossible
+// (issue 15): nlohmann's value() threw out of the transfer thread on a
+// wrong type and ended the agent. Each now fails its transfer, saying why,
+// and the agent goes on serving.
+TEST(LyingRelayToTheAgent, WrongTypedUploadRepliesFailTheTransferAndLeaveTheAgentServing) {
+  START_CLUSTER(c);
+  ASSERT_TRUE(c.start_relay("a").ok());
+  LyingRelay liar(c.port("a"));
+  struct Case {
+    const char* name;
+    LyingRelay::Reply frames, status;  // the replies to the frame upload and to the status call
+    const char* says;
+  };
+  const LyingRelay::Reply cut{502, R"({"error":"network","message":"cut"})"};
+  const std::vector<Case> cases{
+      {"next_frame a string", cut, {200, R"({"state":"uploading","next_frame":"7"})"},
+       "has a next_frame that is not a non-negative integer"},
+      {"next_frame negative", cut, {200, R"({"state":"uploading","next_frame":-1})"},
+       "has a next_frame that is not a non-negative integer"},
+      {"state a number", cut, {200, R"({"state":5,"next_frame":0})"}, "has a state that is not a string"},
+      {"cancelled a string", cut, {200, R"({"state":"uploading","cancelled":"no"})"},
+       "has a cancelled that is not true or false"},
+      {"status an array", cut, {200, R"([1,2,3])"}, "upload status is not a JSON object"},
+      {"upload reply an array", {200, "[]"}, {}, "reply to the frame upload is not a JSON object"},
+      {"complete a string", {200, R"({"complete":"yes"})"}, {}, "has a complete that is not true or false"},
+      {"next_frame never sent", cut, {200, R"({"state":"uploading","next_frame":1000})"},
+       "holds 1000 frames of this upload, but the agent sealed only"},
+  };
+  std::atomic<size_t> now{0};
+  liar.answer_agent_call = [&](const std::string& method, const std::string& path) -> std::optional<LyingRelay::Reply> {
+    if (now.load() >= cases.size()) return std::nullopt;  // honest again
+    const Case& k = cases[now.load()];
+    if (method == "POST" && path.ends_with("/frames")) return k.frames;
+    if (method == "GET") return k.status;
+    return std::nullopt;
+  };
+  ASSERT_TRUE(c.start_agent("shop-1", liar.url()).ok());
+  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  const std::string log_path = c.dir() + "/agent-shop-1.log";
+  write_random_file(c.share("shop-1") + "/f.bin", 3 * kChunk + 5, 82);
+  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  for (size_t i = 0; i < cases.size(); ++i) {
+    now = i;
+    auto cli = c.cli_background(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f" + std::to_string(i)},
+                                "cli-" + std::to_string(i) + ".log");
+    ASSERT_TRUE(cli);
+    EXPECT_TRUE(wait_until([&] { return count_in(read_file(log_path), "result=bad_relay_reply") > i; }, 60s))
+        << cases[i].name << "\n" << read_file(log_path);
+    EXPECT_NE(read_file(log_path).find(cases[i].says), std::string::npos) << cases[i].name << "\n"
+                                                                            << read_file(log_path);
+    ASSERT_TRUE(c.agent("shop-1").running()) << cases[i].name << "\n" << read_file(log_path);
+  }
+  now = cases.size();
+  auto r = c.cli(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << read_file(log_path);
+  EXPECT_TRUE(same_file(c.share("shop-1") + "/f.bin", c.dir() + "/f.bin"));
+}
+
+// A relay that keeps sending the upload back to an earlier frame made the
+// agent re-read and re-hash the file up to there every time, for ever
+// (issue 15). It is served a few times, then the transfer fails, saying why.
+TEST(LyingRelayToTheAgent, ARelayThatKeepsRewindingTheUploadIsGivenUpOn) {
+  START_CLUSTER(c);
+  ASSERT_TRUE(c.start_relay("a").ok());
+  LyingRelay liar(c.port("a"));
+  std::atomic<int> statuses{0};
+  liar.answer_agent_call = [&](const std::string& method, const std::string& path) -> std::optional<LyingRelay::Reply> {
+    if (method == "POST" && path.ends_with("/frames")) return LyingRelay::Reply{502, R"({"error":"network"})"};
+    if (method != "GET") return std::nullopt;
+    int n = statuses++;  // "I hold 2 frames", "I hold none", "I hold 2", ...
+    return LyingRelay::Reply{200, json{{"state", "uploading"}, {"next_frame", n % 2 == 0 ? 2 : 0}}.dump()};
+  };
+  ASSERT_TRUE(c.start_agent("shop-1", liar.url()).ok());
+  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  const std::string log_path = c.dir() + "/agent-shop-1.log";
+  write_random_file(c.share("shop-1") + "/f.bin", 3 * kChunk + 5, 83);
+  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  auto cli = c.cli_background(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"}, "cli.log");
+  ASSERT_TRUE(cli);
+  EXPECT_TRUE(wait_until([&] { return read_file(log_path).find("result=bad_relay_reply") != std::string::npos; },
+                         60s))
+      << statuses.load() << "\n" << read_file(log_path);
+  EXPECT_NE(read_file(log_path).find("back to an earlier frame more than 3 times"), std::string::npos)
+      << read_file(log_path);
+  // Three rewinds were served, the fourth refused: 8 status calls.
+  EXPECT_EQ(statuses.load(), 8) << read_file(log_path);
+  EXPECT_TRUE(c.agent("shop-1").running());
+}
+
+// A flood of transfer requests beyond the agent's capacity, each of which
+// would hold its thread (the relay does not answer the agent's calls about
+// them): every event used to start a thread. Now the agent runs at most
+// --max-transfers plus two `busy` threads, drops the rest (counted, logged)
+// and serves again once the flood is over.
+TEST(LyingRelayToTheAgent, AFloodOfTransferEventsBeyondCapacityKeepsTheAgentsThreadsBounded) {
+  START_CLUSTER(c);
+  ASSERT_TRUE(c.start_relay("a").ok());
+  LyingRelay liar(c.port("a"));
+  constexpr int kFlood = 200;
+  constexpr int kMaxTransfers = 2, kMaxRefusing = 2;  // the agent's --max-transfers, its busy threads
+  std::atomic<bool> opened{false};
+  liar.on_stream_open = [&](const std::string& path, const LyingRelay::Emit& emit) {
+    if (path != "/v1/agent/control" || opened.exchange(true)) return;
+    for (int i = 0; i < kFlood; ++i) {
+      std::vector<uint8_t> junk(96);
+      randombytes_buf(junk.data(), junk.size());
+      emit(sse::Event{"transfer", "", json{{"transfer_id", flood_tid(i)}, {"msg1", base64::encode(junk)}}.dump()});
+    }
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  liar.answer_agent_call = [&](const std::string&, const std::string& path) -> std::optional<LyingRelay::Reply> {
+    if (path.find("/t_f") == std::string::npos) return std::nullopt;
+    std::unique_lock lk(mu);  // hold the agent's call about a flood transfer until the test is done
+    cv.wait_for(lk, 120s, [&] { return released; });
+    return std::nullopt;
+  };
+  auto release = [&] {
+    std::lock_guard lk(mu);
+    released = true;
+    cv.notify_all();
+  };
+  ASSERT_TRUE(c.start_agent("shop-1", liar.url(), {"--max-transfers", std::to_string(kMaxTransfers)}).ok());
+  const pid_t pid = c.agent("shop-1").pid();
+  const std::string log_path = c.dir() + "/agent-shop-1.log";
+  int most = 0;
+  bool all_seen = wait_until(
+      [&] {
+        most = std::max(most, threads_of(pid));
+        return count_in(read_file(log_path), kDropped) >= size_t{kFlood - kMaxTransfers - kMaxRefusing};
+      },
+      60s, 10ms);
+  most = std::max(most, threads_of(pid));
+  release();
+  RecordProperty("agent_threads_max", most);
+  EXPECT_TRUE(all_seen) << count_in(read_file(log_path), kDropped) << " dropped; threads up to " << most << "\n"
+                        << read_file(log_path).substr(0, 3000);
+  // The agent's own threads (main, signal watcher; a few more allowed) plus
+  // the transfer threads it may run: nowhere near one per event.
+  EXPECT_LE(most, 6 + kMaxTransfers + kMaxRefusing) << "threads of the agent during the flood";
+  EXPECT_NE(read_file(log_path).find("dropped_total=" + std::to_string(kFlood - kMaxTransfers - kMaxRefusing)),
+            std::string::npos);
+  // It keeps serving.
+  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  write_random_file(c.share("shop-1") + "/f.bin", kChunk + 5, 84);
+  auto r = c.cli("http://127.0.0.1:" + std::to_string(c.port("a")), {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << read_file(log_path);
   EXPECT_TRUE(c.agent("shop-1").running());
 }
 

@@ -39,6 +39,7 @@ const std::string K3 = b64(key_n(3));
 AuthorizedRequesters parse_ok(const std::string& text) {
   auto r = AuthorizedRequesters::parse(text);
   if (!r) ADD_FAILURE() << r.error().message;
+  if (r && !r->broken().empty()) ADD_FAILURE() << r->broken()[0].message;
   return r ? std::move(*r) : AuthorizedRequesters();
 }
 
@@ -95,18 +96,24 @@ TEST(AuthorizedRequestersParse, ScopePathsAreCanonicalised) {
 struct Bad {
   const char* name;
   std::string text;
-  int line;
+  int line;         // The broken line.
+  size_t in_force;  // Entries still in force: the valid lines whose key is on no broken line.
 };
 void PrintTo(const Bad& v, std::ostream* os) { *os << v.name; }
 
 class AuthorizedRequestersRefuses : public ::testing::TestWithParam<Bad> {};
 
-TEST_P(AuthorizedRequestersRefuses, NamingTheLine) {
+// A broken line grants nothing (nor does any other line with its key) and is
+// reported by number; the other lines stay in force.
+TEST_P(AuthorizedRequestersRefuses, TheBrokenLineNamingItAndKeepsTheValidOnes) {
   auto r = AuthorizedRequesters::parse(GetParam().text);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "bad_authorized_requesters");
-  EXPECT_EQ(r.error().message.rfind("line " + std::to_string(GetParam().line) + ":", 0), 0u)
-      << r.error().message;
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->broken().size(), 1u);
+  EXPECT_EQ(r->broken()[0].code, "bad_authorized_requesters");
+  EXPECT_EQ(r->broken()[0].message.rfind("line " + std::to_string(GetParam().line) + ":", 0), 0u)
+      << r->broken()[0].message;
+  EXPECT_EQ(r->entries().size(), GetParam().in_force);
+  for (const auto& e : r->entries()) EXPECT_NE(e.line, GetParam().line);
 }
 
 // The key text with one of the two unused low bits of its last character
@@ -122,47 +129,60 @@ std::string with_unused_bit_set(const std::string& k) {
 INSTANTIATE_TEST_SUITE_P(
     Table, AuthorizedRequestersRefuses,
     ::testing::Values(
-        Bad{"NotBase64", "# ok\nnot-a-key comment\n", 2},
-        Bad{"KeyTooShort", K1.substr(0, 40) + "\n", 1},
-        Bad{"KeyMissingPadding", K1.substr(0, 43) + "\n", 1},
-        Bad{"KeyWithExtraCharacters", K1 + "AAAA\n", 1},
+        Bad{"NotBase64", "# ok\nnot-a-key comment\n", 2, 0},
+        Bad{"KeyTooShort", K1.substr(0, 40) + "\n", 1, 0},
+        Bad{"KeyMissingPadding", K1.substr(0, 43) + "\n", 1, 0},
+        Bad{"KeyWithExtraCharacters", K1 + "AAAA\n", 1, 0},
         Bad{"KeyOf33Bytes", [] {
               unsigned char raw[33] = {};
               char out[sodium_base64_ENCODED_LEN(33, sodium_base64_VARIANT_ORIGINAL)];
               sodium_bin2base64(out, sizeof out, raw, 33, sodium_base64_VARIANT_ORIGINAL);
               return std::string(out) + "\n";
-            }(), 1},
+            }(), 1, 0},
         Bad{"KeyOf31Bytes", [] {
               unsigned char raw[31] = {};
               char out[sodium_base64_ENCODED_LEN(31, sodium_base64_VARIANT_ORIGINAL)];
               sodium_bin2base64(out, sizeof out, raw, 31, sodium_base64_VARIANT_ORIGINAL);
               return std::string(out) + "\n";
-            }(), 1},
-        Bad{"UrlSafeAlphabet", "________________________________________7_8=\n", 1},
-        Bad{"NonCanonicalUnusedBits", with_unused_bit_set(K1) + "\n", 1},
-        Bad{"SshKeyLine", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI alice\n", 1},
-        Bad{"HexKey", std::string(64, 'a') + "\n", 1},
-        Bad{"OptionBeforeTheKey", "paths=/a " + K1 + "\n", 1},
-        Bad{"EmptyScope", K1 + " paths=\n", 1},
-        Bad{"EmptyScopeEntry", K1 + " paths=/a,,/b\n", 1},
-        Bad{"TrailingCommaInScope", K1 + " paths=/a,\n", 1},
-        Bad{"RelativeScope", K1 + " paths=photos\n", 1},
-        Bad{"TraversalInScope", K1 + " paths=/photos/../etc\n", 1},
-        Bad{"DotInScope", K1 + " paths=/photos/./x\n", 1},
-        Bad{"DoubleSlashInScope", K1 + " paths=/photos//x\n", 1},
-        Bad{"ScopeWithSpaceAfterComma", K1 + " paths=/a, /b\n", 1},
-        Bad{"ScopeAfterTheComment", K1 + " bob paths=/photos\n", 1},
-        Bad{"SecondScope", K1 + " paths=/a paths=/b\n", 1},
-        Bad{"DuplicateKey", K1 + " a\n" + K2 + " b\n" + K1 + " c\n", 3},
-        Bad{"NulByte", K1 + " a\n" + K2 + " b\0c\n"s, 2},
-        Bad{"SecondLineBroken", K1 + "\n" + "garbage\n" + K2 + "\n", 2}),
+            }(), 1, 0},
+        Bad{"UrlSafeAlphabet", "________________________________________7_8=\n", 1, 0},
+        Bad{"NonCanonicalUnusedBits", with_unused_bit_set(K1) + "\n", 1, 0},
+        Bad{"SshKeyLine", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI alice\n", 1, 0},
+        Bad{"HexKey", std::string(64, 'a') + "\n", 1, 0},
+        Bad{"OptionBeforeTheKey", "paths=/a " + K1 + "\n", 1, 0},
+        Bad{"EmptyScope", K1 + " paths=\n", 1, 0},
+        Bad{"EmptyScopeEntry", K1 + " paths=/a,,/b\n", 1, 0},
+        Bad{"TrailingCommaInScope", K1 + " paths=/a,\n", 1, 0},
+        Bad{"RelativeScope", K1 + " paths=photos\n", 1, 0},
+        Bad{"TraversalInScope", K1 + " paths=/photos/../etc\n", 1, 0},
+        Bad{"DotInScope", K1 + " paths=/photos/./x\n", 1, 0},
+        Bad{"DoubleSlashInScope", K1 + " paths=/photos//x\n", 1, 0},
+        Bad{"ScopeWithSpaceAfterComma", K1 + " paths=/a, /b\n", 1, 0},
+        Bad{"ScopeAfterTheComment", K1 + " bob paths=/photos\n", 1, 0},
+        Bad{"SecondScope", K1 + " paths=/a paths=/b\n", 1, 0},
+        Bad{"DuplicateKey", K1 + " a\n" + K2 + " b\n" + K1 + " c\n", 3, 1},
+        Bad{"NulByte", K1 + " a\n" + K2 + " b\0c\n"s, 2, 1},
+        Bad{"SecondLineBroken", K1 + "\n" + "garbage\n" + K2 + "\n", 2, 2}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(AuthorizedRequestersParse, TheDuplicateKeyErrorNamesTheFirstLineToo) {
   auto r = AuthorizedRequesters::parse(K1 + " a\n\n" + K1 + " c\n");
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("line 3:"), std::string::npos);
-  EXPECT_NE(r.error().message.find("line 1"), std::string::npos);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->broken().size(), 1u);
+  EXPECT_NE(r->broken()[0].message.find("line 3:"), std::string::npos);
+  EXPECT_NE(r->broken()[0].message.find("line 1"), std::string::npos);
+  EXPECT_EQ(r->find(key_n(1)), nullptr) << "which line did the admin mean? neither";
+}
+
+TEST(AuthorizedRequestersParse, AKeyOnABrokenLineIsRefusedEvenWhereItAlsoHasAValidLine) {
+  auto r = AuthorizedRequesters::parse(K1 + " alice\n" + K2 + " bob\n" + K1 + " paths=/a,,/b\ngarbage\n");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->broken().size(), 2u);
+  EXPECT_EQ(r->broken()[0].message.rfind("line 3:", 0), 0u) << r->broken()[0].message;
+  EXPECT_EQ(r->broken()[1].message.rfind("line 4:", 0), 0u) << r->broken()[1].message;
+  EXPECT_EQ(r->find(key_n(1)), nullptr);
+  ASSERT_NE(r->find(key_n(2)), nullptr);
+  EXPECT_EQ(r->entries().size(), 1u);
 }
 
 TEST(AuthorizedRequestersParse, RefusesAFileOverOneMebibyte) {
@@ -272,34 +292,34 @@ TEST(AuthorizedRequestersFile, PicksUpAnInPlaceEditOfTheSameSize) {
   EXPECT_NE(file.current()->find(key_n(2)), nullptr);
 }
 
-TEST(AuthorizedRequestersFile, KeepsTheOldListWhenTheNewFileIsMalformedAndReportsItOnce) {
+// Issue 15: deleting alice's line while a broken line was added kept the
+// old list, alice included, and said nothing.
+TEST(AuthorizedRequestersFile, ARemovedKeyIsRefusedAfterAReloadEvenWhenTheNewFileHasABrokenLine) {
   TempDir tmp;
-  replace(tmp, K1 + " a\n");
+  replace(tmp, K1 + " alice\n" + K2 + " bob\n");
   AuthorizedRequestersFile file(tmp / "authorized_requesters");
   ASSERT_TRUE(file.reload_if_changed().ok());
-  replace(tmp, K2 + " b\nbroken line\n");
+  ASSERT_NE(file.current()->find(key_n(1)), nullptr);
+  replace(tmp, K2 + " bob\nbroken line\n" + K3 + " paths=relative carol\n");
   auto r = file.reload_if_changed();
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "bad_authorized_requesters");
-  EXPECT_NE(r.error().message.find("line 2"), std::string::npos);
-  EXPECT_NE(file.current()->find(key_n(1)), nullptr);
-  EXPECT_EQ(file.current()->find(key_n(2)), nullptr);
-  // The same broken version again: not reported again, still in last_error.
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, AuthorizedRequestersFile::Reload::reloaded);
+  EXPECT_EQ(file.current()->find(key_n(1)), nullptr) << "alice's line is gone";
+  EXPECT_NE(file.current()->find(key_n(2)), nullptr) << "bob's line is valid";
+  EXPECT_EQ(file.current()->find(key_n(3)), nullptr) << "carol's line is broken";
+  const auto& broken = file.current()->broken();
+  ASSERT_EQ(broken.size(), 2u);
+  EXPECT_EQ(broken[0].message.rfind("line 2:", 0), 0u) << broken[0].message;
+  EXPECT_EQ(broken[1].message.rfind("line 3:", 0), 0u) << broken[1].message;
+  EXPECT_NE(broken[1].message.find("paths="), std::string::npos) << "says why: " << broken[1].message;
+  // The same version again: nothing new.
   auto again = file.reload_if_changed();
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, AuthorizedRequestersFile::Reload::unchanged);
-  ASSERT_TRUE(file.last_error().has_value());
-  EXPECT_EQ(file.last_error()->code, "bad_authorized_requesters");
-  // Fixed: loaded, error cleared.
-  replace(tmp, K2 + " b\n");
-  auto fixed = file.reload_if_changed();
-  ASSERT_TRUE(fixed.ok());
-  EXPECT_EQ(*fixed, AuthorizedRequestersFile::Reload::reloaded);
-  EXPECT_NE(file.current()->find(key_n(2)), nullptr);
   EXPECT_FALSE(file.last_error().has_value());
 }
 
-TEST(AuthorizedRequestersFile, KeepsTheOldListWhenTheFileDisappears) {
+TEST(AuthorizedRequestersFile, AFileThatCannotBeReadAuthorizesNobodyAndIsReportedOnce) {
   TempDir tmp;
   replace(tmp, K1 + " a\n");
   AuthorizedRequestersFile file(tmp / "authorized_requesters");
@@ -308,12 +328,19 @@ TEST(AuthorizedRequestersFile, KeepsTheOldListWhenTheFileDisappears) {
   auto r = file.reload_if_changed();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "io_error");
-  EXPECT_NE(file.current()->find(key_n(1)), nullptr);
+  EXPECT_EQ(file.current()->find(key_n(1)), nullptr) << "fail closed";
   auto again = file.reload_if_changed();
   ASSERT_TRUE(again.ok());  // Reported once.
   EXPECT_EQ(*again, AuthorizedRequestersFile::Reload::unchanged);
-  replace(tmp, "");  // Emptying the file is how to revoke everyone.
-  ASSERT_TRUE(file.reload_if_changed().ok());
+  ASSERT_TRUE(file.last_error().has_value());
+  replace(tmp, K1 + " a\n");  // Back: loaded again, error cleared.
+  auto fixed = file.reload_if_changed();
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ(*fixed, AuthorizedRequestersFile::Reload::reloaded);
+  EXPECT_NE(file.current()->find(key_n(1)), nullptr);
+  EXPECT_FALSE(file.last_error().has_value());
+  replace(tmp, K1 + " a\n", 0666);  // Writable by everyone: nobody.
+  ASSERT_FALSE(file.reload_if_changed().ok());
   EXPECT_EQ(file.current()->find(key_n(1)), nullptr);
 }
 
