@@ -71,6 +71,12 @@ struct Directory {
   size_t refused = 0;
 };
 
+// `entry[field]` is absent or of the type `is` checks.
+bool typed(const json& entry, const char* field, bool (json::*is)() const noexcept) {
+  auto it = entry.find(field);
+  return it == entry.end() || ((*it).*is)();
+}
+
 Directory receive_directory(RelayClient& relay) {
   json dir = must(relay.call("GET", "/v1/agents"));
   Directory out;
@@ -87,6 +93,9 @@ Directory receive_directory(RelayClient& relay) {
             std::string(ids::kAgentIdRule) + ")";
     } else if (!seen.insert(id.get<std::string>()).second) {
       why = "agent \"" + id.get<std::string>() + "\" a second time";
+    } else if (!typed(a, "public_key", &json::is_string) || !typed(a, "version", &json::is_string) ||
+               !typed(a, "online", &json::is_boolean) || !typed(a, "last_seen", &json::is_number_integer)) {
+      why = "agent \"" + id.get<std::string>() + "\" with a field of the wrong type";
     } else {
       out.agents.push_back(a);
       continue;

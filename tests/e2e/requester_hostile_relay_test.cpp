@@ -49,7 +49,7 @@ class RequesterAgainstALyingRelay : public testing::Test {
 // Ids a relay can put in its directory that are not agent ids: one that
 // would add a second pin line for prod-agent with the relay's key, ones that
 // lead out of -o, one that clears the terminal, prod-agent twice with another
-// key. The CLI refuses each when it receives the list, says so with the id
+// key, and an entry whose key is a number. The CLI refuses each when it receives the list, says so with the id
 // escaped, does the rest, and exits 5: nothing outside -o, the pin as it
 // was, no escape byte on the terminal.
 TEST_F(RequesterAgainstALyingRelay, DirectoryIdsOutsideTheGrammarAreRefusedAndNeverUsed) {
@@ -60,6 +60,7 @@ TEST_F(RequesterAgainstALyingRelay, DirectoryIdsOutsideTheGrammarAreRefusedAndNe
                            std::string("\x1b[2J"), std::string("prod-agent")}) {
       dir["agents"].push_back(json{{"id", id}, {"public_key", key}, {"online", true}, {"last_seen", 0}});
     }
+    dir["agents"].push_back(json{{"id", "typed"}, {"public_key", 7}});  // a field a reader could trip over
   };
   const std::string known = sys->cli_home() + "/known_agents";
   const std::string pins_before = read_file(known);
@@ -77,7 +78,8 @@ TEST_F(RequesterAgainstALyingRelay, DirectoryIdsOutsideTheGrammarAreRefusedAndNe
   EXPECT_EQ(r.output.find('\x1b'), std::string::npos) << "a raw escape byte reached the terminal";
   for (const std::string& shown : {"\"prod-agent " + key + "\"", std::string("\"..\""), std::string("\"../../x\""),
                                    std::string("\"/abs\""), std::string("\"\\x1b[2J\""),
-                                   std::string("agent \"prod-agent\" a second time")}) {
+                                   std::string("agent \"prod-agent\" a second time"),
+                                   std::string("agent \"typed\" with a field of the wrong type")}) {
     EXPECT_NE(r.output.find(shown), std::string::npos) << "expected " << shown << " in:\n" << r.output;
   }
   EXPECT_NE(r.output.find("breaks the id rule"), std::string::npos) << r.output;
