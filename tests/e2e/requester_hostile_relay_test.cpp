@@ -83,6 +83,9 @@ TEST_F(RequesterAgainstALyingRelay, DirectoryIdsOutsideTheGrammarAreRefusedAndNe
     EXPECT_NE(r.output.find(shown), std::string::npos) << "expected " << shown << " in:\n" << r.output;
   }
   EXPECT_NE(r.output.find("breaks the id rule"), std::string::npos) << r.output;
+  size_t said = 0;
+  for (size_t at = 0; (at = r.output.find("agent id \"..\"", at)) != std::string::npos; ++at) ++said;
+  EXPECT_EQ(said, 1u) << "each refusal is said once per run:\n" << r.output;
 
   // `agents` refuses the same entries, lists the real one, exits 5.
   auto agents = sys->cli({"--url", liar->url(), "agents"});
