@@ -190,7 +190,7 @@ class TransferRun {
     this.#now = o.now ?? Date.now;
     const request = prior ? { ...o.request, offset: prior.opener.totalBytes, chunkSize: prior.answer.chunkSize }
                           : o.request;
-    this.stamp = request.timestampMs ?? Math.max(this.#now(), stampFloor);
+    this.stamp = (prior ? null : request.timestampMs) ?? Math.max(this.#now(), stampFloor);
     o.onStamp?.(this.stamp);
     const payload = encodeRequest({ ...request, timestampMs: this.stamp });
     this.#hs = o.ephemeralForTest
