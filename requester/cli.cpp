@@ -7,13 +7,18 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "crypto/keys.h"
 #include "proto/fingerprint.h"
+#include "proto/ids.h"
 #include "requester/known_agents.h"
+#include "requester/output_path.h"
 #include "requester/part_file.h"
 #include "requester/progress.h"
+#include "requester/terminal.h"
 #include "requester/transfer.h"
 
 namespace sealrelay::requester {
@@ -57,10 +62,58 @@ void must(Result<void> r) {
   if (!r) fail(r.error());
 }
 
-// Removes terminal control characters from text that came from the network.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) out.push_back(c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c));
+// The relay's directory (GET /v1/agents) as received: only entries whose id
+// follows the agent-id grammar (proto/ids.h), each id once. An id becomes a
+// known_agents field, a folder name and a word on the terminal, so an entry
+// that breaks the grammar is refused here, before anything uses it: said on
+// stderr (the id escaped; each refusal once per run, as a fan-out reads the
+// list once per agent too) and counted, never used.
+struct Directory {
+  std::vector<json> agents;
+  size_t refused = 0;
+};
+
+// `entry[field]` is absent or of the type `is` checks.
+bool typed(const json& entry, const char* field, bool (json::*is)() const noexcept) {
+  auto it = entry.find(field);
+  return it == entry.end() || ((*it).*is)();
+}
+
+// What receive_directory() already said in this run (its workers share it).
+struct RefusalsSaid {
+  std::mutex mu;
+  std::set<std::string> said;  // Guarded by mu
+};
+
+Directory receive_directory(RelayClient& relay, RefusalsSaid& refusals) {
+  json dir = must(relay.call("GET", "/v1/agents"));
+  Directory out;
+  std::set<std::string> seen;
+  const json empty = json::array();
+  const json& agents = dir.contains("agents") && dir["agents"].is_array() ? dir["agents"] : empty;
+  for (const auto& a : agents) {
+    const json id = a.is_object() ? a.value("id", json()) : json();
+    std::string why;
+    if (!id.is_string()) {
+      why = "an entry without an agent id";
+    } else if (!ids::valid_agent_id(id.get<std::string>())) {
+      why = "agent id \"" + escaped(id.get<std::string>()) + "\", which breaks the id rule (" +
+            std::string(ids::kAgentIdRule) + ")";
+    } else if (!seen.insert(id.get<std::string>()).second) {
+      why = "agent \"" + id.get<std::string>() + "\" a second time";
+    } else if (!typed(a, "public_key", &json::is_string) || !typed(a, "version", &json::is_string) ||
+               !typed(a, "online", &json::is_boolean) || !typed(a, "last_seen", &json::is_number_integer)) {
+      why = "agent \"" + id.get<std::string>() + "\" with a field of the wrong type";
+    } else {
+      out.agents.push_back(a);
+      continue;
+    }
+    ++out.refused;
+    std::lock_guard lock(refusals.mu);
+    if (!refusals.said.insert(why).second) continue;
+    std::fprintf(stderr, "sealrelay: the relay's agent list has %s: refused, skipped (the relay is misconfigured or "
+                         "lying; tell its operator)\n", why.c_str());
+  }
   return out;
 }
 
@@ -101,21 +154,33 @@ class Context {
   // The agent's static key: the pin when there is one (the directory must
   // agree), else first contact as configured.
   PublicKey agent_key(const std::string& agent, KnownAgents& known, RelayClient* relay) {
+    std::optional<std::string> want;
+    if (!s_.expect_fingerprint.empty()) {
+      want = fingerprint::normalize(s_.expect_fingerprint);
+      if (!want) fail(make_error("usage", "--expect-fingerprint is not a fingerprint (24 base32 characters)"));
+    }
     std::optional<PublicKey> advertised;
     bool listed = false;
     if (relay) {
-      auto dir = relay->call("GET", "/v1/agents");
-      if (dir) {
-        for (const auto& a : (*dir)["agents"]) {
+      try {
+        for (const auto& a : receive_directory(*relay, refusals).agents) {
           if (a.value("id", "") != agent) continue;
           listed = true;
           advertised = decode_public_key(a.value("public_key", ""));
         }
-      } else if (dir.error().code == "unauthorized" || dir.error().code == "forbidden") {
-        fail(dir.error());
+      } catch (const Failure& f) {
+        // The directory is a hint once pinned: only a refused token stops here.
+        if (f.error.code == "unauthorized" || f.error.code == "forbidden") throw;
       }
     }
     auto pinned = known.find(agent);
+    if (pinned && want && fingerprint_of(*pinned) != *want) {
+      fail(make_error("agent_key_changed", "agent \"" + agent + "\" is pinned to fingerprint " +
+                                               fingerprint_of(*pinned) + ", not the " + *want +
+                                               " you expected; nothing was requested. If the agent's administrator "
+                                               "confirms the new key, re-pin it: sealrelay trust " + agent + " " +
+                                               *want));
+    }
     if (pinned) {
       if (advertised && *advertised != *pinned) {
         fail(make_error("agent_key_changed",
@@ -133,9 +198,7 @@ class Context {
     }
     if (!advertised) fail(make_error("bad_response", "the relay lists agent \"" + agent + "\" without a valid key"));
     std::string fp = fingerprint_of(*advertised);
-    if (!s_.expect_fingerprint.empty()) {
-      auto want = fingerprint::normalize(s_.expect_fingerprint);
-      if (!want) fail(make_error("usage", "--expect-fingerprint is not a fingerprint (24 base32 characters)"));
+    if (want) {
       if (*want != fp) {
         fail(make_error("agent_key_changed", "agent \"" + agent + "\" presents fingerprint " + fp + ", not the " +
                                                  *want + " you expected; nothing was requested"));
@@ -157,6 +220,7 @@ class Context {
 
  public:
   TimestampSource clock;  // declared after s_: made from its home
+  RefusalsSaid refusals;
 };
 
 std::string format_time(int64_t unix_seconds) {
@@ -193,12 +257,13 @@ void cmd_whoami(Context& ctx) {
               encode_public_key(id.public_key).c_str(), ctx.identity_path().c_str());
 }
 
-void cmd_agents(Context& ctx) {
+// Exit 5 when the relay's list had entries that were refused (after showing the rest).
+int cmd_agents(Context& ctx) {
   auto relay = must(RelayClient::create(ctx.relay()));
-  json dir = must(relay->call("GET", "/v1/agents"));
+  Directory dir = receive_directory(*relay, ctx.refusals);
   KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
   json out = json::array();
-  for (const auto& a : dir.value("agents", json::array())) {
+  for (const auto& a : dir.agents) {
     std::string id = a.value("id", "");
     auto key = decode_public_key(a.value("public_key", ""));
     auto pin = known.find(id);
@@ -210,21 +275,27 @@ void cmd_agents(Context& ctx) {
                        {"pinned", pinned},
                        {"version", a.value("version", "")}});
   }
+  const int code = dir.refused ? kExitIntegrity : kExitOk;
   if (ctx.settings().json_output) {
-    std::printf("%s\n", json{{"agents", out}}.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
-    return;
+    std::printf("%s\n", json{{"agents", out}, {"refused", dir.refused}}
+                            .dump(-1, ' ', false, json::error_handler_t::replace)
+                            .c_str());
+    return code;
   }
   std::printf("%-20s %-7s %-19s %-29s %-7s %s\n", "AGENT", "ONLINE", "LAST SEEN", "FINGERPRINT", "PINNED", "VERSION");
   for (const auto& a : out) {
-    std::printf("%-20s %-7s %-19s %-29s %-7s %s\n", printable(a["id"].get<std::string>()).c_str(),
+    std::printf("%-20s %-7s %-19s %-29s %-7s %s\n", a["id"].get<std::string>().c_str(),
                 a["online"].get<bool>() ? "yes" : "no", format_time(a["last_seen"].get<int64_t>()).c_str(),
                 a["fingerprint"].get<std::string>().c_str(), a["pinned"].get<std::string>().c_str(),
-                printable(a["version"].get<std::string>()).c_str());
+                escaped(a["version"].get<std::string>()).c_str());
   }
+  return code;
 }
 
 void cmd_trust(Context& ctx, const std::string& agent, const std::string& typed, const std::string& key_text) {
-  if (!valid_agent_id(agent)) fail(make_error("usage", "\"" + agent + "\" is not a valid agent id"));
+  if (!ids::valid_agent_id(agent)) {
+    fail(make_error("usage", "\"" + escaped(agent) + "\" is not an agent id (" + std::string(ids::kAgentIdRule) + ")"));
+  }
   auto want = fingerprint::normalize(typed);
   if (!want) fail(make_error("usage", "\"" + typed + "\" is not a fingerprint (24 base32 characters)"));
   std::optional<PublicKey> key;
@@ -233,8 +304,7 @@ void cmd_trust(Context& ctx, const std::string& agent, const std::string& typed,
     if (!key) fail(make_error("usage", "--key is not a base64 X25519 public key"));
   } else {
     auto relay = must(RelayClient::create(ctx.relay()));
-    json dir = must(relay->call("GET", "/v1/agents"));
-    for (const auto& a : dir.value("agents", json::array())) {
+    for (const auto& a : receive_directory(*relay, ctx.refusals).agents) {
       if (a.value("id", "") == agent) key = decode_public_key(a.value("public_key", ""));
     }
     if (!key) fail(make_error("unknown_agent", "the relay lists no key for agent \"" + agent + "\"; pass --key"));
@@ -253,7 +323,7 @@ void cmd_known_agents(Context& ctx, const std::string& remove) {
   KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
   if (!remove.empty()) {
     must(known.remove(remove));
-    std::printf("Removed the pin of agent \"%s\"\n", remove.c_str());
+    std::printf("Removed the pin of agent \"%s\"\n", escaped(remove).c_str());
     return;
   }
   for (const auto& [id, key] : known.all()) std::printf("%-20s %s\n", id.c_str(), fingerprint_of(key).c_str());
@@ -299,7 +369,7 @@ void cmd_ls(Context& ctx, const std::string& target) {
   for (const auto& e : entries) {
     std::printf("%s %12s  %s  %s%s\n", e.type == EntryType::kDirectory ? "d" : "-",
                 e.type == EntryType::kDirectory ? "-" : human_bytes(e.size).c_str(), format_time(e.mtime).c_str(),
-                printable(e.name).c_str(), e.type == EntryType::kDirectory ? "/" : "");
+                escaped(e.name).c_str(), e.type == EntryType::kDirectory ? "/" : "");
   }
 }
 
@@ -314,8 +384,8 @@ void cmd_stat(Context& ctx, const std::string& target) {
                             .c_str());
     return;
   }
-  std::printf("  Path: %s:%s\n  Type: %s\n  Size: %llu (%s)\nModify: %s\n", printable(t.agent).c_str(),
-              printable(t.path).c_str(), a.type == EntryType::kFile ? "file" : "directory",
+  std::printf("  Path: %s:%s\n  Type: %s\n  Size: %llu (%s)\nModify: %s\n", t.agent.c_str(),
+              escaped(t.path).c_str(), a.type == EntryType::kFile ? "file" : "directory",
               static_cast<unsigned long long>(a.size), human_bytes(a.size).c_str(), format_time(a.mtime).c_str());
 }
 
@@ -373,11 +443,16 @@ void run_get(Context& ctx, GetJob& job, bool resume, bool force, ProgressReporte
 int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::string& all_agents_path,
             const std::string& output, bool resume, bool force, size_t parallel) {
   std::vector<GetJob> jobs;
+  size_t refused = 0;  // directory entries refused (receive_directory)
   if (!all_agents_path.empty()) {
     auto relay = must(RelayClient::create(ctx.relay()));
-    json dir = must(relay->call("GET", "/v1/agents"));
-    for (const auto& a : dir.value("agents", json::array())) {
-      jobs.push_back(GetJob{Target{a.value("id", ""), all_agents_path}, {}, {}, 0, 0});
+    Directory dir = receive_directory(*relay, ctx.refusals);
+    refused = dir.refused;
+    for (const auto& a : dir.agents) {
+      jobs.push_back(GetJob{Target{a["id"].get<std::string>(), all_agents_path}, {}, {}, 0, 0});
+    }
+    if (jobs.empty() && refused) {
+      fail(make_error("bad_directory", "the relay's agent list held no agent id that could be used"));
     }
     if (jobs.empty()) fail(make_error("unknown_agent", "the relay lists no agents for this token"));
     if (!jobs.front().target.path.starts_with("/")) {
@@ -394,16 +469,20 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
   if (many && !out_is_dir && !output.empty()) {
     fail(make_error("usage", "with several sources, -o must be an existing directory"));
   }
+  const bool fan_out = !all_agents_path.empty();
+  if (fan_out) fs::create_directories(out, ec);
   for (auto& j : jobs) {
     std::string name = local_name(j.target.path);
-    if (!all_agents_path.empty() || (many && std::count_if(jobs.begin(), jobs.end(), [&](const GetJob& o) {
-                                       return local_name(o.target.path) == name;
-                                     }) > 1)) {
-      j.output = out / j.target.agent / name;  // fan-out: one folder per agent
-      fs::create_directories(j.output.parent_path(), ec);
-    } else {
-      j.output = out_is_dir ? out / name : out;
+    Result<fs::path> path = out;  // one source, -o a file: the user's own choice
+    if (fan_out || (many && std::count_if(jobs.begin(), jobs.end(), [&](const GetJob& o) {
+                      return local_name(o.target.path) == name;
+                    }) > 1)) {
+      path = path_under(out, fs::path(j.target.agent) / name, true);  // fan-out: one folder per agent
+    } else if (out_is_dir) {
+      path = path_under(out, name, false);
     }
+    if (path) j.output = *path;
+    else j.error = path.error();
   }
 
   OutputMode mode = ctx.settings().quiet ? OutputMode::kQuiet
@@ -414,12 +493,16 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
   std::vector<std::thread> workers;
   for (size_t w = 0; w < std::min(parallel, jobs.size()); ++w) {
     workers.emplace_back([&] {
-      for (size_t i; (i = next.fetch_add(1)) < jobs.size();) run_get(ctx, jobs[i], resume, force, progress);
+      for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+        if (!jobs[i].error) run_get(ctx, jobs[i], resume, force, progress);
+      }
     });
   }
   for (auto& t : workers) t.join();
 
-  int code = kExitOk;
+  // Refused directory entries come first: the relay sent what no agent id
+  // can be (exit 5), whatever the other sources did.
+  int code = refused ? kExitIntegrity : kExitOk;
   for (const auto& j : jobs) {
     if (j.error && code == kExitOk) code = exit_code_for(j.error->code.c_str());
   }
@@ -435,9 +518,13 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
     for (const auto& j : jobs) {
       std::fprintf(stderr, "%-20s %-8s %12s %8.1f  %s\n", j.target.agent.c_str(), j.error ? "FAILED" : "ok",
                    j.error ? "-" : human_bytes(j.bytes).c_str(), j.seconds,
-                   j.error ? printable(j.error->code + ": " + j.error->message).c_str() : j.output.c_str());
+                   j.error ? escaped(j.error->code + ": " + j.error->message).c_str() : j.output.c_str());
     }
   } else if (jobs[0].error) {
+    if (refused) {
+      std::fprintf(stderr, "sealrelay: %s\n", printable_lines(jobs[0].error->message).c_str());
+      return code;
+    }
     throw Failure{*jobs[0].error};
   } else if (mode == OutputMode::kHuman) {
     std::fprintf(stderr, "Saved %s (%s, verified)\n", jobs[0].output.c_str(), human_bytes(jobs[0].bytes).c_str());
@@ -448,8 +535,10 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
 constexpr const char* kExitCodesHelp =
     "Exit codes: 0 ok; 1 other failure; 2 usage or configuration; 3 authentication (relay token or agent refused "
     "this requester); 4 not found or refused (agent unknown/offline, path not found/not allowed); 5 integrity "
-    "(tampered or truncated stream, hash mismatch, agent key changed); 6 network (relay unreachable, stream lost, "
-    "agent stopped sending: try --resume); 130 interrupted. With several sources, the code of the first failed one.";
+    "(tampered or truncated stream, hash mismatch, agent key changed or not the --expect-fingerprint one, an entry of "
+    "the relay's agent list whose id breaks the id rule: `agents` and `get --all-agents` skip it, do the rest, and "
+    "exit 5); 6 network (relay unreachable, stream lost, agent stopped sending: try --resume); 130 interrupted. With "
+    "several sources, the code of the first failed one.";
 
 }  // namespace
 
@@ -465,7 +554,8 @@ int exit_code_for(const char* error_code) {
       c == "unknown_transfer") {
     return kExitNotFound;
   }
-  if (c == "tampered" || c == "out_of_order" || c == "bad_frame" || c == "after_end" || c == "trailer_mismatch" ||
+  if (c == "unsafe_path") return kExitUsage;
+  if (c == "bad_directory" || c == "tampered" || c == "out_of_order" || c == "bad_frame" || c == "after_end" || c == "trailer_mismatch" ||
       c == "truncated" || c == "handshake_failed" || c == "agent_key_changed" || c == "bad_response" ||
       c == "bad_stream" || c == "tls") {
     return kExitIntegrity;
@@ -536,7 +626,7 @@ int run_cli(int argc, char** argv) {
   get->add_option("--parallel", parallel, "Transfers at once with several sources")->check(CLI::Range(1, 64));
   for (auto* sub : {ls, stat, get}) {
     sub->add_option("--expect-fingerprint", s.expect_fingerprint,
-                    "Refuse unless the agent's key has this fingerprint (first contact)");
+                    "Refuse unless the agent's key has this fingerprint (its pin too, when it has one)");
   }
 
   std::string trust_agent, trust_fp, trust_key;
@@ -561,7 +651,7 @@ int run_cli(int argc, char** argv) {
   try {
     if (*keygen) cmd_keygen(ctx, force);
     else if (*whoami) cmd_whoami(ctx);
-    else if (*agents) cmd_agents(ctx);
+    else if (*agents) return cmd_agents(ctx);
     else if (*ls) cmd_ls(ctx, target);
     else if (*stat) cmd_stat(ctx, target);
     else if (*get) return cmd_get(ctx, sources, all_agents, output, resume, force, parallel);
@@ -573,7 +663,7 @@ int run_cli(int argc, char** argv) {
                               .dump(-1, ' ', false, json::error_handler_t::replace)
                               .c_str());
     }
-    std::fprintf(stderr, "sealrelay: %s\n", printable(f.error.message).c_str());
+    std::fprintf(stderr, "sealrelay: %s\n", printable_lines(f.error.message).c_str());
     return exit_code_for(f.error.code.c_str());
   }
   return kExitOk;

@@ -1,21 +1,25 @@
 #include "requester/known_agents.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+
+#include "proto/ids.h"
+#include "requester/durable.h"
+#include "requester/terminal.h"
 
 namespace sealrelay::requester {
 namespace fs = std::filesystem;
 
-bool valid_agent_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
-  }
-  return true;
+namespace {
+
+constexpr std::string_view kLineFormat = "<agent-id> <base64 public key> [# comment]";
+
+bool all_zero(const PublicKey& key) {
+  return std::all_of(key.begin(), key.end(), [](uint8_t b) { return b == 0; });
 }
+
+}  // namespace
 
 Result<KnownAgents> KnownAgents::load(const fs::path& path) {
   KnownAgents k;
@@ -27,18 +31,25 @@ Result<KnownAgents> KnownAgents::load(const fs::path& path) {
   }
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
-    std::string_view l = line;
-    while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
-    if (l.empty() || l.front() == '#') continue;
-    std::istringstream fields{std::string(l)};
-    std::string id, key;
-    fields >> id >> key;
-    auto pub = decode_public_key(key);
-    if (!valid_agent_id(id) || !pub) {
-      return make_error("config", path.string() + ":" + std::to_string(n) +
-                                      ": expected \"<agent-id> <base64 public key>\"; fix or remove that line");
+    auto refuse = [&](const std::string& what) {
+      return make_error("config", path.string() + ":" + std::to_string(n) + ": " + what + "; this file holds one line "
+                                      "per agent, \"" + std::string(kLineFormat) + "\". Fix or delete line " +
+                                      std::to_string(n) + ", then pin the agent again with `sealrelay trust AGENT "
+                                      "FINGERPRINT` (its fingerprint from the agent's administrator)");
+    };
+    std::istringstream fields(line);
+    std::string id, key, rest;
+    if (!(fields >> id) || id.front() == '#') continue;  // blank or a comment
+    fields >> key >> rest;
+    if (!ids::valid_agent_id(id)) {
+      return refuse("\"" + escaped(id) + "\" is not an agent id (" + std::string(ids::kAgentIdRule) + ")");
     }
-    k.pins_[id] = *pub;
+    auto pub = decode_public_key(key);
+    if (!pub || all_zero(*pub)) return refuse("the key of agent \"" + id + "\" is not a base64 X25519 public key");
+    if (!rest.empty() && rest.front() != '#') return refuse("text after the key that is not a # comment");
+    if (!k.pins_.emplace(id, *pub).second) {
+      return refuse("agent \"" + id + "\" is listed a second time (which pin counts is not for line order to decide)");
+    }
   }
   return k;
 }
@@ -50,12 +61,20 @@ std::optional<PublicKey> KnownAgents::find(const std::string& agent) const {
 }
 
 Result<void> KnownAgents::pin(const std::string& agent, const PublicKey& key) {
+  if (!ids::valid_agent_id(agent)) {
+    return make_error("usage", "\"" + escaped(agent) + "\" is not an agent id (" + std::string(ids::kAgentIdRule) +
+                                   "); nothing was pinned");
+  }
+  if (all_zero(key)) return make_error("bad_response", "the key of agent \"" + agent + "\" is all zeros; not pinned");
+  auto previous = pins_;
   pins_[agent] = key;
-  return save();
+  auto saved = save();
+  if (!saved) pins_ = std::move(previous);
+  return saved;
 }
 
 Result<void> KnownAgents::remove(const std::string& agent) {
-  if (pins_.erase(agent) == 0) return make_error("not_found", "no pin for agent \"" + agent + "\"");
+  if (pins_.erase(agent) == 0) return make_error("not_found", "no pin for agent \"" + escaped(agent) + "\"");
   return save();
 }
 
@@ -66,16 +85,7 @@ Result<void> KnownAgents::save() const {
   for (const auto& [id, key] : pins_) {
     text += id + " " + encode_public_key(key) + " # " + fingerprint_of(key) + "\n";
   }
-  std::string tmp = path_.string() + ".tmp.XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return make_error("config", "cannot write " + path_.string());
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return make_error("config", "cannot write " + path_.string());
-  }
-  return {};
+  return write_file_atomically(path_, text);
 }
 
 }  // namespace sealrelay::requester

@@ -1,9 +1,12 @@
 // known_agents: the requester's pins of agent static keys, like SSH's
 // known_hosts. The relay's directory is a hint; this file is the authority.
 //
-// File format, one agent per line:
+// File format, one agent per line, each agent at most once:
 //   <agent-id> <base64 public key> [# comment: fingerprint, when pinned]
-// Blank lines and lines starting with # are ignored.
+// Blank lines and lines starting with # are ignored. Anything else — an id
+// outside the grammar of proto/ids.h, a key that is not 32 bytes of base64,
+// a third field that is not a comment, an agent listed twice — makes the
+// whole file an error naming the line: a pin is never chosen by line order.
 #pragma once
 
 #include <filesystem>
@@ -16,9 +19,6 @@
 
 namespace sealrelay::requester {
 
-// Agent ids as the relay accepts them: [A-Za-z0-9._-]{1,64}.
-bool valid_agent_id(std::string_view id);
-
 class KnownAgents {
  public:
   // A missing file is an empty list; a malformed one is an error naming the line.
@@ -28,6 +28,7 @@ class KnownAgents {
   const std::map<std::string, PublicKey>& all() const { return pins_; }
 
   // Pins (or re-pins) `agent` to `key` and saves the file atomically (0600).
+  // Refuses (nothing written) an id outside the grammar or an all-zero key.
   Result<void> pin(const std::string& agent, const PublicKey& key);
   Result<void> remove(const std::string& agent);
 

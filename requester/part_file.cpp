@@ -1,5 +1,7 @@
 #include "requester/part_file.h"
 
+#include "requester/durable.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,7 +33,8 @@ Result<std::unique_ptr<PartFile>> PartFile::open(const fs::path& final_path, boo
   }
   fs::path part(final_path.string() + ".part");
   uint64_t offset = 0;
-  if (fs::exists(fs::symlink_status(part, ec))) {
+  const bool held = fs::exists(fs::symlink_status(part, ec));
+  if (held) {
     if (!resume) {
       return make_error("part_exists", part.string() + " exists from an earlier download; add --resume to continue "
                                                        "it, or delete it to start over");
@@ -41,7 +44,7 @@ Result<std::unique_ptr<PartFile>> PartFile::open(const fs::path& final_path, boo
     }
     offset = fs::file_size(part, ec);
   }
-  return std::unique_ptr<PartFile>(new PartFile(final_path, overwrite, offset));
+  return std::unique_ptr<PartFile>(new PartFile(final_path, overwrite, held, offset));
 }
 
 PartFile::~PartFile() {
@@ -53,9 +56,24 @@ Result<void> PartFile::begin(const Answer& answer, const std::function<void(std:
   if (answer.offset > resume_offset_) {
     return make_error("bad_response", "the agent resumed beyond what this side holds");
   }
-  int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (answer.offset == 0 ? O_TRUNC : 0);
-  fd_ = ::open(part.c_str(), flags, 0600);
-  if (fd_ < 0) return io_error(part, "cannot create");
+  if (resuming_) {
+    fd_ = ::open(part.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd_ < 0) return io_error(part, "cannot open");
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return io_error(part, "cannot stat");
+    if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+      return make_error("io", part.string() + " is not a regular file of yours; delete it to start over");
+    }
+  } else {
+    // O_EXCL: whatever appeared at the name since open() is refused, not
+    // followed or overwritten.
+    fd_ = ::open(part.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd_ < 0) {
+      return errno == EEXIST ? make_error("part_exists", part.string() + " appeared before the download started; "
+                                                                         "check what it is, delete it and try again")
+                             : io_error(part, "cannot create");
+    }
+  }
   if (::ftruncate(fd_, static_cast<off_t>(answer.offset)) != 0) return io_error(part, "cannot truncate");
   // The bytes already held count towards the whole-file hash.
   std::vector<uint8_t> buf(1u << 20);
@@ -101,7 +119,7 @@ Result<void> PartFile::commit() {
                                     part.string());
   }
   if (::rename(part.c_str(), final_.c_str()) != 0) return io_error(final_, "cannot rename to");
-  return {};
+  return sync_parent_directory(final_);
 }
 
 void PartFile::abandon(const Error& why) {

@@ -2,6 +2,9 @@
 // becomes NAME only after the trailer verified: nothing unverified ever
 // carries the final name. A failed download leaves NAME.part for --resume,
 // except after a whole-file hash mismatch, when the .part is deleted.
+// A new .part is created with O_EXCL|O_NOFOLLOW (a file or symlink planted
+// at its name is refused, never followed); a resumed one is opened with
+// O_NOFOLLOW and must be a regular file owned by this user.
 #pragma once
 
 #include <filesystem>
@@ -28,10 +31,11 @@ class PartFile : public Sink {
   std::filesystem::path part_path() const;
 
  private:
-  PartFile(std::filesystem::path final_path, bool overwrite, uint64_t resume_offset)
-      : final_(std::move(final_path)), overwrite_(overwrite), resume_offset_(resume_offset) {}
+  PartFile(std::filesystem::path final_path, bool overwrite, bool resuming, uint64_t resume_offset)
+      : final_(std::move(final_path)), overwrite_(overwrite), resuming_(resuming), resume_offset_(resume_offset) {}
   std::filesystem::path final_;
   bool overwrite_;
+  bool resuming_;  // a .part existed at open(): begin() continues it, else creates a new one
   uint64_t resume_offset_;
   int fd_ = -1;
   uint64_t written_to_ = 0;    // end of what write() handed to the kernel

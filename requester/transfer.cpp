@@ -17,7 +17,8 @@
 #include "crypto/frames.h"
 #include "crypto/session.h"
 #include "proto/base64.h"
-#include "requester/known_agents.h"
+#include "proto/ids.h"
+#include "requester/terminal.h"
 
 namespace sealrelay::requester {
 namespace {
@@ -42,8 +43,14 @@ struct StreamState {
   std::vector<uint8_t> frame, chunk;
 };
 
+// An error whose message may quote the relay: escaped for the terminal.
+Error from_relay(Error e) {
+  e.message = escaped(e.message);
+  return e;
+}
+
 Error answer_refusal(const Answer& a) {
-  return make_error(a.error, "the agent refused: " + (a.message.empty() ? a.error : a.message));
+  return make_error(a.error, "the agent refused: " + escaped(a.message.empty() ? a.error : a.message));
 }
 
 // Handles one event. Returns false to stop reading (done or failed).
@@ -118,7 +125,7 @@ bool on_event(sse::Event&& e, StreamState& st, Sink* sink, const std::function<v
     std::string message = j.is_object() && j.value("message", nlohmann::json()).is_string()
                               ? j["message"].get<std::string>()
                               : std::string();
-    return fail(make_error(code, "the relay ended the transfer: " + (message.empty() ? code : message)));
+    return fail(make_error(code, "the relay ended the transfer: " + escaped(message.empty() ? code : message)));
   }
   if (e.name == "gone") {
     return fail(make_error("history_gone", "the relay no longer holds the frames this download needs; run the same "
@@ -194,7 +201,10 @@ Result<Target> parse_target(std::string_view text) {
     return make_error("usage", "\"" + std::string(text) + "\" is not AGENT:/path");
   }
   Target t{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
-  if (!valid_agent_id(t.agent)) return make_error("usage", "\"" + t.agent + "\" is not a valid agent id");
+  if (!ids::valid_agent_id(t.agent)) {
+    return make_error("usage", "\"" + escaped(t.agent) + "\" is not an agent id (" + std::string(ids::kAgentIdRule) +
+                                   ")");
+  }
   if (t.path.empty()) t.path = "/";
   if (t.path.front() != '/') t.path.insert(t.path.begin(), '/');
   return t;
@@ -259,34 +269,37 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
 
   nlohmann::json create{{"agent", agent}, {"msg1", base64::encode(st.handshake->message1())}};
   auto created = relay.call("POST", "/v1/transfers", &create);
-  if (!created) return created.error();
+  if (!created) return from_relay(created.error());
   if (!created->contains("transfer_id") || !(*created)["transfer_id"].is_string()) {
     return make_error("bad_response", "the relay did not return a transfer id");
   }
+  // The id goes into URLs (and the relay is not trusted): the relay's own
+  // form, or nothing.
   const std::string tid = (*created)["transfer_id"].get<std::string>();
+  if (!ids::valid_transfer_id(tid)) {
+    return make_error("bad_response", "the relay returned a transfer id that is not one (\"" + escaped(tid) +
+                                          "\"); nothing more was sent");
+  }
   const std::string events = "/v1/transfers/" + tid + "/events";
 
   std::mt19937_64 rng(std::random_device{}());
   auto failing_since = Clock::now();
   std::chrono::milliseconds backoff{200};
+  // Every failure cancels the transfer at the relay (best effort), on a
+  // fresh client (the watchdog may have stopped the one the stream used):
+  // otherwise its frames and the agent's transfer slot stay taken until the
+  // relay's timeouts, and an agent may go on sending a stream nobody reads.
   auto finish_with = [&](Error e) -> Result<Outcome> {
+    if (auto fresh = RelayClient::create(relay_config)) (void)(*fresh)->call("DELETE", "/v1/transfers/" + tid);
     if (sink && st.answer && st.answer->ok && st.answer->frames) sink->abandon(e);
     return e;
-  };
-
-  // Tells the relay the transfer is abandoned, on a fresh client: the
-  // watchdog may have stopped the one the stream used.
-  auto abandon_at_relay = [&] {
-    if (auto fresh = RelayClient::create(relay_config)) (void)(*fresh)->call("DELETE", "/v1/transfers/" + tid);
   };
   Watchdog watchdog(relay, cancel, options.stall_timeout);
   while (true) {
     if (cancel && cancel->load()) {
-      abandon_at_relay();
       return finish_with(make_error("cancelled", "cancelled"));
     }
     if (watchdog.stalled()) {
-      abandon_at_relay();
       return finish_with(make_error(
           "stalled", "no data from agent \"" + agent + "\" for " + std::to_string(options.stall_timeout.count()) +
                          " s: it stopped sending (it may have restarted, or lost its connection); run the same "
@@ -312,7 +325,7 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
         return finish_with(make_error("transfer_lost", "the relay no longer knows this transfer (it restarted or the "
                                                        "transfer expired); run again with --resume"));
       }
-      return finish_with(r.error());
+      return finish_with(from_relay(r.error()));
     }
     // The stream broke or closed early: reconnect with Last-Event-ID.
     if (st.bytes != bytes_before || st.answer.has_value() != answered_before) {

@@ -142,11 +142,25 @@ TEST_P(EndToEnd, AChangedAgentKeyIsRefusedLoudlyUntilRePinned) {
 
   auto r = sys->cli({"get", "shop-1:/demo/f.bin", "-o", sys->dir() + "/f.bin"});
   EXPECT_EQ(r.exit_code, 5) << r.output;
-  EXPECT_NE(r.output.find("HAS CHANGED"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(sys->dir() + "/f.bin"));
 
+  // The warning reads as written: real line breaks, no '?' where they were
+  // (only the relay's and agents' words are escaped, not the CLI's own).
+  std::smatch pin;
+  const std::string pins = read_file(sys->cli_home() + "/known_agents");
+  ASSERT_TRUE(std::regex_search(pins, pin,
+                                std::regex("shop-1 \\S+ # (\\S+)")));
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.output, m, std::regex("sealrelay trust shop-1 (\\S+)")));
+  const std::string warning =
+      "sealrelay: @@@ THE KEY OF AGENT \"shop-1\" HAS CHANGED @@@\n"
+      "  pinned:     " + pin[1].str() + "\n"
+      "  advertised: " + m[1].str() + "\n"
+      "Someone may be impersonating the agent (or its key was re-created). Nothing was requested.\n"
+      "Verify the new fingerprint with the agent's administrator, then run:\n"
+      "  sealrelay trust shop-1 " + m[1].str() + "\n";
+  EXPECT_NE(r.output.find(warning), std::string::npos) << "expected:\n" << warning << "in:\n" << r.output;
+  EXPECT_EQ(r.output.find('?'), std::string::npos) << r.output;
   ASSERT_EQ(sys->cli({"trust", "shop-1", m[1]}).exit_code, 0);
   auto again = sys->cli({"get", "shop-1:/demo/f.bin", "-o", sys->dir() + "/f.bin"});
   EXPECT_EQ(again.exit_code, 0) << again.output;

@@ -11,7 +11,7 @@ import * as base64 from './base64.js';
 import { fingerprintOf } from './fingerprint.js';
 import { breadcrumbs, formatAgo, formatBytes, formatDate, formatDuration, formatRate, joinPath, RateMeter,
          sortEntries } from './format.js';
-import { Keystore, pinState } from './keystore.js';
+import { acceptDirectory, Keystore, pinState, RequestClock } from './keystore.js';
 import { describeFailure } from './messages.js';
 import { generateIdentity } from './noise.js';
 import { canStreamToDisk, chooseTarget, MEMORY_LIMIT_BYTES } from './saver.js';
@@ -35,7 +35,17 @@ const state = {
   busy: null,         // the one transfer running: {kind, cancel}
   worker: null,       // Promise of the Worker
   lastMemoryTarget: null,
+  clock: new RequestClock(localStorageOrNull()),   // message 1 timestamps, per agent
 };
+
+// localStorage, or null where the browser refuses it (its getter may throw).
+function localStorageOrNull() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}
 
 // ---- Small DOM helpers ----
 
@@ -152,7 +162,7 @@ async function signIn(token, { restoring = false } = {}) {
   $('session-text').textContent = `Signed in to ${location.host}`;
   show('agents');
   renderSaveMode();
-  renderAgents(directory.agents ?? []);
+  receiveAgents(directory);
   if (!restoring) $('agents-title').focus?.();
   status('Signed in.');
 }
@@ -182,7 +192,7 @@ async function refreshAgents({ quiet = false } = {}) {
   try {
     const directory = await api('/v1/agents');
     state.pins = await state.keystore.pins();
-    renderAgents(directory.agents ?? []);
+    receiveAgents(directory);
     return state.agents;
   } catch (err) {
     if (err.status === 401) {
@@ -199,6 +209,18 @@ async function refreshAgents({ quiet = false } = {}) {
 function advertisedKey(agent) {
   const key = agent?.public_key ? base64.decode(agent.public_key) : null;
   return key && key.length === 32 ? key : null;
+}
+
+// The relay's directory, entries with an id outside the grammar refused
+// (keystore.js acceptDirectory) and said so, before anything uses them.
+function receiveAgents(directory) {
+  const { agents, refused } = acceptDirectory(directory?.agents);
+  renderAgents(agents);
+  if (refused.length > 0) {
+    alertText(`The relay's agent list has ${refused.length === 1 ? 'an entry' : `${refused.length} entries`} this ` +
+              `page refused: ${refused.map((r) => `${JSON.stringify(r.id) ?? 'no id'} (${r.why})`).join('; ')}. ` +
+              'The relay is misconfigured or lying: tell its operator.');
+  }
 }
 
 function renderAgents(agents) {
@@ -300,8 +322,11 @@ const MAX_RESUMES = 3;
 
 function transferOptions(agent, agentKeyBytes, request) {
   return { token: state.token, agent, agentKey: agentKeyBytes, identity: state.identity, request,
-           maxResumes: request.op === 'get' ? MAX_RESUMES : 0 };
+           maxResumes: request.op === 'get' ? MAX_RESUMES : 0, stampFloor: state.clock.take(agent) };
 }
+
+// The message 1 timestamps a transfer in the Worker used (its resumes make new ones).
+const keepStamp = (agent) => (stamp) => state.clock.used(agent, stamp);
 
 function refuseWhileBusy() {
   if (!state.busy) return false;
@@ -323,7 +348,8 @@ async function navigate(agentId, path) {
     const key = await agentKey(agentId);
     if (!key) return;
     status(`Listing ${path} on ${agentId}…`);
-    const t = startTransfer(await worker(), transferOptions(agentId, key, { op: 'list', path }));
+    const t = startTransfer(await worker(), transferOptions(agentId, key, { op: 'list', path }),
+                            { onStamp: keepStamp(agentId) });
     state.busy.cancel = t.cancel;
     const result = await t.done;
     state.browsing = { agent: agentId, path };
@@ -404,6 +430,7 @@ async function download(agentId, path, entry) {
       onAnswer: (answer) => view.answered(answer),
       onProgress: (p) => view.progress(p.bytes, p.size),
       onResume: (r) => view.resumed(r),
+      onStamp: keepStamp(agentId),
       recycle: target.streaming,   // the disk copies each chunk; memory keeps them
     });
     view.onCancel(t.cancel);

@@ -7,8 +7,13 @@
 //             the agent keys this browser trusts, as the CLI's known_agents:
 //             the relay's directory is a hint, these pins are the authority.
 //
+// Beside them, in localStorage: the last message 1 timestamp used per agent
+// (RequestClock, below).
+//
 // IndexedDB is per origin: every page of the relay's origin can read these.
 // docs/web.md says what that means for trust.
+
+import { AGENT_ID_RULE, validAgentId } from './protocol.js';
 
 const DB_NAME = 'sealrelay';
 const DB_VERSION = 1;
@@ -108,3 +113,76 @@ export function pinState(pinnedKey, advertisedKey) {
   if (!advertisedKey) return 'unlisted';
   return pinnedKey === advertisedKey ? 'pinned' : 'changed';
 }
+
+// The relay's directory (GET /v1/agents) as the page accepts it: only
+// entries whose id follows the agent-id grammar (protocol.js validAgentId,
+// as proto/ids.h), each id once. An id becomes a pin's key and text on the
+// screen, so the others are refused here, before anything uses them:
+// {agents, refused: [{id, why}]} (`id` as received: show it escaped, e.g.
+// JSON.stringify, and only through textContent).
+export function acceptDirectory(entries) {
+  const agents = [];
+  const refused = [];
+  const seen = new Set();
+  for (const a of Array.isArray(entries) ? entries : []) {
+    const id = a?.id;
+    if (!validAgentId(id)) refused.push({ id, why: `its id breaks the id rule (${AGENT_ID_RULE})` });
+    else if (seen.has(id)) refused.push({ id, why: 'it is listed a second time' });
+    else {
+      seen.add(id);
+      agents.push(a);
+    }
+  }
+  return { agents, refused };
+}
+
+// Message 1's timestamps (unix ms), as the CLI's TimestampSource
+// (requester/transfer.h): the wall clock, but never at or below one this
+// browser already used with the agent. The agent's replay guard refuses a
+// timestamp it has seen, or one more than a minute below the newest it
+// accepted: with Date.now() alone a clock stepped back (NTP, by hand) locks
+// the page out. Stamps stay close to real time (the agent also refuses
+// stamps far from its own clock): ahead of it only by what a step back took
+// away, and only until the clock catches up. Kept per agent in `storage`
+// (localStorage, shared by the page's tabs; in memory when there is none).
+export class RequestClock {
+  #storage;
+  #now;
+  #memory = new Map();
+
+  constructor(storage = null, now = Date.now) {
+    this.#storage = storage;
+    this.#now = now;
+  }
+
+  // The timestamp for a new transfer to `agent`, reserved at once (two tabs
+  // starting in the same millisecond get different ones).
+  take(agent) {
+    const stamp = Math.max(Math.floor(this.#now()), this.#last(agent) + 1);
+    this.used(agent, stamp);
+    return stamp;
+  }
+
+  // A timestamp the transfer used (a resume makes new ones).
+  used(agent, stamp) {
+    if (!Number.isSafeInteger(stamp) || stamp <= this.#last(agent)) return;
+    this.#memory.set(agent, stamp);
+    try {
+      this.#storage?.setItem(STAMP_PREFIX + agent, String(stamp));
+    } catch {
+      // Storage full or refused: this page still counts in memory.
+    }
+  }
+
+  #last(agent) {
+    let stored = 0;
+    try {
+      stored = Number(this.#storage?.getItem(STAMP_PREFIX + agent) ?? 0);
+    } catch {
+      stored = 0;
+    }
+    return Math.max(Number.isSafeInteger(stored) ? stored : 0, this.#memory.get(agent) ?? 0);
+  }
+}
+
+const STAMP_PREFIX = 'sealrelay.request-clock.';

@@ -33,7 +33,7 @@ import * as base64 from './base64.js';
 import { SealrelayError, fromUtf8 } from './bytes.js';
 import { CONTENT_TYPE as EVENTS_TYPE, EventStreamReader, isEventStream } from './event_stream.js';
 import { FrameOpener } from './frames.js';
-import { MAX_FRAME_BYTES } from './protocol.js';
+import { MAX_FRAME_BYTES, validTransferId } from './protocol.js';
 import { decodeAnswer, decodeListing, encodeRequest } from './payloads.js';
 import { InitiatorHandshake } from './session.js';
 import { SseParser } from './sse.js';
@@ -120,14 +120,20 @@ const RESUMABLE_CODES = new Set(['gone', 'connection_lost']);
 //   makeHasher()               → the running SHA-256 for the content (FrameOpener's
 //                              `hasher`, e.g. a RemoteSha256); default a Sha256 in this thread
 //   signal                     AbortSignal to cancel
+//   stampFloor, onStamp(ms)    message 1's timestamp is max(now(), stampFloor), and each
+//                              resume's is above the one before; onStamp gets each one
+//                              used, for the caller to keep (the agent refuses a
+//                              timestamp it has seen, or far below the newest)
 //   fetch, sleep, random, now  injectable for tests
 // Resolves {transferId, answer, bytes, frames, resumes}; rejects with
 // TransferError (the sink is aborted first).
 export async function runTransfer(options) {
   const o = { ...DEFAULTS, ...options };
   let prior = null;
+  let floor = o.stampFloor ?? 0;
   for (let resumes = 0; ; ++resumes) {
-    const run = new TransferRun(o, prior);
+    const run = new TransferRun(o, prior, floor);
+    floor = run.stamp + 1;
     try {
       return { ...(await run.run()), resumes };
     } catch (err) {
@@ -136,7 +142,6 @@ export async function runTransfer(options) {
         await Promise.resolve(run.sink?.abort?.(err)).catch(() => {});
         throw err;
       }
-      await run.cancelOnRelay();   // the agent may still be sending the old one
       o.onResume?.({ bytes: prior.opener.totalBytes, code: err.code, message: err.message });
     }
   }
@@ -171,11 +176,12 @@ class TransferRun {
   #lastEventId = '';
   #finished = null;     // the result, once the stream said end
   #prior;               // {opener, answer, sink} of the transfer this one resumes, or null
+  stamp;                // message 1's timestamp (unix ms)
   // Memory reused from frame to frame and read to read (made on first use):
   // {frame: a decoded SSE frame, read: the body's bytes (a BYOB reader's buffer)}.
   #buffers = { frame: null, read: null };
 
-  constructor(o, prior = null) {
+  constructor(o, prior = null, stampFloor = 0) {
     this.#o = o;
     this.#prior = prior;
     this.#fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
@@ -184,7 +190,9 @@ class TransferRun {
     this.#now = o.now ?? Date.now;
     const request = prior ? { ...o.request, offset: prior.opener.totalBytes, chunkSize: prior.answer.chunkSize }
                           : o.request;
-    const payload = encodeRequest({ ...request, timestampMs: request.timestampMs ?? this.#now() });
+    this.stamp = (prior ? null : request.timestampMs) ?? Math.max(this.#now(), stampFloor);
+    o.onStamp?.(this.stamp);
+    const payload = encodeRequest({ ...request, timestampMs: this.stamp });
     this.#hs = o.ephemeralForTest
       ? InitiatorHandshake.startForTest(o.identity, o.agentKey, payload, o.ephemeralForTest)
       : InitiatorHandshake.start(o.identity, o.agentKey, payload);
@@ -205,8 +213,11 @@ class TransferRun {
       await this.#releaseOnRelay();
       return result;
     } catch (raw) {
+      // Every failure cancels the transfer at the relay, which then drops its
+      // frames and frees the agent's slot (and a resume starts a new one):
+      // otherwise they stay taken until the relay's timeouts.
       const err = classify(raw);
-      if (err.kind === 'cancelled' && this.#o.cancelOnAbort) await this.cancelOnRelay();
+      if (err.kind !== 'cancelled' || this.#o.cancelOnAbort) await this.cancelOnRelay();
       throw err;
     }
   }
@@ -247,7 +258,7 @@ class TransferRun {
         continue;
       }
       const json = await this.#json(response);
-      if (typeof json?.transfer_id !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(json.transfer_id)) {
+      if (!validTransferId(json?.transfer_id)) {
         throw new TransferError('relay', 'bad_response', 'the relay answered without a usable transfer_id');
       }
       return json.transfer_id;
@@ -437,6 +448,13 @@ class TransferRun {
     }
     const result = this.#opener.open(frame);
     ++this.#frames;
+    // The trailer verified what arrived; it must also be what the answer
+    // announced (a resumed run counts the earlier transfer's bytes too).
+    if (this.#opener.totalBytes > this.#answer.size ||
+        (result.kind !== 'data' && this.#opener.totalBytes !== this.#answer.size)) {
+      throw new TransferError('integrity', 'size_mismatch', `the agent announced ${this.#answer.size} bytes but ` +
+                              `sent ${result.kind === 'data' ? 'more' : this.#opener.totalBytes}`);
+    }
     if (result.kind === 'data') {
       await this.#sink?.write?.(result.chunk);
       this.#o.onProgress?.({ transferId: this.#transferId, bytes: this.#opener.totalBytes, size: this.#answer.size,

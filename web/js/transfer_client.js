@@ -5,7 +5,7 @@
 //   const worker = await openTransferWorker();
 //   const t = startTransfer(worker, options, {
 //     onChunk: async (chunk) => writer.write(chunk),   // in order; awaited before the ack
-//     onAnswer, onProgress, onTransferId, onResume,
+//     onAnswer, onProgress, onTransferId, onResume, onStamp,
 //     recycle: true,                                   // onChunk keeps no chunk
 //   });
 //   t.cancel();            // optional
@@ -60,7 +60,7 @@ function startWorker(url) {
 // `recycle`: onChunk is done with a chunk once its promise resolved (a
 // stream to disk copies it), so its memory goes back to the Worker for the
 // next ones; leave it false when onChunk keeps the chunk (in memory).
-export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, onTransferId, onResume,
+export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, onTransferId, onResume, onStamp,
                                                  recycle = false } = {}) {
   const id = `t${nextId++}`;
   let chain = Promise.resolve();   // chunks are written one after another, in order
@@ -71,6 +71,7 @@ export function startTransfer(worker, options, { onChunk, onAnswer, onProgress, 
     const msg = event.data;
     if (msg?.id !== id) return;
     switch (msg.type) {
+      case 'stamp': onStamp?.(msg.stamp); break;
       case 'transfer': onTransferId?.(msg.transferId); break;
       case 'answer': onAnswer?.(msg.answer); break;
       case 'progress': onProgress?.(msg); break;

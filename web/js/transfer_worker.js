@@ -24,6 +24,7 @@
 //                                                 started afterwards hash there, in parallel
 //                  {type: 'hasher-lost', message} that Worker died: downloads hashing there fail
 //   worker → page  {type: 'ready'}                once, when it listens (no id)
+//                  {type: 'stamp', id, stamp}     a message 1 timestamp used (the page keeps it)
 //                  {type: 'transfer', id, transferId}
 //                  {type: 'answer', id, answer}
 //                  {type: 'chunk', id, chunk}     plaintext in order, frames joined up to
@@ -127,6 +128,7 @@ export function attach(port, { fetch = undefined, sleep = undefined, batchBytes 
       signal: t.controller.signal,
       openSink: () => sink,
       makeHasher: hashesNow ? () => (sha = hashesNow.session()) : undefined,
+      onStamp: (stamp) => post({ type: 'stamp', stamp }),
       onTransferId: (transferId) => post({ type: 'transfer', transferId }),
       onAnswer: (answer) => post({ type: 'answer', answer }),
       onProgress: ({ bytes, size, frames }) => post({ type: 'progress', bytes, size, frames }),

@@ -13,6 +13,9 @@ import { decodeRequest, encodeAnswer, encodeListing } from '../js/payloads.js';
 import { ResponderHandshake } from '../js/session.js';
 import { content } from './support.mjs';
 
+// The relay's transfer id for the n-th transfer: its real form (proto/ids.h).
+export const tid = (n) => `t_${n.toString(16).padStart(32, '0')}`;
+
 const json = (status, body, headers = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 
@@ -96,7 +99,7 @@ export class FakeRelay {
     if (status) return json(status, { error: status === 503 ? 'overloaded' : 'x', message: 'try later' },
                             { 'Retry-After': '2' });
     if (body.agent !== 'shop-1') return json(404, { error: 'unknown_agent', message: `no agent "${body.agent}"` });
-    const id = `t_${this.transfers.size}`;
+    const id = tid(this.transfers.size);
     const responder = ResponderHandshake.read(this.agent.identity, base64.decode(body.msg1));
     const request = decodeRequest(responder.request);
     const { message2, keys } = responder.answer(encodeAnswer(this.agent.answerFor(request)));

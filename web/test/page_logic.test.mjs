@@ -6,7 +6,7 @@ import { test } from 'node:test';
 
 import { breadcrumbs, formatAgo, formatBytes, formatDuration, formatRate, joinPath, RateMeter,
          sortEntries } from '../js/format.js';
-import { pinState } from '../js/keystore.js';
+import { acceptDirectory, pinState, RequestClock } from '../js/keystore.js';
 import { describeFailure } from '../js/messages.js';
 
 test('sizes use binary units as the CLI prints them', () => {
@@ -83,4 +83,58 @@ test('every kind of failure reads as a sentence with its code', () => {
   for (const [err, pattern] of cases) assert.match(describeFailure(err, { agent: 'shop-1' }), pattern);
   assert.doesNotMatch(describeFailure({ kind: 'refused', code: 'not_found', message: 'gone' },
                                       { agent: 'a', what: 'listing' }), /Nothing was saved/);
+});
+
+// An id from the relay becomes a pin's key and text on the screen: one that
+// breaks the grammar (or comes twice) is refused, with the reason, before
+// anything uses it (app.js says so with the id JSON-escaped, via textContent).
+test("directory entries whose id breaks the agent-id rule are refused", () => {
+  const key = 'A'.repeat(43) + '=';
+  const { agents, refused } = acceptDirectory([
+    { id: 'prod-agent', public_key: key },
+    { id: `prod-agent ${key}`, public_key: key },
+    { id: '..' }, { id: '../../x' }, { id: '/abs' }, { id: '\x1b[2J' }, { id: 7 }, {}, null,
+    { id: 'prod-agent', public_key: 'other' },
+  ]);
+  assert.deepEqual(agents.map((a) => a.id), ['prod-agent']);
+  assert.equal(agents[0].public_key, key, 'the first entry counts, not a later one');
+  assert.deepEqual(refused.map((r) => r.id), [`prod-agent ${key}`, '..', '../../x', '/abs', '\x1b[2J', 7, undefined,
+                                              undefined, 'prod-agent']);
+  assert.match(refused[0].why, /breaks the id rule \(1-64 characters/);
+  assert.equal(refused.at(-1).why, 'it is listed a second time');
+  assert.equal(JSON.stringify(refused[4].id), '"\\u001b[2J"', 'shown escaped');
+  assert.deepEqual(acceptDirectory(undefined), { agents: [], refused: [] });
+});
+
+// A Map standing in for localStorage.
+function memoryStorage() {
+  const m = new Map();
+  return { getItem: (k) => (m.has(k) ? m.get(k) : null), setItem: (k, v) => m.set(k, String(v)) };
+}
+
+test('message 1 timestamps never go back, also after the clock jumps back, and stay near the clock', () => {
+  const storage = memoryStorage();
+  let now = 1_700_000_000_000;
+  const clock = new RequestClock(storage, () => now);
+  const first = clock.take('shop-1');
+  assert.equal(first, now);
+  assert.equal(clock.take('shop-1'), now + 1, 'same millisecond: the next one');
+  now -= 120_000;   // NTP steps the clock back two minutes
+  const afterJump = clock.take('shop-1');
+  assert.equal(afterJump, first + 2, 'above every stamp used, not Date.now()');
+  // Another tab (another instance on the same storage) continues from there.
+  const otherTab = new RequestClock(storage, () => now);
+  assert.equal(otherTab.take('shop-1'), afterJump + 1);
+  // Stamps a Worker used for resumes count too.
+  otherTab.used('shop-1', afterJump + 50);
+  assert.equal(clock.take('shop-1'), afterJump + 51);
+  // Each agent has its own; once the clock is past them, it is the clock.
+  assert.equal(clock.take('shop-2'), now);
+  now += 300_000;
+  assert.equal(clock.take('shop-1'), now);
+  // No storage (a browser that refuses it): still monotonic in the page.
+  const bare = new RequestClock({ getItem: () => { throw new Error('denied'); }, setItem: () => { throw new Error('x'); } },
+                                () => 5);
+  assert.equal(bare.take('a'), 5);
+  assert.equal(bare.take('a'), 6);
 });

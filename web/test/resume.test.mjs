@@ -9,7 +9,7 @@ import { concat, equal } from '../js/bytes.js';
 import { FrameOpener, FrameSealer } from '../js/frames.js';
 import { generateIdentity } from '../js/noise.js';
 import { TransferError, runTransfer } from '../js/transfer.js';
-import { FakeRelay, content, honestAgent, relayWith } from './fake_relay.mjs';
+import { FakeRelay, content, honestAgent, relayWith, tid } from './fake_relay.mjs';
 import { handshake, sealAll } from './support.mjs';
 
 const requester = generateIdentity();
@@ -93,8 +93,30 @@ test('gone mid-download: a new transfer from the verified bytes finishes the sam
   assert.equal(sink.opened, 1, 'the same sink goes on');
   assert.deepEqual(posts(relay), [{ offset: 0, chunkSize: CHUNK }, { offset: 3 * CHUNK, chunkSize: CHUNK }]);
   assert.deepEqual(resumes.map((r) => [r.bytes, r.code]), [[3 * CHUNK, 'gone']]);
-  assert.deepEqual(relay.deleted, ['t_0'], 'the lost transfer is cancelled at the relay');
-  assert.deepEqual(relay.released, ['t_1'], 'the finished one is released');
+  assert.deepEqual(relay.deleted, [tid(0)], 'the lost transfer is cancelled at the relay');
+  assert.deepEqual(relay.released, [tid(1)], 'the finished one is released');
+});
+
+// Message 1's timestamp: from the caller's floor (the page's per-agent
+// clock, keystore.js RequestClock), and each resume's above the one before,
+// even with the wall clock stepped back: the agent's replay guard refuses a
+// timestamp it has seen. Each one used is reported for the page to keep.
+test('a resumed transfer stamps message 1 above the one before, from the floor', async () => {
+  const relay = relayWith({ identity: agentIdentity, files,
+                            plans: [{ mutate: (events) => [...events.slice(0, 4), GONE] }, {}] });
+  const used = [];
+  let clock = 5_000_000;
+  const { promise } = run(relay, { stampFloor: 7_000_000, onStamp: (s) => used.push(s), now: () => (clock -= 90_000) });
+  assert.equal((await promise).resumes, 1);
+  const stamps = [...relay.transfers.values()].map((t) => t.request.timestampMs);
+  assert.deepEqual(stamps, [7_000_000, 7_000_001]);
+  assert.deepEqual(used, stamps);
+
+  // With the wall clock ahead of the floor, the wall clock counts.
+  const ahead = relayWith({ identity: agentIdentity, files });
+  const { promise: p2 } = run(ahead, { stampFloor: 10, now: () => 1_700_000_000_000 });
+  await p2;
+  assert.deepEqual([...ahead.transfers.values()].map((t) => t.request.timestampMs), [1_700_000_000_000]);
 });
 
 test('a stream lost for good (connection_lost) also resumes', async () => {

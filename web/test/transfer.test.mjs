@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { concat, equal } from '../js/bytes.js';
 import { generateIdentity } from '../js/noise.js';
 import { TransferError, listDirectory, runTransfer } from '../js/transfer.js';
-import { FakeRelay, content, honestAgent, relayWith as anyRelayWith } from './fake_relay.mjs';
+import { FakeRelay, content, honestAgent, relayWith as anyRelayWith, tid } from './fake_relay.mjs';
 import { TYPE, record } from '../js/event_stream.js';
 
 const requester = generateIdentity();
@@ -79,7 +79,7 @@ function suite(binary) {
     assert.equal(result.frames, 12);
     assert.equal(answer.name, 'a.bin');
     assert.equal(progress.length, 11);
-    assert.deepEqual(progress.at(-1), { transferId: 't_0', bytes: FILE.length, size: FILE.length, frames: 11 });
+    assert.deepEqual(progress.at(-1), { transferId: tid(0), bytes: FILE.length, size: FILE.length, frames: 11 });
     for (const r of relay.requests) {
       assert.equal(r.headers.get('Authorization'), 'Bearer srt_test');
       assert.ok(!r.url.includes('srt_'), 'no token in a URL');
@@ -162,6 +162,48 @@ function suite(binary) {
     assert.ok(!sink.closed);
   });
 
+  test('every failure cancels the transfer at the relay, not only a cancel', async () => {
+    const tampered = relayWith({
+      identity: agentIdentity, files,
+      plans: [{ mutate: (events) => events.map((e) => (e.id === '3' ? { ...e, data: flip(e.data) } : e)) }],
+    });
+    await rejects(runTransfer(options(tampered).opts), 'integrity', 'tampered');
+    assert.deepEqual(tampered.deleted, [tid(0)], 'the tampered transfer is cancelled');
+    assert.deepEqual(tampered.released, []);
+
+    const refusing = relayWith({ identity: agentIdentity, files });
+    await rejects(runTransfer(options(refusing, { request: { op: 'get', path: '/share/nope' } }).opts),
+                  'refused', 'not_found');
+    assert.deepEqual(refusing.deleted, [tid(0)], 'a refused transfer is cancelled');
+  });
+
+  test("a byte count other than the answer's size is an integrity error", async () => {
+    for (const delta of [1, -1]) {
+      const agent = honestAgent({ files });
+      const honest = agent.answerFor;
+      agent.answerFor = (request) => ({ ...honest(request), size: FILE.length + delta });
+      const relay = new FakeRelay({ agent: { identity: agentIdentity, ...agent }, binary });
+      const { opts, sink } = options(relay);
+      await rejects(runTransfer(opts), 'integrity', 'size_mismatch');
+      assert.ok(sink.aborted && !sink.closed, `announced ${delta > 0 ? 'more' : 'less'} than sent`);
+      assert.ok(sink.bytes().length <= FILE.length + delta, 'no byte beyond the announced size reached the sink');
+      assert.deepEqual(relay.deleted, [tid(0)]);
+    }
+  });
+
+  test("a transfer id not of the relay's form is refused before it is used in a URL", async () => {
+    for (const bad of ['../../v1/agents', 't_0', `t_${'A'.repeat(32)}`, 42]) {
+      const relay = relayWith({ identity: agentIdentity, files });
+      const fetch = async (url, init) => {
+        const response = await relay.fetch(url, init);
+        if (init?.method !== 'POST') return response;
+        return new Response(JSON.stringify({ transfer_id: bad, state: 'requested' }), { status: 201 });
+      };
+      await rejects(runTransfer({ ...options(relay).opts, fetch }), 'relay', 'bad_response');
+      assert.deepEqual(relay.requests.map((r) => r.method), ['POST'], `nothing sent with ${bad}`);
+    }
+  });
+
   test('a relay that drops, reorders, truncates or replays frames is caught', async () => {
     const cases = {
       dropped: [(events) => events.filter((e) => e.id !== '4'), 'out_of_order'],
@@ -184,7 +226,7 @@ function suite(binary) {
     const relay = relayWith({ identity: agentIdentity, files });
     const first = options(relay);
     await runTransfer(first.opts);
-    const other = relay.transfers.get('t_0').events;
+    const other = relay.transfers.get(tid(0)).events;
     relay.plans = [{ mutate: (events) => events.map((e) => (e.id === '2' ? other[2] : e)) }];
     await rejects(runTransfer(options(relay).opts), 'integrity', 'tampered');
   });
@@ -309,7 +351,7 @@ function suite(binary) {
       onProgress: (p) => { if (p.frames === 3) controller.abort(); },
     });
     await rejects(runTransfer(opts), 'cancelled', 'cancelled');
-    assert.deepEqual(relay.deleted, ['t_0']);
+    assert.deepEqual(relay.deleted, [tid(0)]);
     assert.deepEqual(relay.released, [], 'a cancelled download is not a finished one');
     assert.ok(sink.aborted && !sink.closed);
   });

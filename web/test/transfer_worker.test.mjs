@@ -9,7 +9,7 @@ import { concat, equal } from '../js/bytes.js';
 import { generateIdentity } from '../js/noise.js';
 import { BATCH_BYTES, WINDOW_CHUNKS, attach } from '../js/transfer_worker.js';
 import { startTransfer } from '../js/transfer_client.js';
-import { content, relayWith } from './fake_relay.mjs';
+import { content, relayWith, tid } from './fake_relay.mjs';
 
 const requester = generateIdentity();
 const agentIdentity = generateIdentity();
@@ -51,7 +51,7 @@ test('a download through the worker delivers every chunk in order, then done', a
   assert.ok(equal(concat(...chunks), FILE));
   assert.equal(result.bytes, FILE.length);
   assert.equal(answer.name, 'a.bin');
-  assert.equal(transferId, 't_0');
+  assert.equal(transferId, tid(0));
   assert.equal(progress.at(-1), FILE.length);
   assert.ok(chunks.every((c) => c instanceof Uint8Array));
   assert.equal(maxInflight, 1, 'the client writes one chunk at a time');
@@ -87,7 +87,7 @@ test('cancel stops the transfer and the relay is told', async () => {
   const err = await t.done.then(() => null, (e) => e);
   close();
   assert.equal(err.kind, 'cancelled');
-  assert.deepEqual(relay.deleted, ['t_0']);
+  assert.deepEqual(relay.deleted, [tid(0)]);
 });
 
 test('a failing writer on the page cancels the transfer', async () => {
