@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 
@@ -19,6 +20,9 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 Error bad(std::string what) { return make_error("bad_request", "malformed payload: " + std::move(what)); }
 
 Result<json> parse_object(std::span<const uint8_t> bytes) {
+  // nlohmann takes a NUL byte for the end of the input and would ignore what
+  // follows it; JSON has no raw NUL, and JSON.parse in the page refuses it.
+  if (std::find(bytes.begin(), bytes.end(), uint8_t{0}) != bytes.end()) return bad("not a JSON object");
   json j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
   auto v = j.find("v");
@@ -66,6 +70,26 @@ std::optional<EntryType> get_type(const json& j) {
   return std::nullopt;
 }
 
+// docs/protocol.md §4.4. Spaces rather than zeros: they are JSON
+// whitespace, so a receiver from before padding reads a padded payload as
+// it is; the page's JSON.parse refuses a NUL.
+std::string padded(std::string text) {
+  const size_t bucket = protocol::kPayloadBucketBytes;
+  text.resize((text.size() + bucket - 1) / bucket * bucket, ' ');
+  return text;
+}
+
+// A message 1 or 2 payload: the JSON object, then any number of spaces
+// (none from a sender before padding) and nothing else.
+Result<json> parse_padded(std::span<const uint8_t> payload) {
+  auto j = parse_object(payload);
+  if (!j) return j;
+  size_t end = payload.size();
+  while (end > 0 && payload[end - 1] == ' ') --end;
+  if (end == 0 || payload[end - 1] != '}') return bad("only spaces may follow the JSON object (padding)");
+  return j;
+}
+
 constexpr int64_t kMaxTime = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMinTime = std::numeric_limits<int64_t>::min();
 constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
@@ -84,16 +108,16 @@ std::string_view op_name(Op op) {
 std::string_view entry_type_name(EntryType type) { return type == EntryType::kFile ? "file" : "dir"; }
 
 std::string encode_request(const Request& r) {
-  return dump(json{{"v", protocol::kVersion},
+  return padded(dump(json{{"v", protocol::kVersion},
                    {"op", op_name(r.op)},
                    {"path", r.path},
                    {"offset", r.offset},
                    {"chunk_size", r.chunk_size},
-                   {"ts", r.timestamp_ms}});
+                   {"ts", r.timestamp_ms}}));
 }
 
 Result<Request> decode_request(std::span<const uint8_t> payload) {
-  auto j = parse_object(payload);
+  auto j = parse_padded(payload);
   if (!j) return j.error();
   Request r;
   auto op = get_string(*j, "op", 8);
@@ -118,8 +142,10 @@ Result<Request> decode_request(std::span<const uint8_t> payload) {
 }
 
 std::string encode_answer(const Answer& a) {
-  if (!a.ok) return dump(json{{"v", protocol::kVersion}, {"ok", false}, {"error", a.error}, {"message", a.message}});
-  return dump(json{{"v", protocol::kVersion},
+  if (!a.ok) {
+    return padded(dump(json{{"v", protocol::kVersion}, {"ok", false}, {"error", a.error}, {"message", a.message}}));
+  }
+  return padded(dump(json{{"v", protocol::kVersion},
                    {"ok", true},
                    {"type", entry_type_name(a.type)},
                    {"name", a.name},
@@ -128,11 +154,11 @@ std::string encode_answer(const Answer& a) {
                    {"chunk_size", a.chunk_size},
                    {"offset", a.offset},
                    {"first_index", a.first_index},
-                   {"frames", a.frames}});
+                   {"frames", a.frames}}));
 }
 
 Result<Answer> decode_answer(std::span<const uint8_t> payload) {
-  auto j = parse_object(payload);
+  auto j = parse_padded(payload);
   if (!j) return j.error();
   Answer a;
   auto ok = j->find("ok");

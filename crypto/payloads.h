@@ -2,6 +2,11 @@
 // request in message 1, the answer in message 2, and the listing streamed in
 // frames. Versioned JSON; unknown fields are ignored so newer peers can add
 // some; every field is type- and bound-checked. No I/O.
+//
+// The request and the answer travel padded (docs/protocol.md §4.4): their
+// encoders append spaces up to a multiple of protocol::kPayloadBucketBytes,
+// and their decoders accept the JSON object followed by spaces only (none
+// from older senders). The listing document is not padded.
 #pragma once
 
 #include <cstdint>
@@ -26,9 +31,11 @@ struct Request {
   int64_t timestamp_ms = 0;         // unix ms; the agent refuses replays (crypto/replay.h)
 };
 
+// Padded to the bucket.
 std::string encode_request(const Request& request);
-// Fails with bad_request on malformed JSON, wrong types, missing fields,
-// out-of-range numbers or paths, and unsupported_version for v != 1.
+// Fails with bad_request on malformed JSON, anything but spaces after the
+// object, wrong types, missing fields, out-of-range numbers or paths, and
+// unsupported_version for v != 1.
 Result<Request> decode_request(std::span<const uint8_t> payload);
 
 enum class EntryType { kFile, kDirectory };
@@ -49,6 +56,7 @@ struct Answer {
   bool frames = false;      // whether frames follow (get, list) or not (stat, refusals)
 };
 
+// Padded to the bucket; decode_answer accepts what decode_request does around the object.
 std::string encode_answer(const Answer& answer);
 Result<Answer> decode_answer(std::span<const uint8_t> payload);
 

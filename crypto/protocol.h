@@ -55,6 +55,15 @@ inline constexpr size_t kMaxAbortBytes = 4096;
 
 // Payloads (docs/protocol.md §Payloads).
 inline constexpr size_t kMaxPathBytes = 4096;
+// The payloads of messages 1 and 2 are followed by spaces up to a multiple
+// of this (docs/protocol.md §4.4), so the relay sees the bucket, not the
+// length of the path, the name or the refusal.
+inline constexpr size_t kPayloadBucketBytes = 256;
+// Message 1 around its payload: e (32), s encrypted (32 + 16), the payload's tag (16).
+inline constexpr size_t kMessage1OverheadBytes = 2 * kKeyBytes + 2 * kNoiseTagBytes;
+// The longest request: every path byte written as \u00XX (6 bytes), and the
+// other fields, at their longest about 110 bytes, in the one more bucket.
+inline constexpr size_t kMaxPaddedRequestBytes = 6 * kMaxPathBytes + kPayloadBucketBytes;
 
 static_assert(kFrameNonceBytes == 24 && kFrameTagBytes == 16);
 static_assert(kFrameHeaderBytes == 34);
@@ -64,5 +73,8 @@ static_assert(kKeyBytes == crypto_aead_chacha20poly1305_ietf_KEYBYTES);
 static_assert(kHashBytes == crypto_generichash_BYTES_MAX);
 static_assert(kMaxFrameBytes < (size_t{1} << 32), "frames are length-prefixed with u32 on upload");
 static_assert(kTrailerBytes <= kMinChunkBytes && kMaxAbortBytes <= kMaxChunkBytes);
+static_assert(kMaxPaddedRequestBytes % kPayloadBucketBytes == 0);
+static_assert(kMessage1OverheadBytes + kMaxPaddedRequestBytes <= kMaxNoiseMessageBytes,
+              "the largest padded request must fit in message 1");
 
 }  // namespace sealrelay::protocol

@@ -2,8 +2,10 @@
 // message 2 (answer, read by the requester) and the listing document (read
 // by the requester). They arrive authenticated, but from a peer that may be
 // hostile (a compromised agent, a requester probing an agent). Properties:
-// no crash; what decodes stays within the documented ranges; and decoding
-// what encode_* makes of it gives the same value back.
+// no crash; what decodes stays within the documented ranges; decoding what
+// encode_* makes of it gives the same value back; a request or answer that
+// decodes has nothing but spaces after its object (docs/protocol.md §4.4),
+// and encode_* fills whole buckets.
 #include <string>
 
 #include "crypto/payloads.h"
@@ -12,6 +14,15 @@
 using namespace sealrelay;
 
 namespace {
+
+// What may follow the object of an accepted request or answer: spaces only.
+bool only_spaces_after_the_object(std::span<const uint8_t> bytes) {
+  size_t end = bytes.size();
+  while (end > 0 && bytes[end - 1] == ' ') --end;
+  return end > 0 && bytes[end - 1] == '}';
+}
+
+bool whole_buckets(const std::string& text) { return text.size() % protocol::kPayloadBucketBytes == 0; }
 
 std::span<const uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -27,7 +38,9 @@ void request(std::span<const uint8_t> bytes) {
   FUZZ_CHECK(r->path.find('\0') == std::string::npos);
   FUZZ_CHECK(r->chunk_size >= protocol::kMinChunkBytes && r->chunk_size <= protocol::kMaxChunkBytes);
   FUZZ_CHECK(r->timestamp_ms > 0);
+  FUZZ_CHECK(only_spaces_after_the_object(bytes));
   std::string text = encode_request(*r);
+  FUZZ_CHECK(whole_buckets(text));
   auto again = decode_request(bytes_of(text));
   // A path that is not UTF-8 is re-encoded with U+FFFD (3 bytes per bad
   // byte) and may then exceed the limit; anything else must round-trip.
@@ -43,7 +56,9 @@ void answer(std::span<const uint8_t> bytes) {
   auto a = decode_answer(bytes);
   if (!a) return;
   if (!a->ok) FUZZ_CHECK(!a->error.empty());
+  FUZZ_CHECK(only_spaces_after_the_object(bytes));
   std::string text = encode_answer(*a);
+  FUZZ_CHECK(whole_buckets(text));
   auto again = decode_answer(bytes_of(text));
   // Names that are not valid UTF-8 are re-encoded with U+FFFD by dump() (and
   // may then exceed the limit), so only compare what must survive as is.

@@ -121,6 +121,11 @@ write("fuzz_payloads", [
     b"\x02" + json.dumps(lst).encode(),
     b"\x02" + json.dumps({"v": 1, "entries": [{"name": "..", "type": "dir", "size": 0, "mtime": 0}]}).encode(),
     b"\x02" + b'{"v":1,"entries":[' + b"[" * 200 + b"]" * 200 + b"]}",
+    # Padded (docs/protocol.md §4.4): spaces to the bucket, and bad padding.
+    b"\x00" + json.dumps(req, separators=(",", ":")).encode().ljust(256, b" "),
+    b"\x01" + json.dumps(ref, separators=(",", ":")).encode().ljust(256, b" "),
+    b"\x00" + json.dumps(req, separators=(",", ":")).encode() + b"\0" * 8,
+    b"\x01" + json.dumps(ans, separators=(",", ":")).encode() + b"  \n\t ",
 ])
 
 write("fuzz_request_path", [

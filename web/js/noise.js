@@ -1,5 +1,6 @@
-// Noise Protocol Framework, revision 34 (shared/reference/noise-spec-rev34.md)
-// with DH 25519, cipher ChaChaPoly and hash BLAKE2b, on libsodium-wrappers.
+// Noise Protocol Framework, revision 34 (2018-07-11), with DH 25519, cipher
+// ChaChaPoly and hash BLAKE2b, on libsodium-wrappers. "spec §N" below is a
+// section of https://noiseprotocol.org/noise.html, revision 34.
 // A line-by-line mirror of crypto/noise.cpp: generic over the pattern
 // sealrelay uses (IK) and the ones the published vectors cover (NN, KK, XX,
 // IKpsk2), so the vectors test the engine rather than one path through it.

@@ -8,13 +8,18 @@
 // Encoders write the keys in sorted order, as nlohmann::json does, so the
 // bytes are identical to the C++ encoders' (the interop test checks).
 //
+// The request and the answer travel padded (docs/protocol.md §4.4): spaces
+// up to a multiple of PAYLOAD_BUCKET_BYTES after the JSON object, so the
+// relay sees the bucket and not the length. Decoders accept the object
+// followed by spaces only (none from older senders). Listings are not padded.
+//
 // Two differences from the C++ decoder, both from JavaScript numbers:
 // integers above 2^53 - 1 (8 PiB) are refused rather than read, and a
 // number written with a fraction or exponent that happens to be whole
 // ("1.0", "1e3") is read as that integer where nlohmann refuses it.
 import { SealrelayError, fromUtf8, utf8 } from './bytes.js';
 import {
-  DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_PATH_BYTES, MIN_CHUNK_BYTES, VERSION,
+  DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_PATH_BYTES, MIN_CHUNK_BYTES, PAYLOAD_BUCKET_BYTES, VERSION,
 } from './protocol.js';
 
 const MAX_NAME_BYTES = 1024;
@@ -63,6 +68,26 @@ function parseObject(bytes) {
   return j;
 }
 
+const SPACE = 0x20;
+const CLOSE_BRACE = 0x7d;
+
+// Spaces rather than zeros: they are JSON whitespace, so a receiver from
+// before padding reads a padded payload as it is (JSON.parse refuses NUL).
+function padded(bytes) {
+  const out = new Uint8Array(Math.ceil(bytes.length / PAYLOAD_BUCKET_BYTES) * PAYLOAD_BUCKET_BYTES).fill(SPACE);
+  out.set(bytes);
+  return out;
+}
+
+// A message 1 or 2 payload: the JSON object, then spaces and nothing else.
+function parsePadded(bytes) {
+  const j = parseObject(bytes);
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === SPACE) end -= 1;
+  if (end === 0 || bytes[end - 1] !== CLOSE_BRACE) throw bad('only spaces may follow the JSON object (padding)');
+  return j;
+}
+
 // A string field of at most `maxBytes` UTF-8 bytes without NUL; undefined
 // when absent and required or wrong; '' when absent and optional.
 function getString(j, key, maxBytes, required = true) {
@@ -100,11 +125,11 @@ export function encodeRequest({ op, path, offset = 0, chunkSize = DEFAULT_CHUNK_
   if (!Number.isSafeInteger(timestampMs) || timestampMs < 1) {
     throw new TypeError('ts must be a positive integer (unix milliseconds)');
   }
-  return dump({ v: VERSION, op, path, offset, chunk_size: chunkSize, ts: timestampMs });
+  return padded(dump({ v: VERSION, op, path, offset, chunk_size: chunkSize, ts: timestampMs }));
 }
 
 export function decodeRequest(bytes) {
-  const j = parseObject(bytes);
+  const j = parsePadded(bytes);
   const op = getString(j, 'op', 8);
   if (!OPS.includes(op)) throw bad('op must be get, list or stat');
   const path = getString(j, 'path', MAX_PATH_BYTES);
@@ -121,15 +146,15 @@ export function decodeRequest(bytes) {
 // answer: {ok: false, error, message} or {ok: true, type: 'file'|'dir', name,
 // size, mtime, chunkSize, offset, firstIndex, frames}.
 export function encodeAnswer(a) {
-  if (!a.ok) return dump({ v: VERSION, ok: false, error: a.error, message: a.message ?? '' });
-  return dump({
+  if (!a.ok) return padded(dump({ v: VERSION, ok: false, error: a.error, message: a.message ?? '' }));
+  return padded(dump({
     v: VERSION, ok: true, type: a.type, name: a.name, size: a.size, mtime: a.mtime, chunk_size: a.chunkSize,
     offset: a.offset, first_index: a.firstIndex, frames: a.frames,
-  });
+  }));
 }
 
 export function decodeAnswer(bytes) {
-  const j = parseObject(bytes);
+  const j = parsePadded(bytes);
   if (typeof j.ok !== 'boolean') throw bad('ok must be a boolean');
   if (!j.ok) {
     const error = getString(j, 'error', MAX_CODE_BYTES);

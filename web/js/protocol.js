@@ -46,3 +46,8 @@ const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TRANSFER_ID = /^t_[0-9a-f]{32}$/;
 export function validAgentId(id) { return typeof id === 'string' && AGENT_ID.test(id); }
 export function validTransferId(id) { return typeof id === 'string' && TRANSFER_ID.test(id); }
+
+// Payload padding (docs/protocol.md §4.4), as crypto/protocol.h: the request
+// and the answer are followed by spaces up to a multiple of this, so the
+// relay sees the bucket, not the length of the path, the name or the refusal.
+export const PAYLOAD_BUCKET_BYTES = 256;

@@ -2,17 +2,20 @@
 // runs real handshakes with a fixed ephemeral and seals frames with the C++
 // FrameSealer; this test rebuilds message 1 in JavaScript from the same keys
 // and checks it is byte-identical, finishes the handshake with the C++
-// message 2, and opens every C++ frame with the JS FrameOpener.
+// message 2, and opens every C++ frame with the JS FrameOpener. The other
+// way, the fixture reads message 1s and answers made in JS: padded payloads
+// (docs/protocol.md §4.4) are accepted and bad padding refused alike.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 
 import * as base64 from '../js/base64.js';
-import { concat, equal, fromHex, hex } from '../js/bytes.js';
+import { concat, equal, fromHex, hex, utf8 } from '../js/bytes.js';
 import { fingerprintOf } from '../js/fingerprint.js';
 import { FrameOpener } from '../js/frames.js';
 import { identityOf } from '../js/noise.js';
 import { decodeAnswer, decodeListing, decodeRequest, encodeAnswer, encodeRequest } from '../js/payloads.js';
+import { PAYLOAD_BUCKET_BYTES } from '../js/protocol.js';
 import { InitiatorHandshake } from '../js/session.js';
 import { Sha256 } from '../js/sha256.js';
 import { fileExists, skip } from './helpers.mjs';
@@ -57,6 +60,7 @@ test('JS and C++ interoperate byte for byte: handshakes, payloads, frames', (t) 
     const request = encodeRequest({ op: r.op, path: r.path, offset: r.offset, chunkSize: r.chunk_size,
                                     timestampMs: r.ts });
     assert.equal(base64.encode(request), s.request_payload, `${where}: request payload`);
+    assert.equal(request.length % PAYLOAD_BUCKET_BYTES, 0, `${where}: request padded to the bucket`);
     assert.deepEqual(decodeRequest(request), { op: r.op, path: r.path, offset: r.offset, chunkSize: r.chunk_size,
                                                timestampMs: r.ts });
 
@@ -68,6 +72,7 @@ test('JS and C++ interoperate byte for byte: handshakes, payloads, frames', (t) 
     // The C++ message 2 finishes the JS handshake with the same keys.
     const { payload, keys } = initiator.finish(b64(s.message2));
     assert.equal(base64.encode(payload), s.answer_payload, `${where}: answer payload`);
+    assert.equal(payload.length % PAYLOAD_BUCKET_BYTES, 0, `${where}: answer padded to the bucket`);
     assert.equal(hex(keys.frameKey), s.frame_key, `${where}: frame key`);
     assert.equal(hex(keys.handshakeHash), s.handshake_hash, `${where}: h`);
     const answer = decodeAnswer(payload);
@@ -130,4 +135,46 @@ test('a C++ message 2 does not finish a JS handshake with another ephemeral or a
   const same = InitiatorHandshake.startForTest(requester, agent.publicKey, request,
                                                identityOf(fromHex(s.ephemeral.private)));
   assert.throws(() => same.finish(tampered), { code: 'handshake_failed' });
+});
+
+test('C++ reads padded payloads made in JS, and refuses bad padding as JS does', (t) => {
+  const fx = loadFixture(t);
+  if (!fx) return;
+  const cpp = (...args) => JSON.parse(execFileSync(fixturePath, args, { encoding: 'utf8' }));
+  const requester = identityOf(fromHex(fx.requester.private));
+  const agentKey = fromHex(fx.agent.public);
+  const readByAgent = (payload) =>
+    cpp('read-message1', base64.encode(InitiatorHandshake.start(requester, agentKey, payload).message1));
+
+  // Padded by the JS encoder, in the second bucket.
+  const request = { op: 'get', path: `/share/${'p'.repeat(300)}`, offset: 7, chunkSize: 65536, timestampMs: 5 };
+  const padded = encodeRequest(request);
+  assert.equal(padded.length, 2 * PAYLOAD_BUCKET_BYTES);
+  assert.deepEqual(readByAgent(padded), { ok: true, payload_bytes: padded.length, op: 'get', path: request.path,
+                                          offset: 7, chunk_size: 65536, ts: 5 });
+  // Unpadded, as from a page before padding.
+  const older = utf8('{"chunk_size":65536,"offset":0,"op":"get","path":"/a","ts":5,"v":1}');
+  assert.equal(readByAgent(older).path, '/a');
+  // Anything but spaces after the object: the same refusal on both sides.
+  for (const tail of ['\0'.repeat(8), '    \0', '\0xyz}', '\t\t', '\n', '  x  ']) {
+    const bad = utf8(`{"op":"get","path":"/a","ts":5,"v":1}${tail}`);
+    const got = readByAgent(bad);
+    assert.equal(got.ok, false, JSON.stringify(tail));
+    assert.throws(() => decodeRequest(bad), { code: got.code, message: got.message }, JSON.stringify(tail));
+  }
+
+  // Answers padded by the JS encoder, read by the C++ requester.
+  const accepted = { ok: true, type: 'file', name: 'a.jpg', size: 10, mtime: 5, chunkSize: 4096, offset: 0,
+                     firstIndex: 0, frames: true };
+  const answer = encodeAnswer(accepted);
+  assert.equal(answer.length % PAYLOAD_BUCKET_BYTES, 0);
+  assert.deepEqual(cpp('decode-answer', base64.encode(answer)), {
+    ok: true, accepted: true, type: 'file', name: 'a.jpg', size: 10, mtime: 5, chunk_size: 4096, offset: 0,
+    first_index: 0, frames: true,
+  });
+  const refusal = encodeAnswer({ ok: false, error: 'busy', message: 'too many transfers' });
+  assert.deepEqual(cpp('decode-answer', base64.encode(refusal)),
+                   { ok: true, accepted: false, error: 'busy', message: 'too many transfers' });
+  const zeroPadded = concat(utf8('{"error":"busy","message":"","ok":false,"v":1}'), new Uint8Array(8));
+  assert.equal(cpp('decode-answer', base64.encode(zeroPadded)).code, 'bad_request');
 });

@@ -8,7 +8,13 @@
 // Keys and content are deterministic (derived from labels); frame nonces are
 // random, as in production, so frames differ from run to run.
 //
+// The other direction, JS to C++: `read-message1 B64` reads a message 1 made
+// in JS as the agent and decodes its request; `decode-answer B64` decodes an
+// answer payload made in JS. Each prints {"ok":true,...the fields} or
+// {"ok":false,"code":...,"message":...}.
+//
 // Usage: web_interop_fixture > fixture.json
+//        web_interop_fixture read-message1 BASE64 | decode-answer BASE64
 #include <sodium.h>
 
 #include <cstdio>
@@ -210,7 +216,53 @@ int run() {
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
+json error_json(const Error& e) { return {{"ok", false}, {"code", e.code}, {"message", e.message}}; }
+
+int print(const json& doc) {
+  std::string text = doc.dump();
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+// The C++ agent's reading of a message 1 made in JS.
+int read_message1(std::string_view b64_message) {
+  if (sodium_init() < 0) return 1;
+  Bytes message;
+  if (!base64::decode_into(b64_message, message)) return 2;
+  auto resp = ResponderHandshake::read(identity_from("sealrelay interop agent"), message);
+  if (!resp.ok()) return print(error_json(resp.error()));
+  auto r = decode_request(resp->request());
+  if (!r.ok()) return print(error_json(r.error()));
+  return print({{"ok", true},
+                {"payload_bytes", resp->request().size()},
+                {"op", std::string(op_name(r->op))},
+                {"path", r->path},
+                {"offset", r->offset},
+                {"chunk_size", r->chunk_size},
+                {"ts", r->timestamp_ms}});
+}
+
+// The C++ requester's reading of an answer payload made in JS.
+int decode_answer_payload(std::string_view b64_payload) {
+  Bytes payload;
+  if (!base64::decode_into(b64_payload, payload)) return 2;
+  auto a = decode_answer(payload);
+  if (!a.ok()) return print(error_json(a.error()));
+  if (!a->ok) return print({{"ok", true}, {"accepted", false}, {"error", a->error}, {"message", a->message}});
+  return print({{"ok", true}, {"accepted", true}, {"type", std::string(entry_type_name(a->type))}, {"name", a->name},
+                {"size", a->size}, {"mtime", a->mtime}, {"chunk_size", a->chunk_size}, {"offset", a->offset},
+                {"first_index", a->first_index}, {"frames", a->frames}});
+}
+
 }  // namespace
 }  // namespace sealrelay
 
-int main() { return sealrelay::run(); }
+int main(int argc, char** argv) {
+  if (argc == 1) return sealrelay::run();
+  std::string_view mode = argv[1];
+  if (argc == 3 && mode == "read-message1") return sealrelay::read_message1(argv[2]);
+  if (argc == 3 && mode == "decode-answer") return sealrelay::decode_answer_payload(argv[2]);
+  std::fputs("usage: web_interop_fixture [read-message1 BASE64 | decode-answer BASE64]\n", stderr);
+  return 2;
+}
