@@ -550,7 +550,7 @@ int exit_code_for(const char* error_code) {
   }
   if (c == "unauthorized" || c == "forbidden") return kExitAuth;
   if (c == "unknown_agent" || c == "agent_offline" || c == "not_found" || c == "not_allowed" || c == "busy" ||
-      c == "aborted" || c == "replayed" || c == "unsupported_version" || c == "bad_request" || c == "too_large" ||
+      c == "aborted" || c == "replayed" || c == "clock_skew" || c == "unsupported_version" || c == "bad_request" || c == "too_large" ||
       c == "unknown_transfer") {
     return kExitNotFound;
   }

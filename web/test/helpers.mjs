@@ -1,20 +1,11 @@
-// Test helpers: where the shared vectors live, and how a test says
+// Test helpers: where the checkout is, and how a test says
 // "skipped" with a reason instead of passing silently.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const repoDir = resolve(webDir, '..');
-
-// ../shared beside the checkout, or $SEALRELAY_SHARED_DIR (as the C++ tests).
-export function sharedDir() {
-  return process.env.SEALRELAY_SHARED_DIR ?? join(repoDir, '..', 'shared');
-}
-
-export function vectorsFile() {
-  return join(sharedDir(), 'vectors', 'noise-25519-chachapoly-blake2b.json');
-}
 
 // Skips `t` with `reason` (visible in the TAP output as "# SKIP reason"),
 // and, when SEALRELAY_STRICT_SKIP is set (ctest sets it), also prints a line
