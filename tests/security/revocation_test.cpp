@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/system.h"
+#include "tests/security/cluster.h"
 
 namespace sealrelay::test {
 namespace {
@@ -70,6 +71,34 @@ TEST_P(TokenRevocation, ARevokedAgentIsCutOffAndListedOffline) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 401);
   EXPECT_FALSE(listed_online());
+}
+
+// Two relay nodes on one Redis, one tokens file: each node re-reads the
+// file itself and cuts what it holds; presence lives in Redis, so the other
+// node lists the agent offline too.
+TEST(TokenRevocationAcrossNodes, TheNodeHoldingTheStreamCutsItAndEveryNodeListsTheAgentOffline) {
+  START_CLUSTER(c);
+  auto a = c.start_relay("a");
+  auto b = c.start_relay("b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(c.start_agent("shop-1", "http://127.0.0.1:" + std::to_string(*a)).ok());
+  ASSERT_TRUE(c.agent_online(*b, "shop-1")) << "node b sees the agent that node a holds";
+  const std::string agent_token = first_line_of(c.dir() + "/agent-shop-1.token");
+  auto revoke = run_command({binary("relay/sealrelay-relay"), "--state-dir", c.dir() + "/relay", "token", "revoke",
+                             agent_token.substr(4, 16)});
+  ASSERT_TRUE(revoke && revoke->exit_code == 0);
+  auto offline_on = [&](int port) {
+    std::string body;
+    if (http_status(port, "/v1/agents", c.requester_token(), &body) != 200) return false;
+    auto j = json::parse(body, nullptr, false);
+    for (const auto& agent : j.value("agents", json::array())) {
+      if (agent["id"] == "shop-1") return agent["online"] == false;
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_until([&] { return offline_on(*b); }, 10s, 100ms)) << "node b still lists the agent online";
+  EXPECT_TRUE(offline_on(*a));
+  EXPECT_NE(c.relay("a").log().find("ending the 1 stream"), std::string::npos) << c.relay("a").log();
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, TokenRevocation,
