@@ -200,7 +200,12 @@ int token_list(const std::string& path) {
     if (gmtime_r(&t, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     bool agent = r.kind == TokenKind::agent;
     std::printf("%-16s  %-9s  %-24s  %-30s  %s\n", r.id.c_str(), agent ? "agent" : "requester",
-                agent ? r.agent.c_str() : r.name.c_str(), agent ? "-" : scope.c_str(), when);
+                !r.defect.empty() ? "(refused)" : agent ? r.agent.c_str() : r.name.c_str(),
+                agent || !r.defect.empty() ? "-" : scope.c_str(), when);
+    if (!r.defect.empty()) {
+      std::printf("  ^ refused by the relay: %s; remove it with `sealrelay-relay token revoke %s`\n",
+                  r.defect.c_str(), r.id.c_str());
+    }
   }
   return 0;
 }

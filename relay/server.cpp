@@ -16,7 +16,9 @@
 #include "proto/base64.h"
 #include "proto/event_stream.h"
 #include "proto/fingerprint.h"
+#include "proto/ids.h"
 #include "relay/admission.h"
+#include "relay/body_rules.h"
 #include "relay/server_util.h"
 
 namespace sealrelay::relay {
@@ -65,9 +67,21 @@ int read_somaxconn() {
   return n;
 }
 
-bool is_upload_route(const httplib::Request& req) {
-  return req.method == "POST" && req.path.starts_with("/v1/agent/transfers/") &&
-         req.path.ends_with("/frames");
+// The agent id a verified client certificate names: its subject's only CN,
+// with its exact length (X509_NAME_get_text_by_NID stops at a NUL and
+// truncates at the buffer, so "shop-1\0evil" would read as "shop-1"), when
+// it follows the agent-id rule; nullopt for none, several or a bad one.
+std::optional<std::string> certificate_agent(X509* cert) {
+  X509_NAME* subject = X509_get_subject_name(cert);
+  int at = subject ? X509_NAME_get_index_by_NID(subject, NID_commonName, -1) : -1;
+  if (at < 0 || X509_NAME_get_index_by_NID(subject, NID_commonName, at) >= 0) return std::nullopt;
+  unsigned char* utf8 = nullptr;
+  int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+  if (n < 0) return std::nullopt;
+  std::string cn(reinterpret_cast<const char*>(utf8), static_cast<size_t>(n));
+  OPENSSL_free(utf8);
+  if (!ids::valid_agent_id(cn)) return std::nullopt;
+  return cn;
 }
 
 int status_of(const std::string& code) {
@@ -75,7 +89,8 @@ int status_of(const std::string& code) {
       {"bad_request", 400},      {"unauthorized", 401},   {"forbidden", 403},
       {"not_found", 404},        {"unknown_agent", 404},  {"unknown_transfer", 404},
       {"conflict", 409},         {"agent_offline", 409},  {"cancelled", 409},
-      {"too_large", 413},        {"rate_limited", 429},   {"overloaded", 503},
+      {"length_required", 411},  {"too_large", 413},      {"rate_limited", 429},
+      {"overloaded", 503},
       {"store_unavailable", 503}};
   auto it = statuses.find(code);
   return it == statuses.end() ? 503 : it->second;
@@ -256,6 +271,7 @@ void Server::housekeeping() {
     housekeeper_cv_.wait_for(lk, std::chrono::seconds(1));
     if (stopping_) break;
     lk.unlock();
+    end_revoked();
     store_->sweep();
     per_token_.prune();
     per_ip_.prune();
@@ -297,18 +313,9 @@ bool Server::pre_route(const httplib::Request& req, httplib::Response& res) {
     fail(res, 400, "bad_request", "compressed request bodies are not accepted");
     return true;
   }
-  bool upload = is_upload_route(req);
-  if (req.has_header("Transfer-Encoding") && !upload) {
-    fail(res, 400, "bad_request", "chunked bodies are accepted only by the frames upload");
+  if (auto refused = check_body(req, cfg_.max_json_bytes)) {
+    fail(res, refused->status, refused->code, refused->message);
     return true;
-  }
-  if (!upload && req.has_header("Content-Length")) {
-    auto len = req.get_header_value("Content-Length");
-    if (len.size() > 18 || std::stoull("0" + len) > cfg_.max_json_bytes) {
-      fail(res, 413, "too_large", "request body exceeds " + std::to_string(cfg_.max_json_bytes) +
-                                      " bytes");
-      return true;
-    }
   }
   if (!per_ip_.allow(req.remote_addr)) {
     res.set_header("Retry-After", std::to_string(per_ip_.retry_after(req.remote_addr)));
@@ -336,17 +343,22 @@ std::optional<Principal> Server::auth(const httplib::Request& req, httplib::Resp
   } else if (want == TokenKind::agent && req.ssl && !cfg_.tls_client_ca.empty()) {
     X509* cert = SSL_get1_peer_certificate(req.ssl);
     if (cert && SSL_get_verify_result(req.ssl) == X509_V_OK) {
-      char cn[256] = {};
-      X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
-      if (valid_id(cn)) {
-        Principal p;
-        p.kind = TokenKind::agent;
-        p.agent = cn;
-        p.via_certificate = true;
-        who = p;
+      auto agent = certificate_agent(cert);
+      X509_free(cert);
+      if (!agent) {
+        fail(res, 401, "unauthorized",
+             "the client certificate's subject must have exactly one CN, an agent id (" +
+                 std::string(ids::kAgentIdRule) + ")");
+        return std::nullopt;
       }
+      Principal p;
+      p.kind = TokenKind::agent;
+      p.agent = std::move(*agent);
+      p.via_certificate = true;
+      who = p;
+    } else if (cert) {
+      X509_free(cert);
     }
-    if (cert) X509_free(cert);
   }
   if (!who) {
     fail(res, 401, "unauthorized", "no credentials: send Authorization: Bearer <token>");
@@ -366,9 +378,24 @@ std::optional<Principal> Server::auth(const httplib::Request& req, httplib::Resp
   return who;
 }
 
+std::shared_ptr<Leases::Lease> Server::lease_for(const Principal& who) {
+  auto lease = leases_.take(who.token_id);
+  // A revocation handed out between verify() and take() found no lease to end.
+  if (!who.token_id.empty() && !tokens_->holds(who.token_id)) return nullptr;
+  return lease;
+}
+
+void Server::end_revoked() {
+  auto revoked = tokens_->take_revoked();
+  if (revoked.empty()) return;
+  size_t ended = leases_.revoke(revoked);
+  spdlog::info("{} token(s) left the tokens file; ending the {} stream(s) and upload(s) they opened",
+               revoked.size(), ended);
+}
+
 std::optional<TransferInfo> Server::owned_transfer(const std::string& tid, const Principal& p,
                                                    httplib::Response& res) {
-  if (!valid_id(tid)) {
+  if (!ids::valid_transfer_id(tid)) {
     fail(res, 404, "unknown_transfer", "no transfer " + tid);
     return std::nullopt;
   }
@@ -397,8 +424,27 @@ TransferInfo Server::expire_if_overdue(TransferInfo t) {
 
 void Server::routes() {
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    return pre_route(req, res) ? httplib::Server::HandlerResponse::Handled
-                               : httplib::Server::HandlerResponse::Unhandled;
+    if (!pre_route(req, res)) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("Connection", "close");  // the body, if any, was not read
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // A response that says "Connection: close" (a refusal that left the body
+  // unread) must close: cpp-httplib 0.11.4 keeps the connection whatever a
+  // handler sets, and would parse the unread body as the next request, its
+  // line without a length limit. Its body, sent by a content provider that
+  // then fails, makes cpp-httplib end the connection once it is written.
+  http_->set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.get_header_value("Connection") != "close") return;
+    res.headers.erase("Connection");  // once, whoever set it
+    res.headers.erase("Keep-Alive");
+    res.set_header("Connection", "close");
+    if (req.get_header_value("Connection") == "close" || res.body.empty() || res.content_provider_) return;
+    res.content_length_ = res.body.size();
+    res.content_provider_ = [body = std::move(res.body)](size_t, size_t, httplib::DataSink& sink) {
+      sink.write(body.data(), body.size());
+      return false;
+    };
+    res.body.clear();
   });
   http_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
@@ -543,7 +589,7 @@ void Server::create_transfer(const httplib::Request& req, httplib::Response& res
   }
   std::string agent_id = agent;
   std::string msg1_b64 = msg1;
-  if (!valid_id(agent_id) || !who->sees(agent_id)) {
+  if (!ids::valid_agent_id(agent_id) || !who->sees(agent_id)) {
     return fail(res, 404, "unknown_agent", "no agent \"" + agent_id + "\" is visible to this token");
   }
   std::vector<uint8_t> bytes;

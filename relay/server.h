@@ -20,6 +20,7 @@
 
 #include "proto/result.h"
 #include "relay/config.h"
+#include "relay/leases.h"
 #include "relay/metrics.h"
 #include "relay/rate_limit.h"
 #include "relay/store.h"
@@ -62,6 +63,13 @@ class Server {
   std::optional<Principal> auth(const httplib::Request& req, httplib::Response& res,
                                 TokenKind want);
 
+  // A lease on the token that authenticated `who` (on "" for a client
+  // certificate, which no revocation names); nullptr when the token was
+  // revoked since verify(): then the caller answers 401.
+  std::shared_ptr<Leases::Lease> lease_for(const Principal& who);
+  // Ends the streams and uploads of tokens revoked in the tokens file.
+  void end_revoked();
+
   void ops_routes();
   void requester_routes();
   void agent_routes();
@@ -97,6 +105,7 @@ class Server {
   Metrics metrics_;
   RateLimiter per_token_;
   RateLimiter per_ip_;
+  Leases leases_;  // declared before http_: streams hold leases until http_ is gone
   std::unique_ptr<httplib::Server> http_;
   std::atomic<AdmissionPool*> live_pool_{nullptr};  // owned by http_ while it runs
   std::atomic<bool> stopping_{false};

@@ -31,6 +31,7 @@ struct Server::Stream {
   bool started = false;
   bool done = false;  // the last event was written; end the stream
   std::unique_ptr<Subscription> sub;
+  std::shared_ptr<Leases::Lease> lease;  // on the token that opened the stream
   SteadyClock::time_point last_write = SteadyClock::now();
   SteadyClock::time_point last_presence = SteadyClock::now();  // control streams
   uint64_t writes = 0;
@@ -144,18 +145,20 @@ std::optional<StreamId> transfer_cursor(const std::string& h) {
 
 // Reads and drops up to 64 KiB of a body the relay refuses before reading
 // it: a socket closed with unread data is reset, and the client would lose
-// the error answer. A larger body is cut (the client sees a broken upload).
-// Cutting it makes cpp-httplib set the status to 400: the refusal already
-// written to `res` keeps its own status.
+// the error answer. A larger body is cut (the client sees a broken upload)
+// and the connection closed after the answer (Server::routes), so the rest
+// is never parsed as a next request. Cutting it makes cpp-httplib set the
+// status to 400: the refusal already written to `res` keeps its own status.
 void drain(const httplib::ContentReader& reader, httplib::Response& res) {
   const int status = res.status;
   size_t left = 64u << 10;
-  reader([&](const char*, size_t n) {
+  bool whole = reader([&](const char*, size_t n) {
     if (n > left) return false;
     left -= n;
     return true;
   });
   res.status = status;
+  if (!whole) res.set_header("Connection", "close");
 }
 
 }  // namespace
@@ -170,6 +173,8 @@ void Server::transfer_events(const httplib::Request& req, httplib::Response& res
   auto cursor = transfer_cursor(req.get_header_value("Last-Event-ID"));
   if (!cursor) return fail(res, 400, "bad_request", "Last-Event-ID must be a decimal event id");
   auto st = std::make_shared<Stream>();
+  st->lease = lease_for(*who);
+  if (!st->lease) return fail(res, 401, "unauthorized", "the token was revoked");
   st->tid = t->id;
   st->cursor = *cursor;
   st->binary = wants_binary(req);
@@ -226,7 +231,7 @@ bool Server::events_catch_up(Stream& st, httplib::DataSink& sink) {
 }
 
 bool Server::pump_events(Stream& st, httplib::DataSink& sink) {
-  if (stopping_) return false;
+  if (stopping_ || st.lease->revoked()) return false;
   if (!st.started) {
     st.started = true;
     // Read what is there, subscribe from where that left off, read again
@@ -234,6 +239,7 @@ bool Server::pump_events(Stream& st, httplib::DataSink& sink) {
     if (!events_catch_up(st, sink)) return false;
     if (!st.done) {
       st.sub = store_->subscribe_transfer(st.tid, st.cursor);
+      st.lease->wake_through(st.sub->watch());
       if (!events_catch_up(st, sink)) return false;
     }
     if (!st.done) {
@@ -245,7 +251,7 @@ bool Server::pump_events(Stream& st, httplib::DataSink& sink) {
     return true;
   }
   auto batch = st.sub->mailbox().wait(until_heartbeat(st, cfg_.heartbeat));
-  if (batch.closed || stopping_) return false;
+  if (batch.closed || stopping_ || st.lease->revoked()) return false;
   uint64_t writes = st.writes;
   // Entries reach a mailbox from two sources (this node's own appends, the
   // Redis reader), so one may come ahead of an entry still on its way: a
@@ -315,6 +321,8 @@ void Server::control_stream(const httplib::Request& req, httplib::Response& res)
     return fail(res, 400, "bad_request", "X-Sealrelay-Version must be <= 64 printable ASCII chars");
   }
   auto st = std::make_shared<Stream>();
+  st->lease = lease_for(*who);
+  if (!st->lease) return fail(res, 401, "unauthorized", "the token was revoked");
   st->agent = who->agent;
   st->session = random_hex(12);
   std::string last = req.get_header_value("Last-Event-ID");
@@ -362,15 +370,18 @@ bool Server::control_catch_up(Stream& st, httplib::DataSink& sink, bool only_pen
 }
 
 bool Server::pump_control(Stream& st, httplib::DataSink& sink) {
-  if (stopping_) return false;
+  if (stopping_ || st.lease->revoked()) return false;
   if (!st.started) {
     st.started = true;
     if (!control_catch_up(st, sink, st.only_pending)) return false;
     st.sub = store_->subscribe_inbox(st.agent, st.cursor);
+    st.lease->wake_through(st.sub->watch());
     return control_catch_up(st, sink, false);
   }
   auto batch = st.sub->mailbox().wait(until_heartbeat(st, cfg_.heartbeat));
-  if (batch.closed || stopping_) return false;
+  // A revoked token's stream is cut: the agent reconnects and meets a 401,
+  // and its presence ends (the provider's release).
+  if (batch.closed || stopping_ || st.lease->revoked()) return false;
   uint64_t writes = st.writes;
   if (batch.lagged || batch.poked) {
     if (!control_catch_up(st, sink, false)) return false;
@@ -469,6 +480,11 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
                     const httplib::ContentReader& reader) {
   auto who = auth(req, res, TokenKind::agent);
   if (!who) return drain(reader, res);
+  auto lease = lease_for(*who);
+  if (!lease) {
+    fail(res, 401, "unauthorized", "the token was revoked");
+    return drain(reader, res);
+  }
   auto t = owned_transfer(req.matches[1], *who, res);
   if (!t) return drain(reader, res);
   std::string first_h = req.get_header_value("X-Sealrelay-First-Frame");
@@ -579,6 +595,10 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
   };
 
   bool ok = reader([&](const char* data, size_t len) {
+    if (lease->revoked()) {  // cut at the next piece of body
+      err = make_error("unauthorized", "the token was revoked");
+      return false;
+    }
     auto fed = records.feed(std::string_view(data, len), [&](std::string_view frame) {
       batch.push_back({std::make_shared<const std::string>(event_stream::record(
                            event_stream::Type::frame, next + batch.size() + 1, frame)),
@@ -601,6 +621,7 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
 
   --metrics_.uploads;
   metrics_.queue_frames -= queued;
+  if (!ok) res.set_header("Connection", "close");  // the rest of the body is unread
   if (err) {
     if (err->code == "conflict") return conflict(err->message);
     return fail(res, *err);

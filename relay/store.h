@@ -94,6 +94,7 @@ class Subscription {
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
   Mailbox& mailbox() { return *box_; }
+  std::weak_ptr<Mailbox> watch() const { return box_; }  // to wake the consumer from elsewhere
 
  private:
   std::shared_ptr<Mailbox> box_;
@@ -199,8 +200,5 @@ class Store {
   // Wakes every waiting stream with `closed` (shutdown).
   virtual void close_subscriptions() = 0;
 };
-
-// Checks on ids used inside store keys: [A-Za-z0-9._-], 1..64 chars.
-bool valid_id(std::string_view id);
 
 }  // namespace sealrelay::relay

@@ -12,9 +12,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
-#include "relay/store.h"
+#include "proto/ids.h"
 
 namespace sealrelay::relay {
 namespace {
@@ -54,6 +56,15 @@ Result<std::string> random_hex(size_t bytes) {
   return hex(b.data(), b.size());
 }
 
+// An id as JSON text for a message: escapes keep control bytes off a terminal.
+std::string quoted(const std::string& s) {
+  return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string breaks_rule(const std::string& what, const std::string& id) {
+  return what + " " + quoted(id) + " breaks the agent-id rule (" + std::string(ids::kAgentIdRule) + ")";
+}
+
 Error file_error(const std::string& what, const std::string& path) {
   return make_error("tokens_file", what + " " + path + ": " + std::strerror(errno));
 }
@@ -76,16 +87,24 @@ Result<std::vector<TokenRecord>> parse(const std::string& text, const std::strin
     r.created = t.value("created", int64_t{0});
     if (kind == "agent") {
       r.kind = TokenKind::agent;
-      r.agent = t.value("agent", "");
-      if (!valid_id(r.agent)) return make_error("tokens_file", path + ": bad agent id");
+      auto agent = t.value("agent", json());
+      if (!agent.is_string()) return make_error("tokens_file", path + ": token " + r.id + " has no agent id");
+      r.agent = agent;
+      if (!ids::valid_agent_id(r.agent)) r.defect = breaks_rule("agent id", r.agent);
     } else if (kind == "requester") {
       r.kind = TokenKind::requester;
-      r.name = t.value("name", "");
+      auto name = t.value("name", json(""));
       auto agents = t.value("agents", json::array());
-      if (!agents.is_array()) return make_error("tokens_file", path + ": bad agents");
+      if (!name.is_string() || !agents.is_array()) {
+        return make_error("tokens_file", path + ": token " + r.id + " has a malformed name or agents");
+      }
+      r.name = name;
       for (auto& a : agents) {
-        if (!a.is_string()) return make_error("tokens_file", path + ": bad agents");
+        if (!a.is_string()) return make_error("tokens_file", path + ": token " + r.id + " has malformed agents");
         r.agents.push_back(a);
+        if (r.agents.back() != "*" && !ids::valid_agent_id(r.agents.back()) && r.defect.empty()) {
+          r.defect = breaks_rule("scope entry", r.agents.back());
+        }
       }
     } else {
       return make_error("tokens_file", path + ": unknown token kind " + kind);
@@ -244,8 +263,8 @@ Result<std::vector<TokenRecord>> load(const std::string& path) {
 }
 
 Result<std::string> add_agent(const std::string& path, const std::string& agent_id) {
-  if (!valid_id(agent_id)) {
-    return make_error("bad_request", "agent id must be 1-64 of [A-Za-z0-9._-]");
+  if (!ids::valid_agent_id(agent_id)) {
+    return make_error("bad_request", breaks_rule("agent id", agent_id));
   }
   auto m = mint(TokenKind::agent);
   if (!m) return m.error();
@@ -263,7 +282,9 @@ Result<std::string> add_requester(const std::string& path, const std::string& na
   if (name.empty() || name.size() > 64) return make_error("bad_request", "name must be 1-64 chars");
   if (agents.empty()) return make_error("bad_request", "--agents needs at least one agent or '*'");
   for (auto& a : agents) {
-    if (a != "*" && !valid_id(a)) return make_error("bad_request", "bad agent id: " + a);
+    if (a != "*" && !ids::valid_agent_id(a)) {
+      return make_error("bad_request", breaks_rule("--agents entry", a) + "; '*' means every agent");
+    }
   }
   auto m = mint(TokenKind::requester);
   if (!m) return m.error();
@@ -302,8 +323,23 @@ Result<void> TokenVerifier::load() {
   auto recs = token_file::load(path_);
   if (!recs) return recs.error();
   auto by_id = std::make_shared<std::unordered_map<std::string, TokenRecord>>();
-  for (auto& r : *recs) (*by_id)[r.id] = std::move(r);
+  for (auto& r : *recs) {
+    if (!r.defect.empty()) {
+      spdlog::warn("{}: token {} is refused: {}. Remove it with `sealrelay-relay token revoke {}` "
+                   "and create a new one with a valid id",
+                   path_, r.id, r.defect, r.id);
+      continue;
+    }
+    (*by_id)[r.id] = std::move(r);
+  }
   std::lock_guard lk(mu_);
+  for (auto& [id, old] : *records_) {
+    auto now = by_id->find(id);
+    bool same = now != by_id->end() && now->second.sha256_hex == old.sha256_hex &&
+                now->second.kind == old.kind && now->second.agent == old.agent &&
+                now->second.agents == old.agents;
+    if (!same) revoked_.push_back(id);
+  }
   records_ = std::move(by_id);
   file_id_ = id;
   next_check_ = std::chrono::steady_clock::now() + recheck_;
@@ -335,6 +371,17 @@ size_t TokenVerifier::size() {
   maybe_reload(false);
   std::lock_guard lk(mu_);
   return records_->size();
+}
+
+bool TokenVerifier::holds(std::string_view id) {
+  std::lock_guard lk(mu_);
+  return records_->contains(std::string(id));
+}
+
+std::vector<std::string> TokenVerifier::take_revoked() {
+  maybe_reload(false);
+  std::lock_guard lk(mu_);
+  return std::exchange(revoked_, {});
 }
 
 Result<Principal> TokenVerifier::verify(std::string_view token) {

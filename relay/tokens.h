@@ -36,6 +36,11 @@ struct TokenRecord {
   std::vector<std::string> agents;  // requester tokens: scope ("*" = all)
   std::string sha256_hex;
   int64_t created = 0;
+  // Why the relay accepts nothing with this token ("" = it is usable): an
+  // entry written by hand or by an older relay, whose agent id (or a scope
+  // entry) breaks the agent-id rule (proto/ids.h). Kept so `token list`
+  // shows it and `token revoke` can remove it.
+  std::string defect;
 };
 
 // Who is calling, after authentication.
@@ -67,7 +72,11 @@ Result<void> revoke(const std::string& path, const std::string& id);
 // Server side: verifies bearer tokens against the file, re-reading it when
 // its mtime, size or inode change (checked at most every `recheck`, and at
 // once for an unknown token id, so a new token works immediately; a
-// revocation takes effect within `recheck`).
+// revocation takes effect within `recheck`). A token with a defect is left
+// out (logged with its id and the fix): it fails closed, alone. Refusing the
+// whole file instead would stop every agent for one bad line, and, since a
+// reload that fails keeps the old set, would keep honouring tokens revoked
+// in the same file.
 // Thread-safe.
 class TokenVerifier {
  public:
@@ -79,6 +88,13 @@ class TokenVerifier {
   // Error "unauthorized" for anything but a valid, present token.
   Result<Principal> verify(std::string_view token);
   size_t size();
+  // Whether token `id` is in the set loaded now (no reload).
+  bool holds(std::string_view id);
+  // Re-reads the file if it changed, then hands over the ids of tokens
+  // accepted before and not any more (revoked, or their entry changed)
+  // since the last call. The server calls it every second and ends what
+  // those tokens opened.
+  std::vector<std::string> take_revoked();
 
  private:
   // Re-reads the file if it changed; checks at most every recheck_ unless
@@ -91,6 +107,7 @@ class TokenVerifier {
   // Guarded by mu_ (the map itself is immutable once published):
   std::shared_ptr<const std::unordered_map<std::string, TokenRecord>> records_;
   std::chrono::steady_clock::time_point next_check_{};
+  std::vector<std::string> revoked_;  // not yet taken by take_revoked()
   struct FileId {
     dev_t dev = 0;
     ino_t ino = 0;

@@ -362,9 +362,13 @@ TEST_F(HostileInput, UnboundedBodiesAreNeverBuffered) {
        "POST " + frames + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\nX-Sealrelay-First-Frame: 0\r\n\r\n",
        401, "unauthorized"},
       {"chunked upload to an unknown transfer",
-       "POST /v1/agent/transfers/t_nope/frames HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + agent_token +
+       "POST /v1/agent/transfers/t_00000000000000000000000000000000/frames HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + agent_token +
            "\r\nTransfer-Encoding: chunked\r\nX-Sealrelay-First-Frame: 0\r\n\r\n",
        404, "unknown_transfer"},
+      {"chunked upload to a malformed transfer id (not the upload route)",
+       "POST /v1/agent/transfers/t_nope/frames HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + agent_token +
+           "\r\nTransfer-Encoding: chunked\r\nX-Sealrelay-First-Frame: 0\r\n\r\n",
+       400, "bad_request"},
       {"upload before the answer, endless",
        "POST " + frames + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + agent_token +
            "\r\nTransfer-Encoding: chunked\r\nX-Sealrelay-First-Frame: 0\r\n\r\n",
@@ -408,6 +412,105 @@ TEST_F(HostileInput, UnboundedBodiesAreNeverBuffered) {
   const size_t after = rss_of(pid);
   std::cout << "relay RSS " << before / 1024 << " KiB before, " << after / 1024 << " KiB after\n";
   EXPECT_LT(after, before + (32u << 20)) << "the relay buffered what it should have refused";
+}
+
+// Issue 15: cpp-httplib 0.11.4 reads a POST without a length until the peer
+// closes, takes "+99999999999" and "-1" as huge lengths, and would read a
+// chunked body into memory on a path that only looks like the upload. Each
+// framing the relay does not accept is refused from its headers, before a
+// byte of body is read, and the connection is closed after the answer (so
+// the unread bytes are never parsed as a next request). The test keeps
+// sending up to 10x the route's limit and watches the relay's memory.
+TEST_F(HostileInput, AnUnframedOrMisframedBodyIsRefusedBeforeItIsRead) {
+  const size_t limit = 16u << 20;
+  relay.reset();
+  relay = Relay::start(dir.path(), {"--max-json-bytes", std::to_string(limit), "--rate-per-token", "10000",
+                                    "--burst-per-token", "10000", "--rate-per-ip", "10000", "--burst-per-ip",
+                                    "10000"},
+                       "relay-bodies");
+  ASSERT_TRUE(relay);
+  agent.port = port();
+  agent.connect();
+  const pid_t pid = relay->process().pid();
+  const std::string create = "POST /v1/transfers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + req_token + "\r\n";
+  const std::string agent_auth = "Host: x\r\nAuthorization: Bearer " + agent_token + "\r\n";
+  struct Case {
+    const char* what;
+    std::string head;  // no "Connection: close": the relay must close by itself
+    bool chunked;      // send the body as chunks
+    int status;
+    const char* code;
+  } cases[] = {
+      {"no length, read until EOF", create + "\r\n", false, 411, "length_required"},
+      {"Content-Length +99999999999", create + "Content-Length: +99999999999\r\n\r\n", false, 400, "bad_request"},
+      {"Content-Length -1", create + "Content-Length: -1\r\n\r\n", false, 400, "bad_request"},
+      {"Content-Length 1e9", create + "Content-Length: 1e9\r\n\r\n", false, 400, "bad_request"},
+      {"Content-Length 1 2", create + "Content-Length: 1 2\r\n\r\n", false, 400, "bad_request"},
+      {"Content-Length 0x10", create + "Content-Length: 0x10\r\n\r\n", false, 400, "bad_request"},
+      {"Content-Length of 19 digits", create + "Content-Length: 0000000000000000001\r\n\r\n", false, 400,
+       "bad_request"},
+      {"two Content-Lengths", create + "Content-Length: 10\r\nContent-Length: 99999999\r\n\r\n", false, 400,
+       "bad_request"},
+      {"the same Content-Length twice", create + "Content-Length: 10\r\nContent-Length: 10\r\n\r\n", false, 400,
+       "bad_request"},
+      {"Content-Length and chunked", create + "Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n", true, 400,
+       "bad_request"},
+      {"Content-Length over the route's limit", create + "Content-Length: " + std::to_string(10 * limit) + "\r\n\r\n",
+       false, 413, "too_large"},
+      {"chunked on a near-miss of the upload path",
+       "POST /v1/agent/transfers/a/b/frames HTTP/1.1\r\n" + agent_auth + "Transfer-Encoding: chunked\r\n\r\n", true,
+       400, "bad_request"},
+      {"chunked on the upload path with a bad transfer id",
+       "POST /v1/agent/transfers/..%2f/frames HTTP/1.1\r\n" + agent_auth + "Transfer-Encoding: chunked\r\n\r\n", true,
+       400, "bad_request"},
+      {"a transfer coding other than chunked on the upload",
+       "POST /v1/agent/transfers/" + tid + "/frames HTTP/1.1\r\n" + agent_auth +
+           "Transfer-Encoding: gzip, chunked\r\n\r\n",
+       true, 400, "bad_request"},
+      {"GET with a body", "GET /v1/agents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + req_token +
+                              "\r\nContent-Length: " + std::to_string(10 * limit) + "\r\n\r\n",
+       false, 400, "bad_request"},
+      {"DELETE with a body", "DELETE /v1/transfers/" + tid + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                 req_token + "\r\nContent-Length: 1000\r\n\r\n",
+       false, 400, "bad_request"},
+  };
+  const size_t cap = 10 * limit;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const size_t before = rss_of(pid);
+    size_t sent = 0;
+    auto r = raw_request(port(), c.head, [&]() -> std::string {
+      if (sent >= cap) return "";
+      std::string piece(1u << 20, 'z');  // no line break: as a "next request" it would be one endless line
+      sent += piece.size();
+      if (!c.chunked) return piece;
+      char size[16];
+      std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+      return size + piece + "\r\n";
+    });
+    EXPECT_EQ(r.status, c.status) << r.headers << "\n" << r.body;
+    EXPECT_EQ(r.code(), c.code) << r.body;
+    EXPECT_TRUE(r.has_message()) << r.body;
+    EXPECT_NE(r.headers.find("Connection: close"), std::string::npos) << r.headers;
+    EXPECT_LT(sent, cap) << "the relay read the whole body before answering";
+    const size_t after = rss_of(pid);
+    EXPECT_LT(after, before + limit) << "relay RSS " << before / 1024 << " KiB before, " << after / 1024
+                                     << " KiB after " << sent / 1024 << " KiB were sent";
+    expect_serving(c.what);
+  }
+  // Whitespace around a field value is not part of it (RFC 9110 §5.5):
+  // cpp-httplib strips it, so " 12" is 12 for every parser, and exactly 12
+  // bytes are read as the body.
+  auto r = raw_request(port(), create + "Connection: close\r\nContent-Length:  12 \r\n\r\n" + R"({"agent":12})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("need \\\"agent\\\""), std::string::npos) << r.body;
+  // And the bodies the relay does take still go through on a kept-alive
+  // connection: a plain Content-Length, a DELETE and a GET without one.
+  EXPECT_EQ(call(port(), "GET", "/v1/agents", req_token).status, 200);
+  auto created = call(port(), "POST", "/v1/transfers", req_token, {{"agent", "shop-1"}, {"msg1", b64("m1")}});
+  ASSERT_EQ(created.status, 201) << created.raw;
+  EXPECT_EQ(call(port(), "DELETE", "/v1/transfers/" + created.body["transfer_id"].get<std::string>(), req_token).status,
+            200);
 }
 
 // cpp-httplib 0.11.4 copies any REMOTE_ADDR request header into the request

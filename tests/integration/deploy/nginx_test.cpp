@@ -193,6 +193,49 @@ TEST_F(BehindNginx, StreamsKeepTheirSseHeadersAndBrowsersGetHttp2) {
   EXPECT_EQ(headers->out.find("content-encoding"), std::string::npos) << headers->out;
 }
 
+// Issue 15: nginx lifts its body limit for the frame upload's exact path
+// only; a path that merely starts like it keeps the small limit, and a
+// chunked body there is refused (by nginx or by the relay, which refuses it
+// from the headers) instead of being carried to a relay node.
+TEST_F(BehindNginx, OnlyTheExactUploadPathTakesAnUnlimitedBody) {
+  std::string curl = find_program({"/usr/bin/curl"});
+  if (curl.empty()) GTEST_SKIP() << "curl is not installed";
+  std::string body = site.dir() + "/body.bin";
+  std::ofstream(body, std::ios::binary) << std::string(4u << 20, 'z');
+  std::string small = site.dir() + "/small.bin";
+  std::ofstream(small, std::ios::binary) << std::string(1000, 'z');
+  auto post = [&](const std::string& path, bool chunked, const std::string& file) {
+    std::vector<std::string> argv = {curl, "-s", "--http1.1", "--cacert", ca, "-o", site.dir() + "/answer", "-w",
+                                     "%{http_code}", "-H", "Authorization: Bearer " + agent_tokens["probe"], "-H",
+                                     "X-Sealrelay-First-Frame: 0", "--data-binary", "@" + file};
+    if (chunked) argv.insert(argv.end(), {"-H", "Transfer-Encoding: chunked"});
+    argv.push_back(url + path);
+    auto r = run_command(argv);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? std::make_pair(r->out, read_file(site.dir() + "/answer")) : std::make_pair(std::string(), std::string());
+  };
+  for (const std::string& path : std::vector<std::string>{"/v1/agent/transfers/a/b/frames", "/v1/agent/transfers/t_nope/frames",
+                                 "/v1/agent/transfers/t_" + std::string(32, '0') + "/frames/x"}) {
+    SCOPED_TRACE(path);
+    // Chunked or with a length, nginx's own limit answers: the body never
+    // reaches a node.
+    for (bool chunked : {true, false}) {
+      auto [status, answer] = post(path, chunked, body);
+      EXPECT_EQ(status, "413") << answer;
+      EXPECT_NE(answer.find("nginx"), std::string::npos) << "refused by nginx, not a relay node: " << answer;
+    }
+    // A small chunked body reaches the relay de-chunked, as a JSON route's.
+    auto [status, answer] = post(path, true, small);
+    EXPECT_EQ(status, "404") << answer;
+    EXPECT_NE(answer.find("\"error\""), std::string::npos) << answer;
+  }
+  // The exact path passes a chunked body on to the relay, which answers for
+  // the transfer (ADownloadThroughNginx... carries a 24 MiB upload through it).
+  auto [status, answer] = post("/v1/agent/transfers/t_" + std::string(32, '0') + "/frames", true, small);
+  EXPECT_EQ(status, "404") << answer;
+  EXPECT_NE(answer.find("unknown_transfer"), std::string::npos) << answer;
+}
+
 TEST_F(BehindNginx, WhenOneRelayNodeDiesTheOtherCarriesOn) {
   std::string data = put_file("report.csv", 3u << 20);
   start_agent();
