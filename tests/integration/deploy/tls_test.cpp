@@ -91,7 +91,7 @@ TEST_F(Mtls, AnAgentWithACertificateFromAnotherCaIsRefusedAndNeverListed) {
   // The relay refuses it during the TLS handshake; the agent says so and
   // retries (TLS 1.3: the refusal arrives when the agent writes its request,
   // which once killed it with SIGPIPE).
-  ASSERT_TRUE(agent->wait_for_log("(control stream: [^\n]*retrying[^]*){3}", 20s)) << agent->log();
+  ASSERT_TRUE(agent->wait_for_log("(control stream lost; retrying[^]*){3}", 20s)) << agent->log();
   EXPECT_TRUE(agent->running()) << "the agent keeps retrying (an outage must not kill it)\n" << agent->log();
   EXPECT_TRUE(agents().empty()) << "an agent that never authenticated is not in the directory";
 }
@@ -110,7 +110,7 @@ TEST_F(Mtls, AnAgentWithoutACertificateIsRefused) {
   std::ofstream(bogus) << "srt_0123456789abcdef_" << std::string(64, 'a') << "\n";
   auto agent = site.run_agent("shop-1", url, {"--ca-file", ca, "--token-file", bogus}, "agent-bogus");
   ASSERT_TRUE(agent);
-  ASSERT_TRUE((*agent)->wait_for_log("control stream: .*unauthorized", 20s)) << (*agent)->log();
+  ASSERT_TRUE((*agent)->wait_for_log("control stream lost; retrying.*unauthorized", 20s)) << (*agent)->log();
   EXPECT_TRUE(agents().empty());
 }
 
@@ -183,7 +183,7 @@ TEST_F(Mtls, TheAgentRefusesARelayCertificateItCannotVerify) {
                               {"--ca-file", rogue + "/ca.crt", "--client-cert", site.certs() + "/agents/shop-1.crt",
                                "--client-key", site.certs() + "/agents/shop-1.key"});
   ASSERT_TRUE(agent);
-  ASSERT_TRUE((*agent)->wait_for_log("certificate did not verify.*retrying", 20s)) << (*agent)->log();
+  ASSERT_TRUE((*agent)->wait_for_log("control stream lost; retrying.*certificate did not verify", 20s)) << (*agent)->log();
   EXPECT_TRUE(agents().empty());
 }
 
