@@ -470,7 +470,8 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
     fail(make_error("usage", "with several sources, -o must be an existing directory"));
   }
   const bool fan_out = !all_agents_path.empty();
-  if (fan_out) fs::create_directories(out, ec);
+  // "-o out/" names a folder as a fan-out's -o does: made when missing.
+  if (fan_out || (!output.empty() && output.back() == '/')) fs::create_directories(out, ec);
   for (auto& j : jobs) {
     std::string name = local_name(j.target.path);
     Result<fs::path> path = out;  // one source, -o a file: the user's own choice
@@ -619,7 +620,7 @@ int run_cli(int argc, char** argv) {
   size_t parallel = 4;
   auto* get = app.add_subcommand("get", "Download files: sealrelay get AGENT:/path [AGENT:/path...] [-o FILE|DIR]");
   get->add_option("sources", sources, "AGENT:/path, one or more");
-  get->add_option("-o,--output", output, "Output file (one source) or existing directory");
+  get->add_option("-o,--output", output, "Output file (one source), or directory: an existing one, or one ending in / (made when missing)");
   get->add_option("--all-agents", all_agents, "Fetch this path from every agent the token may reach (fan-out)");
   get->add_flag("--resume", resume, "Continue an interrupted download from its .part file");
   get->add_flag("--force", force, "Replace an existing output file");

@@ -76,6 +76,14 @@ TEST_P(EndToEnd, ListingStatEmptyFileAndUnicodeNames) {
   EXPECT_EQ(read_file(out(weird)), "bonjour\n");
 }
 
+TEST_P(EndToEnd, AnOutputFolderEndingInASlashIsMadeWhenMissing) {
+  write_random_file(sys->share("shop-1") + "/f.bin", 1000, 3);
+  const std::string folder = sys->dir() + "/not/yet/";
+  auto r = sys->cli({"get", "shop-1:/demo/f.bin", "-o", folder});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(same_file(sys->share("shop-1") + "/f.bin", folder + "f.bin"));
+}
+
 TEST_P(EndToEnd, RefusalsCarryTheirExitCodesAndLeaveNoFile) {
   write_random_file(sys->share("shop-1") + "/f.bin", 1000, 3);
   fs::create_directories(sys->dir() + "/out");
