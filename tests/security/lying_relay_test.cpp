@@ -699,14 +699,16 @@ TEST(LyingRelayToTheAgent, AnUploadCutAfterEveryFrameReadsOnlyWhatItSendsAgain) 
   const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
   auto cli = c.cli_background(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"}, "cli.log");
   ASSERT_TRUE(cli);
+  std::string log;
   std::smatch m;
-  const std::regex done("bytes=(\\d+)[^\\n]*result=ok");
+  const std::regex done("op=get [^\\n]*bytes=(\\d+)[^\\n]*result=(\\S+)");
   ASSERT_TRUE(wait_until([&] {
-    std::string log = read_file(log_path);
+    log = read_file(log_path);
     return std::regex_search(log, m, done);
-  }, 120s)) << statuses.load() << "\n" << read_file(log_path);
+  }, 120s)) << statuses.load() << "\n" << log;
   auto after = bytes_read_by(pid);
   ASSERT_TRUE(after);
+  ASSERT_EQ(m[2].str(), "ok") << m[0].str();
   const uint64_t sent = std::stoull(m[1]);  // every data byte of every attempt, re-sent ones included
   EXPECT_EQ(statuses.load(), kFrames + 1);
   uint64_t resent = 0;  // attempt k sends frames k..63, attempt 64 the trailer alone
