@@ -25,9 +25,10 @@ using nlohmann::json;
 using SteadyTime = std::chrono::steady_clock;
 
 // How often the relay may send an upload back to an earlier frame than it
-// said it held before. Each time costs a re-read and re-hash of the file
-// up to there; a relay that loses committed frames once (a store failover)
-// is served, one that keeps doing it is not.
+// said it held before. Each time costs re-reading and re-sending the frames
+// from there (never re-hashing them: see ContentHash); a relay that loses
+// committed frames once (a store failover) is served, one that keeps doing
+// it is not.
 constexpr int kMaxRewinds = 3;
 
 // The content a transfer sends, readable from any position so an upload can
@@ -206,18 +207,23 @@ class Upload {
   Result<json> upload_from(uint64_t k, const TransferKeys& keys, const Answer& answer, Content* content,
                            uint64_t data_frames) {
     const uint64_t chunk = answer.chunk_size;
-    FrameSealer sealer(keys, answer.first_index + k);
     std::vector<uint8_t> buf(chunk);
-    uint64_t position = answer.offset + std::min(k, data_frames) * chunk;
+    // At the trailer (k >= data_frames) that is the end of the content, not
+    // a whole chunk past the last one.
+    uint64_t position = content ? std::min(answer.offset + std::min(k, data_frames) * chunk, content->size()) : 0;
     if (content) {
-      // The trailer hashes the whole file: run the bytes before `position` through it.
-      for (uint64_t at = 0; at < position;) {
+      // The trailer hashes the whole file from byte 0, and hash_ outlives
+      // this attempt: only the bytes before `position` it has not seen are
+      // read here (the requester's own resume offset, on the first attempt).
+      // A resume point is a frame already sealed, so its prefix is hashed.
+      for (uint64_t at = hash_.absorbed(); at < position;) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, position - at));
         if (auto r = content->read(at, std::span(buf).first(n)); !r) return r.error();
-        sealer.absorb_prefix(std::span(buf).first(n));
+        hash_.absorb(at, std::span(buf).first(n));
         at += n;
       }
     }
+    FrameSealer sealer(keys, answer.first_index + k, hash_, position);
     uint64_t frame_no = k;
     bool finished = false;
     std::optional<Error> failure;
@@ -281,6 +287,7 @@ class Upload {
   const std::atomic<bool>& cancel_;
   uint64_t sent_bytes_ = 0;
   uint64_t frames_sealed_ = 0;  // Frames counted from k = 0 that any attempt sealed.
+  ContentHash hash_;            // Of the content from byte 0, across attempts.
 };
 
 Answer refusal(std::string code, std::string message) {

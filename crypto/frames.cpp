@@ -34,12 +34,35 @@ Secret<protocol::kKeyBytes> copy_key(const TransferKeys& keys) { return keys.fra
 
 }  // namespace
 
+void ContentHash::absorb(uint64_t at, std::span<const uint8_t> bytes) {
+  if (at > absorbed_) std::abort();  // Misuse: a gap would go unhashed.
+  const uint64_t seen = absorbed_ - at;
+  if (seen >= bytes.size()) return;
+  if (digest_) std::abort();  // Misuse: content past the end the trailer announced.
+  sha_.update(bytes.subspan(static_cast<size_t>(seen)));
+  absorbed_ = at + bytes.size();
+}
+
+const Sha256Digest& ContentHash::digest() {
+  if (!digest_) digest_ = sha_.finish();
+  return *digest_;
+}
+
 FrameSealer::FrameSealer(const TransferKeys& keys, uint64_t first_index)
-    : key_(copy_key(keys)), h_(keys.handshake_hash), next_index_(first_index) {}
+    : key_(copy_key(keys)),
+      h_(keys.handshake_hash),
+      next_index_(first_index),
+      own_hash_(std::make_unique<ContentHash>()),
+      hash_(own_hash_.get()) {}
+
+FrameSealer::FrameSealer(const TransferKeys& keys, uint64_t first_index, ContentHash& hash, uint64_t position)
+    : key_(copy_key(keys)), h_(keys.handshake_hash), next_index_(first_index), position_(position), hash_(&hash) {
+  if (position > hash.absorbed()) std::abort();  // Misuse: the bytes before `position` were never hashed.
+}
 
 void FrameSealer::absorb_prefix(std::span<const uint8_t> bytes) {
-  sha_.update(bytes);
-  total_bytes_ += bytes.size();
+  hash_->absorb(position_, bytes);
+  position_ += bytes.size();
 }
 
 void FrameSealer::seal(uint8_t flags, std::span<const uint8_t> plaintext, std::vector<uint8_t>& frame) {
@@ -60,12 +83,22 @@ void FrameSealer::seal(uint8_t flags, std::span<const uint8_t> plaintext, std::v
 
 void FrameSealer::seal_chunk(std::span<const uint8_t> chunk, std::vector<uint8_t>& frame) {
   if (chunk.empty() || chunk.size() > protocol::kMaxChunkBytes) std::abort();  // Misuse.
-  sha_.update(chunk);
-  total_bytes_ += chunk.size();
+  // A chunk re-sent after a rewind was hashed on its first pass and is not
+  // hashed again. Should the file have changed in between, what is re-sent
+  // no longer matches the digest: the requester fails the transfer as an
+  // integrity error (and the agent's change check before the trailer
+  // catches it first).
+  hash_->absorb(position_, chunk);
+  position_ += chunk.size();
   seal(0, chunk, frame);
 }
 
-void FrameSealer::seal_trailer(std::vector<uint8_t>& frame) { seal_trailer_for_test(total_bytes_, sha_.finish(), frame); }
+void FrameSealer::seal_trailer(std::vector<uint8_t>& frame) {
+  // The trailer speaks for the whole content: the sealer must stand at the
+  // end of what was hashed (a sealer sent back must re-send up to there).
+  if (position_ != hash_->absorbed()) std::abort();  // Misuse.
+  seal_trailer_for_test(position_, hash_->digest(), frame);
+}
 
 void FrameSealer::seal_trailer_for_test(uint64_t total_bytes, const Sha256Digest& digest,
                                         std::vector<uint8_t>& frame) {

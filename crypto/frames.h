@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -15,13 +17,46 @@
 
 namespace sealrelay {
 
+// The SHA-256 of a transfer's content from byte 0 and how many bytes it
+// covers, kept for the whole transfer so that an upload resumed after a cut
+// (or sent back to an earlier frame) never hashes a byte twice: the content
+// is read once for the hash, and again only where frames are re-sent.
+class ContentHash {
+ public:
+  // Feeds the content bytes at offsets [at, at + size): only the part past
+  // absorbed() is hashed, bytes already hashed are skipped (not compared).
+  // A gap (at > absorbed()) or new bytes after digest() abort: either would
+  // make a digest of something other than the content.
+  void absorb(uint64_t at, std::span<const uint8_t> bytes);
+
+  uint64_t absorbed() const { return absorbed_; }
+
+  // The SHA-256 of the absorbed bytes. Finishes the hash on the first call;
+  // later calls return the same digest, so a trailer sealed again after a
+  // cut carries the same figures.
+  const Sha256Digest& digest();
+
+ private:
+  Sha256 sha_;
+  uint64_t absorbed_ = 0;
+  std::optional<Sha256Digest> digest_;
+};
+
 // Agent side. Seals the chunks of one transfer in order and keeps the running
 // byte count and SHA-256 for the trailer.
 class FrameSealer {
  public:
   // `first_index` is the index of the first frame sent in this session
-  // (offset / chunk size when resuming); `keys` are copied.
+  // (offset / chunk size when resuming); `keys` are copied. The sealer
+  // hashes on its own, from byte 0: feed it the prefix with absorb_prefix().
   FrameSealer(const TransferKeys& keys, uint64_t first_index);
+
+  // One attempt of an upload that may be cut and resumed: the chunks go on
+  // from content byte `position`, and `hash` (which must outlive the sealer)
+  // is the transfer's, shared by all its attempts. `position` must not be
+  // past hash.absorbed() (aborts): the bytes before it are either hashed
+  // already or not hashable at all.
+  FrameSealer(const TransferKeys& keys, uint64_t first_index, ContentHash& hash, uint64_t position);
 
   // Feeds the file bytes before the resume offset into the hash and count;
   // they are not sent. Call before the first seal_chunk().
@@ -44,7 +79,8 @@ class FrameSealer {
   void seal_trailer_for_test(uint64_t total_bytes, const Sha256Digest& digest, std::vector<uint8_t>& frame);
 
   uint64_t next_index() const { return next_index_; }
-  uint64_t total_bytes() const { return total_bytes_; }
+  // The content offset after the last chunk sealed (or prefix absorbed).
+  uint64_t total_bytes() const { return position_; }
 
  private:
   void seal(uint8_t flags, std::span<const uint8_t> plaintext, std::vector<uint8_t>& frame);
@@ -52,8 +88,9 @@ class FrameSealer {
   Secret<protocol::kKeyBytes> key_;
   noise::Hash h_{};
   uint64_t next_index_;
-  uint64_t total_bytes_ = 0;
-  Sha256 sha_;
+  uint64_t position_ = 0;
+  std::unique_ptr<ContentHash> own_hash_;  // Set by the first constructor only.
+  ContentHash* hash_;
   bool finished_ = false;
 };
 

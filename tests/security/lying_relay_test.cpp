@@ -13,6 +13,7 @@
 #include <regex>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <sodium.h>
 
 #include "crypto/payloads.h"
@@ -654,6 +655,71 @@ TEST(LyingRelayToTheAgent, ARelayThatKeepsRewindingTheUploadIsGivenUpOn) {
       << read_file(log_path);
   // Three rewinds were served, the fourth refused: 8 status calls.
   EXPECT_EQ(statuses.load(), 8) << read_file(log_path);
+  EXPECT_TRUE(c.agent("shop-1").running());
+}
+
+// The bytes process `pid` has read so far (rchar of /proc/PID/io: files and
+// pipes alike), or nullopt if the file cannot be read here.
+std::optional<uint64_t> bytes_read_by(pid_t pid) {
+  std::smatch m;
+  std::string io = read_file("/proc/" + std::to_string(pid) + "/io");
+  if (!std::regex_search(io, m, std::regex("rchar:\\s+(\\d+)"))) return std::nullopt;
+  return std::stoull(m[1]);
+}
+
+// A relay that takes one more frame of the upload before cutting each
+// attempt made the agent read and hash the whole prefix again every time:
+// work growing with the square of the file's frames (issue 15). Now the
+// content hash outlives the attempt, so the agent reads only the frames it
+// sends again (the relay asked for them) and nothing before them. The
+// relay here answers every frame upload with a cut and then claims one
+// frame more than before — up to all data frames, then (trailer lost)
+// complete — and the agent's reads are counted in bytes, not timed.
+TEST(LyingRelayToTheAgent, AnUploadCutAfterEveryFrameReadsOnlyWhatItSendsAgain) {
+  START_CLUSTER(c);
+  ASSERT_TRUE(c.start_relay("a").ok());
+  LyingRelay liar(c.port("a"));
+  // 64 data frames, the last one short, and the trailer.
+  constexpr uint64_t kSmallChunk = protocol::kMinChunkBytes, kFrames = 64, kSize = (kFrames - 1) * kSmallChunk + 100;
+  std::atomic<uint64_t> statuses{0};
+  liar.answer_agent_call = [&](const std::string& method, const std::string& path) -> std::optional<LyingRelay::Reply> {
+    if (method == "POST" && path.ends_with("/frames")) return LyingRelay::Reply{502, R"({"error":"network"})"};
+    if (method != "GET") return std::nullopt;
+    uint64_t held = ++statuses;  // "I hold 1 frame", "2 frames", ... "all 64 data frames", then done
+    if (held > kFrames) return LyingRelay::Reply{200, R"({"state":"complete"})"};
+    return LyingRelay::Reply{200, json{{"state", "uploading"}, {"next_frame", held}}.dump()};
+  };
+  ASSERT_TRUE(c.start_agent("shop-1", liar.url(), {"--chunk-size", std::to_string(kSmallChunk)}).ok());
+  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  const std::string log_path = c.dir() + "/agent-shop-1.log";
+  write_random_file(c.share("shop-1") + "/f.bin", kSize, 85);
+  const pid_t pid = c.agent("shop-1").pid();
+  auto before = bytes_read_by(pid);
+  if (!before) GTEST_SKIP() << "/proc/" << pid << "/io cannot be read here: the agent's reads cannot be counted";
+  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  auto cli = c.cli_background(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"}, "cli.log");
+  ASSERT_TRUE(cli);
+  std::string log;
+  std::smatch m;
+  const std::regex done("op=get [^\\n]*bytes=(\\d+)[^\\n]*result=(\\S+)");
+  ASSERT_TRUE(wait_until([&] {
+    log = read_file(log_path);
+    return std::regex_search(log, m, done);
+  }, 120s)) << statuses.load() << "\n" << log;
+  auto after = bytes_read_by(pid);
+  ASSERT_TRUE(after);
+  ASSERT_EQ(m[2].str(), "ok") << m[0].str();
+  const uint64_t sent = std::stoull(m[1]);  // every data byte of every attempt, re-sent ones included
+  EXPECT_EQ(statuses.load(), kFrames + 1);
+  uint64_t resent = 0;  // attempt k sends frames k..63, attempt 64 the trailer alone
+  for (uint64_t k = 0; k < kFrames; ++k) resent += kSize - k * kSmallChunk;
+  EXPECT_EQ(sent, resent);
+  RecordProperty("agent_bytes_read", std::to_string(*after - *before));
+  RecordProperty("agent_bytes_sent", std::to_string(sent));
+  // What it sent, plus less than one file's worth of other reads (its own
+  // files, pipes). Re-reading the prefix each attempt is ~32 files more.
+  EXPECT_LT(*after - *before, sent + kSize) << "the agent read " << *after - *before << " bytes to send " << sent
+                                            << " bytes of a " << kSize << "-byte file";
   EXPECT_TRUE(c.agent("shop-1").running());
 }
 

@@ -248,5 +248,75 @@ TEST(Frames, NoncesAreFreshForEveryFrame) {
   EXPECT_TRUE(opener.open(fb, out).ok());
 }
 
+// An upload cut and resumed several times, as the agent does it (issue 15):
+// the attempts share one ContentHash, so no byte is hashed twice and no
+// prefix is read again, yet the frames the relay ends up holding — some
+// re-sent after a rewind, the trailer sealed twice — open to the file, and
+// the digest is the file's.
+TEST(Frames, AnUploadSealedInAttemptsSharingOneHashVerifiesLikeOneStraightPass) {
+  ASSERT_GE(sodium_init(), 0);
+  Pair keys = handshake();
+  auto file = random_file(10 * kChunk + 100);  // frames 0..10 data, 11 the trailer
+  const std::span<const uint8_t> all(file);
+  Frames held(12);  // what the relay holds, by frame index
+  auto seal_from = [&](FrameSealer& sealer, size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      sealer.seal_chunk(all.subspan(i * kChunk, std::min(kChunk, file.size() - i * kChunk)), held[i]);
+    }
+  };
+
+  ContentHash hash;
+  // The requester resumes at frame 2: the agent hashes the prefix it does not send, once.
+  hash.absorb(0, all.first(kChunk + 7));
+  hash.absorb(kChunk + 7, all.subspan(kChunk + 7, kChunk - 7));
+  ASSERT_EQ(hash.absorbed(), 2 * kChunk);
+  {  // First attempt: frames 2..6, then the cut.
+    FrameSealer sealer(keys.agent, 2, hash, 2 * kChunk);
+    seal_from(sealer, 2, 7);
+  }
+  EXPECT_EQ(hash.absorbed(), 7 * kChunk);
+  {  // The relay sends it back to frame 4: 4..6 re-sent (not hashed again), then on to the trailer.
+    FrameSealer sealer(keys.agent, 4, hash, 4 * kChunk);
+    seal_from(sealer, 4, 11);
+    sealer.seal_trailer(held[11]);
+  }
+  EXPECT_EQ(hash.digest(), Sha256::of(file));
+  auto got = open_all(keys.requester, Frames(held.begin() + 2, held.end()), 2, all.first(2 * kChunk));
+  ASSERT_TRUE(std::holds_alternative<std::vector<uint8_t>>(got)) << std::get<std::string>(got);
+  EXPECT_EQ(std::get<std::vector<uint8_t>>(got), file);
+  {  // The relay lost the trailer: sealed again, with nothing read, it carries the same figures.
+    FrameSealer sealer(keys.agent, 11, hash, file.size());
+    sealer.seal_trailer(held[11]);
+  }
+  got = open_all(keys.requester, Frames(held.begin() + 2, held.end()), 2, all.first(2 * kChunk));
+  ASSERT_TRUE(std::holds_alternative<std::vector<uint8_t>>(got)) << std::get<std::string>(got);
+  EXPECT_EQ(std::get<std::vector<uint8_t>>(got), file);
+  EXPECT_EQ(hash.digest(), Sha256::of(file));
+}
+
+// Bytes that were never hashed cannot be skipped: a sealer placed past what
+// the hash holds, a gap in what is fed, or a trailer before the end abort
+// rather than seal a digest of something else than the file.
+TEST(Frames, ASealerCannotBePlacedPastTheBytesHashed) {
+  ASSERT_GE(sodium_init(), 0);
+  Pair keys = handshake();
+  auto file = random_file(3 * kChunk);
+  ContentHash hash;
+  hash.absorb(0, std::span(file).first(kChunk));
+  EXPECT_DEATH(FrameSealer(keys.agent, 2, hash, 2 * kChunk), "");
+  EXPECT_DEATH(hash.absorb(kChunk + 1, std::span(file).subspan(kChunk + 1, 10)), "");
+  EXPECT_DEATH(
+      {
+        FrameSealer sealer(keys.agent, 0, hash, 0);
+        std::vector<uint8_t> trailer;
+        sealer.seal_trailer(trailer);  // at byte 0 of a hash that holds kChunk bytes
+      },
+      "");
+  FrameSealer at_end(keys.agent, 1, hash, kChunk);  // where the hash stands: allowed
+  std::vector<uint8_t> frame;
+  at_end.seal_chunk(std::span(file).subspan(kChunk, kChunk), frame);
+  EXPECT_EQ(hash.absorbed(), 2 * kChunk);
+}
+
 }  // namespace
 }  // namespace sealrelay
