@@ -146,7 +146,19 @@ TEST_P(EndToEnd, AChangedAgentKeyIsRefusedLoudlyUntilRePinned) {
   ASSERT_EQ(system(("'" + binary("agent/sealrelay-agent") + "' init --state-dir '" + state + "' > /dev/null").c_str()),
             0);
   std::ofstream(state + "/authorized_requesters") << authorized;
+  std::smatch pin;
+  const std::string pins = read_file(sys->cli_home() + "/known_agents");
+  ASSERT_TRUE(std::regex_search(pins, pin, std::regex("shop-1 \\S+ # (\\S+)")));
   ASSERT_TRUE(sys->restart_agent("shop-1").ok());
+  // "Online" may still be the old process's presence for a moment: wait
+  // until the directory advertises the new key, which is what the CLI meets.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = sys->cli({"--json", "agents"});
+        return a.exit_code == 0 && a.output.find("\"pinned\":\"CHANGED\"") != std::string::npos;
+      },
+      20s, 50ms))
+      << "the directory never advertised shop-1's new key";
 
   auto r = sys->cli({"get", "shop-1:/demo/f.bin", "-o", sys->dir() + "/f.bin"});
   EXPECT_EQ(r.exit_code, 5) << r.output;
@@ -154,10 +166,6 @@ TEST_P(EndToEnd, AChangedAgentKeyIsRefusedLoudlyUntilRePinned) {
 
   // The warning reads as written: real line breaks, no '?' where they were
   // (only the relay's and agents' words are escaped, not the CLI's own).
-  std::smatch pin;
-  const std::string pins = read_file(sys->cli_home() + "/known_agents");
-  ASSERT_TRUE(std::regex_search(pins, pin,
-                                std::regex("shop-1 \\S+ # (\\S+)")));
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.output, m, std::regex("sealrelay trust shop-1 (\\S+)")));
   const std::string warning =
