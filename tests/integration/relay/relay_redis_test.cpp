@@ -140,7 +140,8 @@ TEST_F(RelayRedis, ARequesterResumesOnAnotherNodeAfterItsNodeIsKilled) {
   uploader.join();
   EXPECT_EQ(up.status, 200) << up.raw;
   auto after = resumed->events();
-  ASSERT_FALSE(after.empty());
+  ASSERT_FALSE(after.empty()) << "resumed after " << last << ": status " << resumed->status() << ", "
+                              << resumed->raw();
   EXPECT_EQ(after.front().id, std::to_string(std::stoi(last) + 1)) << "nothing lost, nothing repeated";
   expect_frames(after, frames, std::stoul(last));
   EXPECT_EQ(after.back().name, "end");
