@@ -126,18 +126,27 @@ TEST_F(RelayRedis, ARequesterResumesOnAnotherNodeAfterItsNodeIsKilled) {
   std::string tid = create(*a);
   ASSERT_EQ(agent.answer(tid, "m2").status, 200);
   auto frames = test_frames(40, 50000);
-  Reply up;
-  std::thread uploader([&] { up = agent.upload(tid, 0, frames, true); });
+  // The transfer must still be going when b dies: the last frames are
+  // uploaded only after the kill. (Uploading all at once, a loaded machine
+  // could let b's stream reach the end event before the kill, and the
+  // resumed stream then rightly had nothing to send.)
+  std::vector<std::string> first(frames.begin(), frames.begin() + 12), rest(frames.begin() + 12, frames.end());
   auto stream = events(*b, tid);
+  Reply up_first, up;
+  std::thread uploader([&] { up_first = agent.upload(tid, 0, first, false); });
   ASSERT_TRUE(stream->wait([](auto& ev) { return ev.size() >= 10; }));
+  uploader.join();
+  ASSERT_EQ(up_first.status, 200) << up_first.raw;
   b->process().kill(SIGKILL);
   ASSERT_TRUE(b->process().wait_exit(5s));
   ASSERT_TRUE(stream->wait_closed());
   auto before = stream->events();
   std::string last = before.back().id;
+  uploader = std::thread([&] { up = agent.upload(tid, first.size(), rest, true); });
   auto resumed = events(*a, tid, last);
-  ASSERT_TRUE(resumed->wait_closed(20s));
+  bool closed = resumed->wait_closed(20s);
   uploader.join();
+  ASSERT_TRUE(closed);
   EXPECT_EQ(up.status, 200) << up.raw;
   auto after = resumed->events();
   ASSERT_FALSE(after.empty()) << "resumed after " << last << ": status " << resumed->status() << ", "
