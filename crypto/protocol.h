@@ -40,7 +40,7 @@ inline constexpr size_t kMinChunkBytes = 4 * 1024;
 // 252 KiB, not 256: a frame kept as a Redis stream entry (13-byte record
 // header + 50 bytes of frame overhead + listpack fields) then fits jemalloc's
 // 256 KiB size class; a 256 KiB chunk lands in the 320 KiB class, 25% of every
-// window and history held in Redis for nothing (docs/performance.md).
+// window and history held in Redis for nothing (docs/performance-history.md).
 // Page-aligned, so file reads and writes stay aligned.
 inline constexpr size_t kDefaultChunkBytes = 252 * 1024;
 inline constexpr size_t kMaxChunkBytes = 1024 * 1024;

@@ -139,7 +139,7 @@ ConcurrentResults run_concurrent(const Options& o) {
   // Several batches, the median reported: the first one on a fresh relay,
   // agents and Redis also pays for their first touch of the memory a hundred
   // transfers need (on this VM a fresh page costs ~4x a reused one,
-  // docs/performance.md), which a relay serving all day has long paid.
+  // docs/performance-history.md), which a relay serving all day has long paid.
   struct Batch {
     double seconds = 0, cpu = 0;
     long rss_relay_kb = -1, redis_growth = -1;

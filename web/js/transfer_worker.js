@@ -8,7 +8,7 @@
 // write to a File System Access stream becomes a blob handed to the browser
 // process, and in headless Chromium 156 2 MiB writes cost about half the CPU
 // per byte (page and browser process together) of 256 KiB ones
-// (docs/performance.md). The running SHA-256 is computed in hash_worker.js
+// (docs/performance-history.md). The running SHA-256 is computed in hash_worker.js
 // when the page started one (transfer_client.js), in parallel.
 //
 // Start it as a module worker:

@@ -426,53 +426,5 @@ TEST(RedisStoreMemory, AFrameOfTheDefaultChunkSizeFitsOneQuarterMebibyteInRedis)
       << "a default frame no longer fits jemalloc's 256 KiB class";
 }
 
-TEST(Mailbox, DropsEverythingAndSaysLaggedWhenOverItsBudget) {
-  Mailbox box(10);
-  auto e = [](uint64_t id, size_t n) {
-    return Entry{{id, 0}, "frame", "", std::make_shared<const std::string>(n, 'x'), n};
-  };
-  box.push(e(1, 6));
-  box.push(e(2, 6));  // 12 > 10
-  auto b = box.wait(0ms);
-  EXPECT_TRUE(b.lagged);
-  EXPECT_TRUE(b.entries.empty());
-  box.push(e(3, 20));  // one oversized entry alone still fits an empty box
-  b = box.wait(0ms);
-  EXPECT_FALSE(b.lagged);
-  EXPECT_EQ(b.entries.size(), 1u);
-  box.close();
-  EXPECT_TRUE(box.wait(1s).closed);
-}
-
-TEST(Mailbox, DropsAnEntryAtOrBelowTheNewestPushed) {
-  Mailbox box(1 << 20);
-  auto e = [](uint64_t ms, uint64_t seq) {
-    return Entry{{ms, seq}, "frame", "", std::make_shared<const std::string>("x"), 1};
-  };
-  box.push(e(0, 1));
-  box.push(e(1, 0));
-  box.push(e(1, 0));  // the same entry from a second source
-  box.push(e(0, 1));  // an older one arriving late
-  box.push(e(2, 0));
-  auto b = box.wait(0ms);
-  ASSERT_EQ(b.entries.size(), 3u);
-  EXPECT_EQ(b.entries[0].id, (StreamId{0, 1}));
-  EXPECT_EQ(b.entries[1].id, (StreamId{1, 0}));
-  EXPECT_EQ(b.entries[2].id, (StreamId{2, 0}));
-  EXPECT_FALSE(b.lagged);
-}
-
-TEST(StreamIdTest, ParsesAndOrders) {
-  EXPECT_EQ(StreamId::parse("5"), (StreamId{5, 0}));
-  EXPECT_EQ(StreamId::parse("17-3"), (StreamId{17, 3}));
-  EXPECT_FALSE(StreamId::parse(""));
-  EXPECT_FALSE(StreamId::parse("-1"));
-  EXPECT_FALSE(StreamId::parse("1-"));
-  EXPECT_FALSE(StreamId::parse("a"));
-  EXPECT_FALSE(StreamId::parse("99999999999999999999999"));
-  EXPECT_LT((StreamId{0, 1}), (StreamId{1, 0}));
-  EXPECT_EQ((StreamId{3, 4}).str(), "3-4");
-}
-
 }  // namespace
 }  // namespace sealrelay::relay

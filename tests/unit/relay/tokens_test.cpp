@@ -6,7 +6,6 @@
 #include <fstream>
 
 #include "proto/ids.h"
-#include "relay/rate_limit.h"
 #include "tests/support/support.h"
 
 namespace sealrelay::relay {
@@ -156,23 +155,6 @@ TEST(Tokens, AnAbsentFileIsEmptyAndABrokenOneIsAnError) {
   std::ofstream(path) << "{not json";
   TokenVerifier broken(path);
   EXPECT_FALSE(broken.load().ok());
-}
-
-TEST(RateLimiterTest, AllowsTheBurstThenTheRate) {
-  RateLimiter rl(2.0, 3.0);
-  auto t0 = RateLimiter::Clock::now();
-  EXPECT_TRUE(rl.allow("k", t0));
-  EXPECT_TRUE(rl.allow("k", t0));
-  EXPECT_TRUE(rl.allow("k", t0));
-  EXPECT_FALSE(rl.allow("k", t0));
-  EXPECT_TRUE(rl.allow("other", t0)) << "buckets are per key";
-  EXPECT_EQ(rl.retry_after("k", t0), 1);
-  EXPECT_TRUE(rl.allow("k", t0 + 500ms));
-  EXPECT_FALSE(rl.allow("k", t0 + 500ms));
-  rl.prune(t0 + 10s);
-  EXPECT_EQ(rl.size(), 0u) << "full buckets are forgotten";
-  RateLimiter off(0, 0);
-  for (int i = 0; i < 100; ++i) EXPECT_TRUE(off.allow("k", t0));
 }
 
 }  // namespace
