@@ -5,25 +5,11 @@
 #include <algorithm>
 #include <charconv>
 
+#include "relay/redis_keys.h"
+
 namespace sealrelay::relay {
+using namespace redis;
 namespace {
-
-// ---- keys ------------------------------------------------------------------
-
-std::string info_key(const std::string& a) { return "sr:{a:" + a + "}:info"; }
-std::string online_key(const std::string& a) { return "sr:{a:" + a + "}:online"; }
-std::string inbox_key(const std::string& a) { return "sr:{a:" + a + "}:inbox"; }
-std::string active_key(const std::string& a) { return "sr:{a:" + a + "}:active"; }
-const std::string kDirKey = "sr:{dir}:agents";
-// Doorbell: one entry (r = agent id) per inbox write, so a node watches one
-// key for all its idle agents instead of one key each.
-const std::string kBellKey = "sr:{bell}:inbox";
-std::string meta_key(const std::string& t) { return "sr:{t:" + t + "}:meta"; }
-std::string ev_key(const std::string& t) { return "sr:{t:" + t + "}:ev"; }
-std::string guard_key(const std::string& t) { return "sr:{t:" + t + "}:guard"; }
-std::string mine_key(const std::string& r) { return "sr:{r:" + r + "}:transfers"; }
-
-// Hub keys are the Redis keys themselves.
 
 // ---- scripts ---------------------------------------------------------------
 // Transfer scripts: KEYS[1] = meta, KEYS[2] = ev, KEYS[3] = guard. They

@@ -1,20 +1,7 @@
 // RedisStore: the shared store. Any number of relay nodes use one Redis; a
 // node can die and another carries on (every bit of state is in Redis).
 //
-// Keys (hash tags keep one agent's or one transfer's keys in one slot, so the
-// Lua scripts stay single-slot and the layout could live in Redis Cluster):
-//   sr:{a:<agent>}:info      hash  pk, version, last_seen        TTL agent_ttl
-//   sr:{a:<agent>}:online    string session id                    TTL presence_ttl
-//   sr:{a:<agent>}:inbox     stream control events (k, r, p)      TTL inbox_retention
-//   sr:{a:<agent>}:active    zset  non-terminal transfers by time TTL transfer_ttl
-//   sr:{dir}:agents          zset  agent ids by last_seen         TTL agent_ttl
-//   sr:{t:<tid>}:meta        hash  state and counters             TTL transfer_ttl
-//   sr:{t:<tid>}:ev          stream answer/frames/end/error       TTL transfer_ttl
-//   sr:{t:<tid>}:guard       string bumped when who may append changes TTL transfer_ttl
-//   sr:{r:<requester>}:transfers zset transfer ids by time        TTL transfer_ttl
-//   sr:{bell}:inbox          stream r = agent id, one per inbox write  TTL inbox_retention
-// Every write refreshes its keys' TTL; an abandoned transfer vanishes
-// transfer_ttl after its last write.
+// The keys and why they share hash slots: relay/redis_keys.h.
 //
 // Connections: request threads lease one from a pool for a few commands and
 // give it back. Streams waiting for news hold none: two reader threads per
