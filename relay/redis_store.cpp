@@ -1,178 +1,14 @@
 #include "relay/redis_store.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <charconv>
 
 #include "relay/redis_keys.h"
+#include "relay/redis_scripts.h"
 
 namespace sealrelay::relay {
 using namespace redis;
 namespace {
-
-// ---- scripts ---------------------------------------------------------------
-// Transfer scripts: KEYS[1] = meta, KEYS[2] = ev, KEYS[3] = guard. They
-// answer {'ok', HGETALL meta, ...} or {'err', code, detail}.
-//
-// Frame payloads never pass through Lua: Redis's Lua hashes every byte of
-// every string it is handed (its fix for hash-flooding), which cost Redis
-// more CPU than everything else it did for a transfer. Frames go in with
-// plain XADDs inside MULTI, guarded by WATCH on the guard key, which every
-// script that changes who may append (state, upload session) increments.
-
-const std::string kAnswer = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-local st = redis.call('HGET', KEYS[1], 'state')
-if st ~= 'requested' then return {'err', 'conflict', st} end
-redis.call('HSET', KEYS[1], 'state', 'answered', 'answer', ARGV[1], 'updated', ARGV[3])
-redis.call('XADD', KEYS[2], '0-1', 'k', 'answer', 'p', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return {'ok', redis.call('HGETALL', KEYS[1])}
-)lua";
-
-// ARGV: to, code, message, error_record, only_from ('' = any), ttl, now
-const std::string kFinish = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-local st = redis.call('HGET', KEYS[1], 'state')
-if st == 'failed' or st == 'cancelled' or st == 'expired' or (ARGV[5] ~= '' and st ~= ARGV[5]) then
-  return {'ok', redis.call('HGETALL', KEYS[1]), 0}
-end
-local next = tonumber(redis.call('HGET', KEYS[1], 'frames')) + 1
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'ecode', ARGV[2], 'emsg', ARGV[3], 'upsess', '',
-           'updated', ARGV[7], 'trimmed', next)
-redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[3], ARGV[6])
-redis.call('XTRIM', KEYS[2], 'MINID', next .. '-0')
-redis.call('XADD', KEYS[2], next .. '-1', 'k', 'error', 'p', ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-return {'ok', redis.call('HGETALL', KEYS[1]), 1}
-)lua";
-
-// ARGV: session, first, ttl, now
-const std::string kBeginUpload = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-local st = redis.call('HGET', KEYS[1], 'state')
-if st ~= 'answered' and st ~= 'uploading' then return {'err', 'conflict', st} end
-if redis.call('HGET', KEYS[1], 'frames') ~= ARGV[2] then return {'err', 'conflict', 'frame'} end
-redis.call('HSET', KEYS[1], 'state', 'uploading', 'upsess', ARGV[1], 'updated', ARGV[4])
-redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
-return {'ok', redis.call('HGETALL', KEYS[1])}
-)lua";
-
-// Trims frames more than `history` behind `delivered`. Shared by append and
-// delivered (string-concatenated into both).
-const std::string kTrimFn = R"lua(
-local function trim(history)
-  local keep = tonumber(redis.call('HGET', KEYS[1], 'delivered')) + 1 - history
-  if keep > tonumber(redis.call('HGET', KEYS[1], 'trimmed')) then
-    redis.call('XTRIM', KEYS[2], 'MINID', keep .. '-0')
-    redis.call('HSET', KEYS[1], 'trimmed', keep)
-  end
-end
-)lua";
-
-// Runs inside the MULTI that appended frames [first, frames] (WATCH on the
-// guard key proved the checks append() made still hold); records them.
-// ARGV: frames, bytes, end_record, history, ttl, now
-const std::string kAppended = kTrimFn + R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])  -- expired in between: leave no stream without a TTL
-  return {'err', 'unknown_transfer', ''}
-end
-local frames = tonumber(ARGV[1])
-redis.call('HSET', KEYS[1], 'frames', frames, 'bytes', ARGV[2], 'updated', ARGV[6])
-if ARGV[3] ~= '' then
-  redis.call('XADD', KEYS[2], (frames + 1) .. '-0', 'k', 'end', 'p', ARGV[3])
-  redis.call('HSET', KEYS[1], 'state', 'complete', 'upsess', '')
-  redis.call('INCR', KEYS[3])
-end
-trim(tonumber(ARGV[4]))
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-return {'ok', redis.call('HGETALL', KEYS[1])}
-)lua";
-
-// ARGV: n, history, ttl
-const std::string kDelivered = kTrimFn + R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-local n = math.min(tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[1], 'frames')))
-if n > tonumber(redis.call('HGET', KEYS[1], 'delivered')) then
-  redis.call('HSET', KEYS[1], 'delivered', n)
-  trim(tonumber(ARGV[2]))
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-end
-return {'ok', redis.call('HGETALL', KEYS[1])}
-)lua";
-
-// KEYS: info, active, inbox. ARGV: tid, json, max_active, now_ms, stale_before_ms,
-// maxlen, minid_ms, retention_s, ttl_s
-const std::string kCreate = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_agent', ''} end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
-local active = redis.call('ZCARD', KEYS[2])
-if active >= tonumber(ARGV[3]) then return {'err', 'rate_limited', tostring(active)} end
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[9])
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'k', 'transfer', 'r', ARGV[1], 'p', ARGV[2])
-redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[7])
-redis.call('EXPIRE', KEYS[3], ARGV[8])
-return {'ok', id}
-)lua";
-
-// KEYS: online, info. ARGV: session, presence_ms, now_s, agent_ttl_s
-const std::string kHeartbeat = R"lua(
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], 'last_seen', ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return 1
-)lua";
-
-// KEYS: online, info. ARGV: session, now_s
-const std::string kDisconnect = R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], 'last_seen', ARGV[2])
-end
-return 1
-)lua";
-
-std::string sha1_hex(const std::string& s) {
-  unsigned char d[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
-}
-
-struct Script {
-  const std::string& text;
-  std::string sha;
-  explicit Script(const std::string& t) : text(t), sha(sha1_hex(t)) {}
-};
-
-const Script& script(const std::string& text) {
-  // The scripts are constants above; hash each once.
-  static const Script answer(kAnswer), finish(kFinish), begin(kBeginUpload), appended(kAppended),
-      delivered(kDelivered), create(kCreate), heartbeat(kHeartbeat), disconnect(kDisconnect);
-  for (const Script* s : {&answer, &finish, &begin, &appended, &delivered, &create, &heartbeat,
-                          &disconnect}) {
-    if (&s->text == &text) return *s;
-  }
-  std::abort();
-}
 
 uint64_t to_u64(std::string_view s) {
   uint64_t v = 0;
@@ -508,33 +344,12 @@ Result<std::unique_ptr<RedisStore>> RedisStore::open(const RedisConfig& cfg, Sto
   return std::unique_ptr<RedisStore>(new RedisStore(cfg, *ep, limits, std::move(clock)));
 }
 
-Result<Reply> RedisStore::eval(RedisConn& c, const std::string& text, const std::string& sha,
-                               const std::vector<std::string>& keys,
-                               const std::vector<std::string>& args) {
-  std::string nkeys = std::to_string(keys.size());
-  std::vector<std::string_view> argv = {"EVALSHA", sha, nkeys};
-  for (auto& k : keys) argv.push_back(k);
-  for (auto& a : args) argv.push_back(a);
-  auto r = c.command(argv);
-  if (!r) return r;
-  if (reply_is_error(r->get()) && reply_str(r->get()).starts_with("NOSCRIPT")) {
-    argv[0] = "EVAL";
-    argv[1] = text;
-    r = c.command(argv);
-  }
-  if (r && reply_is_error(r->get())) {
-    return make_error("store_error", "redis: " + reply_str(r->get()));
-  }
-  return r;
-}
-
-Result<TransferInfo> RedisStore::transfer_script(const std::string& tid, const std::string& text,
-                                                 const std::string& sha,
+Result<TransferInfo> RedisStore::transfer_script(const std::string& tid, const Script& script,
                                                  const std::vector<std::string>& args,
                                                  redisReply** extra_out, Reply* holder) {
   auto c = pool_.acquire();
   if (!c) return c.error();
-  auto r = eval(**c, text, sha, {meta_key(tid), ev_key(tid), guard_key(tid)}, args);
+  auto r = eval(**c, script, {meta_key(tid), ev_key(tid), guard_key(tid)}, args);
   if (!r) return r.error();
   const redisReply* rep = r->get();
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
@@ -585,7 +400,7 @@ Result<bool> RedisStore::agent_heartbeat(const std::string& agent, const std::st
   auto c = pool_.acquire();
   if (!c) return c.error();
   std::string now = std::to_string(now_ms() / 1000);
-  auto r = eval(**c, kHeartbeat, script(kHeartbeat).sha, {online_key(agent), info_key(agent)},
+  auto r = eval(**c, scripts().heartbeat, {online_key(agent), info_key(agent)},
                 {session, std::to_string(std::chrono::milliseconds(limits_.presence_ttl).count()),
                  now, std::to_string(limits_.agent_ttl.count())});
   if (!r) return r.error();
@@ -600,7 +415,7 @@ Result<bool> RedisStore::agent_heartbeat(const std::string& agent, const std::st
 Result<void> RedisStore::agent_disconnect(const std::string& agent, const std::string& session) {
   auto c = pool_.acquire();
   if (!c) return c.error();
-  auto r = eval(**c, kDisconnect, script(kDisconnect).sha, {online_key(agent), info_key(agent)},
+  auto r = eval(**c, scripts().disconnect, {online_key(agent), info_key(agent)},
                 {session, std::to_string(now_ms() / 1000)});
   if (!r) return r.error();
   return {};
@@ -726,7 +541,7 @@ Result<TransferInfo> RedisStore::create_transfer(const std::string& tid, const s
   }
   auto ttl_ms = std::chrono::milliseconds(limits_.transfer_ttl).count();
   auto keep_ms = std::chrono::milliseconds(limits_.inbox_retention).count();
-  auto r = eval(**c, kCreate, script(kCreate).sha,
+  auto r = eval(**c, scripts().create,
                 {info_key(agent), active_key(agent), inbox_key(agent)},
                 {tid, inbox_json, std::to_string(limits_.max_transfers_per_agent),
                  std::to_string(now), std::to_string(now - ttl_ms),
@@ -798,7 +613,7 @@ Result<std::vector<TransferInfo>> RedisStore::list_transfers(const std::string& 
 }
 
 Result<TransferInfo> RedisStore::answer(const std::string& tid, const std::string& answer_record) {
-  auto t = transfer_script(tid, kAnswer, script(kAnswer).sha,
+  auto t = transfer_script(tid, scripts().answer,
                            {answer_record, std::to_string(limits_.transfer_ttl.count()),
                             std::to_string(now_ms() / 1000)});
   // Handed to this node's streams at once, as append() does with frames: so
@@ -813,7 +628,7 @@ Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const 
   redisReply* changed = nullptr;
   Reply holder;
   auto t = transfer_script(
-      tid, kFinish, script(kFinish).sha,
+      tid, scripts().finish,
       {to_string(to), code, message, error_record, only_from ? to_string(*only_from) : "",
        std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)},
       &changed, &holder);
@@ -842,7 +657,7 @@ Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const 
 
 Result<TransferInfo> RedisStore::begin_upload(const std::string& tid, const std::string& session,
                                               uint64_t first) {
-  return transfer_script(tid, kBeginUpload, script(kBeginUpload).sha,
+  return transfer_script(tid, scripts().begin_upload,
                          {session, std::to_string(first),
                           std::to_string(limits_.transfer_ttl.count()),
                           std::to_string(now_ms() / 1000)});
@@ -891,7 +706,7 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
       std::string id = std::to_string(first + i + 1) + "-0", bytes = std::to_string(frames[i].bytes);
       c.append({"XADD", ek, id, "k", "frame", "p", *frames[i].record, "b", bytes});
     }
-    c.append({"EVAL", kAppended, "3", mk, ek, gk, std::to_string(first + frames.size()),
+    c.append({"EVAL", scripts().appended.text, "3", mk, ek, gk, std::to_string(first + frames.size()),
               std::to_string(now.bytes + added), end_record, std::to_string(limits_.history_frames),
               std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)});
     c.append({"EXEC"});
@@ -931,7 +746,7 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
 }
 
 Result<void> RedisStore::mark_delivered(const std::string& tid, uint64_t n) {
-  auto t = transfer_script(tid, kDelivered, script(kDelivered).sha,
+  auto t = transfer_script(tid, scripts().delivered,
                            {std::to_string(n), std::to_string(limits_.history_frames),
                             std::to_string(limits_.transfer_ttl.count())});
   if (!t) return t.error();
@@ -996,7 +811,7 @@ Result<EventsRead> RedisStore::read_events(const std::string& tid, StreamId afte
   if (!lease) return lease.error();
   RedisConn& c = **lease;
   // A plain MULTI, not a script: the payloads must not pass through Lua
-  // (see the scripts above).
+  // (see relay/redis_scripts.h).
   c.append({"MULTI"});
   c.append({"HGETALL", meta_key(tid)});
   c.append({"XRANGE", ev_key(tid), "(" + after.str(), "+", "COUNT", std::to_string(limit)});

@@ -1,7 +1,8 @@
 // RedisStore: the shared store. Any number of relay nodes use one Redis; a
 // node can die and another carries on (every bit of state is in Redis).
 //
-// The keys and why they share hash slots: relay/redis_keys.h.
+// The keys and why they share hash slots: relay/redis_keys.h. The Lua
+// scripts: relay/redis_scripts.h.
 //
 // Connections: request threads lease one from a pool for a few commands and
 // give it back. Streams waiting for news hold none: two reader threads per
@@ -19,6 +20,7 @@
 #include <unordered_map>
 
 #include "relay/redis.h"
+#include "relay/redis_scripts.h"
 #include "relay/store.h"
 
 namespace sealrelay::relay {
@@ -80,13 +82,9 @@ class RedisStore final : public Store {
  private:
   RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock);
 
-  // Runs a script (EVALSHA, falling back to EVAL once per connection).
-  Result<Reply> eval(RedisConn& c, const std::string& script, const std::string& sha,
-                     const std::vector<std::string>& keys, const std::vector<std::string>& args);
   // eval() for the transfer scripts that answer {'ok', meta...} or
   // {'err', code, detail}.
-  Result<TransferInfo> transfer_script(const std::string& tid, const std::string& script,
-                                       const std::string& sha,
+  Result<TransferInfo> transfer_script(const std::string& tid, const redis::Script& script,
                                        const std::vector<std::string>& args,
                                        redisReply** extra_out = nullptr, Reply* holder = nullptr);
   std::unique_ptr<Subscription> subscribe(StreamReader& reader, const std::string& rkey,
