@@ -12,6 +12,42 @@ namespace sealrelay::relay {
 // redis_scripts.h, redis_replies.h) are this file's vocabulary.
 using namespace redis;
 
+namespace {
+
+// Why append() may not add frames [first, first + n) of `added` bytes to
+// transfer `now` for upload `session`; nullopt when it may.
+std::optional<Error> append_refused(const std::string& tid, const TransferInfo& now,
+                                    const std::string& session, uint64_t first, uint64_t added,
+                                    uint64_t max_bytes) {
+  if (now.state == State::cancelled) return make_error("cancelled", "the transfer was cancelled");
+  if (now.state != State::uploading || now.upload_session != session) {
+    return make_error("conflict", "transfer " + tid + " is " + to_string(now.state));
+  }
+  if (now.frames != first) return make_error("conflict", "the first frame is not the next one");
+  if (now.bytes + added > max_bytes) {
+    return make_error("too_large", "the transfer exceeds its byte limit");
+  }
+  return std::nullopt;
+}
+
+// The EXEC reply of append()'s transaction (`frames` XADDs, then the
+// appended script) -> the script's reply, an array of at least 2.
+Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames) {
+  if (x->type != REDIS_REPLY_ARRAY || x->elements != frames + 1) {
+    return make_error("store_error", "redis: unexpected EXEC reply");
+  }
+  for (size_t i = 0; i < x->elements; ++i) {
+    if (reply_is_error(x->element[i])) return make_error("store_error", "redis: " + reply_str(x->element[i]));
+  }
+  const redisReply* rep = x->element[frames];
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
+    return make_error("store_error", "redis: unexpected script reply");
+  }
+  return rep;
+}
+
+}  // namespace
+
 RedisStore::RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock)
     : cfg_(cfg), limits_(limits), clock_(std::move(clock)), pool_(ep, cfg.timeout,
             std::max(cfg.connections, RedisConfig::kReaderConnections + 1) - RedisConfig::kReaderConnections) {
@@ -373,6 +409,23 @@ Result<TransferInfo> RedisStore::begin_upload(const std::string& tid, const std:
                           std::to_string(now_ms() / 1000)});
 }
 
+void RedisStore::publish_appended(const std::string& ek, uint64_t first,
+                                  const std::vector<Frame>& frames, const std::string& end_record,
+                                  RedisConn& c) {
+  // This node's streams get the entries from here, not back from Redis
+  // (StreamReader::appended_here); other nodes read them from Redis.
+  StreamId last{first, 0};
+  for (size_t i = 0; i < frames.size(); ++i) {
+    last = StreamId{first + i + 1, 0};
+    hub_.publish(ek, Entry{last, "frame", "", frames[i].record, frames[i].bytes});
+  }
+  if (!end_record.empty()) {
+    last = StreamId{first + frames.size() + 1, 0};
+    hub_.publish(ek, Entry{last, "end", "", std::make_shared<const std::string>(end_record), 0});
+  }
+  transfer_reader_->appended_here(ek, last, c);
+}
+
 Result<TransferInfo> RedisStore::append(const std::string& tid, const std::string& session,
                                         uint64_t first, const std::vector<Frame>& frames,
                                         const std::string& end_record) {
@@ -403,13 +456,8 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
       return refuse(make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)"));
     }
     TransferInfo now = parse_meta(tid, m);
-    if (now.state == State::cancelled) return refuse(make_error("cancelled", "the transfer was cancelled"));
-    if (now.state != State::uploading || now.upload_session != session) {
-      return refuse(make_error("conflict", "transfer " + tid + " is " + to_string(now.state)));
-    }
-    if (now.frames != first) return refuse(make_error("conflict", "the first frame is not the next one"));
-    if (now.bytes + added > limits_.max_transfer_bytes) {
-      return refuse(make_error("too_large", "the transfer exceeds its byte limit"));
+    if (auto e = append_refused(tid, now, session, first, added, limits_.max_transfer_bytes)) {
+      return refuse(*e);
     }
     c.append({"MULTI"});
     for (size_t i = 0; i < frames.size(); ++i) {
@@ -424,31 +472,12 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
     if (!exec) return exec.error();
     const redisReply* x = exec->get();
     if (x->type == REDIS_REPLY_NIL) continue;  // the guard moved: check again
-    if (x->type != REDIS_REPLY_ARRAY || x->elements != frames.size() + 1) {
-      return make_error("store_error", "redis: unexpected EXEC reply");
-    }
-    for (size_t i = 0; i < x->elements; ++i) {
-      if (reply_is_error(x->element[i])) return make_error("store_error", "redis: " + reply_str(x->element[i]));
-    }
-    const redisReply* rep = x->element[frames.size()];
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
-      return make_error("store_error", "redis: unexpected script reply");
-    }
-    if (reply_str(rep->element[0]) != "ok") return script_error(rep, tid);
-    TransferInfo t = parse_meta(tid, rep->element[1]);
+    auto rep = appended_script_reply(x, frames.size());
+    if (!rep) return rep.error();
+    if (reply_str((*rep)->element[0]) != "ok") return script_error(*rep, tid);
+    TransferInfo t = parse_meta(tid, (*rep)->element[1]);
     remember(t);
-    // This node's streams get the entries from here, not back from Redis
-    // (StreamReader::appended_here); other nodes read them from Redis.
-    StreamId last{first, 0};
-    for (size_t i = 0; i < frames.size(); ++i) {
-      last = StreamId{first + i + 1, 0};
-      hub_.publish(ek, Entry{last, "frame", "", frames[i].record, frames[i].bytes});
-    }
-    if (!end_record.empty()) {
-      last = StreamId{first + frames.size() + 1, 0};
-      hub_.publish(ek, Entry{last, "end", "", std::make_shared<const std::string>(end_record), 0});
-    }
-    transfer_reader_->appended_here(ek, last, c);
+    publish_appended(ek, first, frames, end_record, c);
     if (t.state == State::complete) (void)c.command({"ZREM", active_key(t.agent), tid});
     return t;
   }

@@ -89,6 +89,11 @@ class RedisStore final : public Store {
                                        redisReply** extra_out = nullptr, Reply* holder = nullptr);
   std::unique_ptr<Subscription> subscribe(StreamReader& reader, const std::string& rkey,
                                           StreamId from);
+  // Hands frames [first + 1, ...] and the end record that append() just
+  // wrote to `ek` to this node's streams, and tells the transfer reader.
+  // `c`: append()'s leased connection.
+  void publish_appended(const std::string& ek, uint64_t first, const std::vector<Frame>& frames,
+                        const std::string& end_record, RedisConn& c);
   // Rings the inbox doorbell for `agent` (after writing to its inbox).
   void ring(RedisConn& c, const std::string& agent);
   void remember(const TransferInfo& t);
