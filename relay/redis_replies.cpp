@@ -100,4 +100,18 @@ Error script_error(const redisReply* r, const std::string& tid) {
   return make_error(code, detail);
 }
 
+Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames) {
+  if (x->type != REDIS_REPLY_ARRAY || x->elements != frames + 1) {
+    return make_error("store_error", "redis: unexpected EXEC reply");
+  }
+  for (size_t i = 0; i < x->elements; ++i) {
+    if (reply_is_error(x->element[i])) return make_error("store_error", "redis: " + reply_str(x->element[i]));
+  }
+  const redisReply* rep = x->element[frames];
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
+    return make_error("store_error", "redis: unexpected script reply");
+  }
+  return rep;
+}
+
 }  // namespace sealrelay::relay::redis

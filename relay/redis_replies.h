@@ -46,4 +46,9 @@ Result<Reply> read_transaction(RedisConn& c, size_t commands);
 // A transfer script's {'err', code, detail} -> the Error a client reads.
 Error script_error(const redisReply* r, const std::string& tid);
 
+// The EXEC reply of RedisStore::append()'s transaction (`frames` XADDs, then
+// the appended script) -> the script's reply, an array of at least 2; any
+// other shape, or an error among the replies, is Error "store_error".
+Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames);
+
 }  // namespace sealrelay::relay::redis

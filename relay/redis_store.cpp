@@ -30,22 +30,6 @@ std::optional<Error> append_refused(const std::string& tid, const TransferInfo& 
   return std::nullopt;
 }
 
-// The EXEC reply of append()'s transaction (`frames` XADDs, then the
-// appended script) -> the script's reply, an array of at least 2.
-Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames) {
-  if (x->type != REDIS_REPLY_ARRAY || x->elements != frames + 1) {
-    return make_error("store_error", "redis: unexpected EXEC reply");
-  }
-  for (size_t i = 0; i < x->elements; ++i) {
-    if (reply_is_error(x->element[i])) return make_error("store_error", "redis: " + reply_str(x->element[i]));
-  }
-  const redisReply* rep = x->element[frames];
-  if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
-    return make_error("store_error", "redis: unexpected script reply");
-  }
-  return rep;
-}
-
 }  // namespace
 
 RedisStore::RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock)
