@@ -92,8 +92,9 @@ class RedisConn {
 // RedisConn& as a parameter instead of acquiring.
 // Why RedisStore (relay/redis_store.cpp) keeps it:
 //  - every Store method takes one lease in a local, runs its commands on it
-//    and returns; what it calls meanwhile takes none: eval(), ring() and
-//    read_transaction() run on the caller's connection; remember(),
+//    and returns; what it calls meanwhile takes none: eval()
+//    (relay/redis_scripts.h), ring() and read_transaction()
+//    (relay/redis_replies.h) run on the caller's connection; remember(),
 //    note_change(), parse_*() only lock seen_mu_/waiting_mu_ or parse; the
 //    clock is a plain function.
 //  - finish() and mark_delivered() call transfer_script() (one lease,

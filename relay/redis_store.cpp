@@ -1,484 +1,36 @@
 #include "relay/redis_store.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
-#include <charconv>
+
+#include "relay/redis_keys.h"
+#include "relay/redis_replies.h"
+#include "relay/redis_scripts.h"
+#include "relay/redis_stream_reader.h"
 
 namespace sealrelay::relay {
+// The key schema, the scripts and the reply readers (redis_keys.h,
+// redis_scripts.h, redis_replies.h) are this file's vocabulary.
+using namespace redis;
+
 namespace {
 
-// ---- keys ------------------------------------------------------------------
-
-std::string info_key(const std::string& a) { return "sr:{a:" + a + "}:info"; }
-std::string online_key(const std::string& a) { return "sr:{a:" + a + "}:online"; }
-std::string inbox_key(const std::string& a) { return "sr:{a:" + a + "}:inbox"; }
-std::string active_key(const std::string& a) { return "sr:{a:" + a + "}:active"; }
-const std::string kDirKey = "sr:{dir}:agents";
-// Doorbell: one entry (r = agent id) per inbox write, so a node watches one
-// key for all its idle agents instead of one key each.
-const std::string kBellKey = "sr:{bell}:inbox";
-std::string meta_key(const std::string& t) { return "sr:{t:" + t + "}:meta"; }
-std::string ev_key(const std::string& t) { return "sr:{t:" + t + "}:ev"; }
-std::string guard_key(const std::string& t) { return "sr:{t:" + t + "}:guard"; }
-std::string mine_key(const std::string& r) { return "sr:{r:" + r + "}:transfers"; }
-
-// Hub keys are the Redis keys themselves.
-
-// ---- scripts ---------------------------------------------------------------
-// Transfer scripts: KEYS[1] = meta, KEYS[2] = ev, KEYS[3] = guard. They
-// answer {'ok', HGETALL meta, ...} or {'err', code, detail}.
-//
-// Frame payloads never pass through Lua: Redis's Lua hashes every byte of
-// every string it is handed (its fix for hash-flooding), which cost Redis
-// more CPU than everything else it did for a transfer. Frames go in with
-// plain XADDs inside MULTI, guarded by WATCH on the guard key, which every
-// script that changes who may append (state, upload session) increments.
-
-const std::string kAnswer = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-local st = redis.call('HGET', KEYS[1], 'state')
-if st ~= 'requested' then return {'err', 'conflict', st} end
-redis.call('HSET', KEYS[1], 'state', 'answered', 'answer', ARGV[1], 'updated', ARGV[3])
-redis.call('XADD', KEYS[2], '0-1', 'k', 'answer', 'p', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return {'ok', redis.call('HGETALL', KEYS[1])}
-)lua";
-
-// ARGV: to, code, message, error_record, only_from ('' = any), ttl, now
-const std::string kFinish = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-local st = redis.call('HGET', KEYS[1], 'state')
-if st == 'failed' or st == 'cancelled' or st == 'expired' or (ARGV[5] ~= '' and st ~= ARGV[5]) then
-  return {'ok', redis.call('HGETALL', KEYS[1]), 0}
-end
-local next = tonumber(redis.call('HGET', KEYS[1], 'frames')) + 1
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'ecode', ARGV[2], 'emsg', ARGV[3], 'upsess', '',
-           'updated', ARGV[7], 'trimmed', next)
-redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[3], ARGV[6])
-redis.call('XTRIM', KEYS[2], 'MINID', next .. '-0')
-redis.call('XADD', KEYS[2], next .. '-1', 'k', 'error', 'p', ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-return {'ok', redis.call('HGETALL', KEYS[1]), 1}
-)lua";
-
-// ARGV: session, first, ttl, now
-const std::string kBeginUpload = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-local st = redis.call('HGET', KEYS[1], 'state')
-if st ~= 'answered' and st ~= 'uploading' then return {'err', 'conflict', st} end
-if redis.call('HGET', KEYS[1], 'frames') ~= ARGV[2] then return {'err', 'conflict', 'frame'} end
-redis.call('HSET', KEYS[1], 'state', 'uploading', 'upsess', ARGV[1], 'updated', ARGV[4])
-redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
-return {'ok', redis.call('HGETALL', KEYS[1])}
-)lua";
-
-// Trims frames more than `history` behind `delivered`. Shared by append and
-// delivered (string-concatenated into both).
-const std::string kTrimFn = R"lua(
-local function trim(history)
-  local keep = tonumber(redis.call('HGET', KEYS[1], 'delivered')) + 1 - history
-  if keep > tonumber(redis.call('HGET', KEYS[1], 'trimmed')) then
-    redis.call('XTRIM', KEYS[2], 'MINID', keep .. '-0')
-    redis.call('HSET', KEYS[1], 'trimmed', keep)
-  end
-end
-)lua";
-
-// Runs inside the MULTI that appended frames [first, frames] (WATCH on the
-// guard key proved the checks append() made still hold); records them.
-// ARGV: frames, bytes, end_record, history, ttl, now
-const std::string kAppended = kTrimFn + R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])  -- expired in between: leave no stream without a TTL
-  return {'err', 'unknown_transfer', ''}
-end
-local frames = tonumber(ARGV[1])
-redis.call('HSET', KEYS[1], 'frames', frames, 'bytes', ARGV[2], 'updated', ARGV[6])
-if ARGV[3] ~= '' then
-  redis.call('XADD', KEYS[2], (frames + 1) .. '-0', 'k', 'end', 'p', ARGV[3])
-  redis.call('HSET', KEYS[1], 'state', 'complete', 'upsess', '')
-  redis.call('INCR', KEYS[3])
-end
-trim(tonumber(ARGV[4]))
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-return {'ok', redis.call('HGETALL', KEYS[1])}
-)lua";
-
-// ARGV: n, history, ttl
-const std::string kDelivered = kTrimFn + R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_transfer', ''} end
-local n = math.min(tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[1], 'frames')))
-if n > tonumber(redis.call('HGET', KEYS[1], 'delivered')) then
-  redis.call('HSET', KEYS[1], 'delivered', n)
-  trim(tonumber(ARGV[2]))
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-end
-return {'ok', redis.call('HGETALL', KEYS[1])}
-)lua";
-
-// KEYS: info, active, inbox. ARGV: tid, json, max_active, now_ms, stale_before_ms,
-// maxlen, minid_ms, retention_s, ttl_s
-const std::string kCreate = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'unknown_agent', ''} end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
-local active = redis.call('ZCARD', KEYS[2])
-if active >= tonumber(ARGV[3]) then return {'err', 'rate_limited', tostring(active)} end
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[9])
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'k', 'transfer', 'r', ARGV[1], 'p', ARGV[2])
-redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[7])
-redis.call('EXPIRE', KEYS[3], ARGV[8])
-return {'ok', id}
-)lua";
-
-// KEYS: online, info. ARGV: session, presence_ms, now_s, agent_ttl_s
-const std::string kHeartbeat = R"lua(
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], 'last_seen', ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return 1
-)lua";
-
-// KEYS: online, info. ARGV: session, now_s
-const std::string kDisconnect = R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], 'last_seen', ARGV[2])
-end
-return 1
-)lua";
-
-std::string sha1_hex(const std::string& s) {
-  unsigned char d[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
+// Why append() may not add frames [first, first + n) of `added` bytes to
+// transfer `now` for upload `session`; nullopt when it may.
+std::optional<Error> append_refused(const std::string& tid, const TransferInfo& now,
+                                    const std::string& session, uint64_t first, uint64_t added,
+                                    uint64_t max_bytes) {
+  if (now.state == State::cancelled) return make_error("cancelled", "the transfer was cancelled");
+  if (now.state != State::uploading || now.upload_session != session) {
+    return make_error("conflict", "transfer " + tid + " is " + to_string(now.state));
   }
-  return out;
-}
-
-struct Script {
-  const std::string& text;
-  std::string sha;
-  explicit Script(const std::string& t) : text(t), sha(sha1_hex(t)) {}
-};
-
-const Script& script(const std::string& text) {
-  // The scripts are constants above; hash each once.
-  static const Script answer(kAnswer), finish(kFinish), begin(kBeginUpload), appended(kAppended),
-      delivered(kDelivered), create(kCreate), heartbeat(kHeartbeat), disconnect(kDisconnect);
-  for (const Script* s : {&answer, &finish, &begin, &appended, &delivered, &create, &heartbeat,
-                          &disconnect}) {
-    if (&s->text == &text) return *s;
-  }
-  std::abort();
-}
-
-uint64_t to_u64(std::string_view s) {
-  uint64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-std::optional<State> parse_state(std::string_view s) {
-  for (int i = 0; i < kStateCount; ++i) {
-    if (s == to_string(static_cast<State>(i))) return static_cast<State>(i);
+  if (now.frames != first) return make_error("conflict", "the first frame is not the next one");
+  if (now.bytes + added > max_bytes) {
+    return make_error("too_large", "the transfer exceeds its byte limit");
   }
   return std::nullopt;
 }
 
-// HGETALL reply -> TransferInfo.
-TransferInfo parse_meta(const std::string& tid, const redisReply* r) {
-  TransferInfo t;
-  t.id = tid;
-  std::string answer;
-  for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-    std::string_view k(r->element[i]->str, r->element[i]->len);
-    std::string v(r->element[i + 1]->str, r->element[i + 1]->len);
-    if (k == "agent") t.agent = v;
-    else if (k == "requester") t.requester = v;
-    else if (k == "state") t.state = parse_state(v).value_or(State::failed);
-    else if (k == "created") t.created = static_cast<int64_t>(to_u64(v));
-    else if (k == "updated") t.updated = static_cast<int64_t>(to_u64(v));
-    else if (k == "frames") t.frames = to_u64(v);
-    else if (k == "delivered") t.delivered = to_u64(v);
-    else if (k == "bytes") t.bytes = to_u64(v);
-    else if (k == "trimmed") t.trimmed = to_u64(v);
-    else if (k == "ecode") t.error_code = v;
-    else if (k == "emsg") t.error_message = v;
-    else if (k == "upsess") t.upload_session = v;
-  }
-  return t;
-}
-
-std::string meta_field(const redisReply* r, std::string_view name) {
-  for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-    if (std::string_view(r->element[i]->str, r->element[i]->len) == name) {
-      return std::string(r->element[i + 1]->str, r->element[i + 1]->len);
-    }
-  }
-  return "";
-}
-
-// One stream entry [id, [field, value, ...]] -> Entry.
-std::optional<Entry> parse_entry(const redisReply* e) {
-  if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2) return std::nullopt;
-  auto id = StreamId::parse(std::string_view(e->element[0]->str, e->element[0]->len));
-  if (!id) return std::nullopt;
-  Entry out;
-  out.id = *id;
-  const redisReply* f = e->element[1];
-  for (size_t i = 0; f && f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
-    std::string_view k(f->element[i]->str, f->element[i]->len);
-    const redisReply* v = f->element[i + 1];
-    if (k == "k") out.kind.assign(v->str, v->len);
-    else if (k == "r") out.ref.assign(v->str, v->len);
-    else if (k == "p") out.payload = std::make_shared<const std::string>(v->str, v->len);
-    else if (k == "b") out.frame_bytes = to_u64(std::string_view(v->str, v->len));
-  }
-  if (!out.payload) out.payload = std::make_shared<const std::string>();
-  return out;
-}
-
-// An error reply (LOADING while Redis reads its file after a restart,
-// MISCONF, NOPERM, ...) means the store cannot answer now — never that the
-// key is absent: an agent or requester told "no such transfer" gives it up.
-std::optional<Error> unavailable(const redisReply* r) {
-  if (!reply_is_error(r)) return std::nullopt;
-  return make_error("store_unavailable", "redis: " + reply_str(r));
-}
-
-// Reads the replies to MULTI, `commands` queued commands and EXEC (all
-// appended already): EXEC's reply (nil when a WATCH aborted it), or the
-// first error — the connection's, a command refused when queued, or EXEC's.
-Result<Reply> read_transaction(RedisConn& c, size_t commands) {
-  std::optional<Error> refused;
-  for (size_t i = 0; i < commands + 1; ++i) {
-    auto r = c.next_reply();
-    if (!r) return r.error();
-    if (!refused) refused = unavailable(r->get());
-  }
-  auto exec = c.next_reply();
-  if (!exec) return exec;
-  if (refused) return *refused;
-  if (auto e = unavailable(exec->get())) return *e;
-  return exec;
-}
-
-Error script_error(const redisReply* r, const std::string& tid) {
-  std::string code = r->elements > 1 ? reply_str(r->element[1]) : "store_error";
-  std::string detail = r->elements > 2 ? reply_str(r->element[2]) : "";
-  if (code == "unknown_transfer") return make_error(code, "no transfer " + tid + " (it may have expired)");
-  if (code == "conflict") {
-    return make_error(code, detail == "frame" ? "the first frame is not the next one"
-                                              : "transfer " + tid + " is " + detail);
-  }
-  if (code == "cancelled") return make_error(code, "the transfer was cancelled");
-  if (code == "too_large") return make_error(code, "the transfer exceeds its byte limit");
-  return make_error(code, detail);
-}
-
 }  // namespace
-
-// ---- the reader threads ----------------------------------------------------
-
-// One thread, one connection, one XREAD BLOCK over every watched key; each
-// entry goes to `deliver`. New keys interrupt the block with CLIENT UNBLOCK
-// (one unblock per burst of new keys, not one per key).
-class StreamReader {
- public:
-  // How long a key stays out of the XREAD after this node's last append to
-  // it: the delay before the reader takes over when another node does.
-  static constexpr std::chrono::milliseconds kLocalHold{1000};
-
-  using Deliver = std::function<void(const std::string& key, const Entry& e)>;
-  StreamReader(RedisEndpoint ep, std::chrono::milliseconds timeout,
-               std::chrono::milliseconds block, Hub& hub, RedisPool& pool, Deliver deliver)
-      : ep_(std::move(ep)), timeout_(timeout), block_(block), hub_(hub), pool_(pool),
-        deliver_(std::move(deliver)), thread_([this] { run(); }) {}
-
-  ~StreamReader() {
-    {
-      std::lock_guard lk(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    unblock();
-    thread_.join();
-  }
-
-  void watch(const std::string& key, StreamId from) {
-    bool added;
-    {
-      std::lock_guard lk(mu_);
-      added = keys_.emplace(key, from).second;
-    }
-    if (added) {
-      cv_.notify_all();
-      if (!restart_pending_.exchange(true)) unblock();
-    }
-  }
-
-  void unwatch(const std::string& key) {
-    std::lock_guard lk(mu_);
-    keys_.erase(key);
-    local_.erase(key);
-  }
-
-  // This node appended the entries of `key` up to `last` and handed them to
-  // its mailboxes itself: the reader skips them, and leaves the key out of
-  // its XREAD while such appends keep coming (for kLocalHold after the last
-  // one), so the data is not read back from Redis. After that (the upload
-  // ended, or another node took it over) it reads the key again from `last`.
-  // `via`: the caller's leased connection (it may not take a second lease).
-  void appended_here(const std::string& key, StreamId last, RedisConn& via) {
-    bool newly_held = false;
-    {
-      std::lock_guard lk(mu_);
-      auto it = keys_.find(key);
-      if (it == keys_.end()) return;  // no stream of this node reads it
-      if (it->second < last) it->second = last;
-      newly_held = local_.insert_or_assign(key, std::chrono::steady_clock::now() + kLocalHold).second;
-    }
-    if (newly_held && !restart_pending_.exchange(true)) unblock(&via);
-  }
-
- private:
-  void unblock(RedisConn* via = nullptr) {
-    long long id = client_id_.load();
-    if (id <= 0) return;
-    std::string sid = std::to_string(id);
-    if (via) {
-      (void)via->command({"CLIENT", "UNBLOCK", sid});
-      return;
-    }
-    auto c = pool_.acquire();
-    if (!c) return;
-    (void)(*c)->command({"CLIENT", "UNBLOCK", sid});
-  }
-
-  bool connect() {
-    auto c = RedisConn::connect(ep_, timeout_ + block_);
-    if (!c) return false;
-    auto id = (*c)->command({"CLIENT", "ID"});
-    if (!id || (*id)->type != REDIS_REPLY_INTEGER) return false;
-    conn_ = std::move(*c);
-    client_id_ = (*id)->integer;
-    return true;
-  }
-
-  void run() {
-    bool was_down = false;
-    auto backoff = std::chrono::milliseconds(50);
-    for (;;) {
-      std::map<std::string, StreamId> snapshot;
-      {
-        std::unique_lock lk(mu_);
-        if (stop_) return;
-        if (!conn_ || conn_->dead()) {
-          client_id_ = 0;
-          conn_.reset();
-          lk.unlock();
-          if (!connect()) {
-            was_down = true;
-            lk.lock();
-            cv_.wait_for(lk, backoff, [&] { return stop_; });
-            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-            continue;
-          }
-          backoff = std::chrono::milliseconds(50);
-          if (was_down) {
-            // Entries may have been missed while down: every stream re-reads.
-            for (auto& k : hub_.keys()) hub_.poke(k);
-            was_down = false;
-          }
-          lk.lock();
-        }
-        cv_.wait(lk, [&] { return stop_ || !keys_.empty(); });
-        if (stop_) return;
-        restart_pending_ = false;
-        auto now = std::chrono::steady_clock::now();
-        std::erase_if(local_, [&](const auto& kv) { return kv.second <= now; });
-        for (const auto& [k, id] : keys_) {
-          if (!local_.contains(k)) snapshot.emplace(k, id);
-        }
-        if (snapshot.empty()) {
-          // Every key is fed by this node's own uploads: look again when the
-          // first hold ends (or when a key is added).
-          auto first = std::min_element(local_.begin(), local_.end(), [](const auto& a, const auto& b) {
-                         return a.second < b.second;
-                       })->second;
-          cv_.wait_until(lk, first, [&] { return stop_ || restart_pending_.load(); });
-          continue;
-        }
-      }
-      read_once(snapshot);
-      if (conn_->dead()) was_down = true;
-    }
-  }
-
-  void read_once(const std::map<std::string, StreamId>& keys) {
-    std::vector<std::string> ids;
-    ids.reserve(keys.size());
-    for (auto& [k, id] : keys) ids.push_back(id.str());
-    std::string block = std::to_string(block_.count());
-    std::vector<std::string_view> args = {"XREAD", "COUNT", "64", "BLOCK", block, "STREAMS"};
-    for (auto& [k, id] : keys) args.push_back(k);
-    for (auto& id : ids) args.push_back(id);
-    auto r = conn_->command(args);
-    if (!r || (*r)->type != REDIS_REPLY_ARRAY) return;  // nil: timeout or unblocked
-    for (size_t s = 0; s < (*r)->elements; ++s) {
-      const redisReply* stream = (*r)->element[s];
-      if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) continue;
-      std::string key(stream->element[0]->str, stream->element[0]->len);
-      const redisReply* entries = stream->element[1];
-      StreamId last{};
-      for (size_t i = 0; i < entries->elements; ++i) {
-        auto e = parse_entry(entries->element[i]);
-        if (!e) continue;
-        last = e->id;
-        deliver_(key, *e);
-      }
-      std::lock_guard lk(mu_);
-      auto it = keys_.find(key);
-      if (it != keys_.end() && it->second < last) it->second = last;
-    }
-  }
-
-  const RedisEndpoint ep_;
-  const std::chrono::milliseconds timeout_;
-  const std::chrono::milliseconds block_;
-  Hub& hub_;
-  RedisPool& pool_;
-  const Deliver deliver_;
-  std::unique_ptr<RedisConn> conn_;  // owned by the reader thread
-  std::atomic<long long> client_id_{0};
-  std::atomic<bool> restart_pending_{false};  // an unblock is on its way
-  std::mutex mu_;
-  std::condition_variable cv_;
-  // Guarded by mu_:
-  std::map<std::string, StreamId> keys_;  // watched key -> last id delivered
-  // Watched keys this node appends to itself -> until when they stay out of XREAD.
-  std::map<std::string, std::chrono::steady_clock::time_point> local_;
-  bool stop_ = false;
-  std::thread thread_;  // last: starts after everything above is built
-};
-
-// ---- RedisStore ------------------------------------------------------------
 
 RedisStore::RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock)
     : cfg_(cfg), limits_(limits), clock_(std::move(clock)), pool_(ep, cfg.timeout,
@@ -522,33 +74,12 @@ Result<std::unique_ptr<RedisStore>> RedisStore::open(const RedisConfig& cfg, Sto
   return std::unique_ptr<RedisStore>(new RedisStore(cfg, *ep, limits, std::move(clock)));
 }
 
-Result<Reply> RedisStore::eval(RedisConn& c, const std::string& text, const std::string& sha,
-                               const std::vector<std::string>& keys,
-                               const std::vector<std::string>& args) {
-  std::string nkeys = std::to_string(keys.size());
-  std::vector<std::string_view> argv = {"EVALSHA", sha, nkeys};
-  for (auto& k : keys) argv.push_back(k);
-  for (auto& a : args) argv.push_back(a);
-  auto r = c.command(argv);
-  if (!r) return r;
-  if (reply_is_error(r->get()) && reply_str(r->get()).starts_with("NOSCRIPT")) {
-    argv[0] = "EVAL";
-    argv[1] = text;
-    r = c.command(argv);
-  }
-  if (r && reply_is_error(r->get())) {
-    return make_error("store_error", "redis: " + reply_str(r->get()));
-  }
-  return r;
-}
-
-Result<TransferInfo> RedisStore::transfer_script(const std::string& tid, const std::string& text,
-                                                 const std::string& sha,
+Result<TransferInfo> RedisStore::transfer_script(const std::string& tid, const Script& script,
                                                  const std::vector<std::string>& args,
                                                  redisReply** extra_out, Reply* holder) {
   auto c = pool_.acquire();
   if (!c) return c.error();
-  auto r = eval(**c, text, sha, {meta_key(tid), ev_key(tid), guard_key(tid)}, args);
+  auto r = eval(**c, script, {meta_key(tid), ev_key(tid), guard_key(tid)}, args);
   if (!r) return r.error();
   const redisReply* rep = r->get();
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
@@ -599,7 +130,7 @@ Result<bool> RedisStore::agent_heartbeat(const std::string& agent, const std::st
   auto c = pool_.acquire();
   if (!c) return c.error();
   std::string now = std::to_string(now_ms() / 1000);
-  auto r = eval(**c, kHeartbeat, script(kHeartbeat).sha, {online_key(agent), info_key(agent)},
+  auto r = eval(**c, scripts().heartbeat, {online_key(agent), info_key(agent)},
                 {session, std::to_string(std::chrono::milliseconds(limits_.presence_ttl).count()),
                  now, std::to_string(limits_.agent_ttl.count())});
   if (!r) return r.error();
@@ -614,7 +145,7 @@ Result<bool> RedisStore::agent_heartbeat(const std::string& agent, const std::st
 Result<void> RedisStore::agent_disconnect(const std::string& agent, const std::string& session) {
   auto c = pool_.acquire();
   if (!c) return c.error();
-  auto r = eval(**c, kDisconnect, script(kDisconnect).sha, {online_key(agent), info_key(agent)},
+  auto r = eval(**c, scripts().disconnect, {online_key(agent), info_key(agent)},
                 {session, std::to_string(now_ms() / 1000)});
   if (!r) return r.error();
   return {};
@@ -740,7 +271,7 @@ Result<TransferInfo> RedisStore::create_transfer(const std::string& tid, const s
   }
   auto ttl_ms = std::chrono::milliseconds(limits_.transfer_ttl).count();
   auto keep_ms = std::chrono::milliseconds(limits_.inbox_retention).count();
-  auto r = eval(**c, kCreate, script(kCreate).sha,
+  auto r = eval(**c, scripts().create,
                 {info_key(agent), active_key(agent), inbox_key(agent)},
                 {tid, inbox_json, std::to_string(limits_.max_transfers_per_agent),
                  std::to_string(now), std::to_string(now - ttl_ms),
@@ -812,7 +343,7 @@ Result<std::vector<TransferInfo>> RedisStore::list_transfers(const std::string& 
 }
 
 Result<TransferInfo> RedisStore::answer(const std::string& tid, const std::string& answer_record) {
-  auto t = transfer_script(tid, kAnswer, script(kAnswer).sha,
+  auto t = transfer_script(tid, scripts().answer,
                            {answer_record, std::to_string(limits_.transfer_ttl.count()),
                             std::to_string(now_ms() / 1000)});
   // Handed to this node's streams at once, as append() does with frames: so
@@ -827,7 +358,7 @@ Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const 
   redisReply* changed = nullptr;
   Reply holder;
   auto t = transfer_script(
-      tid, kFinish, script(kFinish).sha,
+      tid, scripts().finish,
       {to_string(to), code, message, error_record, only_from ? to_string(*only_from) : "",
        std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)},
       &changed, &holder);
@@ -856,10 +387,27 @@ Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const 
 
 Result<TransferInfo> RedisStore::begin_upload(const std::string& tid, const std::string& session,
                                               uint64_t first) {
-  return transfer_script(tid, kBeginUpload, script(kBeginUpload).sha,
+  return transfer_script(tid, scripts().begin_upload,
                          {session, std::to_string(first),
                           std::to_string(limits_.transfer_ttl.count()),
                           std::to_string(now_ms() / 1000)});
+}
+
+void RedisStore::publish_appended(const std::string& ek, uint64_t first,
+                                  const std::vector<Frame>& frames, const std::string& end_record,
+                                  RedisConn& c) {
+  // This node's streams get the entries from here, not back from Redis
+  // (StreamReader::appended_here); other nodes read them from Redis.
+  StreamId last{first, 0};
+  for (size_t i = 0; i < frames.size(); ++i) {
+    last = StreamId{first + i + 1, 0};
+    hub_.publish(ek, Entry{last, "frame", "", frames[i].record, frames[i].bytes});
+  }
+  if (!end_record.empty()) {
+    last = StreamId{first + frames.size() + 1, 0};
+    hub_.publish(ek, Entry{last, "end", "", std::make_shared<const std::string>(end_record), 0});
+  }
+  transfer_reader_->appended_here(ek, last, c);
 }
 
 Result<TransferInfo> RedisStore::append(const std::string& tid, const std::string& session,
@@ -892,20 +440,15 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
       return refuse(make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)"));
     }
     TransferInfo now = parse_meta(tid, m);
-    if (now.state == State::cancelled) return refuse(make_error("cancelled", "the transfer was cancelled"));
-    if (now.state != State::uploading || now.upload_session != session) {
-      return refuse(make_error("conflict", "transfer " + tid + " is " + to_string(now.state)));
-    }
-    if (now.frames != first) return refuse(make_error("conflict", "the first frame is not the next one"));
-    if (now.bytes + added > limits_.max_transfer_bytes) {
-      return refuse(make_error("too_large", "the transfer exceeds its byte limit"));
+    if (auto e = append_refused(tid, now, session, first, added, limits_.max_transfer_bytes)) {
+      return refuse(*e);
     }
     c.append({"MULTI"});
     for (size_t i = 0; i < frames.size(); ++i) {
       std::string id = std::to_string(first + i + 1) + "-0", bytes = std::to_string(frames[i].bytes);
       c.append({"XADD", ek, id, "k", "frame", "p", *frames[i].record, "b", bytes});
     }
-    c.append({"EVAL", kAppended, "3", mk, ek, gk, std::to_string(first + frames.size()),
+    c.append({"EVAL", scripts().appended.text, "3", mk, ek, gk, std::to_string(first + frames.size()),
               std::to_string(now.bytes + added), end_record, std::to_string(limits_.history_frames),
               std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)});
     c.append({"EXEC"});
@@ -913,31 +456,12 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
     if (!exec) return exec.error();
     const redisReply* x = exec->get();
     if (x->type == REDIS_REPLY_NIL) continue;  // the guard moved: check again
-    if (x->type != REDIS_REPLY_ARRAY || x->elements != frames.size() + 1) {
-      return make_error("store_error", "redis: unexpected EXEC reply");
-    }
-    for (size_t i = 0; i < x->elements; ++i) {
-      if (reply_is_error(x->element[i])) return make_error("store_error", "redis: " + reply_str(x->element[i]));
-    }
-    const redisReply* rep = x->element[frames.size()];
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
-      return make_error("store_error", "redis: unexpected script reply");
-    }
-    if (reply_str(rep->element[0]) != "ok") return script_error(rep, tid);
-    TransferInfo t = parse_meta(tid, rep->element[1]);
+    auto rep = appended_script_reply(x, frames.size());
+    if (!rep) return rep.error();
+    if (reply_str((*rep)->element[0]) != "ok") return script_error(*rep, tid);
+    TransferInfo t = parse_meta(tid, (*rep)->element[1]);
     remember(t);
-    // This node's streams get the entries from here, not back from Redis
-    // (StreamReader::appended_here); other nodes read them from Redis.
-    StreamId last{first, 0};
-    for (size_t i = 0; i < frames.size(); ++i) {
-      last = StreamId{first + i + 1, 0};
-      hub_.publish(ek, Entry{last, "frame", "", frames[i].record, frames[i].bytes});
-    }
-    if (!end_record.empty()) {
-      last = StreamId{first + frames.size() + 1, 0};
-      hub_.publish(ek, Entry{last, "end", "", std::make_shared<const std::string>(end_record), 0});
-    }
-    transfer_reader_->appended_here(ek, last, c);
+    publish_appended(ek, first, frames, end_record, c);
     if (t.state == State::complete) (void)c.command({"ZREM", active_key(t.agent), tid});
     return t;
   }
@@ -945,7 +469,7 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
 }
 
 Result<void> RedisStore::mark_delivered(const std::string& tid, uint64_t n) {
-  auto t = transfer_script(tid, kDelivered, script(kDelivered).sha,
+  auto t = transfer_script(tid, scripts().delivered,
                            {std::to_string(n), std::to_string(limits_.history_frames),
                             std::to_string(limits_.transfer_ttl.count())});
   if (!t) return t.error();
@@ -1010,7 +534,7 @@ Result<EventsRead> RedisStore::read_events(const std::string& tid, StreamId afte
   if (!lease) return lease.error();
   RedisConn& c = **lease;
   // A plain MULTI, not a script: the payloads must not pass through Lua
-  // (see the scripts above).
+  // (see relay/redis_scripts.h).
   c.append({"MULTI"});
   c.append({"HGETALL", meta_key(tid)});
   c.append({"XRANGE", ev_key(tid), "(" + after.str(), "+", "COUNT", std::to_string(limit)});

@@ -1,20 +1,8 @@
 // RedisStore: the shared store. Any number of relay nodes use one Redis; a
 // node can die and another carries on (every bit of state is in Redis).
 //
-// Keys (hash tags keep one agent's or one transfer's keys in one slot, so the
-// Lua scripts stay single-slot and the layout could live in Redis Cluster):
-//   sr:{a:<agent>}:info      hash  pk, version, last_seen        TTL agent_ttl
-//   sr:{a:<agent>}:online    string session id                    TTL presence_ttl
-//   sr:{a:<agent>}:inbox     stream control events (k, r, p)      TTL inbox_retention
-//   sr:{a:<agent>}:active    zset  non-terminal transfers by time TTL transfer_ttl
-//   sr:{dir}:agents          zset  agent ids by last_seen         TTL agent_ttl
-//   sr:{t:<tid>}:meta        hash  state and counters             TTL transfer_ttl
-//   sr:{t:<tid>}:ev          stream answer/frames/end/error       TTL transfer_ttl
-//   sr:{t:<tid>}:guard       string bumped when who may append changes TTL transfer_ttl
-//   sr:{r:<requester>}:transfers zset transfer ids by time        TTL transfer_ttl
-//   sr:{bell}:inbox          stream r = agent id, one per inbox write  TTL inbox_retention
-// Every write refreshes its keys' TTL; an abandoned transfer vanishes
-// transfer_ttl after its last write.
+// The keys and why they share hash slots: relay/redis_keys.h. The Lua
+// scripts: relay/redis_scripts.h.
 //
 // Connections: request threads lease one from a pool for a few commands and
 // give it back. Streams waiting for news hold none: two reader threads per
@@ -32,6 +20,7 @@
 #include <unordered_map>
 
 #include "relay/redis.h"
+#include "relay/redis_scripts.h"
 #include "relay/store.h"
 
 namespace sealrelay::relay {
@@ -93,17 +82,18 @@ class RedisStore final : public Store {
  private:
   RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock);
 
-  // Runs a script (EVALSHA, falling back to EVAL once per connection).
-  Result<Reply> eval(RedisConn& c, const std::string& script, const std::string& sha,
-                     const std::vector<std::string>& keys, const std::vector<std::string>& args);
   // eval() for the transfer scripts that answer {'ok', meta...} or
   // {'err', code, detail}.
-  Result<TransferInfo> transfer_script(const std::string& tid, const std::string& script,
-                                       const std::string& sha,
+  Result<TransferInfo> transfer_script(const std::string& tid, const redis::Script& script,
                                        const std::vector<std::string>& args,
                                        redisReply** extra_out = nullptr, Reply* holder = nullptr);
   std::unique_ptr<Subscription> subscribe(StreamReader& reader, const std::string& rkey,
                                           StreamId from);
+  // Hands frames [first + 1, ...] and the end record that append() just
+  // wrote to `ek` to this node's streams, and tells the transfer reader.
+  // `c`: append()'s leased connection.
+  void publish_appended(const std::string& ek, uint64_t first, const std::vector<Frame>& frames,
+                        const std::string& end_record, RedisConn& c);
   // Rings the inbox doorbell for `agent` (after writing to its inbox).
   void ring(RedisConn& c, const std::string& agent);
   void remember(const TransferInfo& t);

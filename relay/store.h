@@ -3,7 +3,7 @@
 // embedded default: one relay, nothing else to run) and RedisStore (any
 // number of relay nodes share one Redis).
 //
-// What is stored (docs/api.md; the Redis layout is in redis_store.h):
+// What is stored (docs/api.md; the Redis layout is in redis_keys.h):
 //   agent directory  id -> public key, version, last seen; presence (online)
 //   agent inbox      stream of control events (transfer, cancel) per agent
 //   transfer meta    state, counters, owner, error
