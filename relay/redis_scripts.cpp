@@ -112,9 +112,18 @@ return {'ok', id}
 )lua";
 
 // KEYS: online, info. ARGV: session, presence_ms, now_s, agent_ttl_s
+// A late heartbeat (the presence key expired while the relay's thread was
+// held up) is not a takeover: the session named in the info hash still owns
+// presence and takes it back, as the embedded store does. Only another
+// session in the key, or none in the hash (disconnected), ends the stream.
 const std::string kHeartbeat = R"lua(
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if cur ~= ARGV[1] then return 0 end
+elseif redis.call('HGET', KEYS[2], 'session') ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[2], 'last_seen', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
@@ -122,8 +131,10 @@ return 1
 
 // KEYS: online, info. ARGV: session, now_s
 const std::string kDisconnect = R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] or (not cur and redis.call('HGET', KEYS[2], 'session') == ARGV[1]) then
   redis.call('DEL', KEYS[1])
+  redis.call('HDEL', KEYS[2], 'session')
   redis.call('HSET', KEYS[2], 'last_seen', ARGV[2])
 end
 return 1

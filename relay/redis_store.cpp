@@ -113,7 +113,7 @@ Result<void> RedisStore::agent_connect(const AgentInfo& info, const std::string&
   std::string ttl = std::to_string(limits_.agent_ttl.count());
   std::string presence = std::to_string(std::chrono::milliseconds(limits_.presence_ttl).count());
   std::string ik = info_key(info.id), ok = online_key(info.id);
-  (*c)->append({"HSET", ik, "pk", info.public_key, "version", info.version, "last_seen", now});
+  (*c)->append({"HSET", ik, "pk", info.public_key, "version", info.version, "last_seen", now, "session", session});
   (*c)->append({"EXPIRE", ik, ttl});
   (*c)->append({"SET", ok, session, "PX", presence});
   (*c)->append({"ZADD", kDirKey, now, info.id});

@@ -77,7 +77,7 @@ TEST(Faults, TwoNodesOnOneRedisSurviveKill9OfTheServingNode) {
     ASSERT_TRUE(cli);
     ASSERT_TRUE(wait_until([&] { return fs::exists(dst + ".part") && fs::file_size(dst + ".part") >= 6 * kMiB; },
                            60s))
-        << read_file(cli->log_path());
+        << read_file(cli->log_path()) << "\nagent:\n" << read_file(c.dir() + "/agent-shop-1.log");
     lb.prefer({c.port(spare), c.port(serving)});
     c.kill_relay(serving);
     auto status = cli->wait_exit(120s);

@@ -136,6 +136,32 @@ TYPED_TEST(StoreTest, ANewerControlSessionTakesOverFromTheOlderOne) {
   EXPECT_TRUE(s->get_agent("shop-1")->online) << "the old session cannot end the new one";
 }
 
+TYPED_TEST(StoreTest, AHeartbeatAfterPresenceLapsedKeepsItsSessionButNotAfterADisconnect) {
+  StoreLimits limits;
+  limits.presence_ttl = std::chrono::seconds(1);
+  auto s = this->make(limits);
+  this->connect(*s, "shop-1", "s1");
+  // The relay's thread was held up past the presence TTL: offline for now,
+  // but the stream is alive, and its next heartbeat is not a takeover.
+  this->factory.advance(1500ms);
+  ASSERT_TRUE(test::wait_until([&] { return !s->get_agent("shop-1")->online; }, 10s, 20ms));
+  auto late = s->agent_heartbeat("shop-1", "s1");
+  ASSERT_TRUE(late.ok());
+  EXPECT_TRUE(*late) << "a late heartbeat ended a healthy control stream";
+  EXPECT_TRUE(s->get_agent("shop-1")->online);
+
+  // A session that disconnected, or that a newer one replaced, stays gone
+  // even once presence has lapsed.
+  ASSERT_TRUE(s->agent_disconnect("shop-1", "s1").ok());
+  EXPECT_FALSE(*s->agent_heartbeat("shop-1", "s1"));
+  EXPECT_FALSE(s->get_agent("shop-1")->online);
+  this->connect(*s, "shop-1", "old");
+  this->connect(*s, "shop-1", "new");
+  ASSERT_TRUE(s->agent_disconnect("shop-1", "new").ok());
+  EXPECT_FALSE(*s->agent_heartbeat("shop-1", "old"));
+  EXPECT_FALSE(s->get_agent("shop-1")->online);
+}
+
 TYPED_TEST(StoreTest, CreatingATransferQueuesItOnTheAgentInboxAndWakesItsSubscriber) {
   auto s = this->make();
   this->connect(*s, "shop-1");
