@@ -66,8 +66,8 @@ void must(Result<void> r) {
 // follows the agent-id grammar (proto/ids.h), each id once. An id becomes a
 // known_agents field, a folder name and a word on the terminal, so an entry
 // that breaks the grammar is refused here, before anything uses it: said on
-// stderr (the id escaped; each refusal once per run, as a fan-out reads the
-// list once per agent too) and counted, never used.
+// stderr (the id escaped) and counted, never used. Read once per run
+// (Context::directory), so each refusal is said once.
 struct Directory {
   std::vector<json> agents;
   size_t refused = 0;
@@ -79,13 +79,7 @@ bool typed(const json& entry, const char* field, bool (json::*is)() const noexce
   return it == entry.end() || ((*it).*is)();
 }
 
-// What receive_directory() already said in this run (its workers share it).
-struct RefusalsSaid {
-  std::mutex mu;
-  std::set<std::string> said;  // Guarded by mu
-};
-
-Directory receive_directory(RelayClient& relay, RefusalsSaid& refusals) {
+Directory receive_directory(RelayClient& relay) {
   json dir = must(relay.call("GET", "/v1/agents"));
   Directory out;
   std::set<std::string> seen;
@@ -109,8 +103,6 @@ Directory receive_directory(RelayClient& relay, RefusalsSaid& refusals) {
       continue;
     }
     ++out.refused;
-    std::lock_guard lock(refusals.mu);
-    if (!refusals.said.insert(why).second) continue;
     std::fprintf(stderr, "sealrelay: the relay's agent list has %s: refused, skipped (the relay is misconfigured or "
                          "lying; tell its operator)\n", why.c_str());
   }
@@ -163,7 +155,7 @@ class Context {
     bool listed = false;
     if (relay) {
       try {
-        for (const auto& a : receive_directory(*relay, refusals).agents) {
+        for (const auto& a : directory(*relay).agents) {
           if (a.value("id", "") != agent) continue;
           listed = true;
           advertised = decode_public_key(a.value("public_key", ""));
@@ -219,8 +211,19 @@ class Context {
   Settings s_;
 
  public:
+  // The relay's directory, read once per run and shared by the workers of
+  // a fan-out (each looks up its agent's key in it).
+  const Directory& directory(RelayClient& relay) {
+    std::lock_guard lock(directory_mu_);
+    if (!directory_) directory_ = receive_directory(relay);
+    return *directory_;
+  }
+
   TimestampSource clock;  // declared after s_: made from its home
-  RefusalsSaid refusals;
+
+ private:
+  std::mutex directory_mu_;
+  std::optional<Directory> directory_;  // Guarded by directory_mu_
 };
 
 std::string format_time(int64_t unix_seconds) {
@@ -260,7 +263,7 @@ void cmd_whoami(Context& ctx) {
 // Exit 5 when the relay's list had entries that were refused (after showing the rest).
 int cmd_agents(Context& ctx) {
   auto relay = must(RelayClient::create(ctx.relay()));
-  Directory dir = receive_directory(*relay, ctx.refusals);
+  const Directory& dir = ctx.directory(*relay);
   KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
   json out = json::array();
   for (const auto& a : dir.agents) {
@@ -304,7 +307,7 @@ void cmd_trust(Context& ctx, const std::string& agent, const std::string& typed,
     if (!key) fail(make_error("usage", "--key is not a base64 X25519 public key"));
   } else {
     auto relay = must(RelayClient::create(ctx.relay()));
-    for (const auto& a : receive_directory(*relay, ctx.refusals).agents) {
+    for (const auto& a : ctx.directory(*relay).agents) {
       if (a.value("id", "") == agent) key = decode_public_key(a.value("public_key", ""));
     }
     if (!key) fail(make_error("unknown_agent", "the relay lists no key for agent \"" + agent + "\"; pass --key"));
@@ -446,7 +449,7 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
   size_t refused = 0;  // directory entries refused (receive_directory)
   if (!all_agents_path.empty()) {
     auto relay = must(RelayClient::create(ctx.relay()));
-    Directory dir = receive_directory(*relay, ctx.refusals);
+    const Directory& dir = ctx.directory(*relay);
     refused = dir.refused;
     for (const auto& a : dir.agents) {
       jobs.push_back(GetJob{Target{a["id"].get<std::string>(), all_agents_path}, {}, {}, 0, 0});
