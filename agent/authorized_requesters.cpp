@@ -40,14 +40,14 @@ std::optional<RequesterKey> decode_key(std::string_view text) {
   RequesterKey key{};
   size_t len = 0;
   const char* end = nullptr;
-  if (text.size() != sodium_base64_ENCODED_LEN(kRequesterKeyBytes, sodium_base64_VARIANT_ORIGINAL) - 1)
+  if (text.size() != sodium_base64_ENCODED_LEN(kKeyBytes, sodium_base64_VARIANT_ORIGINAL) - 1)
     return std::nullopt;
   if (sodium_base642bin(key.data(), key.size(), text.data(), text.size(), nullptr, &len, &end,
                         sodium_base64_VARIANT_ORIGINAL) != 0 ||
       len != key.size() || end != text.data() + text.size())
     return std::nullopt;
   // Refuse non-canonical spellings (non-zero unused bits) by re-encoding.
-  char again[sodium_base64_ENCODED_LEN(kRequesterKeyBytes, sodium_base64_VARIANT_ORIGINAL)];
+  char again[sodium_base64_ENCODED_LEN(kKeyBytes, sodium_base64_VARIANT_ORIGINAL)];
   sodium_bin2base64(again, sizeof again, key.data(), key.size(), sodium_base64_VARIANT_ORIGINAL);
   if (text != std::string_view(again)) return std::nullopt;
   return key;
@@ -143,7 +143,7 @@ Result<AuthorizedRequesters> AuthorizedRequesters::parse(std::string_view text) 
 }
 
 const AuthorizedRequester* AuthorizedRequesters::find(
-    std::span<const uint8_t, kRequesterKeyBytes> key) const {
+    std::span<const uint8_t, kKeyBytes> key) const {
   RequesterKey k;
   std::copy(key.begin(), key.end(), k.begin());
   auto it = by_key_.find(k);

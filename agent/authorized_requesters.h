@@ -27,7 +27,8 @@
 
 #include "agent/change_detect.h"
 #include "agent/request_path.h"
-#include "proto/result.h"
+#include "base/key_bytes.h"
+#include "base/result.h"
 
 #include <array>
 #include <cstddef>
@@ -43,11 +44,10 @@
 
 namespace sealrelay::agent {
 
-constexpr size_t kRequesterKeyBytes = 32;
 // Largest authorized_requesters file accepted (about 10,000 entries).
 constexpr size_t kMaxAuthorizedRequestersBytes = 1 << 20;
 
-using RequesterKey = std::array<uint8_t, kRequesterKeyBytes>;
+using RequesterKey = std::array<uint8_t, kKeyBytes>;
 
 // One line of the file.
 struct AuthorizedRequester {
@@ -70,7 +70,7 @@ class AuthorizedRequesters {
 
   // The entry whose key is exactly `key`, or nullptr. The pointer is valid
   // as long as this list is.
-  const AuthorizedRequester* find(std::span<const uint8_t, kRequesterKeyBytes> key) const;
+  const AuthorizedRequester* find(std::span<const uint8_t, kKeyBytes> key) const;
 
   // Every entry in force, in file order.
   const std::vector<AuthorizedRequester>& entries() const { return entries_; }

@@ -5,8 +5,8 @@
 // Backoff And Jitter", AWS Architecture Blog, 2015).
 #pragma once
 
-#include "agent/clock.h"
-#include "proto/result.h"
+#include "base/clock.h"
+#include "base/result.h"
 
 #include <chrono>
 #include <optional>

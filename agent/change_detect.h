@@ -12,7 +12,7 @@
 #pragma once
 
 #include "agent/unique_fd.h"
-#include "proto/result.h"
+#include "base/result.h"
 
 #include <sys/stat.h>
 #include <sys/types.h>

@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "agent/relay_json.h"
-#include "proto/base64.h"
-#include "proto/ids.h"
-#include "proto/log_format.h"
+#include "base/base64.h"
+#include "base/ids.h"
+#include "base/log_format.h"
 
 namespace sealrelay::agent {
 namespace {

@@ -18,8 +18,8 @@
 #include <thread>
 
 #include "agent/backoff.h"
-#include "agent/clock.h"
 #include "agent/transfer_handler.h"
+#include "base/clock.h"
 
 namespace sealrelay::agent {
 

@@ -15,7 +15,7 @@
 // "." or ".." component, a NUL byte, more than kMaxPathBytes.
 #pragma once
 
-#include "proto/result.h"
+#include "base/result.h"
 
 #include <span>
 #include <string>

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "agent/daemon.h"
-#include "proto/log_format.h"
+#include "base/log_format.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 // every transfer of the agent, so the cap holds for their sum.
 #pragma once
 
-#include "agent/clock.h"
+#include "base/clock.h"
 
 #include <cstdint>
 #include <mutex>

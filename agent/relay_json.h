@@ -11,7 +11,7 @@
 #include <string>
 #include <type_traits>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace sealrelay::agent {
 

@@ -14,7 +14,7 @@
 // kMaxPathBytes, and a share name outside kShareNameChars.
 #pragma once
 
-#include "proto/result.h"
+#include "base/result.h"
 
 #include <cstddef>
 #include <span>

@@ -78,7 +78,7 @@
 #include "agent/glob.h"
 #include "agent/request_path.h"
 #include "agent/unique_fd.h"
-#include "proto/result.h"
+#include "base/result.h"
 
 #include <cstddef>
 #include <cstdint>

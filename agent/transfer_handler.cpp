@@ -11,11 +11,11 @@
 
 #include "agent/change_detect.h"
 #include "agent/relay_json.h"
+#include "base/base64.h"
+#include "base/log_format.h"
 #include "crypto/frames.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
-#include "proto/base64.h"
-#include "proto/log_format.h"
 #include "proto/upload.h"
 
 namespace sealrelay::agent {

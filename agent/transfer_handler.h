@@ -11,9 +11,9 @@
 #include <string>
 
 #include "agent/authorized_requesters.h"
-#include "agent/clock.h"
 #include "agent/rate_limit.h"
 #include "agent/share_policy.h"
+#include "base/clock.h"
 #include "crypto/keys.h"
 #include "crypto/replay.h"
 #include "proto/relay_client.h"

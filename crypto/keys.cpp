@@ -8,7 +8,7 @@
 #include <cstring>
 #include <fmt/format.h>
 
-#include "proto/fingerprint.h"
+#include "base/fingerprint.h"
 
 namespace sealrelay {
 namespace {

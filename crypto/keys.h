@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "crypto/protocol.h"
 #include "crypto/secret.h"
-#include "proto/result.h"
 
 namespace sealrelay {
 
@@ -34,7 +34,7 @@ std::string encode_public_key(const PublicKey& key);
 // nullopt unless `text` is exactly the base64 of 32 bytes.
 std::optional<PublicKey> decode_public_key(std::string_view text);
 
-// The human fingerprint of a public key (proto/fingerprint.h).
+// The human fingerprint of a public key (base/fingerprint.h).
 std::string fingerprint_of(const PublicKey& key);
 
 // Writes `identity` to `path` atomically (temp file, fsync, rename, fsync of

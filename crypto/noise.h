@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
 #include "crypto/keys.h"
 #include "crypto/protocol.h"
 #include "crypto/secret.h"
-#include "proto/result.h"
 
 namespace sealrelay::noise {
 

@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
 #include "crypto/protocol.h"
-#include "proto/result.h"
 
 namespace sealrelay {
 

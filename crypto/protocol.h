@@ -10,6 +10,8 @@
 
 #include <sodium.h>
 
+#include "base/key_bytes.h"
+
 namespace sealrelay::protocol {
 
 inline constexpr uint8_t kVersion = 1;
@@ -17,7 +19,7 @@ inline constexpr uint8_t kVersion = 1;
 // Noise (docs/protocol.md §Handshake).
 inline constexpr std::string_view kNoiseProtocolName = "Noise_IK_25519_ChaChaPoly_BLAKE2b";
 inline constexpr std::string_view kPrologue = "sealrelay/1";
-inline constexpr size_t kKeyBytes = 32;          // X25519 keys, cipher keys
+using ::sealrelay::kKeyBytes;                    // X25519 keys, cipher keys (base/key_bytes.h)
 inline constexpr size_t kHashBytes = 64;         // BLAKE2b, the handshake hash h
 inline constexpr size_t kNoiseTagBytes = 16;     // ChaChaPoly tag
 inline constexpr size_t kMaxNoiseMessageBytes = 65535;

@@ -20,8 +20,8 @@
 #include <set>
 #include <string>
 
+#include "base/result.h"
 #include "crypto/keys.h"
-#include "proto/result.h"
 
 namespace sealrelay {
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-#include "proto/result.h"
+#include "base/result.h"
 #include "proto/sse.h"
 
 namespace sealrelay::event_stream {

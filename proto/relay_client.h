@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "proto/result.h"
+#include "base/result.h"
 #include "proto/event_stream.h"
 #include "proto/sse.h"
 

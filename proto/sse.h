@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace sealrelay::sse {
 

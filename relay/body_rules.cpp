@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "proto/ids.h"
+#include "base/ids.h"
 
 namespace sealrelay::relay {
 namespace {

@@ -20,7 +20,7 @@
 #include <iostream>
 #include <thread>
 
-#include "proto/log_format.h"
+#include "base/log_format.h"
 #include "relay/config.h"
 #include "relay/memory_store.h"
 #include "relay/redis.h"

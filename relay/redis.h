@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace sealrelay::relay {
 

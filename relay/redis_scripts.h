@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/result.h"
+#include "base/result.h"
 #include "relay/redis.h"
 
 namespace sealrelay::relay::redis {

@@ -13,10 +13,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "proto/base64.h"
+#include "base/base64.h"
+#include "base/fingerprint.h"
+#include "base/ids.h"
 #include "proto/event_stream.h"
-#include "proto/fingerprint.h"
-#include "proto/ids.h"
 #include "relay/admission.h"
 #include "relay/body_rules.h"
 #include "relay/server_util.h"
@@ -523,9 +523,9 @@ void Server::requester_routes() {
       json j = {{"id", a.id},          {"online", a.online}, {"last_seen", a.last_seen},
                 {"public_key", a.public_key}, {"version", a.version}};
       std::vector<uint8_t> pk;
-      if (base64::decode_into(a.public_key, pk) && pk.size() == fingerprint::kPublicKeyBytes) {
+      if (base64::decode_into(a.public_key, pk) && pk.size() == kKeyBytes) {
         j["fingerprint"] =
-            fingerprint::of(std::span<const uint8_t, fingerprint::kPublicKeyBytes>(pk.data(), 32));
+            fingerprint::of(std::span<const uint8_t, kKeyBytes>(pk.data(), kKeyBytes));
       }
       out.push_back(std::move(j));
     }

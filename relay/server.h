@@ -18,7 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "proto/result.h"
+#include "base/result.h"
 #include "relay/config.h"
 #include "relay/leases.h"
 #include "relay/metrics.h"

@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "proto/base64.h"
+#include "base/base64.h"
 #include "proto/event_stream.h"
 #include "proto/upload.h"
 #include "relay/server.h"

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/result.h"
+#include "base/result.h"
 #include "relay/mailbox.h"
 
 namespace sealrelay::relay {

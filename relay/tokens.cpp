@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "proto/ids.h"
+#include "base/ids.h"
 
 namespace sealrelay::relay {
 namespace {

@@ -22,7 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace sealrelay::relay {
 
@@ -38,7 +38,7 @@ struct TokenRecord {
   int64_t created = 0;
   // Why the relay accepts nothing with this token ("" = it is usable): an
   // entry written by hand or by an older relay, whose agent id (or a scope
-  // entry) breaks the agent-id rule (proto/ids.h). Kept so `token list`
+  // entry) breaks the agent-id rule (base/ids.h). Kept so `token list`
   // shows it and `token revoke` can remove it.
   std::string defect;
 };

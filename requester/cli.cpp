@@ -11,9 +11,9 @@
 #include <set>
 #include <thread>
 
+#include "base/fingerprint.h"
+#include "base/ids.h"
 #include "crypto/keys.h"
-#include "proto/fingerprint.h"
-#include "proto/ids.h"
 #include "requester/known_agents.h"
 #include "requester/output_path.h"
 #include "requester/part_file.h"
@@ -63,7 +63,7 @@ void must(Result<void> r) {
 }
 
 // The relay's directory (GET /v1/agents) as received: only entries whose id
-// follows the agent-id grammar (proto/ids.h), each id once. An id becomes a
+// follows the agent-id grammar (base/ids.h), each id once. An id becomes a
 // known_agents field, a folder name and a word on the terminal, so an entry
 // that breaks the grammar is refused here, before anything uses it: said on
 // stderr (the id escaped) and counted, never used. Read once per run

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string_view>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace sealrelay::requester {
 

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "proto/ids.h"
+#include "base/ids.h"
 #include "requester/durable.h"
 #include "requester/terminal.h"
 

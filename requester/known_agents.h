@@ -4,7 +4,7 @@
 // File format, one agent per line, each agent at most once:
 //   <agent-id> <base64 public key> [# comment: fingerprint, when pinned]
 // Blank lines and lines starting with # are ignored. Anything else — an id
-// outside the grammar of proto/ids.h, a key that is not 32 bytes of base64,
+// outside the grammar of base/ids.h, a key that is not 32 bytes of base64,
 // a third field that is not a comment, an agent listed twice — makes the
 // whole file an error naming the line: a pin is never chosen by line order.
 #pragma once
@@ -14,8 +14,8 @@
 #include <optional>
 #include <string>
 
+#include "base/result.h"
 #include "crypto/keys.h"
-#include "proto/result.h"
 
 namespace sealrelay::requester {
 

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace sealrelay::requester {
 

@@ -14,10 +14,10 @@
 #include <random>
 #include <thread>
 
+#include "base/base64.h"
+#include "base/ids.h"
 #include "crypto/frames.h"
 #include "crypto/session.h"
-#include "proto/base64.h"
-#include "proto/ids.h"
 #include "requester/terminal.h"
 
 namespace sealrelay::requester {

@@ -13,10 +13,10 @@
 #include <span>
 #include <string>
 
+#include "base/result.h"
 #include "crypto/keys.h"
 #include "crypto/payloads.h"
 #include "proto/relay_client.h"
-#include "proto/result.h"
 
 namespace sealrelay::requester {
 

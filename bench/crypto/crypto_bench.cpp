@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <functional>
 
+#include "base/base64.h"
 #include "crypto/frames.h"
-#include "proto/base64.h"
 
 using namespace sealrelay;
 

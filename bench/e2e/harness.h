@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/result.h"
+#include "base/result.h"
 #include "tests/support/support.h"
 
 namespace sealrelay::bench {

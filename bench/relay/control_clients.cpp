@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "proto/base64.h"
+#include "base/base64.h"
 
 namespace sealrelay::bench {
 

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "agent/backoff.h"
-#include "agent/clock.h"
+#include "base/clock.h"
 
 namespace sealrelay::bench {
 
@@ -114,8 +114,8 @@ class ControlClients {
   size_t streaming_ = 0;
   Counters counters_;
   std::string public_key_b64_;
-  agent::SteadyClock clock_;
-  agent::SystemRng rng_;
+  SteadyClock clock_;
+  SystemRng rng_;
 };
 
 }  // namespace sealrelay::bench

@@ -42,8 +42,8 @@
 #include <sstream>
 #include <thread>
 
+#include "base/base64.h"
 #include "bench/relay/control_clients.h"
-#include "proto/base64.h"
 #include "proto/sse.h"
 #include "proto/upload.h"
 #include "tests/support/support.h"

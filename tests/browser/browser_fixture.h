@@ -15,9 +15,9 @@
 #include <regex>
 #include <sstream>
 
+#include "base/base64.h"
+#include "base/fingerprint.h"
 #include "crypto/sha256.h"
-#include "proto/base64.h"
-#include "proto/fingerprint.h"
 #include "tests/e2e/system.h"
 
 namespace sealrelay::test {
@@ -75,10 +75,10 @@ inline std::string agent_fingerprint(const std::string& state_dir) {
   std::string text = read_file(state_dir + "/identity.key");
   std::vector<uint8_t> key;
   if (!std::regex_search(text, m, std::regex("public=(\\S+)")) || !base64::decode_into(m[1].str(), key) ||
-      key.size() != fingerprint::kPublicKeyBytes) {
+      key.size() != kKeyBytes) {
     return "no key";
   }
-  return fingerprint::of(std::span<const uint8_t, fingerprint::kPublicKeyBytes>(key.data(), key.size()));
+  return fingerprint::of(std::span<const uint8_t, kKeyBytes>(key.data(), key.size()));
 }
 
 inline bool contains(const json& j, const char* field, const std::string& needle) {

@@ -1,11 +1,11 @@
-// proto/base64.h: every base64 field (msg1, msg2, frames in SSE, keys).
+// base/base64.h: every base64 field (msg1, msg2, frames in SSE, keys).
 // Properties: decoding is strict — whatever decodes is canonical, i.e.
 // encoding the result gives back the input exactly; and any bytes encode to
 // text that decodes back to them.
 #include <string>
 #include <vector>
 
-#include "proto/base64.h"
+#include "base/base64.h"
 #include "tests/fuzz/fuzz_support.h"
 
 using namespace sealrelay;

@@ -11,9 +11,9 @@
 #include <regex>
 #include <sstream>
 
+#include "base/base64.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
-#include "proto/base64.h"
 #include "tests/e2e/system.h"
 #include "tests/security/cluster.h"
 

@@ -19,7 +19,7 @@
 #include <fstream>
 #include <thread>
 
-#include "proto/base64.h"
+#include "base/base64.h"
 #include "tests/e2e/system.h"
 
 namespace sealrelay::test {

@@ -4,7 +4,7 @@
 #include <condition_variable>
 #include <deque>
 
-#include "proto/base64.h"
+#include "base/base64.h"
 #include "proto/event_stream.h"
 
 namespace sealrelay::test {

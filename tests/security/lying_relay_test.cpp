@@ -16,9 +16,9 @@
 #include <optional>
 #include <sodium.h>
 
+#include "base/base64.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
-#include "proto/base64.h"
 #include "tests/e2e/system.h"
 #include "tests/security/cluster.h"
 #include "tests/security/lying_relay.h"
@@ -486,7 +486,7 @@ TEST_P(LyingRelayTest, AReplayedMessage1IsRefusedByTheAgent) {
   EXPECT_EQ(replayed->error, "replayed");
 }
 
-// A transfer id of the form the relay makes (proto/ids.h), numbered.
+// A transfer id of the form the relay makes (base/ids.h), numbered.
 std::string flood_tid(int i) {
   char hex[33];
   std::snprintf(hex, sizeof hex, "f%031x", i);

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace sealrelay::test {
 

@@ -1,6 +1,6 @@
 // Base64 as on every sealrelay wire (docs/protocol.md, docs/api.md): RFC 4648
 // §4, standard alphabet `+/`, with `=` padding. Decoding is strict, as in
-// proto/base64.h: length a multiple of 4, padding only at the end, no
+// base/base64.h: length a multiple of 4, padding only at the end, no
 // whitespace, unused bits zero. Anything else is refused (null).
 //
 // Like the C++ side, two codecs:

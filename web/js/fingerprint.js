@@ -1,5 +1,5 @@
 // Fingerprints: the short, human-comparable name of an X25519 public key,
-// mirroring proto/fingerprint.h (docs/protocol.md §1 "Fingerprint"):
+// mirroring base/fingerprint.h (docs/protocol.md §1 "Fingerprint"):
 //
 //   digest      = BLAKE2b-256("sealrelay fingerprint v1" || public_key)   (unkeyed)
 //   fingerprint = base32(digest[0..15)), RFC 4648 alphabet, upper case, no padding,

@@ -116,7 +116,7 @@ export function pinState(pinnedKey, advertisedKey) {
 
 // The relay's directory (GET /v1/agents) as the page accepts it: only
 // entries whose id follows the agent-id grammar (protocol.js validAgentId,
-// as proto/ids.h), each id once. An id becomes a pin's key and text on the
+// as base/ids.h), each id once. An id becomes a pin's key and text on the
 // screen, so the others are refused here, before anything uses them:
 // {agents, refused: [{id, why}]} (`id` as received: show it escaped, e.g.
 // JSON.stringify, and only through textContent).

@@ -39,7 +39,7 @@ export const MAX_ABORT_BYTES = 4096;
 // Payloads (docs/protocol.md §4).
 export const MAX_PATH_BYTES = 4096;
 
-// Ids (docs/api.md §Ids), as proto/ids.h: an agent id names a folder, a pin
+// Ids (docs/api.md §Ids), as base/ids.h: an agent id names a folder, a pin
 // and a word on the screen, so one received from the relay is checked first.
 export const AGENT_ID_RULE = '1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit';
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -13,7 +13,7 @@ import { decodeRequest, encodeAnswer, encodeListing } from '../js/payloads.js';
 import { ResponderHandshake } from '../js/session.js';
 import { content } from './support.mjs';
 
-// The relay's transfer id for the n-th transfer: its real form (proto/ids.h).
+// The relay's transfer id for the n-th transfer: its real form (base/ids.h).
 export const tid = (n) => `t_${n.toString(16).padStart(32, '0')}`;
 
 const json = (status, body, headers = {}) =>

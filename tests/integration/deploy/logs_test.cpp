@@ -19,7 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-// The formatter itself (fields, escaping): tests/unit/proto/log_format_test.cpp.
+// The formatter itself (fields, escaping): tests/unit/base/log_format_test.cpp.
 
 // Every line of `log` is a JSON object with the standard keys; returns them.
 std::vector<json> json_lines(const std::string& log, const std::string& component) {

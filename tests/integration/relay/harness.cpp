@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
 
-#include "proto/base64.h"
+#include "base/base64.h"
 #include "proto/upload.h"
 
 namespace sealrelay::test {

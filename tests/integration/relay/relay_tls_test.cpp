@@ -148,7 +148,7 @@ TEST_F(RelayTls, WithoutCertificateOrTokenAnAgentRouteIs401AndACertIsNoRequester
 }
 
 // issue 15: the CN is the agent id, so it goes by the one agent-id grammar
-// (proto/ids.h), read whole: "shop-1\0evil" is not "shop-1", and a subject
+// (base/ids.h), read whole: "shop-1\0evil" is not "shop-1", and a subject
 // with two CNs names no one agent.
 TEST_F(RelayTls, ACertificateWhoseCnIsNotExactlyOneValidAgentIdIsRefused) {
   leaf("dots", "ca", "..", false);

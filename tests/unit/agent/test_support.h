@@ -2,7 +2,7 @@
 // answers what the test says, and a temporary directory per test.
 #pragma once
 
-#include "agent/clock.h"
+#include "base/clock.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "proto/ids.h"
+#include "base/ids.h"
 #include "tests/support/support.h"
 
 namespace sealrelay::relay {
@@ -52,7 +52,7 @@ TEST(Tokens, ARequesterTokenCarriesItsScope) {
   EXPECT_FALSE(token_file::add_agent(path, "../etc").ok());
 }
 
-// proto/ids.h is the one agent-id grammar: `token add-agent`, a requester's
+// base/ids.h is the one agent-id grammar: `token add-agent`, a requester's
 // scope and the tokens file all go by it.
 TEST(Tokens, AnAgentIdOutsideTheGrammarIsRefusedWhereverItIsMade) {
   test::TempDir dir;

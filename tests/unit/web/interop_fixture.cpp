@@ -23,12 +23,12 @@
 #include <string_view>
 #include <vector>
 
+#include "base/base64.h"
 #include "crypto/frames.h"
 #include "crypto/keys.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
 #include "crypto/sha256.h"
-#include "proto/base64.h"
 
 namespace sealrelay {
 namespace {

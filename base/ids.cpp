@@ -1,4 +1,4 @@
-#include "proto/ids.h"
+#include "base/ids.h"
 
 namespace sealrelay::ids {
 namespace {

@@ -1,7 +1,7 @@
-// proto/log_format.h: a record's fields are escaped in text and taken from
+// base/log_format.h: a record's fields are escaped in text and taken from
 // the data in JSON, so a peer's string (a requester's path) can neither
 // forge a line nor pose as another field (issue 15).
-#include "proto/log_format.h"
+#include "base/log_format.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>

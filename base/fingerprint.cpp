@@ -1,4 +1,4 @@
-#include "proto/fingerprint.h"
+#include "base/fingerprint.h"
 
 #include <sodium.h>
 
@@ -25,7 +25,7 @@ std::string grouped(std::string_view chars) {
 
 }  // namespace
 
-std::string of(std::span<const uint8_t, kPublicKeyBytes> public_key) {
+std::string of(std::span<const uint8_t, kKeyBytes> public_key) {
   crypto_generichash_state state;
   std::array<uint8_t, 32> digest{};
   crypto_generichash_init(&state, nullptr, 0, digest.size());

@@ -1,5 +1,5 @@
-// Clock, WallClock and Rng: the agent's only sources of time and randomness
-// for its policies (backoff.h, rate_limit.h, the freshness of message 1s).
+// Clock, WallClock and Rng: the one idiom for time and randomness in policy
+// code (the agent's backoff and rate limit, the freshness of message 1s).
 // Passed in, never global, so tests drive them by hand and run without
 // sleeping.
 #pragma once
@@ -9,7 +9,7 @@
 #include <mutex>
 #include <random>
 
-namespace sealrelay::agent {
+namespace sealrelay {
 
 // A monotonic clock. Implementations must be safe to call from any thread.
 class Clock {
@@ -74,4 +74,4 @@ class SystemRng final : public Rng {
   std::mt19937_64 engine_;  // Guarded by mu_.
 };
 
-}  // namespace sealrelay::agent
+}  // namespace sealrelay

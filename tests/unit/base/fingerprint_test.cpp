@@ -1,4 +1,4 @@
-#include "proto/fingerprint.h"
+#include "base/fingerprint.h"
 
 #include <gtest/gtest.h>
 #include <sodium.h>
