@@ -2,7 +2,8 @@
 #   sealrelay-relay  /usr/bin/sealrelay-relay, sealrelay-make-certs, systemd units,
 #                    /etc/sealrelay/relay.conf, the browser page, nginx examples
 #   sealrelay-agent  /usr/bin/sealrelay-agent, its systemd unit, /etc/sealrelay/agent.conf
-#   sealrelay        /usr/bin/sealrelay (the CLI)
+#   sealrelay        /usr/bin/sealrelay (the CLI), its bash completion
+# Each holds its program's man page (help2man, below).
 # Build them after a build:  cpack --config build/CPackConfig.cmake -B build/packages
 # The maintainer scripts (packaging/debian/) create the user `sealrelay` and
 # the state directories; dependencies come from dpkg-shlibdeps.
@@ -68,7 +69,32 @@ endif()
 if(TARGET sealrelay)
   install(TARGETS sealrelay RUNTIME DESTINATION bin COMPONENT cli)
   install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/sealrelay COMPONENT cli)
+  install(FILES ${_src}/completion/sealrelay DESTINATION share/bash-completion/completions COMPONENT cli)
 endif()
+
+# ---- man pages: help2man, from each program's --help (packaging/man/make-man)
+# Built with the programs, when they can run here: not when cross-compiling,
+# and not under the sanitizers (a --help run at build time is not a test).
+find_program(SEALRELAY_HELP2MAN help2man)
+function(sealrelay_man_page target component summary)
+  if(NOT TARGET ${target} OR CMAKE_CROSSCOMPILING OR SEALRELAY_SANITIZE)
+    return()
+  endif()
+  if(NOT SEALRELAY_HELP2MAN)
+    message(STATUS "packaging: help2man not found (scripts/setup installs it): no man page for ${target}")
+    return()
+  endif()
+  set(page ${PROJECT_BINARY_DIR}/man/${target}.1.gz)
+  add_custom_command(OUTPUT ${page}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+    COMMAND ${_src}/man/make-man $<TARGET_FILE:${target}> ${PROJECT_VERSION} ${summary} ${page}
+    DEPENDS ${target} ${_src}/man/make-man VERBATIM)
+  add_custom_target(${target}-man ALL DEPENDS ${page})
+  install(FILES ${page} DESTINATION share/man/man1 COMPONENT ${component})
+endfunction()
+sealrelay_man_page(sealrelay cli "fetch files and listings from agents behind NAT, end-to-end encrypted")
+sealrelay_man_page(sealrelay-agent agent "serve a machine's shares to requesters through a relay, end-to-end encrypted")
+sealrelay_man_page(sealrelay-relay relay "the relay between agents behind NAT and requesters, blind to plaintext, names and paths")
 
 # ---- CPack ------------------------------------------------------------------
 set(CPACK_GENERATOR DEB)

@@ -64,11 +64,15 @@ TEST_F(DebianPackages, EachPackageNamesItsRuntimeLibrariesAndHoldsItsFiles) {
        {"libsodium23", "libcpp-httplib0.11", "libhiredis0.14", "libssl3", "libspdlog1.10"},
        {"./usr/bin/sealrelay-relay", "./usr/bin/sealrelay-make-certs", "./usr/lib/systemd/system/sealrelay-relay.service",
         "./usr/lib/systemd/system/sealrelay-relay@.service", "./etc/sealrelay/relay.conf",
-        "./usr/share/doc/sealrelay-relay/examples/sealrelay.conf"}},
+        "./usr/share/doc/sealrelay-relay/examples/sealrelay.conf", "./usr/share/man/man1/sealrelay-relay.1.gz"}},
       {"sealrelay-agent",
        {"libsodium23", "libcpp-httplib0.11", "libssl3"},
-       {"./usr/bin/sealrelay-agent", "./usr/lib/systemd/system/sealrelay-agent.service", "./etc/sealrelay/agent.conf"}},
-      {"sealrelay", {"libsodium23", "libcpp-httplib0.11"}, {"./usr/bin/sealrelay"}},
+       {"./usr/bin/sealrelay-agent", "./usr/lib/systemd/system/sealrelay-agent.service", "./etc/sealrelay/agent.conf",
+        "./usr/share/man/man1/sealrelay-agent.1.gz"}},
+      {"sealrelay",
+       {"libsodium23", "libcpp-httplib0.11"},
+       {"./usr/bin/sealrelay", "./usr/share/man/man1/sealrelay.1.gz",
+        "./usr/share/bash-completion/completions/sealrelay"}},
   };
   for (auto& e : expects) {
     ASSERT_TRUE(fs::exists(deb(e.package))) << e.package;
