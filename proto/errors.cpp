@@ -41,6 +41,8 @@ constexpr auto kTable = std::to_array<Info>({
      "the requester cancelled the transfer (as a status the relay answers conflict)"},
     {E::store_error, "store_error", 0, kLocal,
      "the relay's store gave an unexpected reply (answered as store_unavailable)"},
+    {E::tokens_file, "tokens_file", 0, kLocal, "the relay's tokens file cannot be read or is malformed"},
+    {E::bind_failed, "bind_failed", 0, kLocal, "the relay cannot listen on its address"},
     {E::not_allowed, "not_allowed", 0, kRefusal,
      "the path is outside the shares or the requester's scope, not a regular file or directory, or a file with "
      "several hard links on a share that does not allow them"},
@@ -65,6 +67,7 @@ constexpr auto kTable = std::to_array<Info>({
     {E::replay_state, "replay_state", 0, kLocal, "the agent's saved replay state is malformed"},
     {E::bad_relay_reply, "bad_relay_reply", 0, kLocal,
      "the relay sent the agent something it could not honestly send"},
+    {E::failed, "failed", 0, kLocal, "the relay's upload status says the transfer failed (its error says why)"},
     {E::bad_frame, "bad_frame", 0, kLocal, "a frame whose size, version or flags are impossible"},
     {E::out_of_order, "out_of_order", 0, kLocal, "a frame that is not the next one (reordered, dropped or duplicated)"},
     {E::tampered, "tampered", 0, kLocal, "a frame that does not authenticate"},
@@ -81,6 +84,8 @@ constexpr auto kTable = std::to_array<Info>({
     {E::record_too_large, "record_too_large", 0, kLocal, "a binary event record longer than the reader's limit"},
     {E::sse_too_large, "sse_too_large", 0, kLocal, "an SSE line or event longer than the parser's limit"},
     {E::trailing_data, "trailing_data", 0, kLocal, "bytes after the end record of an upload"},
+    {E::frame_too_large, "frame_too_large", 0, kLocal,
+     "an upload record longer than the reader's frame limit (the relay answers too_large)"},
     {E::upload_aborted, "upload_aborted", 0, kLocal, "the receiver of an upload stopped reading it"},
     {E::relay_error, "relay_error", 0, kLocal, "the relay's error event gave no code"},
     {E::unknown, "unknown", 0, kLocal, "an abort frame gave no code"},
@@ -105,6 +110,17 @@ constexpr auto kTable = std::to_array<Info>({
     {E::key_permissions, "key_permissions", 0, kLocal, "an identity key file is readable by others (chmod 600)"},
     {E::key_malformed, "key_malformed", 0, kLocal, "an identity key file is malformed"},
     {E::key_exists, "key_exists", 0, kLocal, "an identity key already exists (use --force to replace it)"},
+    {E::unreachable, "unreachable", 0, kLocal, "the page could not reach the relay"},
+    {E::connection_lost, "connection_lost", 0, kLocal, "the page lost the relay's event stream too many times"},
+    {E::gone, "gone", 0, kLocal, "the relay no longer holds the frames a resume needs (the page's history_gone)"},
+    {E::bad_event, "bad_event", 0, kLocal, "an event of the relay's stream is malformed or out of turn (page)"},
+    {E::bad_event_record, "bad_event_record", 0, kLocal, "a binary event record is malformed (page)"},
+    {E::event_too_large, "event_too_large", 0, kLocal, "a binary event record longer than the page's limit"},
+    {E::resume_mismatch, "resume_mismatch", 0, kLocal, "the agent answered a resume from another byte than asked"},
+    {E::size_mismatch, "size_mismatch", 0, kLocal, "the content's size differs from the size the agent announced"},
+    {E::hash_failed, "hash_failed", 0, kLocal, "the page could not compute the content's SHA-256 (its Worker died)"},
+    {E::worker_failed, "worker_failed", 0, kLocal, "the page's decryption Worker did not start"},
+    {E::local_error, "local_error", 0, kLocal, "the browser could not save the download"},
 });
 
 constexpr bool in_enum_order() {
@@ -114,7 +130,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "rows of kTable must follow the enumerators of ErrorCode");
-static_assert(static_cast<size_t>(ErrorCode::key_exists) + 1 == kTable.size(), "a code without a row");
+static_assert(static_cast<size_t>(ErrorCode::local_error) + 1 == kTable.size(), "a code without a row");
 
 const Info& row(ErrorCode code) { return kTable[static_cast<size_t>(code)]; }
 
@@ -141,7 +157,7 @@ std::optional<ErrorCode> parse(std::string_view text) {
 }
 
 bool well_formed(std::string_view text) {
-  if (text.empty() || text.size() > 64) return false;
+  if (text.empty() || text.size() > kMaxCodeBytes) return false;
   for (char c : text) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
   }

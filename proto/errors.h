@@ -14,6 +14,7 @@
 // rows are in enumerator order, checked at compile time), then document it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -39,10 +40,12 @@ enum class ErrorCode : uint8_t {
   rate_limited,
   overloaded,
   store_unavailable,
-  // The relay's stream errors and its store's own.
+  // The relay's stream errors and its own.
   expired,
   cancelled,
   store_error,
+  tokens_file,
+  bind_failed,
   // The agent's refusals (message 2, docs/protocol.md §4.2) and aborts (§3).
   not_allowed,
   replayed,
@@ -61,6 +64,7 @@ enum class ErrorCode : uint8_t {
   bad_pattern,
   replay_state,
   bad_relay_reply,
+  failed,
   // The receiver rules of frames (docs/protocol.md §3) and the Noise layer.
   bad_frame,
   out_of_order,
@@ -78,6 +82,7 @@ enum class ErrorCode : uint8_t {
   record_too_large,
   sse_too_large,
   trailing_data,
+  frame_too_large,
   upload_aborted,
   relay_error,
   unknown,
@@ -102,6 +107,18 @@ enum class ErrorCode : uint8_t {
   key_permissions,
   key_malformed,
   key_exists,
+  // The page's own (web/js; shown by web/js/messages.js).
+  unreachable,
+  connection_lost,
+  gone,
+  bad_event,
+  bad_event_record,
+  event_too_large,
+  resume_mismatch,
+  size_mismatch,
+  hash_failed,
+  worker_failed,
+  local_error,
 };
 
 // Where a code is seen; a code may travel several ways (`not_found` is both
@@ -135,6 +152,9 @@ uint8_t via(ErrorCode code);
 // The code named `text` (as read from a peer or an Error); nullopt for a code
 // this build does not know, or any text that is not a code.
 std::optional<ErrorCode> parse(std::string_view text);
+
+// The longest code (crypto/protocol.h's kMaxCodeBytes; the contract test checks they agree).
+inline constexpr size_t kMaxCodeBytes = 64;
 
 // `text` follows the code grammar [a-z0-9_]{1,64}.
 bool well_formed(std::string_view text);
