@@ -2,6 +2,8 @@
 // thin main share it.
 #pragma once
 
+#include <string_view>
+
 namespace sealrelay::requester {
 
 // Exit codes scripts can rely on (also in `sealrelay --help`).
@@ -16,7 +18,8 @@ enum ExitCode : int {
   kExitInterrupted = 130,
 };
 
-int exit_code_for(const char* error_code);
+// The exit status for an Error::code (1 for a code this build does not know).
+int exit_code_for(std::string_view error_code);
 
 int run_cli(int argc, char** argv);
 
