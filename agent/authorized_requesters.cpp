@@ -9,6 +9,8 @@
 #include <cstring>
 #include <set>
 
+#include "proto/errors.h"
+
 namespace sealrelay::agent {
 
 namespace {
@@ -17,7 +19,7 @@ constexpr std::string_view kBlank = " \t";
 constexpr std::string_view kPathsOption = "paths=";
 
 Error bad_line(int line, std::string why) {
-  return make_error("bad_authorized_requesters", "line " + std::to_string(line) + ": " + why);
+  return make_error(ErrorCode::bad_authorized_requesters, "line " + std::to_string(line) + ": " + why);
 }
 
 std::string_view trim(std::string_view s) {
@@ -101,7 +103,7 @@ Result<AuthorizedRequester> parse_line(int line_no, std::string_view line) {
 
 Result<AuthorizedRequesters> AuthorizedRequesters::parse(std::string_view text) {
   if (text.size() > kMaxAuthorizedRequestersBytes)
-    return make_error("bad_authorized_requesters", "the file is larger than 1 MiB");
+    return make_error(ErrorCode::bad_authorized_requesters, "the file is larger than 1 MiB");
   AuthorizedRequesters out;
   std::vector<AuthorizedRequester> valid;
   std::map<RequesterKey, int> first_line;  // Every key seen, valid line or not.
@@ -153,17 +155,17 @@ const AuthorizedRequester* AuthorizedRequesters::find(
 namespace {
 
 Error file_error(const std::string& path, const std::string& why) {
-  return make_error("io_error", path + ": " + why);
+  return make_error(ErrorCode::io_error, path + ": " + why);
 }
 
 // Reads the whole file open as `fd`, whose fstat is `st`.
 Result<std::string> read_all(const std::string& path, int fd, const struct stat& st) {
   if (!S_ISREG(st.st_mode)) return file_error(path, "not a regular file");
   if (st.st_mode & S_IWOTH)
-    return make_error("not_allowed", path + ": writable by everyone; refusing to trust it "
-                                            "(chmod o-w)");
+    return make_error(ErrorCode::not_allowed, path + ": writable by everyone; refusing to trust it "
+                                                     "(chmod o-w)");
   if (static_cast<uint64_t>(st.st_size) > kMaxAuthorizedRequestersBytes)
-    return make_error("bad_authorized_requesters", path + ": larger than 1 MiB");
+    return make_error(ErrorCode::bad_authorized_requesters, path + ": larger than 1 MiB");
   std::string text;
   char buf[16384];
   for (;;) {
@@ -175,7 +177,7 @@ Result<std::string> read_all(const std::string& path, int fd, const struct stat&
     if (n == 0) return text;
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > kMaxAuthorizedRequestersBytes)
-      return make_error("bad_authorized_requesters", path + ": larger than 1 MiB");
+      return make_error(ErrorCode::bad_authorized_requesters, path + ": larger than 1 MiB");
   }
 }
 

@@ -5,15 +5,17 @@
 #include <cstdlib>
 #include <limits>
 
+#include "proto/errors.h"
+
 namespace sealrelay::agent {
 
 Result<void> BackoffConfig::validate() const {
   if (base <= Clock::duration::zero())
-    return make_error("bad_config", "backoff base must be positive");
+    return make_error(ErrorCode::bad_config, "backoff base must be positive");
   if (cap < base)
-    return make_error("bad_config", "backoff cap must be at least the base delay");
+    return make_error(ErrorCode::bad_config, "backoff cap must be at least the base delay");
   if (healthy_after < Clock::duration::zero())
-    return make_error("bad_config", "backoff healthy_after must not be negative");
+    return make_error(ErrorCode::bad_config, "backoff healthy_after must not be negative");
   return {};
 }
 

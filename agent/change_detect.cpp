@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "proto/errors.h"
+
 namespace sealrelay::agent {
 
 namespace {
@@ -16,11 +18,11 @@ int64_t ns_of(const struct timespec& ts) {
 }
 
 Error io_error(const char* what) {
-  return make_error("io_error", std::string(what) + ": " + std::strerror(errno));
+  return make_error(ErrorCode::io_error, std::string(what) + ": " + std::strerror(errno));
 }
 
 Error changed(std::string what) {
-  return make_error("changed", "the file " + what + " while it was being sent");
+  return make_error(ErrorCode::changed, "the file " + what + " while it was being sent");
 }
 
 }  // namespace

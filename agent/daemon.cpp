@@ -9,6 +9,7 @@
 #include "base/base64.h"
 #include "base/ids.h"
 #include "base/log_format.h"
+#include "proto/errors.h"
 
 namespace sealrelay::agent {
 namespace {
@@ -169,7 +170,7 @@ void Daemon::run() {
     if (std::chrono::steady_clock::now() - opened >= kHealthyStream) backoff.reset();
     auto delay = backoff.next_delay();
     if (!r) {
-      auto level = r.error().code == "network" ? spdlog::level::warn : spdlog::level::err;
+      auto level = errors::is(r.error(), ErrorCode::network) ? spdlog::level::warn : spdlog::level::err;
       logging::log(level, "control stream lost; retrying",
                    {{"code", r.error().code},
                     {"reason", r.error().message},

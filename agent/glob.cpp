@@ -1,6 +1,7 @@
 #include "agent/glob.h"
 
 #include "agent/request_path.h"
+#include "proto/errors.h"
 
 #include <fnmatch.h>
 
@@ -9,7 +10,7 @@ namespace sealrelay::agent {
 namespace {
 
 Error bad_pattern(std::string_view pattern, std::string why) {
-  return make_error("bad_pattern", "pattern '" + std::string(pattern) + "' " + std::move(why));
+  return make_error(ErrorCode::bad_pattern, "pattern '" + std::string(pattern) + "' " + std::move(why));
 }
 
 bool component_matches(const std::string& pattern, const std::string& name) {

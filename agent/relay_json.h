@@ -12,11 +12,12 @@
 #include <type_traits>
 
 #include "base/result.h"
+#include "proto/errors.h"
 
 namespace sealrelay::agent {
 
 // The code of every error below.
-inline constexpr const char* kBadRelayReply = "bad_relay_reply";
+inline constexpr ErrorCode kBadRelayReply = ErrorCode::bad_relay_reply;
 
 // Field `name` of `object` (from the relay's `what`, e.g. "upload status")
 // as a T: std::string, bool or uint64_t (a non-negative integer). Missing:

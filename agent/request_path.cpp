@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "proto/errors.h"
+
 namespace sealrelay::agent {
 
 bool is_valid_share_name(std::string_view name) {
@@ -18,7 +20,7 @@ std::string RequestPath::str() const {
 
 namespace {
 
-Error bad_path(std::string why) { return make_error("bad_path", "the path " + std::move(why)); }
+Error bad_path(std::string why) { return make_error(ErrorCode::bad_path, "the path " + std::move(why)); }
 
 }  // namespace
 
@@ -52,7 +54,7 @@ PathScope PathScope::everything() {
 }
 
 Result<PathScope> PathScope::of(std::span<const std::string> paths) {
-  if (paths.empty()) return make_error("bad_path", "a path scope needs at least one path");
+  if (paths.empty()) return make_error(ErrorCode::bad_path, "a path scope needs at least one path");
   PathScope s;
   for (const auto& p : paths) {
     auto parsed = parse_request_path(p);

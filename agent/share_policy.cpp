@@ -16,20 +16,22 @@
 #include <deque>
 #include <memory>
 
+#include "proto/errors.h"
+
 namespace sealrelay::agent {
 
 using detail::CompiledShare;
 
 namespace {
 
-Error not_allowed(std::string why) { return make_error("not_allowed", "the path " + std::move(why)); }
-Error not_found() { return make_error("not_found", "no such file or directory"); }
+Error not_allowed(std::string why) { return make_error(ErrorCode::not_allowed, "the path " + std::move(why)); }
+Error not_found() { return make_error(ErrorCode::not_found, "no such file or directory"); }
 Error escapes() { return not_allowed("leads outside its share"); }
 Error hard_link() {
   return not_allowed("is a file with more than one hard link, and this share does not serve those");
 }
 Error io_error(const char* what, int err) {
-  return make_error("io_error", std::string(what) + ": " + std::strerror(err));
+  return make_error(ErrorCode::io_error, std::string(what) + ": " + std::strerror(err));
 }
 
 // The error for a failed openat/fstat inside the share.
@@ -42,7 +44,7 @@ Error from_errno(int err) {
     case EPERM:
       return not_allowed("is not readable by the agent");
     case ENAMETOOLONG:
-      return make_error("bad_path", "the path has a component that is too long");
+      return make_error(ErrorCode::bad_path, "the path has a component that is too long");
     default:
       return io_error("cannot open the path", err);
   }
@@ -99,7 +101,7 @@ bool included(const CompiledShare& share, std::span<const std::string> canon) {
 Result<UniqueFd> open_root(const CompiledShare& share, int flags) {
   UniqueFd fd(::open(share.config.root.c_str(), flags | O_DIRECTORY | O_CLOEXEC));
   if (!fd) {
-    return make_error("not_found",
+    return make_error(ErrorCode::not_found,
                       "the share '" + share.config.name + "' is not available on the agent");
   }
   return fd;
@@ -295,7 +297,7 @@ class Walk {
     if (refused_hard_link(share_, st)) return hard_link();
     const auto& max = share_.config.max_file_size;
     if (max && static_cast<uint64_t>(st.st_size) > *max)
-      return make_error("too_large", "the file is larger than this share serves");
+      return make_error(ErrorCode::too_large, "the file is larger than this share serves");
     Resolved r;
     r.fd = std::move(fd);
     r.st = st;
@@ -377,7 +379,7 @@ Result<Shares> Shares::create(std::vector<ShareConfig> configs) {
   std::vector<CompiledShare> shares;
   for (auto& c : configs) {
     auto bad = [&](std::string why) {
-      return make_error("bad_config", "share '" + c.name + "': " + std::move(why));
+      return make_error(ErrorCode::bad_config, "share '" + c.name + "': " + std::move(why));
     };
     if (!is_valid_share_name(c.name))
       return bad("a share name is 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'");
@@ -398,7 +400,7 @@ Result<Shares> Shares::create(std::vector<ShareConfig> configs) {
             [](const auto& a, const auto& b) { return a.config.name < b.config.name; });
   for (size_t i = 1; i < shares.size(); ++i) {
     if (shares[i].config.name == shares[i - 1].config.name)
-      return make_error("bad_config", "share '" + shares[i].config.name + "' is defined twice");
+      return make_error(ErrorCode::bad_config, "share '" + shares[i].config.name + "' is defined twice");
   }
   return Shares(std::move(shares));
 }
@@ -407,8 +409,8 @@ Result<void> Shares::check_roots() const {
   for (const auto& s : shares_) {
     UniqueFd fd(::open(s.config.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) {
-      return make_error("bad_config", "share '" + s.config.name + "': cannot open " + s.config.root +
-                                          " as a directory: " + std::strerror(errno));
+      return make_error(ErrorCode::bad_config, "share '" + s.config.name + "': cannot open " + s.config.root +
+                                                   " as a directory: " + std::strerror(errno));
     }
   }
   return {};
@@ -439,7 +441,7 @@ Result<RequestPath> parse_in_scope(std::string_view path, const PathScope& scope
   return parsed;
 }
 
-Error no_share() { return make_error("not_found", "no share of that name"); }
+Error no_share() { return make_error(ErrorCode::not_found, "no share of that name"); }
 
 // Opens the regular file `r` for reading: by name in its directory, then
 // checked to be the very file the walk saw (a swap in between is refused).
@@ -449,13 +451,13 @@ Result<UniqueFd> open_for_reading(Resolved& r) {
   UniqueFd fd(::openat(r.parent.get(), name.c_str(),
                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd) {
-    if (errno == ELOOP) return make_error("changed", "the file changed while being opened");
+    if (errno == ELOOP) return make_error(ErrorCode::changed, "the file changed while being opened");
     return from_errno(errno);
   }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat the file", errno);
   if (!S_ISREG(st.st_mode) || st.st_dev != r.st.st_dev || st.st_ino != r.st.st_ino)
-    return make_error("changed", "the file changed while being opened");
+    return make_error(ErrorCode::changed, "the file changed while being opened");
   r.st = st;
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
@@ -470,17 +472,21 @@ std::string requester_path(const CompiledShare& share, std::span<const std::stri
 }  // namespace
 
 std::string_view protocol_error_code(std::string_view code) {
-  if (code == "not_found") return "not_found";
-  if (code == "not_allowed" || code == "too_large") return "not_allowed";
-  if (code == "bad_path" || code == "not_a_file" || code == "not_a_directory") return "bad_request";
-  return "internal";
+  using enum ErrorCode;
+  auto known = errors::parse(code);
+  switch (known.value_or(internal)) {
+    case not_found: return errors::name(not_found);
+    case not_allowed: case too_large: return errors::name(not_allowed);
+    case bad_path: case not_a_file: case not_a_directory: return errors::name(bad_request);
+    default: return errors::name(internal);
+  }
 }
 
 Result<OpenedFile> Shares::open_file(std::string_view path, const PathScope& scope) const {
   constexpr int kAttempts = 3;
   for (int i = 1;; ++i) {
     auto r = open_file_once(path, scope);
-    if (r || r.error().code != "changed" || i == kAttempts) return r;
+    if (r || !errors::is(r.error(), ErrorCode::changed) || i == kAttempts) return r;
   }
 }
 
@@ -488,12 +494,12 @@ Result<OpenedFile> Shares::open_file_once(std::string_view path, const PathScope
   auto parsed = parse_in_scope(path, scope);
   if (!parsed) return parsed.error();
   const auto& comps = parsed->components;
-  if (comps.empty()) return make_error("not_a_file", "the path is a directory");
+  if (comps.empty()) return make_error(ErrorCode::not_a_file, "the path is a directory");
   const CompiledShare* share = find(comps.front());
   if (!share) return no_share();
   auto r = Walk(*share, scope).run(std::span(comps).subspan(1));
   if (!r) return r.error();
-  if (!S_ISREG(r->st.st_mode)) return make_error("not_a_file", "the path is a directory");
+  if (!S_ISREG(r->st.st_mode)) return make_error(ErrorCode::not_a_file, "the path is a directory");
   if (r->visibility != Visibility::full)
     return not_allowed("is outside the paths this requester may use");
   auto fd = open_for_reading(*r);
@@ -501,7 +507,7 @@ Result<OpenedFile> Shares::open_file_once(std::string_view path, const PathScope
   if (refused_hard_link(*share, r->st)) return hard_link();  // Linked since the walk.
   const auto& max = share->config.max_file_size;
   if (max && static_cast<uint64_t>(r->st.st_size) > *max)  // Grew since the walk.
-    return make_error("too_large", "the file is larger than this share serves");
+    return make_error(ErrorCode::too_large, "the file is larger than this share serves");
   OpenedFile out;
   out.fd = std::move(*fd);
   out.dir = std::move(r->parent);
@@ -586,7 +592,7 @@ Result<Listing> Shares::list(std::string_view path, const PathScope& scope,
   if (!share) return no_share();
   auto r = Walk(*share, scope).run(std::span(comps).subspan(1));
   if (!r) return r.error();
-  if (!S_ISDIR(r->st.st_mode)) return make_error("not_a_directory", "the path is a file");
+  if (!S_ISDIR(r->st.st_mode)) return make_error(ErrorCode::not_a_directory, "the path is a file");
   auto dir = read_dir(r->fd.get());
   if (!dir) return dir.error();
   const int dir_fd = r->fd.get();

@@ -16,6 +16,7 @@
 #include "crypto/frames.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
+#include "proto/errors.h"
 #include "proto/upload.h"
 
 namespace sealrelay::agent {
@@ -116,7 +117,7 @@ class Upload {
     Result<json> r = make_error("network", "not tried");
     for (int attempt = 0; attempt < 5 && !cancel_.load(); ++attempt) {
       r = (*relay)->call("POST", "/v1/agent/transfers/" + tid_ + "/answer", &body);
-      if (r || r.error().code != "network") break;
+      if (r || !errors::is(r.error(), ErrorCode::network)) break;
       pause(std::chrono::milliseconds(200 << attempt), cancel_);
     }
     if (!r) return r.error();
@@ -142,7 +143,8 @@ class Upload {
         if (!complete) return complete.error();
         if (*complete) return sent_bytes_;
       }
-      if (!r && (r.error().code == "changed" || r.error().code == "io_error" || r.error().code == "cancelled")) {
+      if (!r && (errors::is(r.error(), ErrorCode::changed) || errors::is(r.error(), ErrorCode::io_error) ||
+                 errors::is(r.error(), ErrorCode::cancelled))) {
         return r.error();
       }
       // Interrupted: ask the relay where to go on from.
@@ -158,7 +160,7 @@ class Upload {
           backoff = std::chrono::milliseconds(250);
         }
         committed = *next;
-      } else if (status.error().code == "unknown_transfer") {
+      } else if (errors::is(status.error(), ErrorCode::unknown_transfer)) {
         return make_error("expired", "the relay no longer knows this transfer");
       }
       if (SteadyTime::now() - last_progress > config_.resume_for) {

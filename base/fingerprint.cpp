@@ -9,7 +9,6 @@ namespace sealrelay::fingerprint {
 namespace {
 
 constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-constexpr std::string_view kDomain = "sealrelay fingerprint v1";
 constexpr size_t kChars = kDigestBytes * 8 / 5;
 static_assert(kDigestBytes * 8 % 5 == 0, "digest must fill whole base32 characters");
 static_assert(kChars == kGroups * 4);

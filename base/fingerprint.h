@@ -13,6 +13,8 @@
 
 namespace sealrelay::fingerprint {
 
+// Hashed before the key, so a fingerprint is never another protocol's hash.
+constexpr std::string_view kDomain = "sealrelay fingerprint v1";
 // 15 bytes of BLAKE2b = 120 bits = 24 base32 characters in 6 groups of 4.
 constexpr size_t kDigestBytes = 15;
 constexpr size_t kGroups = 6;

@@ -113,7 +113,7 @@ void FrameSealer::seal_abort(std::string_view code, std::string_view message, st
   std::string text = nlohmann::json{{"v", protocol::kVersion}, {"error", code}, {"message", message}}.dump(
       -1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (text.size() > protocol::kMaxAbortBytes) {
-    text = nlohmann::json{{"v", protocol::kVersion}, {"error", code.substr(0, 64)}, {"message", "(reason too long)"}}
+    text = nlohmann::json{{"v", protocol::kVersion}, {"error", code.substr(0, protocol::kMaxCodeBytes)}, {"message", "(reason too long)"}}
                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   seal(protocol::kFlagFinal | protocol::kFlagError, std::span<const uint8_t>(

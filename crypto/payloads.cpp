@@ -11,9 +11,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxNameBytes = 1024;
-constexpr size_t kMaxMessageBytes = 1024;
-constexpr size_t kMaxCodeBytes = 64;
+using protocol::kMaxCodeBytes;
+using protocol::kMaxMessageBytes;
+using protocol::kMaxNameBytes;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 

@@ -57,6 +57,11 @@ inline constexpr size_t kMaxAbortBytes = 4096;
 
 // Payloads (docs/protocol.md §Payloads).
 inline constexpr size_t kMaxPathBytes = 4096;
+// The longest entry name (answer, listing), refusal message and error code
+// (the grammar of error codes, proto/errors.h, has the same bound).
+inline constexpr size_t kMaxNameBytes = 1024;
+inline constexpr size_t kMaxMessageBytes = 1024;
+inline constexpr size_t kMaxCodeBytes = 64;
 // The payloads of messages 1 and 2 are followed by spaces up to a multiple
 // of this (docs/protocol.md §4.4), so the relay sees the bucket, not the
 // length of the path, the name or the refusal.

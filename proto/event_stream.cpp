@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "proto/errors.h"
+
 namespace sealrelay::event_stream {
 namespace {
 
@@ -93,17 +95,17 @@ Result<void> Reader::feed(std::string_view bytes, const OnEvent& on_event) {
       if (header_fill_ < kHeaderBytes) return {};
       header_fill_ = 0;
       if (header_[0] > static_cast<uint8_t>(Type::gone)) {
-        return fail(make_error("bad_record", "event record of unknown type " + std::to_string(header_[0])));
+        return fail(make_error(ErrorCode::bad_record, "event record of unknown type " + std::to_string(header_[0])));
       }
       type_ = static_cast<Type>(header_[0]);
       id_ = get_be<uint64_t>(header_ + 1);
       length_ = get_be<uint32_t>(header_ + 9);
       if (length_ > max_data_) {
-        return fail(make_error("record_too_large", "event record of " + std::to_string(length_) +
-                                                       " bytes exceeds the limit of " + std::to_string(max_data_)));
+        return fail(make_error(ErrorCode::record_too_large, "event record of " + std::to_string(length_) +
+                                                                " bytes exceeds the limit of " + std::to_string(max_data_)));
       }
       if (type_ == Type::heartbeat && length_ != 0) {
-        return fail(make_error("bad_record", "a heartbeat record carries data"));
+        return fail(make_error(ErrorCode::bad_record, "a heartbeat record carries data"));
       }
       in_data_ = true;
       data_.clear();

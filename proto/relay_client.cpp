@@ -11,6 +11,8 @@
 #include <mutex>
 #include <regex>
 
+#include "proto/errors.h"
+
 namespace sealrelay {
 namespace {
 
@@ -27,27 +29,27 @@ httplib::Headers to_httplib(const Headers& headers, const RelayConfig& config) {
 Error transport_error(httplib::Error e, const RelayConfig& config) {
   switch (e) {
     case httplib::Error::SSLServerVerification:
-      return make_error("tls", "the relay's TLS certificate did not verify against " +
-                                   (config.ca_file.empty() ? std::string("the system CAs") : config.ca_file) +
-                                   "; pass the relay's CA with --ca-file");
+      return make_error(ErrorCode::tls, "the relay's TLS certificate did not verify against " +
+                                            (config.ca_file.empty() ? std::string("the system CAs") : config.ca_file) +
+                                            "; pass the relay's CA with --ca-file");
     case httplib::Error::SSLConnection:
     case httplib::Error::SSLLoadingCerts:
-      return make_error("tls", "TLS with the relay failed (" + httplib::to_string(e) +
-                                   "); check --ca-file and the client certificate");
+      return make_error(ErrorCode::tls, "TLS with the relay failed (" + httplib::to_string(e) +
+                                            "); check --ca-file and the client certificate");
     case httplib::Error::Connection:
-      return make_error("network", "cannot connect to the relay at " + config.url + " (is it running and reachable?)");
+      return make_error(ErrorCode::network, "cannot connect to the relay at " + config.url + " (is it running and reachable?)");
     case httplib::Error::Read:
     case httplib::Error::Write:
       if (!config.client_cert.empty()) {
         // With TLS 1.3 a refused client certificate shows up as exactly this.
-        return make_error("network", "the connection to the relay at " + config.url + " failed: " +
-                                         httplib::to_string(e) + " (if it persists: does the relay's " +
-                                         "--tls-client-ca trust " + config.client_cert + "?)");
+        return make_error(ErrorCode::network, "the connection to the relay at " + config.url + " failed: " +
+                                                  httplib::to_string(e) + " (if it persists: does the relay's " +
+                                                  "--tls-client-ca trust " + config.client_cert + "?)");
       }
       [[fallthrough]];
     default:
-      return make_error("network", "the connection to the relay at " + config.url + " failed: " +
-                                       httplib::to_string(e));
+      return make_error(ErrorCode::network, "the connection to the relay at " + config.url + " failed: " +
+                                                httplib::to_string(e));
   }
 }
 
@@ -63,7 +65,7 @@ Error status_error(int status, const std::string& body) {
     }
     return e;
   }
-  return make_error("bad_response", "the relay answered HTTP " + std::to_string(status) + " without an API error");
+  return make_error(ErrorCode::bad_response, "the relay answered HTTP " + std::to_string(status) + " without an API error");
 }
 
 // The TLS files of `c` load and belong together; a readable message
@@ -77,22 +79,22 @@ Result<void> check_tls_files(const RelayConfig& c) {
     auto f = open(c.ca_file);
     std::unique_ptr<X509, void (*)(X509*)> ca(f ? PEM_read_X509(f.get(), nullptr, nullptr, nullptr) : nullptr,
                                               X509_free);
-    if (!ca) return make_error("bad_config", "cannot read a PEM certificate from the CA file " + c.ca_file);
+    if (!ca) return make_error(ErrorCode::bad_config, "cannot read a PEM certificate from the CA file " + c.ca_file);
   }
   if (c.client_cert.empty() != c.client_key.empty()) {
-    return make_error("bad_config", "a client certificate needs its key, and a key its certificate");
+    return make_error(ErrorCode::bad_config, "a client certificate needs its key, and a key its certificate");
   }
   if (c.client_cert.empty()) return {};
   auto cf = open(c.client_cert);
   std::unique_ptr<X509, void (*)(X509*)> cert(
       cf ? PEM_read_X509(cf.get(), nullptr, nullptr, nullptr) : nullptr, X509_free);
-  if (!cert) return make_error("bad_config", "cannot read a PEM certificate from " + c.client_cert);
+  if (!cert) return make_error(ErrorCode::bad_config, "cannot read a PEM certificate from " + c.client_cert);
   auto kf = open(c.client_key);
   std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(
       kf ? PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free);
-  if (!key) return make_error("bad_config", "cannot read an unencrypted PEM private key from " + c.client_key);
+  if (!key) return make_error(ErrorCode::bad_config, "cannot read an unencrypted PEM private key from " + c.client_key);
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    return make_error("bad_config", c.client_key + " is not the key of the certificate " + c.client_cert);
+    return make_error(ErrorCode::bad_config, c.client_key + " is not the key of the certificate " + c.client_cert);
   }
   return {};
 }
@@ -113,7 +115,7 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayConfig& conf
   static const std::regex kUrl(R"(^(https?)://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?/?$)");
   std::smatch m;
   if (!std::regex_match(config.url, m, kUrl)) {
-    return make_error("bad_config", "relay URL \"" + config.url + "\" is not http(s)://host[:port]");
+    return make_error(ErrorCode::bad_config, "relay URL \"" + config.url + "\" is not http(s)://host[:port]");
   }
   if (m[1] == "https") {
     if (auto ok = check_tls_files(config); !ok) return ok.error();
@@ -168,12 +170,12 @@ Result<nlohmann::json> RelayClient::call(const std::string& method, const std::s
     return true;
   };
   auto res = impl_->client.send(req);
-  if (too_big) return make_error("bad_response", "the relay's reply exceeds 16 MiB");
+  if (too_big) return make_error(ErrorCode::bad_response, "the relay's reply exceeds 16 MiB");
   if (!res) return transport_error(res.error(), config_);
   if (res->status < 200 || res->status >= 300) return status_error(res->status, reply);
   if (reply.empty()) return nlohmann::json::object();
   auto j = nlohmann::json::parse(reply, nullptr, false);
-  if (j.is_discarded()) return make_error("bad_response", "the relay's reply is not JSON");
+  if (j.is_discarded()) return make_error(ErrorCode::bad_response, "the relay's reply is not JSON");
   return j;
 }
 
@@ -216,7 +218,7 @@ Result<bool> RelayClient::stream(const std::string& path, const std::string& las
         return go_on;
       });
   if (stopped_by_caller) return true;
-  if (parse_error) return make_error("bad_stream", "the relay's event stream is malformed: " + parse_error->message);
+  if (parse_error) return make_error(ErrorCode::bad_stream, "the relay's event stream is malformed: " + parse_error->message);
   if (status != 0 && status != 200) return status_error(status, error_body);
   if (!res) return transport_error(res.error(), config_);
   return false;
@@ -242,7 +244,7 @@ Result<nlohmann::json> RelayClient::upload(const std::string& path, const Header
   if (!res) return transport_error(res.error(), config_);
   if (res->status < 200 || res->status >= 300) return status_error(res->status, res->body);
   auto j = nlohmann::json::parse(res->body, nullptr, false);
-  if (j.is_discarded()) return make_error("bad_response", "the relay's reply is not JSON");
+  if (j.is_discarded()) return make_error(ErrorCode::bad_response, "the relay's reply is not JSON");
   return j;
 }
 

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "proto/errors.h"
+
 namespace sealrelay::sse {
 namespace {
 
@@ -15,8 +17,8 @@ void check_no_newline(std::string_view s, bool allow_lf) {
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 
 Error too_large(std::string_view what) {
-  return make_error("sse_too_large", std::string("SSE ") + std::string(what) +
-                                         " exceeds the parser's limit; the stream is not usable");
+  return make_error(ErrorCode::sse_too_large, std::string("SSE ") + std::string(what) +
+                                                  " exceeds the parser's limit; the stream is not usable");
 }
 
 }  // namespace

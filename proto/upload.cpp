@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "proto/errors.h"
+
 namespace sealrelay::upload {
 namespace {
 
@@ -37,7 +39,7 @@ Result<void> Reader::feed(std::string_view bytes, const OnFrame& on_frame) {
   };
   while (!bytes.empty()) {
     if (ended_) {
-      return fail(make_error("trailing_data", "bytes follow the end record of the upload"));
+      return fail(make_error(ErrorCode::trailing_data, "bytes follow the end record of the upload"));
     }
     if (!in_payload_) {
       size_t take = std::min(kHeaderBytes - header_fill_, bytes.size());
@@ -53,9 +55,9 @@ Result<void> Reader::feed(std::string_view bytes, const OnFrame& on_frame) {
         continue;
       }
       if (length_ > max_frame_) {
-        return fail(make_error("frame_too_large", "frame of " + std::to_string(length_) +
-                                                      " bytes exceeds the limit of " +
-                                                      std::to_string(max_frame_)));
+        return fail(make_error(ErrorCode::frame_too_large, "frame of " + std::to_string(length_) +
+                                                               " bytes exceeds the limit of " +
+                                                               std::to_string(max_frame_)));
       }
       in_payload_ = true;
     }
@@ -65,7 +67,7 @@ Result<void> Reader::feed(std::string_view bytes, const OnFrame& on_frame) {
       bytes.remove_prefix(length_);
       in_payload_ = false;
       ++frames_;
-      if (!on_frame(frame)) return fail(make_error("upload_aborted", "upload stopped by receiver"));
+      if (!on_frame(frame)) return fail(make_error(ErrorCode::upload_aborted, "upload stopped by receiver"));
       continue;
     }
     if (payload_.empty()) payload_.reserve(length_);  // length_ <= max_frame_ checked above
@@ -77,7 +79,7 @@ Result<void> Reader::feed(std::string_view bytes, const OnFrame& on_frame) {
     ++frames_;
     bool keep = on_frame(payload_);
     payload_.clear();
-    if (!keep) return fail(make_error("upload_aborted", "upload stopped by receiver"));
+    if (!keep) return fail(make_error(ErrorCode::upload_aborted, "upload stopped by receiver"));
   }
   return {};
 }

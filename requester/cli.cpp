@@ -13,6 +13,7 @@
 
 #include "base/fingerprint.h"
 #include "base/ids.h"
+#include "proto/errors.h"
 #include "crypto/keys.h"
 #include "requester/known_agents.h"
 #include "requester/output_path.h"
@@ -123,19 +124,19 @@ class Context {
 
   RelayConfig relay() const {
     if (s_.url.empty()) {
-      fail(make_error("usage", "no relay URL: pass --url, set SEALRELAY_URL, or put url = \"...\" in " +
-                                   (fs::path(s_.home) / "config").string()));
+      fail(make_error(ErrorCode::usage, "no relay URL: pass --url, set SEALRELAY_URL, or put url = \"...\" in " +
+                                            (fs::path(s_.home) / "config").string()));
     }
     RelayConfig c;
     c.url = s_.url;
     c.token = s_.token;
     if (!s_.token_file.empty()) {
       std::ifstream in(s_.token_file);
-      if (!in || !std::getline(in, c.token)) fail(make_error("usage", "cannot read token file " + s_.token_file));
+      if (!in || !std::getline(in, c.token)) fail(make_error(ErrorCode::usage, "cannot read token file " + s_.token_file));
     }
     if (c.token.empty()) {
-      fail(make_error("usage", "no requester token: pass --token-file, set SEALRELAY_TOKEN, or put token = \"...\" "
-                               "in the config file (ask the relay operator for one)"));
+      fail(make_error(ErrorCode::usage, "no requester token: pass --token-file, set SEALRELAY_TOKEN, or put token = \"...\" "
+                                        "in the config file (ask the relay operator for one)"));
     }
     c.ca_file = s_.ca_file;
     return c;
@@ -149,7 +150,7 @@ class Context {
     std::optional<std::string> want;
     if (!s_.expect_fingerprint.empty()) {
       want = fingerprint::normalize(s_.expect_fingerprint);
-      if (!want) fail(make_error("usage", "--expect-fingerprint is not a fingerprint (24 base32 characters)"));
+      if (!want) fail(make_error(ErrorCode::usage, "--expect-fingerprint is not a fingerprint (24 base32 characters)"));
     }
     std::optional<PublicKey> advertised;
     bool listed = false;
@@ -162,20 +163,20 @@ class Context {
         }
       } catch (const Failure& f) {
         // The directory is a hint once pinned: only a refused token stops here.
-        if (f.error.code == "unauthorized" || f.error.code == "forbidden") throw;
+        if (errors::is(f.error, ErrorCode::unauthorized) || errors::is(f.error, ErrorCode::forbidden)) throw;
       }
     }
     auto pinned = known.find(agent);
     if (pinned && want && fingerprint_of(*pinned) != *want) {
-      fail(make_error("agent_key_changed", "agent \"" + agent + "\" is pinned to fingerprint " +
-                                               fingerprint_of(*pinned) + ", not the " + *want +
-                                               " you expected; nothing was requested. If the agent's administrator "
-                                               "confirms the new key, re-pin it: sealrelay trust " + agent + " " +
-                                               *want));
+      fail(make_error(ErrorCode::agent_key_changed, "agent \"" + agent + "\" is pinned to fingerprint " +
+                                                        fingerprint_of(*pinned) + ", not the " + *want +
+                                                        " you expected; nothing was requested. If the agent's administrator "
+                                                        "confirms the new key, re-pin it: sealrelay trust " + agent + " " +
+                                                        *want));
     }
     if (pinned) {
       if (advertised && *advertised != *pinned) {
-        fail(make_error("agent_key_changed",
+        fail(make_error(ErrorCode::agent_key_changed,
                         "@@@ THE KEY OF AGENT \"" + agent + "\" HAS CHANGED @@@\n"
                         "  pinned:     " + fingerprint_of(*pinned) + "\n"
                         "  advertised: " + fingerprint_of(*advertised) + "\n"
@@ -186,18 +187,18 @@ class Context {
       return *pinned;
     }
     if (!listed) {
-      fail(make_error("unknown_agent", "agent \"" + agent + "\" is not known to the relay (see `sealrelay agents`)"));
+      fail(make_error(ErrorCode::unknown_agent, "agent \"" + agent + "\" is not known to the relay (see `sealrelay agents`)"));
     }
-    if (!advertised) fail(make_error("bad_response", "the relay lists agent \"" + agent + "\" without a valid key"));
+    if (!advertised) fail(make_error(ErrorCode::bad_response, "the relay lists agent \"" + agent + "\" without a valid key"));
     std::string fp = fingerprint_of(*advertised);
     if (want) {
       if (*want != fp) {
-        fail(make_error("agent_key_changed", "agent \"" + agent + "\" presents fingerprint " + fp + ", not the " +
-                                                 *want + " you expected; nothing was requested"));
+        fail(make_error(ErrorCode::agent_key_changed, "agent \"" + agent + "\" presents fingerprint " + fp + ", not the " +
+                                                          *want + " you expected; nothing was requested"));
       }
     } else if (s_.no_tofu) {
-      fail(make_error("unpinned", "agent \"" + agent + "\" is not pinned; verify its fingerprint (" + fp +
-                                      ") and run: sealrelay trust " + agent + " " + fp));
+      fail(make_error(ErrorCode::unpinned, "agent \"" + agent + "\" is not pinned; verify its fingerprint (" + fp +
+                                               ") and run: sealrelay trust " + agent + " " + fp));
     } else {
       std::fprintf(stderr, "First contact with agent \"%s\": fingerprint %s\n"
                            "Pinned it in %s. Compare the fingerprint with the agent's `sealrelay-agent init` output.\n",
@@ -297,24 +298,24 @@ int cmd_agents(Context& ctx) {
 
 void cmd_trust(Context& ctx, const std::string& agent, const std::string& typed, const std::string& key_text) {
   if (!ids::valid_agent_id(agent)) {
-    fail(make_error("usage", "\"" + escaped(agent) + "\" is not an agent id (" + std::string(ids::kAgentIdRule) + ")"));
+    fail(make_error(ErrorCode::usage, "\"" + escaped(agent) + "\" is not an agent id (" + std::string(ids::kAgentIdRule) + ")"));
   }
   auto want = fingerprint::normalize(typed);
-  if (!want) fail(make_error("usage", "\"" + typed + "\" is not a fingerprint (24 base32 characters)"));
+  if (!want) fail(make_error(ErrorCode::usage, "\"" + typed + "\" is not a fingerprint (24 base32 characters)"));
   std::optional<PublicKey> key;
   if (!key_text.empty()) {
     key = decode_public_key(key_text);
-    if (!key) fail(make_error("usage", "--key is not a base64 X25519 public key"));
+    if (!key) fail(make_error(ErrorCode::usage, "--key is not a base64 X25519 public key"));
   } else {
     auto relay = must(RelayClient::create(ctx.relay()));
     for (const auto& a : ctx.directory(*relay).agents) {
       if (a.value("id", "") == agent) key = decode_public_key(a.value("public_key", ""));
     }
-    if (!key) fail(make_error("unknown_agent", "the relay lists no key for agent \"" + agent + "\"; pass --key"));
+    if (!key) fail(make_error(ErrorCode::unknown_agent, "the relay lists no key for agent \"" + agent + "\"; pass --key"));
   }
   if (fingerprint_of(*key) != *want) {
-    fail(make_error("agent_key_changed", "the key for \"" + agent + "\" has fingerprint " + fingerprint_of(*key) +
-                                             ", not " + *want + "; not pinned"));
+    fail(make_error(ErrorCode::agent_key_changed, "the key for \"" + agent + "\" has fingerprint " + fingerprint_of(*key) +
+                                                      ", not " + *want + "; not pinned"));
   }
   KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
   auto old = known.find(agent);
@@ -356,7 +357,7 @@ void cmd_ls(Context& ctx, const std::string& target) {
   MemorySink sink(kMaxListingBytes);
   Outcome o = request(ctx, t, Op::kList, &sink, nullptr, "");
   if (o.answer.type != EntryType::kDirectory) {
-    fail(make_error("bad_response", "the agent answered a listing that is not a directory"));
+    fail(make_error(ErrorCode::bad_response, "the agent answered a listing that is not a directory"));
   }
   auto entries = must(decode_listing(sink.data()));
   if (ctx.settings().json_output) {
@@ -403,7 +404,7 @@ struct GetJob {
 // The name a fetched file gets: the last component of its path, made safe.
 std::string local_name(const std::string& path) {
   std::string name = path.substr(path.find_last_of('/') + 1);
-  if (name.empty() || name == "." || name == "..") fail(make_error("usage", "\"" + path + "\" names no file"));
+  if (name.empty() || name == "." || name == "..") fail(make_error(ErrorCode::usage, "\"" + path + "\" names no file"));
   return name;
 }
 
@@ -423,13 +424,16 @@ void run_get(Context& ctx, GetJob& job, bool resume, bool force, ProgressReporte
       auto sink = must(PartFile::open(job.output, resume, force));
       try {
         Outcome o = request(ctx, job.target, Op::kGet, sink.get(), &progress, label);
-        if (o.answer.type != EntryType::kFile) fail(make_error("not_allowed", "not a file"));
+        if (o.answer.type != EntryType::kFile) fail(make_error(ErrorCode::not_allowed, "not a file"));
         job.bytes = o.answer.size;
         break;
       } catch (const Failure& f) {
         std::error_code ec;
         uint64_t held = fs::file_size(sink->part_path(), ec);
-        if (f.error.code != "history_gone" || resumed == kAutoResumes || ec || held <= sink->resume_offset()) throw;
+        if (!errors::is(f.error, ErrorCode::history_gone) || resumed == kAutoResumes || ec ||
+            held <= sink->resume_offset()) {
+          throw;
+        }
         if (!ctx.settings().quiet) {
           std::fprintf(stderr, "%s: the relay cannot continue this transfer (%s); resuming from byte %llu\n",
                        label.c_str(), f.error.code.c_str(), static_cast<unsigned long long>(held));
@@ -455,22 +459,22 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
       jobs.push_back(GetJob{Target{a["id"].get<std::string>(), all_agents_path}, {}, {}, 0, 0});
     }
     if (jobs.empty() && refused) {
-      fail(make_error("bad_directory", "the relay's agent list held no agent id that could be used"));
+      fail(make_error(ErrorCode::bad_directory, "the relay's agent list held no agent id that could be used"));
     }
-    if (jobs.empty()) fail(make_error("unknown_agent", "the relay lists no agents for this token"));
+    if (jobs.empty()) fail(make_error(ErrorCode::unknown_agent, "the relay lists no agents for this token"));
     if (!jobs.front().target.path.starts_with("/")) {
       for (auto& j : jobs) j.target.path.insert(j.target.path.begin(), '/');
     }
   }
   for (const auto& s : sources) jobs.push_back(GetJob{must(parse_target(s)), {}, {}, 0, 0});
-  if (jobs.empty()) fail(make_error("usage", "get needs AGENT:/path (one or more) or --all-agents PATH"));
+  if (jobs.empty()) fail(make_error(ErrorCode::usage, "get needs AGENT:/path (one or more) or --all-agents PATH"));
 
   const bool many = jobs.size() > 1 || !all_agents_path.empty();
   fs::path out = output.empty() ? fs::path(".") : fs::path(output);
   std::error_code ec;
   bool out_is_dir = fs::is_directory(out, ec) || (!output.empty() && output.back() == '/');
   if (many && !out_is_dir && !output.empty()) {
-    fail(make_error("usage", "with several sources, -o must be an existing directory"));
+    fail(make_error(ErrorCode::usage, "with several sources, -o must be an existing directory"));
   }
   const bool fan_out = !all_agents_path.empty();
   // "-o out/" names a folder as a fan-out's -o does: made when missing.
@@ -536,41 +540,7 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
   return code;
 }
 
-constexpr const char* kExitCodesHelp =
-    "Exit codes: 0 ok; 1 other failure; 2 usage or configuration; 3 authentication (relay token or agent refused "
-    "this requester); 4 not found or refused (agent unknown/offline, path not found/not allowed); 5 integrity "
-    "(tampered or truncated stream, hash mismatch, agent key changed or not the --expect-fingerprint one, an entry of "
-    "the relay's agent list whose id breaks the id rule: `agents` and `get --all-agents` skip it, do the rest, and "
-    "exit 5); 6 network (relay unreachable, stream lost, agent stopped sending: try --resume); 130 interrupted. With "
-    "several sources, the code of the first failed one.";
-
 }  // namespace
-
-int exit_code_for(const char* error_code) {
-  const std::string c = error_code;
-  if (c == "usage" || c == "bad_config" || c == "config" || c == "exists" || c == "part_exists" ||
-      c == "key_missing" || c == "key_permissions" || c == "key_malformed" || c == "key_exists" || c == "unpinned") {
-    return kExitUsage;
-  }
-  if (c == "unauthorized" || c == "forbidden") return kExitAuth;
-  if (c == "unknown_agent" || c == "agent_offline" || c == "not_found" || c == "not_allowed" || c == "busy" ||
-      c == "aborted" || c == "replayed" || c == "clock_skew" || c == "unsupported_version" || c == "bad_request" || c == "too_large" ||
-      c == "unknown_transfer") {
-    return kExitNotFound;
-  }
-  if (c == "unsafe_path") return kExitUsage;
-  if (c == "bad_directory" || c == "tampered" || c == "out_of_order" || c == "bad_frame" || c == "after_end" || c == "trailer_mismatch" ||
-      c == "truncated" || c == "handshake_failed" || c == "agent_key_changed" || c == "bad_response" ||
-      c == "bad_stream" || c == "tls") {
-    return kExitIntegrity;
-  }
-  if (c == "network" || c == "history_gone" || c == "transfer_lost" || c == "stalled" || c == "store_unavailable" ||
-      c == "overloaded" || c == "rate_limited" || c == "expired" || c == "conflict") {
-    return kExitNetwork;
-  }
-  if (c == "cancelled") return kExitInterrupted;
-  return kExitFailure;
-}
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"sealrelay: fetch files and listings from agents behind NAT, end-to-end encrypted.\n"

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "base/ids.h"
+#include "proto/errors.h"
 #include "requester/durable.h"
 #include "requester/terminal.h"
 
@@ -27,15 +28,15 @@ Result<KnownAgents> KnownAgents::load(const fs::path& path) {
   std::ifstream in(path);
   if (!in) {
     if (!fs::exists(path)) return k;
-    return make_error("config", "cannot read " + path.string());
+    return make_error(ErrorCode::config, "cannot read " + path.string());
   }
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     auto refuse = [&](const std::string& what) {
-      return make_error("config", path.string() + ":" + std::to_string(n) + ": " + what + "; this file holds one line "
-                                      "per agent, \"" + std::string(kLineFormat) + "\". Fix or delete line " +
-                                      std::to_string(n) + ", then pin the agent again with `sealrelay trust AGENT "
-                                      "FINGERPRINT` (its fingerprint from the agent's administrator)");
+      return make_error(ErrorCode::config, path.string() + ":" + std::to_string(n) + ": " + what + "; this file holds one line "
+                                               "per agent, \"" + std::string(kLineFormat) + "\". Fix or delete line " +
+                                               std::to_string(n) + ", then pin the agent again with `sealrelay trust AGENT "
+                                               "FINGERPRINT` (its fingerprint from the agent's administrator)");
     };
     std::istringstream fields(line);
     std::string id, key, rest;
@@ -62,10 +63,10 @@ std::optional<PublicKey> KnownAgents::find(const std::string& agent) const {
 
 Result<void> KnownAgents::pin(const std::string& agent, const PublicKey& key) {
   if (!ids::valid_agent_id(agent)) {
-    return make_error("usage", "\"" + escaped(agent) + "\" is not an agent id (" + std::string(ids::kAgentIdRule) +
-                                   "); nothing was pinned");
+    return make_error(ErrorCode::usage, "\"" + escaped(agent) + "\" is not an agent id (" + std::string(ids::kAgentIdRule) +
+                                            "); nothing was pinned");
   }
-  if (all_zero(key)) return make_error("bad_response", "the key of agent \"" + agent + "\" is all zeros; not pinned");
+  if (all_zero(key)) return make_error(ErrorCode::bad_response, "the key of agent \"" + agent + "\" is all zeros; not pinned");
   auto previous = pins_;
   pins_[agent] = key;
   auto saved = save();
@@ -74,7 +75,7 @@ Result<void> KnownAgents::pin(const std::string& agent, const PublicKey& key) {
 }
 
 Result<void> KnownAgents::remove(const std::string& agent) {
-  if (pins_.erase(agent) == 0) return make_error("not_found", "no pin for agent \"" + escaped(agent) + "\"");
+  if (pins_.erase(agent) == 0) return make_error(ErrorCode::not_found, "no pin for agent \"" + escaped(agent) + "\"");
   return save();
 }
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "proto/errors.h"
 #include "requester/terminal.h"
 
 namespace sealrelay::requester {
@@ -14,8 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 Error unsafe(const fs::path& root, const fs::path& relative, const std::string& why) {
-  return make_error("unsafe_path", "refusing to write \"" + escaped(relative.string()) + "\" under " +
-                                       escaped(root.string()) + ": " + why);
+  return make_error(ErrorCode::unsafe_path, "refusing to write \"" + escaped(relative.string()) + "\" under " +
+                                                escaped(root.string()) + ": " + why);
 }
 
 // `inner` is `outer` or below it (both absolute and normal).
@@ -40,12 +41,12 @@ Result<fs::path> path_under(const fs::path& root, const fs::path& relative, bool
     return unsafe(root, relative, "it leads outside");
   }
   const fs::path real_root = fs::canonical(root, ec);
-  if (ec) return make_error("io", "cannot use the output folder " + escaped(root.string()) + ": " + ec.message());
+  if (ec) return make_error(ErrorCode::io, "cannot use the output folder " + escaped(root.string()) + ": " + ec.message());
   fs::path dir = root;
   for (const auto& part : relative.parent_path()) {
     dir /= part;
     if (create_parents && ::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) {
-      return make_error("io", "cannot create " + escaped(dir.string()) + ": " + std::strerror(errno));
+      return make_error(ErrorCode::io, "cannot create " + escaped(dir.string()) + ": " + std::strerror(errno));
     }
     // Checked at each step, before anything is created below it.
     fs::path real = fs::canonical(dir, ec);

@@ -1,5 +1,6 @@
 #include "requester/part_file.h"
 
+#include "proto/errors.h"
 #include "requester/durable.h"
 
 #include <fcntl.h>
@@ -20,7 +21,7 @@ namespace {
 constexpr uint64_t kWritebackBytes = 8u << 20;
 
 Error io_error(const fs::path& p, const char* what) {
-  return make_error("io", std::string(what) + " " + p.string() + ": " + std::strerror(errno));
+  return make_error(ErrorCode::io, std::string(what) + " " + p.string() + ": " + std::strerror(errno));
 }
 }  // namespace
 
@@ -29,18 +30,18 @@ fs::path PartFile::part_path() const { return fs::path(final_.string() + ".part"
 Result<std::unique_ptr<PartFile>> PartFile::open(const fs::path& final_path, bool resume, bool overwrite) {
   std::error_code ec;
   if (!overwrite && fs::exists(fs::symlink_status(final_path, ec))) {
-    return make_error("exists", final_path.string() + " already exists; use --force to replace it");
+    return make_error(ErrorCode::exists, final_path.string() + " already exists; use --force to replace it");
   }
   fs::path part(final_path.string() + ".part");
   uint64_t offset = 0;
   const bool held = fs::exists(fs::symlink_status(part, ec));
   if (held) {
     if (!resume) {
-      return make_error("part_exists", part.string() + " exists from an earlier download; add --resume to continue "
-                                                       "it, or delete it to start over");
+      return make_error(ErrorCode::part_exists, part.string() + " exists from an earlier download; add --resume to continue "
+                                                                "it, or delete it to start over");
     }
     if (!fs::is_regular_file(fs::symlink_status(part, ec))) {
-      return make_error("io", part.string() + " is not a regular file");
+      return make_error(ErrorCode::io, part.string() + " is not a regular file");
     }
     offset = fs::file_size(part, ec);
   }
@@ -54,7 +55,7 @@ PartFile::~PartFile() {
 Result<void> PartFile::begin(const Answer& answer, const std::function<void(std::span<const uint8_t>)>& absorb_prefix) {
   fs::path part = part_path();
   if (answer.offset > resume_offset_) {
-    return make_error("bad_response", "the agent resumed beyond what this side holds");
+    return make_error(ErrorCode::bad_response, "the agent resumed beyond what this side holds");
   }
   if (resuming_) {
     fd_ = ::open(part.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
@@ -62,15 +63,15 @@ Result<void> PartFile::begin(const Answer& answer, const std::function<void(std:
     struct stat st {};
     if (::fstat(fd_, &st) != 0) return io_error(part, "cannot stat");
     if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
-      return make_error("io", part.string() + " is not a regular file of yours; delete it to start over");
+      return make_error(ErrorCode::io, part.string() + " is not a regular file of yours; delete it to start over");
     }
   } else {
     // O_EXCL: whatever appeared at the name since open() is refused, not
     // followed or overwritten.
     fd_ = ::open(part.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd_ < 0) {
-      return errno == EEXIST ? make_error("part_exists", part.string() + " appeared before the download started; "
-                                                                         "check what it is, delete it and try again")
+      return errno == EEXIST ? make_error(ErrorCode::part_exists, part.string() + " appeared before the download started; "
+                                                                                  "check what it is, delete it and try again")
                              : io_error(part, "cannot create");
     }
   }
@@ -115,8 +116,8 @@ Result<void> PartFile::commit() {
   fd_ = -1;
   std::error_code ec;
   if (!overwrite_ && fs::exists(fs::symlink_status(final_, ec))) {
-    return make_error("exists", final_.string() + " appeared during the download; the verified file is kept as " +
-                                    part.string());
+    return make_error(ErrorCode::exists, final_.string() + " appeared during the download; the verified file is kept as " +
+                                             part.string());
   }
   if (::rename(part.c_str(), final_.c_str()) != 0) return io_error(final_, "cannot rename to");
   return sync_parent_directory(final_);
@@ -130,7 +131,7 @@ void PartFile::abandon(const Error& why) {
   }
   // Every byte in the .part authenticated, but a hash mismatch means the
   // whole does not match the agent's file (e.g. a stale resumed prefix).
-  if (why.code == "trailer_mismatch") ::unlink(part_path().c_str());
+  if (errors::is(why, ErrorCode::trailer_mismatch)) ::unlink(part_path().c_str());
 }
 
 }  // namespace sealrelay::requester

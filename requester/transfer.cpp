@@ -16,6 +16,7 @@
 
 #include "base/base64.h"
 #include "base/ids.h"
+#include "proto/errors.h"
 #include "crypto/frames.h"
 #include "crypto/session.h"
 #include "requester/terminal.h"
@@ -320,8 +321,8 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
       return finish_with(f ? make_error("truncated", "the stream ended early") : f.error());
     }
     if ((cancel && cancel->load()) || watchdog.stalled()) continue;
-    if (!r && r.error().code != "network" && r.error().code != "bad_response") {
-      if (r.error().code == "unknown_transfer") {
+    if (!r && !errors::is(r.error(), ErrorCode::network) && !errors::is(r.error(), ErrorCode::bad_response)) {
+      if (errors::is(r.error(), ErrorCode::unknown_transfer)) {
         return finish_with(make_error("transfer_lost", "the relay no longer knows this transfer (it restarted or the "
                                                        "transfer expired); run again with --resume"));
       }

@@ -8,10 +8,12 @@
 // The all-zero key has fingerprint AQOA-7EMW-SAUE-QMV4-GRLR-X5KO.
 import sodium from './sodium.js';
 import { concat, utf8 } from './bytes.js';
+import { KEY_BYTES } from './protocol.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-const DOMAIN = utf8('sealrelay fingerprint v1');
-const DIGEST_BYTES = 15;   // 120 bits = 24 base32 characters
+export const DOMAIN_LABEL = 'sealrelay fingerprint v1';
+export const DIGEST_BYTES = 15;   // 120 bits = 24 base32 characters
+const DOMAIN = utf8(DOMAIN_LABEL);
 const CHARS = 24;
 
 function grouped(chars) {
@@ -20,7 +22,9 @@ function grouped(chars) {
 
 // "XXXX-XXXX-XXXX-XXXX-XXXX-XXXX" of a 32-byte public key.
 export function fingerprintOf(publicKey) {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) throw new TypeError('public key must be 32 bytes');
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== KEY_BYTES) {
+    throw new TypeError(`public key must be ${KEY_BYTES} bytes`);
+  }
   const digest = sodium.crypto_generichash(32, concat(DOMAIN, publicKey), null);
   let chars = '';
   let buffer = 0;

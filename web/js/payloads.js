@@ -19,12 +19,10 @@
 // ("1.0", "1e3") is read as that integer where nlohmann refuses it.
 import { SealrelayError, fromUtf8, utf8 } from './bytes.js';
 import {
-  DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_PATH_BYTES, MIN_CHUNK_BYTES, PAYLOAD_BUCKET_BYTES, VERSION,
+  DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_CODE_BYTES, MAX_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_PATH_BYTES,
+  MIN_CHUNK_BYTES, PAYLOAD_BUCKET_BYTES, VERSION,
 } from './protocol.js';
 
-const MAX_NAME_BYTES = 1024;
-const MAX_MESSAGE_BYTES = 1024;
-const MAX_CODE_BYTES = 64;
 const MAX_U64 = Number.MAX_SAFE_INTEGER;
 const MIN_I64 = Number.MIN_SAFE_INTEGER;
 const MAX_I64 = Number.MAX_SAFE_INTEGER;

@@ -1,5 +1,6 @@
-// The end-to-end wire constants, mirroring crypto/protocol.h, which mirrors
-// docs/protocol.md (the source of truth). Change all three together.
+// The end-to-end wire constants: mirrors of crypto/protocol.h and base/
+// (their one definition; docs/protocol.md §7 lists each pair). A test,
+// web/test/contract.test.mjs, fails when a value here differs from C++.
 
 export const VERSION = 1;
 
@@ -38,6 +39,10 @@ export const MAX_ABORT_BYTES = 4096;
 
 // Payloads (docs/protocol.md §4).
 export const MAX_PATH_BYTES = 4096;
+// The longest entry name (answer, listing), refusal message and error code.
+export const MAX_NAME_BYTES = 1024;
+export const MAX_MESSAGE_BYTES = 1024;
+export const MAX_CODE_BYTES = 64;
 
 // Ids (docs/api.md §Ids), as base/ids.h: an agent id names a folder, a pin
 // and a word on the screen, so one received from the relay is checked first.

@@ -40,22 +40,6 @@ TEST(ParseTarget, AcceptsAgentColonPathAndRefusesTheRest) {
   }
 }
 
-TEST(ExitCodes, MapEveryFamilyToItsDocumentedCode) {
-  EXPECT_EQ(exit_code_for("unauthorized"), kExitAuth);
-  EXPECT_EQ(exit_code_for("forbidden"), kExitAuth);
-  EXPECT_EQ(exit_code_for("not_found"), kExitNotFound);
-  EXPECT_EQ(exit_code_for("not_allowed"), kExitNotFound);
-  EXPECT_EQ(exit_code_for("unknown_agent"), kExitNotFound);
-  for (const char* c : {"tampered", "out_of_order", "truncated", "trailer_mismatch", "handshake_failed",
-                        "agent_key_changed"}) {
-    EXPECT_EQ(exit_code_for(c), kExitIntegrity) << c;
-  }
-  EXPECT_EQ(exit_code_for("network"), kExitNetwork);
-  EXPECT_EQ(exit_code_for("history_gone"), kExitNetwork);
-  EXPECT_EQ(exit_code_for("usage"), kExitUsage);
-  EXPECT_EQ(exit_code_for("something_new"), kExitFailure);
-}
-
 TEST_F(TempDir, KnownAgentsPinsPersistAndMalformedLinesAreNamed) {
   fs::path p = dir / "home" / "known_agents";
   auto k = KnownAgents::load(p);
