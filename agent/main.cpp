@@ -81,6 +81,11 @@ int cmd_run(RunOptions o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   logging::apply(logging::parse_format(o.log_format).value_or(logging::Format::text), "agent",
                  "%Y-%m-%dT%H:%M:%S.%e %l %v");
+  auto schedule = RateSchedule::parse(o.rate_limit);
+  if (!schedule) {
+    spdlog::error("{}", schedule.error().message);
+    return 2;
+  }
   fs::path state(o.state_dir);
   auto identity = load_identity(state / "identity.key");
   if (!identity) {
@@ -168,11 +173,6 @@ int cmd_run(RunOptions o) {
   AuthorizedRequestersFile authorized(o.authorized.empty() ? (state / "authorized_requesters").string()
                                                            : o.authorized);
   reload_authorized_requesters(authorized);
-  auto schedule = RateSchedule::parse(o.rate_limit);
-  if (!schedule) {
-    spdlog::error("{}", schedule.error().message);
-    return 2;
-  }
   SteadyClock clock;
   SystemWallClock wall_clock;
   SystemLocalTime local_time;
