@@ -144,30 +144,38 @@ Error FrameOpener::fail(std::string code, std::string message) {
   return *failed_;
 }
 
-Result<FrameOpener::Kind> FrameOpener::open(std::span<const uint8_t> frame, std::vector<uint8_t>& chunk) {
-  chunk.clear();
-  if (failed_) return *failed_;
-  if (complete_) return fail("after_end", "a frame arrived after the trailer");
+const char* FrameOpener::impossible(std::span<const uint8_t> frame) const {
   if (frame.size() < kFrameOverheadBytes || frame.size() > protocol::kMaxFrameBytes) {
-    return fail("bad_frame", "frame has an impossible size");
+    return "frame has an impossible size";
   }
-  const uint8_t* p = frame.data();
-  const uint8_t flags = p[1];
+  const uint8_t flags = frame[1];
   const bool final = (flags & protocol::kFlagFinal) != 0;
   const bool aborting = (flags & protocol::kFlagError) != 0;
   const bool compressed = (flags & protocol::kFlagCompressed) != 0;
   constexpr uint8_t kKnown = protocol::kFlagFinal | protocol::kFlagError | protocol::kFlagCompressed;
-  if (p[0] != protocol::kVersion || (flags & ~kKnown) != 0 || (aborting && !final) || (compressed && final)) {
-    return fail("bad_frame", "frame has an unknown version or flags");
+  if (frame[0] != protocol::kVersion || (flags & ~kKnown) != 0 || (aborting && !final) || (compressed && final)) {
+    return "frame has an unknown version or flags";
   }
   if (compressed && !limits_.compression) {
-    return fail("bad_frame", "a compressed frame arrived, but compression was not agreed for this transfer");
+    return "a compressed frame arrived, but compression was not agreed for this transfer";
   }
   const size_t plain_size = frame.size() - kFrameOverheadBytes;
   const bool size_ok = aborting ? plain_size > 0 && plain_size <= protocol::kMaxAbortBytes
                        : final  ? plain_size == protocol::kTrailerBytes
                                 : plain_size > 0 && plain_size <= limits_.chunk_bytes;
-  if (!size_ok) return fail("bad_frame", "frame has an impossible size");
+  return size_ok ? nullptr : "frame has an impossible size";
+}
+
+Result<FrameOpener::Kind> FrameOpener::open(std::span<const uint8_t> frame, std::vector<uint8_t>& chunk) {
+  chunk.clear();
+  if (failed_) return *failed_;
+  if (complete_) return fail("after_end", "a frame arrived after the trailer");
+  if (const char* why = impossible(frame)) return fail("bad_frame", why);
+  const uint8_t* p = frame.data();
+  const bool final = (p[1] & protocol::kFlagFinal) != 0;
+  const bool aborting = (p[1] & protocol::kFlagError) != 0;
+  const bool compressed = (p[1] & protocol::kFlagCompressed) != 0;
+  const size_t plain_size = frame.size() - kFrameOverheadBytes;
   const uint64_t index = get_u64(p + kFrameIndexOffset);
   if (index != next_index_) {
     return fail("out_of_order", "frame " + std::to_string(index) + " arrived where frame " +

@@ -145,6 +145,10 @@ class FrameOpener {
 
  private:
   Error fail(std::string code, std::string message);
+  // Why `frame` cannot be a frame of this transfer (docs/protocol.md §3,
+  // receiver rule 1: size, version, flags, the agreed chunk and
+  // compression), or nullptr.
+  const char* impossible(std::span<const uint8_t> frame) const;
   // The content of an authenticated data frame whose plaintext is `chunk`.
   Result<Kind> open_data(uint64_t index, bool compressed, std::vector<uint8_t>& chunk);
 
