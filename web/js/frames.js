@@ -122,9 +122,11 @@ export class FrameSealer {
 }
 
 // FrameOpener's options for the frames `answer` announced: its chunk size,
-// and `decompressor` only when it agreed compression.
-export function openerOptions(answer, decompressor = null, hasher = null) {
-  return { hasher, chunkBytes: answer.chunkSize, decompressor: answer.compression ? decompressor : null };
+// `decompressor` only when it agreed compression, and a hasher from
+// `makeHasher()` when given.
+export function openerOptions(answer, { decompressor = null, makeHasher = null } = {}) {
+  return { hasher: makeHasher?.() ?? null, chunkBytes: answer.chunkSize,
+           decompressor: answer.compression ? decompressor : null };
 }
 
 // Requester side. Opens the frames of one transfer, enforcing order, and

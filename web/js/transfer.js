@@ -413,8 +413,7 @@ class TransferRun {
       throw new TransferError('refused', 'resume_mismatch', `the agent answered from byte ${answer.offset}, ` +
                               'but this download asked for the whole file');
     }
-    this.#opener = new FrameOpener(keys, answer.firstIndex,
-                                   openerOptions(answer, this.#o.decompressor, this.#o.makeHasher?.()));
+    this.#opener = new FrameOpener(keys, answer.firstIndex, openerOptions(answer, this.#o));
     this.#sink = (await this.#o.openSink?.(answer)) ?? null;
   }
 
@@ -434,7 +433,7 @@ class TransferRun {
                               `agent answered from byte ${answer.offset}`);
     }
     this.#answer = first;
-    this.#opener = new FrameOpener(keys, answer.firstIndex, openerOptions(answer, this.#o.decompressor));
+    this.#opener = new FrameOpener(keys, answer.firstIndex, openerOptions(answer, { ...this.#o, makeHasher: null }));
     this.#opener.continueFrom(opener);
     this.#sink = sink;
   }

@@ -81,9 +81,9 @@ test('compressed frames are refused unless the answer agreed compression; bad zs
 
 test('openerOptions hands the decompressor over only when the answer agreed', async () => {
   const d = await loadZstd();
-  assert.equal(openerOptions({ chunkSize: 4096, compression: false }, d).decompressor, null);
-  assert.equal(openerOptions({ chunkSize: 4096, compression: true }, d).decompressor, d);
-  assert.equal(openerOptions({ chunkSize: 4096, compression: true }, d).chunkBytes, 4096);
+  assert.equal(openerOptions({ chunkSize: 4096, compression: false }, { decompressor: d }).decompressor, null);
+  assert.equal(openerOptions({ chunkSize: 4096, compression: true }, { decompressor: d }).decompressor, d);
+  assert.equal(openerOptions({ chunkSize: 4096, compression: true }, { decompressor: d }).chunkBytes, 4096);
 });
 
 test('the offer and the decision encode as the C++ encoders do and are left out when off', () => {

@@ -86,7 +86,7 @@ test('JS and C++ interoperate byte for byte: handshakes, payloads, frames', asyn
 
     // Every C++ frame opens in JS; the content and its SHA-256 match.
     // The compressed session: the C++ agent's zstd frames open with zstd.js.
-    const opener = new FrameOpener(keys, answer.firstIndex, openerOptions(answer, await loadZstd()));
+    const opener = new FrameOpener(keys, answer.firstIndex, openerOptions(answer, { decompressor: await loadZstd() }));
     const flags = s.frames.map((f) => b64(f)[1]);
     assert.equal(flags.some((f) => f & FLAG_COMPRESSED), answer.compression, `${where}: compressed frames`);
     const prefix = b64(s.prefix);
