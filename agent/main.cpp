@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "agent/daemon.h"
@@ -63,10 +64,10 @@ struct RunOptions {
   std::string state_dir = default_state_dir();
   std::string authorized;
   std::string url, token, token_file, ca_file, client_cert, client_key;
-  std::vector<std::string> shares, includes, excludes, max_sizes, hard_link_shares;
+  std::vector<std::string> shares, includes, excludes, max_sizes, hard_link_shares, compress;
   bool no_follow_symlinks = false;
   size_t max_transfers = 4;
-  uint64_t rate_limit = 0;
+  std::string rate_limit = "0";
   uint32_t chunk_size = protocol::kDefaultChunkBytes;
   int read_timeout = 45;
   std::string log_level = "info";
@@ -80,6 +81,11 @@ int cmd_run(RunOptions o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   logging::apply(logging::parse_format(o.log_format).value_or(logging::Format::text), "agent",
                  "%Y-%m-%dT%H:%M:%S.%e %l %v");
+  auto schedule = RateSchedule::parse(o.rate_limit);
+  if (!schedule) {
+    spdlog::error("{}", schedule.error().message);
+    return 2;
+  }
   fs::path state(o.state_dir);
   auto identity = load_identity(state / "identity.key");
   if (!identity) {
@@ -110,6 +116,16 @@ int cmd_run(RunOptions o) {
     share_of(n, "--max-file-size").max_file_size = std::stoull(bytes);
   }
   for (const auto& n : o.hard_link_shares) share_of(n, "--allow-hard-links").allow_hard_links = true;
+  std::set<std::string> uncompressed;
+  for (const auto& p : o.compress) {
+    auto [n, mode] = split_pair(p, ':', "--compress");
+    share_of(n, "--compress");
+    if (mode != "off" && mode != "auto") {
+      throw CLI::ValidationError("--compress", "\"" + p + "\": the setting is auto or off (NAME:off)");
+    }
+    if (mode == "off") uncompressed.insert(n);
+    else uncompressed.erase(n);
+  }
   std::vector<ShareConfig> configs;
   for (auto& [_, c] : by_name) configs.push_back(c);
   if (configs.empty()) {
@@ -159,13 +175,15 @@ int cmd_run(RunOptions o) {
   reload_authorized_requesters(authorized);
   SteadyClock clock;
   SystemWallClock wall_clock;
+  SystemLocalTime local_time;
   SystemRng rng;
-  RateLimiter limiter(o.rate_limit, std::max<uint64_t>(o.rate_limit / 4, 2 * protocol::kMaxFrameBytes), clock);
+  RateLimiter limiter(*schedule, 2 * protocol::kMaxFrameBytes, clock, local_time);
   HandlerConfig hc;
   hc.relay = relay;
   hc.relay.read_timeout = std::chrono::seconds(60);
   hc.replay_state = state / "replay.json";
   hc.max_chunk_bytes = o.chunk_size;
+  hc.uncompressed_shares = uncompressed;
   auto handler = TransferHandler::create(hc, *identity, *shares, authorized, limiter, wall_clock);
   if (!handler) {
     spdlog::error("{}", handler.error().message);
@@ -177,7 +195,7 @@ int cmd_run(RunOptions o) {
   dc.max_transfers = o.max_transfers;
   Daemon daemon(dc, *identity, **handler, clock, rng);
   for (const auto& c : configs) spdlog::info("sharing {} as /{}", c.root, c.name);
-  if (o.rate_limit) spdlog::info("bandwidth cap: {} bytes/s", o.rate_limit);
+  if (schedule->limits()) spdlog::info("bandwidth cap (agent's local time): {}", schedule->describe());
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -232,12 +250,19 @@ int main(int argc, char** argv) {
   run->add_option("--max-file-size", o.max_sizes, "NAME:BYTES: largest file share NAME serves (repeatable)");
   run->add_option("--allow-hard-links", o.hard_link_shares,
                   "NAME: serve files with several hard links in share NAME (repeatable; default: refused)");
+  run->add_option("--compress", o.compress,
+                  "NAME:off: never compress the frames of share NAME, so the relay does not learn how compressible "
+                  "its files are (default NAME:auto: zstd when the requester offers it and a chunk shrinks by 5 %+; "
+                  "repeatable)");
   run->add_flag("--no-follow-symlinks", o.no_follow_symlinks, "Refuse every symlink (default: follow in-share ones)");
   run->add_option("--authorized-requesters", o.authorized, "Trust file (default: STATE_DIR/authorized_requesters)")
       ->envname("SEALRELAY_AUTHORIZED_REQUESTERS");
   run->add_option("--max-transfers", o.max_transfers, "Transfers served at once; more get `busy` (two at a time, the rest are dropped)")
       ->envname("SEALRELAY_MAX_TRANSFERS")->check(CLI::Range(1, 256));
-  run->add_option("--rate-limit", o.rate_limit, "Upload cap in bytes per second over all transfers (0 = none)")
+  run->add_option("--rate-limit", o.rate_limit,
+                  "Upload cap over all transfers, bytes per second (250000, 512k, 4M; 0 or off = none), or a "
+                  "timetable of the agent's local time, e.g. \"08:00,512k 18:00,4M 23:00,off\"; a new period "
+                  "applies to running transfers")
       ->envname("SEALRELAY_RATE_LIMIT");
   run->add_option("--chunk-size", o.chunk_size, "Largest plaintext bytes per frame")
       ->envname("SEALRELAY_CHUNK_SIZE")->check(CLI::Range(protocol::kMinChunkBytes, protocol::kMaxChunkBytes));

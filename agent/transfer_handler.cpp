@@ -11,6 +11,7 @@
 
 #include "agent/change_detect.h"
 #include "agent/relay_json.h"
+#include "agent/request_path.h"
 #include "base/base64.h"
 #include "base/log_format.h"
 #include "crypto/frames.h"
@@ -226,6 +227,7 @@ class Upload {
       }
     }
     FrameSealer sealer(keys, answer.first_index + k, hash_, position);
+    if (answer.compression) sealer.compress_chunks();
     uint64_t frame_no = k;
     bool finished = false;
     std::optional<Error> failure;
@@ -264,7 +266,7 @@ class Upload {
         }
         finished = true;
       }
-      if (!pause(limiter_.reserve(frame.size()), cancel_)) {
+      if (!wait_for_bandwidth(frame.size())) {
         failure = make_error("cancelled", "cancelled by the requester");
         return false;
       }
@@ -281,6 +283,15 @@ class Upload {
     auto r = (*relay)->upload("/v1/agent/transfers/" + tid_ + "/frames", headers, next);
     if (failure) return *failure;
     return r;
+  }
+
+  // Waits what the rate limit asks for `bytes`, in steps, so that a new
+  // period of a timetable applies to this wait too. False if cancelled.
+  bool wait_for_bandwidth(uint64_t bytes) {
+    for (auto wait = limiter_.reserve(bytes); wait > Clock::duration::zero(); wait = limiter_.wait_time(0)) {
+      if (!pause(std::min<Clock::duration>(wait, std::chrono::milliseconds(250)), cancel_)) return false;
+    }
+    return true;
   }
 
   const HandlerConfig& config_;
@@ -303,6 +314,12 @@ Answer refusal(std::string code, std::string message) {
 int64_t seconds_of(int64_t ns) { return ns / 1'000'000'000; }
 
 }  // namespace
+
+bool agrees_compression(const HandlerConfig& config, const Request& request) {
+  if (!request.offer_compression || request.op == Op::kStat) return false;
+  auto path = parse_request_path(request.path);
+  return path && !path->components.empty() && !config.uncompressed_shares.contains(path->components.front());
+}
 
 void reload_authorized_requesters(AuthorizedRequestersFile& file) {
   auto r = file.reload_if_changed();
@@ -483,6 +500,7 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
     }
   }
 
+  answer.compression = answer.frames && agrees_compression(config_, *request);
   std::string text = encode_answer(answer);
   auto reply = hs->answer(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
   if (!reply) return done("internal", reply.error().message);

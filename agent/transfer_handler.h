@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "agent/authorized_requesters.h"
@@ -15,6 +16,7 @@
 #include "agent/share_policy.h"
 #include "base/clock.h"
 #include "crypto/keys.h"
+#include "crypto/payloads.h"
 #include "crypto/replay.h"
 #include "proto/relay_client.h"
 
@@ -26,7 +28,17 @@ struct HandlerConfig {
   uint32_t max_chunk_bytes = protocol::kDefaultChunkBytes;
   // How long an interrupted upload keeps trying to resume before it gives up.
   std::chrono::seconds resume_for{600};
+  // Shares whose frames are never compressed (`--compress NAME:off`): the
+  // relay then does not even learn how compressible each chunk is
+  // (docs/security.md). Every other share compresses when the requester
+  // offers it (`auto`).
+  std::set<std::string> uncompressed_shares;
 };
+
+// Whether the answer to `request` agrees compression: the requester offered
+// it, frames follow, and the path is in a share that does not have it off.
+// Listings of "/" (every share's name) are never compressed.
+bool agrees_compression(const HandlerConfig& config, const Request& request);
 
 // What one transfer came to, for the local log.
 struct TransferRecord {

@@ -81,6 +81,10 @@ void FrameSealer::seal(uint8_t flags, std::span<const uint8_t> plaintext, std::v
   ++next_index_;
 }
 
+void FrameSealer::compress_chunks() {
+  if (!compressor_) compressor_ = std::make_unique<ChunkCompressor>();
+}
+
 void FrameSealer::seal_chunk(std::span<const uint8_t> chunk, std::vector<uint8_t>& frame) {
   if (chunk.empty() || chunk.size() > protocol::kMaxChunkBytes) std::abort();  // Misuse.
   // A chunk re-sent after a rewind was hashed on its first pass and is not
@@ -90,7 +94,11 @@ void FrameSealer::seal_chunk(std::span<const uint8_t> chunk, std::vector<uint8_t
   // catches it first).
   hash_->absorb(position_, chunk);
   position_ += chunk.size();
-  seal(0, chunk, frame);
+  if (compressor_ && compressor_->compress(chunk, compressed_)) {
+    seal(protocol::kFlagCompressed, compressed_, frame);
+  } else {
+    seal(0, chunk, frame);
+  }
 }
 
 void FrameSealer::seal_trailer(std::vector<uint8_t>& frame) {
@@ -121,8 +129,10 @@ void FrameSealer::seal_abort(std::string_view code, std::string_view message, st
   finished_ = true;
 }
 
-FrameOpener::FrameOpener(const TransferKeys& keys, uint64_t first_index)
-    : key_(copy_key(keys)), h_(keys.handshake_hash), next_index_(first_index) {}
+FrameOpener::FrameOpener(const TransferKeys& keys, uint64_t first_index, FrameLimits limits)
+    : key_(copy_key(keys)), h_(keys.handshake_hash), next_index_(first_index), limits_(limits) {
+  if (limits_.compression) decompressor_ = std::make_unique<ChunkDecompressor>();
+}
 
 void FrameOpener::absorb_prefix(std::span<const uint8_t> bytes) {
   sha_.update(bytes);
@@ -134,26 +144,38 @@ Error FrameOpener::fail(std::string code, std::string message) {
   return *failed_;
 }
 
-Result<FrameOpener::Kind> FrameOpener::open(std::span<const uint8_t> frame, std::vector<uint8_t>& chunk) {
-  chunk.clear();
-  if (failed_) return *failed_;
-  if (complete_) return fail("after_end", "a frame arrived after the trailer");
+const char* FrameOpener::impossible(std::span<const uint8_t> frame) const {
   if (frame.size() < kFrameOverheadBytes || frame.size() > protocol::kMaxFrameBytes) {
-    return fail("bad_frame", "frame has an impossible size");
+    return "frame has an impossible size";
   }
-  const uint8_t* p = frame.data();
-  const uint8_t flags = p[1];
+  const uint8_t flags = frame[1];
   const bool final = (flags & protocol::kFlagFinal) != 0;
   const bool aborting = (flags & protocol::kFlagError) != 0;
-  if (p[0] != protocol::kVersion || (flags & ~(protocol::kFlagFinal | protocol::kFlagError)) != 0 ||
-      (aborting && !final)) {
-    return fail("bad_frame", "frame has an unknown version or flags");
+  const bool compressed = (flags & protocol::kFlagCompressed) != 0;
+  constexpr uint8_t kKnown = protocol::kFlagFinal | protocol::kFlagError | protocol::kFlagCompressed;
+  if (frame[0] != protocol::kVersion || (flags & ~kKnown) != 0 || (aborting && !final) || (compressed && final)) {
+    return "frame has an unknown version or flags";
+  }
+  if (compressed && !limits_.compression) {
+    return "a compressed frame arrived, but compression was not agreed for this transfer";
   }
   const size_t plain_size = frame.size() - kFrameOverheadBytes;
   const bool size_ok = aborting ? plain_size > 0 && plain_size <= protocol::kMaxAbortBytes
                        : final  ? plain_size == protocol::kTrailerBytes
-                                : plain_size > 0;
-  if (!size_ok) return fail("bad_frame", "frame has an impossible size");
+                                : plain_size > 0 && plain_size <= limits_.chunk_bytes;
+  return size_ok ? nullptr : "frame has an impossible size";
+}
+
+Result<FrameOpener::Kind> FrameOpener::open(std::span<const uint8_t> frame, std::vector<uint8_t>& chunk) {
+  chunk.clear();
+  if (failed_) return *failed_;
+  if (complete_) return fail("after_end", "a frame arrived after the trailer");
+  if (const char* why = impossible(frame)) return fail("bad_frame", why);
+  const uint8_t* p = frame.data();
+  const bool final = (p[1] & protocol::kFlagFinal) != 0;
+  const bool aborting = (p[1] & protocol::kFlagError) != 0;
+  const bool compressed = (p[1] & protocol::kFlagCompressed) != 0;
+  const size_t plain_size = frame.size() - kFrameOverheadBytes;
   const uint64_t index = get_u64(p + kFrameIndexOffset);
   if (index != next_index_) {
     return fail("out_of_order", "frame " + std::to_string(index) + " arrived where frame " +
@@ -162,12 +184,13 @@ Result<FrameOpener::Kind> FrameOpener::open(std::span<const uint8_t> frame, std:
 
   uint8_t ad[protocol::kFrameAdBytes];
   make_ad(h_, p, ad);
-  chunk.resize(plain_size);
+  std::vector<uint8_t>& plain = compressed ? packed_ : chunk;
+  plain.resize(plain_size);
   unsigned long long mlen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(chunk.data(), &mlen, nullptr, p + kFrameHeaderBytes,
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &mlen, nullptr, p + kFrameHeaderBytes,
                                                  frame.size() - kFrameHeaderBytes, ad, sizeof ad,
                                                  p + kFrameNonceOffset, key_.data()) != 0) {
-    chunk.clear();
+    plain.clear();
     return fail("tampered", "frame " + std::to_string(index) + " failed authentication (altered, or not from this "
                             "transfer)");
   }
@@ -182,11 +205,7 @@ Result<FrameOpener::Kind> FrameOpener::open(std::span<const uint8_t> frame, std:
     }
     return fail("aborted", "the agent stopped the transfer: " + message + " (" + code + ")");
   }
-  if (!final) {
-    sha_.update(chunk);
-    total_bytes_ += chunk.size();
-    return Kind::kData;
-  }
+  if (!final) return open_data(index, compressed, chunk);
 
   const uint64_t claimed_bytes = get_u64(chunk.data());
   Sha256Digest digest = sha_.finish();
@@ -200,6 +219,20 @@ Result<FrameOpener::Kind> FrameOpener::open(std::span<const uint8_t> frame, std:
   }
   complete_ = true;
   return Kind::kTrailer;
+}
+
+Result<FrameOpener::Kind> FrameOpener::open_data(uint64_t index, bool compressed, std::vector<uint8_t>& chunk) {
+  // The frame authenticated, so it is the agent's: a compressed one that
+  // would grow past the agreed chunk is an agent's lie (or a bomb), refused
+  // as an integrity error before more than a chunk's worth is written.
+  if (compressed && !decompressor_->decompress(packed_, limits_.chunk_bytes, chunk)) {
+    return fail("bad_frame", "frame " + std::to_string(index) + " is compressed content that is not valid zstd or "
+                             "would decompress to more than the agreed chunk size (" +
+                             std::to_string(limits_.chunk_bytes) + " bytes)");
+  }
+  sha_.update(chunk);
+  total_bytes_ += chunk.size();
+  return Kind::kData;
 }
 
 Result<void> FrameOpener::finish() const {

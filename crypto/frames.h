@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/compress.h"
 #include "crypto/session.h"
 #include "crypto/sha256.h"
 
@@ -62,6 +63,11 @@ class FrameSealer {
   // they are not sent. Call before the first seal_chunk().
   void absorb_prefix(std::span<const uint8_t> bytes);
 
+  // From now on, chunks go compressed whenever that pays
+  // (ChunkCompressor): only after the answer agreed compression
+  // (docs/protocol.md §3.1). The trailer still hashes the chunks as read.
+  void compress_chunks();
+
   // Replaces `frame` with the sealed frame for the next chunk
   // (1..kMaxChunkBytes bytes; misuse aborts).
   void seal_chunk(std::span<const uint8_t> chunk, std::vector<uint8_t>& frame);
@@ -92,6 +98,16 @@ class FrameSealer {
   std::unique_ptr<ContentHash> own_hash_;  // Set by the first constructor only.
   ContentHash* hash_;
   bool finished_ = false;
+  std::unique_ptr<ChunkCompressor> compressor_;  // Set by compress_chunks().
+  std::vector<uint8_t> compressed_;              // Reused output of compressor_.
+};
+
+// What the answer agreed about the data frames, which the opener holds them
+// to: no data frame opens to more than `chunk_bytes` (compressed or not),
+// and a compressed one is refused unless `compression` was agreed.
+struct FrameLimits {
+  size_t chunk_bytes = protocol::kMaxChunkBytes;
+  bool compression = false;
 };
 
 // Requester side. Opens the frames of one transfer, enforcing order, and
@@ -99,7 +115,7 @@ class FrameSealer {
 // After any error it stays failed: every later call returns the same error.
 class FrameOpener {
  public:
-  FrameOpener(const TransferKeys& keys, uint64_t first_index);
+  FrameOpener(const TransferKeys& keys, uint64_t first_index, FrameLimits limits = {});
 
   // Feeds bytes already on disk (a resumed .part) into the hash and count.
   void absorb_prefix(std::span<const uint8_t> bytes);
@@ -108,7 +124,10 @@ class FrameOpener {
   // Opens `frame`. On kData, `chunk` holds the plaintext to write; on
   // kTrailer it is empty and complete() is now true. On error `chunk` is
   // empty and nothing of the frame was released. Error codes:
-  //   bad_frame        malformed header or size
+  //   bad_frame        malformed header or size; a data frame larger than
+  //                    the chunk size, or compressed when that was not
+  //                    agreed, or whose compressed content is not valid or
+  //                    would decompress past the chunk size
   //   out_of_order     index other than the next one (reordered, dropped, duplicated)
   //   tampered         did not authenticate (changed bytes, other transfer, wrong key)
   //   after_end        a frame after the trailer
@@ -126,6 +145,12 @@ class FrameOpener {
 
  private:
   Error fail(std::string code, std::string message);
+  // Why `frame` cannot be a frame of this transfer (docs/protocol.md §3,
+  // receiver rule 1: size, version, flags, the agreed chunk and
+  // compression), or nullptr.
+  const char* impossible(std::span<const uint8_t> frame) const;
+  // The content of an authenticated data frame whose plaintext is `chunk`.
+  Result<Kind> open_data(uint64_t index, bool compressed, std::vector<uint8_t>& chunk);
 
   Secret<protocol::kKeyBytes> key_;
   noise::Hash h_{};
@@ -134,6 +159,9 @@ class FrameOpener {
   Sha256 sha_;
   bool complete_ = false;
   std::optional<Error> failed_;
+  FrameLimits limits_;
+  std::unique_ptr<ChunkDecompressor> decompressor_;  // Set when limits_.compression.
+  std::vector<uint8_t> packed_;                      // Reused: a compressed frame's plaintext.
 };
 
 }  // namespace sealrelay

@@ -108,13 +108,33 @@ std::string_view op_name(Op op) {
 std::string_view entry_type_name(EntryType type) { return type == EntryType::kFile ? "file" : "dir"; }
 
 std::string encode_request(const Request& r) {
-  return padded(dump(json{{"v", protocol::kVersion},
-                   {"op", op_name(r.op)},
-                   {"path", r.path},
-                   {"offset", r.offset},
-                   {"chunk_size", r.chunk_size},
-                   {"ts", r.timestamp_ms}}));
+  json j{{"v", protocol::kVersion},
+         {"op", op_name(r.op)},
+         {"path", r.path},
+         {"offset", r.offset},
+         {"chunk_size", r.chunk_size},
+         {"ts", r.timestamp_ms}};
+  if (r.offer_compression) j["compress"] = json::array({protocol::kCompressionZstd});
+  return padded(dump(j));
 }
+
+namespace {
+
+// "compress": a list of at most 8 names of at most 16 bytes; names this
+// build does not know are skipped (a newer requester may offer more).
+std::optional<bool> get_compression_offer(const json& j) {
+  auto it = j.find("compress");
+  if (it == j.end()) return false;
+  if (!it->is_array() || it->size() > 8) return std::nullopt;
+  bool zstd = false;
+  for (const auto& name : *it) {
+    if (!name.is_string() || name.get_ref<const std::string&>().size() > 16) return std::nullopt;
+    zstd = zstd || name.get_ref<const std::string&>() == protocol::kCompressionZstd;
+  }
+  return zstd;
+}
+
+}  // namespace
 
 Result<Request> decode_request(std::span<const uint8_t> payload) {
   auto j = parse_padded(payload);
@@ -135,6 +155,9 @@ Result<Request> decode_request(std::span<const uint8_t> payload) {
   if (!offset) return bad("offset must be an unsigned integer");
   if (!chunk) return bad("chunk_size must be between 4 KiB and 1 MiB");
   if (!ts) return bad("ts must be a positive integer (unix milliseconds)");
+  auto compress = get_compression_offer(*j);
+  if (!compress) return bad("compress must be a list of at most 8 short names");
+  r.offer_compression = *compress;
   r.offset = *offset;
   r.chunk_size = *chunk;
   r.timestamp_ms = *ts;
@@ -145,16 +168,18 @@ std::string encode_answer(const Answer& a) {
   if (!a.ok) {
     return padded(dump(json{{"v", protocol::kVersion}, {"ok", false}, {"error", a.error}, {"message", a.message}}));
   }
-  return padded(dump(json{{"v", protocol::kVersion},
-                   {"ok", true},
-                   {"type", entry_type_name(a.type)},
-                   {"name", a.name},
-                   {"size", a.size},
-                   {"mtime", a.mtime},
-                   {"chunk_size", a.chunk_size},
-                   {"offset", a.offset},
-                   {"first_index", a.first_index},
-                   {"frames", a.frames}}));
+  json j{{"v", protocol::kVersion},
+         {"ok", true},
+         {"type", entry_type_name(a.type)},
+         {"name", a.name},
+         {"size", a.size},
+         {"mtime", a.mtime},
+         {"chunk_size", a.chunk_size},
+         {"offset", a.offset},
+         {"first_index", a.first_index},
+         {"frames", a.frames}};
+  if (a.compression) j["compress"] = protocol::kCompressionZstd;
+  return padded(dump(j));
 }
 
 Result<Answer> decode_answer(std::span<const uint8_t> payload) {
@@ -186,6 +211,11 @@ Result<Answer> decode_answer(std::span<const uint8_t> payload) {
   }
   if (frames->get<bool>() && *chunk < protocol::kMinChunkBytes) return bad("chunk_size out of range");
   if (*offset > *size) return bad("offset beyond the end of the file");
+  auto compress = get_string(*j, "compress", 16, false);
+  if (!compress || (!compress->empty() && *compress != protocol::kCompressionZstd)) {
+    return bad("compress must be \"zstd\" when present");
+  }
+  a.compression = !compress->empty();
   a.type = *type;
   a.name = std::move(*name);
   a.size = *size;

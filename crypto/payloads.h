@@ -29,6 +29,9 @@ struct Request {
   uint64_t offset = 0;              // resume: first byte wanted (get only)
   uint32_t chunk_size = protocol::kDefaultChunkBytes;
   int64_t timestamp_ms = 0;         // unix ms; the agent refuses replays (crypto/replay.h)
+  // get/list: the requester can open zstd-compressed frames (docs/protocol.md
+  // §3.1); sent as "compress":["zstd"], left out when false.
+  bool offer_compression = false;
 };
 
 // Padded to the bucket.
@@ -54,6 +57,9 @@ struct Answer {
   uint64_t offset = 0;      // get: byte offset of the first frame (the request's, rounded down to a chunk)
   uint64_t first_index = 0; // get/list: index of the first frame
   bool frames = false;      // whether frames follow (get, list) or not (stat, refusals)
+  // Data frames may come zstd-compressed ("compress":"zstd"); only when the
+  // request offered it. Left out when false.
+  bool compression = false;
 };
 
 // Padded to the bucket; decode_answer accepts what decode_request does around the object.

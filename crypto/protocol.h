@@ -28,6 +28,11 @@ inline constexpr size_t kMaxNoiseMessageBytes = 65535;
 //   version u8 | flags u8 | index u64 big-endian | nonce 24B | ciphertext (plaintext + 16B tag)
 inline constexpr uint8_t kFlagFinal = 0x01;      // the last frame; nothing may follow it
 inline constexpr uint8_t kFlagError = 0x02;      // with kFlagFinal: the agent aborts (JSON reason)
+// Only on data frames, and only when the answer agreed compression
+// (docs/protocol.md §3.1): the plaintext is the chunk as one zstd frame.
+inline constexpr uint8_t kFlagCompressed = 0x04;
+// The compression the answer can agree; the request offers a list of names.
+inline constexpr std::string_view kCompressionZstd = "zstd";
 inline constexpr size_t kFrameNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 inline constexpr size_t kFrameTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 inline constexpr size_t kFrameIndexOffset = 2;
@@ -69,7 +74,8 @@ inline constexpr size_t kPayloadBucketBytes = 256;
 // Message 1 around its payload: e (32), s encrypted (32 + 16), the payload's tag (16).
 inline constexpr size_t kMessage1OverheadBytes = 2 * kKeyBytes + 2 * kNoiseTagBytes;
 // The longest request: every path byte written as \u00XX (6 bytes), and the
-// other fields, at their longest about 110 bytes, in the one more bucket.
+// other fields, at their longest about 130 bytes (with "compress"), in the
+// one more bucket.
 inline constexpr size_t kMaxPaddedRequestBytes = 6 * kMaxPathBytes + kPayloadBucketBytes;
 
 static_assert(kFrameNonceBytes == 24 && kFrameTagBytes == 16);

@@ -40,6 +40,7 @@ struct Settings {
   bool no_tofu = false;
   std::string expect_fingerprint;
   uint64_t stall_timeout = 300;
+  std::string compress = "auto";  // get --compress: auto (offer zstd) or off
 };
 
 fs::path default_home() {
@@ -344,6 +345,7 @@ Outcome request(Context& ctx, const Target& t, Op op, Sink* sink, ProgressReport
   options.op = op;
   options.path = t.path;
   options.stall_timeout = std::chrono::seconds(ctx.settings().stall_timeout);
+  options.offer_compression = ctx.settings().compress != "off";
   auto on_progress = [&](const Progress& p) {
     if (progress) progress->update(label, p.bytes, p.total);
   };
@@ -598,6 +600,10 @@ int run_cli(int argc, char** argv) {
   get->add_flag("--resume", resume, "Continue an interrupted download from its .part file");
   get->add_flag("--force", force, "Replace an existing output file");
   get->add_option("--parallel", parallel, "Transfers at once with several sources")->check(CLI::Range(1, 64));
+  get->add_option("--compress", s.compress,
+                  "auto: offer zstd, the agent compresses what shrinks (its share may say off); off: ask for every "
+                  "byte as it is")
+      ->envname("SEALRELAY_COMPRESS")->check(CLI::IsMember({"auto", "off"}));
   for (auto* sub : {ls, stat, get}) {
     sub->add_option("--expect-fingerprint", s.expect_fingerprint,
                     "Refuse unless the agent's key has this fingerprint (its pin too, when it has one)");

@@ -36,6 +36,7 @@ struct StreamState {
   std::optional<FrameOpener> opener;
   std::optional<Answer> answer;
   std::string last_id;
+  bool offered_compression = false;
   bool ended = false;           // the relay sent `end`
   bool done = false;            // nothing more to read (stat, refusal, or the trailer verified)
   std::optional<Error> failure;
@@ -71,11 +72,14 @@ bool on_event(sse::Event&& e, StreamState& st, Sink* sink, const std::function<v
     st.answer = *answer;
     st.last_id = e.id;
     if (!answer->ok) return fail(answer_refusal(*answer));
+    if (answer->compression && !st.offered_compression) {
+      return fail(make_error("bad_response", "the agent agreed to compression this request did not offer"));
+    }
     if (!answer->frames) {
       st.done = true;
       return false;
     }
-    st.opener.emplace(done->keys, answer->first_index);
+    st.opener.emplace(done->keys, answer->first_index, FrameLimits{answer->chunk_size, answer->compression});
     st.bytes = answer->offset;
     if (sink) {
       auto begun = sink->begin(*answer, [&](std::span<const uint8_t> prefix) { st.opener->absorb_prefix(prefix); });
@@ -261,9 +265,11 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
   request.offset = sink ? sink->resume_offset() : 0;
   request.chunk_size = options.chunk_size;
   request.timestamp_ms = clock.next();
+  request.offer_compression = options.offer_compression && options.op != Op::kStat;
   std::string payload = encode_request(request);
 
   StreamState st;
+  st.offered_compression = request.offer_compression;
   auto started = InitiatorHandshake::start(me, agent_key, as_bytes(payload));
   if (!started) return started.error();
   st.handshake.emplace(std::move(*started));

@@ -66,6 +66,9 @@ struct RequestOptions {
   Op op = Op::kGet;
   std::string path;
   uint32_t chunk_size = protocol::kDefaultChunkBytes;
+  // Offer zstd-compressed frames (the agent decides, docs/protocol.md §3.1);
+  // `sealrelay get --compress off` does not.
+  bool offer_compression = true;
   // How long the stream may stay broken before the transfer is given up.
   std::chrono::seconds reconnect_for{120};
   // How long the transfer may go without an event (the relay's heartbeats do

@@ -250,6 +250,33 @@ const scenarios = {
     step(`download: ${JSON.stringify(result.download)}`);
   },
 
+  // A CSV through the page with compression (the switch as the page starts:
+  // on) and then with the switch off; the relay's committed bytes (its
+  // /metrics) before and after each download.
+  async compressed() {
+    const committed = async () => {
+      const m = (await (await fetch(`${URL_}/metrics`)).text())
+        .match(/\nsealrelay_bytes_committed_total(?:\{[^}]*\})? ([0-9.e+]+)/);
+      return m ? Number(m[1]) : Number.NaN;
+    };
+    await signIn();
+    authorize();
+    await browseAgent();
+    await openDir('demo', '/demo');
+    result.switchOn = await page.locator('#compress').isChecked();
+    for (const mode of ['auto', 'off']) {
+      if (mode === 'off') await page.getByLabel('Compress transfers').uncheck();
+      await page.evaluate(() => document.getElementById('download').removeAttribute('data-state'));
+      const before = await committed();
+      await page.getByRole('button', { name: 'Download sales.csv' }).click();
+      result[mode] = { download: await waitForDownload() };
+      result[mode].committed = (await committed()) - before;
+      result[mode].disk = await opfsFile('sales.csv');
+      await shot(`downloaded-compress-${mode}`);
+      step(`compress ${mode}: ${JSON.stringify(result[mode])}`);
+    }
+  },
+
   // Cancel in the middle: the page says so, nothing is saved, the relay's
   // transfer is cancelled.
   async cancel() {

@@ -322,7 +322,8 @@ const MAX_RESUMES = 3;
 
 function transferOptions(agent, agentKeyBytes, request) {
   return { token: state.token, agent, agentKey: agentKeyBytes, identity: state.identity, request,
-           maxResumes: request.op === 'get' ? MAX_RESUMES : 0, stampFloor: state.clock.take(agent) };
+           maxResumes: request.op === 'get' ? MAX_RESUMES : 0, stampFloor: state.clock.take(agent),
+           compress: $('compress').checked ? 'auto' : 'off' };
 }
 
 // The message 1 timestamps a transfer in the Worker used (its resumes make new ones).

@@ -11,7 +11,7 @@ import sodium from './sodium.js';
 import { SealrelayError, fromUtf8, getU64, putU64, utf8 } from './bytes.js';
 import { Sha256 } from './sha256.js';
 import {
-  FLAG_ERROR, FLAG_FINAL, FRAME_AD_BYTES, FRAME_HEADER_BYTES, FRAME_INDEX_OFFSET, FRAME_NONCE_BYTES,
+  FLAG_COMPRESSED, FLAG_ERROR, FLAG_FINAL, FRAME_AD_BYTES, FRAME_HEADER_BYTES, FRAME_INDEX_OFFSET, FRAME_NONCE_BYTES,
   FRAME_NONCE_OFFSET, FRAME_OVERHEAD_BYTES, HASH_BYTES, KEY_BYTES, MAX_ABORT_BYTES, MAX_CHUNK_BYTES,
   MAX_FRAME_BYTES, TRAILER_BYTES, VERSION,
 } from './protocol.js';
@@ -70,6 +70,15 @@ export class FrameSealer {
     return this.#seal(0, chunk);
   }
 
+  // A data frame whose content is `chunk` (hashed and counted) sent as
+  // `compressed`, which the caller made (the page has no zstd encoder);
+  // tests pass a `compressed` of other content to play a lying agent.
+  sealCompressedForTest(chunk, compressed) {
+    this.#sha.update(chunk);
+    this.#totalBytes += chunk.length;
+    return this.#seal(FLAG_COMPRESSED, compressed);
+  }
+
   sealTrailer() {
     return this.sealTrailerForTest(this.#totalBytes, this.#sha.finish());
   }
@@ -112,6 +121,14 @@ export class FrameSealer {
   }
 }
 
+// FrameOpener's options for the frames `answer` announced: its chunk size,
+// `decompressor` only when it agreed compression, and a hasher from
+// `makeHasher()` when given.
+export function openerOptions(answer, { decompressor = null, makeHasher = null } = {}) {
+  return { hasher: makeHasher?.() ?? null, chunkBytes: answer.chunkSize,
+           decompressor: answer.compression ? decompressor : null };
+}
+
 // Requester side. Opens the frames of one transfer, enforcing order, and
 // reports complete only once the trailer verified against everything opened.
 // After any error it stays failed: every later call throws the same error.
@@ -124,8 +141,17 @@ export class FrameSealer {
 // rejects (and the opener fails) with trailer_mismatch. Meanwhile nothing
 // more is accepted (after_end) and finish() throws truncated.
 //
+// The answer's agreement is `options.chunkBytes` (no data frame opens to
+// more; default 1 MiB) and `options.decompressor` ({decompress(bytes,
+// limit) → Uint8Array of at most `limit` bytes, or null when the bytes are
+// not zstd or would decompress to more}, from zstd.js), given only when the
+// answer agreed compression (docs/protocol.md §3.1).
+//
 // Error codes (SealrelayError.code), as crypto/frames.h:
-//   bad_frame        malformed header or size
+//   bad_frame        malformed header or size; a data frame larger than the
+//                    chunk size, compressed when that was not agreed, or
+//                    whose compressed content is not valid or would
+//                    decompress past the chunk size
 //   out_of_order     index other than the next one (reordered, dropped, duplicated)
 //   tampered         did not authenticate (changed bytes, other transfer, wrong key)
 //   after_end        a frame after the trailer
@@ -144,13 +170,17 @@ export class FrameOpener {
   #complete = false;
   #trailerSeen = false;   // the trailer arrived (verified or being verified)
   #failed = null;
+  #chunkBytes;
+  #decompressor;
 
-  constructor(keys, firstIndex = 0, { hasher = null } = {}) {
+  constructor(keys, firstIndex = 0, { hasher = null, chunkBytes = MAX_CHUNK_BYTES, decompressor = null } = {}) {
     checkKeys(keys);
     this.#key = Uint8Array.from(keys.frameKey);
     this.#h = Uint8Array.from(keys.handshakeHash);
     this.#nextIndex = BigInt(firstIndex);
     this.#sha = hasher ?? new Sha256();
+    this.#chunkBytes = chunkBytes;
+    this.#decompressor = decompressor;
   }
 
   get complete() {
@@ -203,13 +233,18 @@ export class FrameOpener {
     const flags = frame[1];
     const final = (flags & FLAG_FINAL) !== 0;
     const aborting = (flags & FLAG_ERROR) !== 0;
-    if (frame[0] !== VERSION || (flags & ~(FLAG_FINAL | FLAG_ERROR)) !== 0 || (aborting && !final)) {
+    const compressed = (flags & FLAG_COMPRESSED) !== 0;
+    if (frame[0] !== VERSION || (flags & ~(FLAG_FINAL | FLAG_ERROR | FLAG_COMPRESSED)) !== 0 ||
+        (aborting && !final) || (compressed && final)) {
       this.#fail('bad_frame', 'frame has an unknown version or flags');
+    }
+    if (compressed && !this.#decompressor) {
+      this.#fail('bad_frame', 'a compressed frame arrived, but compression was not agreed for this transfer');
     }
     const plainSize = frame.length - FRAME_OVERHEAD_BYTES;
     const sizeOk = aborting ? plainSize > 0 && plainSize <= MAX_ABORT_BYTES
                  : final ? plainSize === TRAILER_BYTES
-                 : plainSize > 0;
+                 : plainSize > 0 && plainSize <= this.#chunkBytes;
     if (!sizeOk) this.#fail('bad_frame', 'frame has an impossible size');
     const index = getU64(frame, FRAME_INDEX_OFFSET);
     if (index !== this.#nextIndex) {
@@ -228,6 +263,21 @@ export class FrameOpener {
     ++this.#nextIndex;
     if (aborting) this.#abort(chunk);
     if (!final) {
+      // Authenticated, so the agent's: one that would grow past the chunk
+      // (a bomb, or a lying agent) is refused, nothing of it released.
+      if (compressed) {
+        let content = null;
+        try {
+          content = this.#decompressor.decompress(chunk, this.#chunkBytes);
+        } catch {
+          content = null;
+        }
+        if (!content || content.length === 0 || content.length > this.#chunkBytes) {
+          this.#fail('bad_frame', `frame ${index} is compressed content that is not valid zstd or would ` +
+                                  `decompress to more than the agreed chunk size (${this.#chunkBytes} bytes)`);
+        }
+        chunk = content;
+      }
       this.#sha.update(chunk);
       this.#totalBytes += chunk.length;
       return { kind: 'data', chunk };

@@ -19,8 +19,8 @@
 // ("1.0", "1e3") is read as that integer where nlohmann refuses it.
 import { SealrelayError, fromUtf8, utf8 } from './bytes.js';
 import {
-  DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_CODE_BYTES, MAX_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_PATH_BYTES,
-  MIN_CHUNK_BYTES, PAYLOAD_BUCKET_BYTES, VERSION,
+  COMPRESSION_ZSTD, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_CODE_BYTES, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
+  MAX_PATH_BYTES, MIN_CHUNK_BYTES, PAYLOAD_BUCKET_BYTES, VERSION,
 } from './protocol.js';
 
 const MAX_U64 = Number.MAX_SAFE_INTEGER;
@@ -109,8 +109,11 @@ function getType(j) {
 }
 
 // request: {op: 'get'|'list'|'stat', path, offset = 0, chunkSize = 262144,
-// timestampMs}. Throws TypeError on values the agent would refuse.
-export function encodeRequest({ op, path, offset = 0, chunkSize = DEFAULT_CHUNK_BYTES, timestampMs }) {
+// timestampMs, offerCompression = false}. Throws TypeError on values the
+// agent would refuse. offerCompression sends "compress":["zstd"]
+// (docs/protocol.md §3.1).
+export function encodeRequest({ op, path, offset = 0, chunkSize = DEFAULT_CHUNK_BYTES, timestampMs,
+                                offerCompression = false }) {
   if (!OPS.includes(op)) throw new TypeError('op must be get, list or stat');
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0') ||
       utf8(wellFormed(path)).length > MAX_PATH_BYTES) {
@@ -123,7 +126,18 @@ export function encodeRequest({ op, path, offset = 0, chunkSize = DEFAULT_CHUNK_
   if (!Number.isSafeInteger(timestampMs) || timestampMs < 1) {
     throw new TypeError('ts must be a positive integer (unix milliseconds)');
   }
-  return padded(dump({ v: VERSION, op, path, offset, chunk_size: chunkSize, ts: timestampMs }));
+  const request = { v: VERSION, op, path, offset, chunk_size: chunkSize, ts: timestampMs };
+  if (offerCompression) request.compress = [COMPRESSION_ZSTD];
+  return padded(dump(request));
+}
+
+// "compress": at most 8 names of at most 16 bytes; unknown names are skipped.
+function getCompressionOffer(j) {
+  if (!Object.hasOwn(j, 'compress')) return false;
+  const list = j.compress;
+  if (!Array.isArray(list) || list.length > 8) return undefined;
+  if (!list.every((n) => typeof n === 'string' && utf8(n).length <= 16)) return undefined;
+  return list.includes(COMPRESSION_ZSTD);
 }
 
 export function decodeRequest(bytes) {
@@ -138,17 +152,21 @@ export function decodeRequest(bytes) {
   if (offset === undefined) throw bad('offset must be an unsigned integer');
   if (chunkSize === undefined) throw bad('chunk_size must be between 4 KiB and 1 MiB');
   if (timestampMs === undefined) throw bad('ts must be a positive integer (unix milliseconds)');
-  return { op, path, offset, chunkSize, timestampMs };
+  const offerCompression = getCompressionOffer(j);
+  if (offerCompression === undefined) throw bad('compress must be a list of at most 8 short names');
+  return { op, path, offset, chunkSize, timestampMs, offerCompression };
 }
 
 // answer: {ok: false, error, message} or {ok: true, type: 'file'|'dir', name,
-// size, mtime, chunkSize, offset, firstIndex, frames}.
+// size, mtime, chunkSize, offset, firstIndex, frames, compression}.
 export function encodeAnswer(a) {
   if (!a.ok) return padded(dump({ v: VERSION, ok: false, error: a.error, message: a.message ?? '' }));
-  return padded(dump({
+  const answer = {
     v: VERSION, ok: true, type: a.type, name: a.name, size: a.size, mtime: a.mtime, chunk_size: a.chunkSize,
     offset: a.offset, first_index: a.firstIndex, frames: a.frames,
-  }));
+  };
+  if (a.compression) answer.compress = COMPRESSION_ZSTD;
+  return padded(dump(answer));
 }
 
 export function decodeAnswer(bytes) {
@@ -176,6 +194,11 @@ export function decodeAnswer(bytes) {
   }
   if (a.frames && a.chunkSize < MIN_CHUNK_BYTES) throw bad('chunk_size out of range');
   if (a.offset > a.size) throw bad('offset beyond the end of the file');
+  const compress = getString(j, 'compress', 16, false);
+  if (compress === undefined || (compress !== '' && compress !== COMPRESSION_ZSTD)) {
+    throw bad('compress must be "zstd" when present');
+  }
+  a.compression = compress !== '';
   return a;
 }
 

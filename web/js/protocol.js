@@ -15,6 +15,10 @@ export const MAX_NOISE_MESSAGE_BYTES = 65535;
 //   version u8 | flags u8 | index u64 big-endian | nonce 24B | ciphertext (plaintext + 16B tag)
 export const FLAG_FINAL = 0x01;         // the last frame; nothing may follow it
 export const FLAG_ERROR = 0x02;         // with FLAG_FINAL: the agent aborts (JSON reason)
+// Only on data frames, only when the answer agreed compression
+// (docs/protocol.md §3.1): the plaintext is the chunk as zstd.
+export const FLAG_COMPRESSED = 0x04;
+export const COMPRESSION_ZSTD = 'zstd';
 export const FRAME_NONCE_BYTES = 24;
 export const FRAME_TAG_BYTES = 16;
 export const FRAME_INDEX_OFFSET = 2;

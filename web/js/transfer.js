@@ -32,7 +32,7 @@
 import * as base64 from './base64.js';
 import { SealrelayError, fromUtf8 } from './bytes.js';
 import { CONTENT_TYPE as EVENTS_TYPE, EventStreamReader, isEventStream } from './event_stream.js';
-import { FrameOpener } from './frames.js';
+import { FrameOpener, openerOptions } from './frames.js';
 import { MAX_FRAME_BYTES, validTransferId } from './protocol.js';
 import { decodeAnswer, decodeListing, encodeRequest } from './payloads.js';
 import { InitiatorHandshake } from './session.js';
@@ -104,6 +104,7 @@ export const DEFAULTS = Object.freeze({
   maxResumes: 0,             // get: new transfers from the verified offset after gone / connection_lost
 });
 
+const offersCompression = (o) => Boolean(o.decompressor) && o.request?.op !== 'stat';  // docs/protocol.md §3.1
 // Errors after which a get may resume with a new transfer (step 4 above).
 const RESUMABLE_CODES = new Set(['gone', 'connection_lost']);
 
@@ -119,6 +120,7 @@ const RESUMABLE_CODES = new Set(['gone', 'connection_lost']);
 //   maxResumes                 see step 4 (default 0: never)
 //   makeHasher()               → the running SHA-256 for the content (FrameOpener's
 //                              `hasher`, e.g. a RemoteSha256); default a Sha256 in this thread
+//   decompressor               zstd.js's, to offer compression (get, list); null: not offered
 //   signal                     AbortSignal to cancel
 //   stampFloor, onStamp(ms)    message 1's timestamp is max(now(), stampFloor), and each
 //                              resume's is above the one before; onStamp gets each one
@@ -192,7 +194,7 @@ class TransferRun {
                           : o.request;
     this.stamp = (prior ? null : request.timestampMs) ?? Math.max(this.#now(), stampFloor);
     o.onStamp?.(this.stamp);
-    const payload = encodeRequest({ ...request, timestampMs: this.stamp });
+    const payload = encodeRequest({ ...request, timestampMs: this.stamp, offerCompression: offersCompression(o) });
     this.#hs = o.ephemeralForTest
       ? InitiatorHandshake.startForTest(o.identity, o.agentKey, payload, o.ephemeralForTest)
       : InitiatorHandshake.start(o.identity, o.agentKey, payload);
@@ -397,6 +399,9 @@ class TransferRun {
     if (!answer.ok) {
       throw new TransferError('refused', answer.error, answer.message || `the agent refused: ${answer.error}`);
     }
+    if (answer.compression && !offersCompression(this.#o)) {
+      throw new TransferError('integrity', 'bad_response', 'the agent agreed to compression that was not offered');
+    }
     this.#answer = answer;
     if (this.#prior) return this.#resumeFrom(answer, keys);
     await this.#o.onAnswer?.(answer);
@@ -408,7 +413,7 @@ class TransferRun {
       throw new TransferError('refused', 'resume_mismatch', `the agent answered from byte ${answer.offset}, ` +
                               'but this download asked for the whole file');
     }
-    this.#opener = new FrameOpener(keys, answer.firstIndex, { hasher: this.#o.makeHasher?.() ?? null });
+    this.#opener = new FrameOpener(keys, answer.firstIndex, openerOptions(answer, this.#o));
     this.#sink = (await this.#o.openSink?.(answer)) ?? null;
   }
 
@@ -428,7 +433,7 @@ class TransferRun {
                               `agent answered from byte ${answer.offset}`);
     }
     this.#answer = first;
-    this.#opener = new FrameOpener(keys, answer.firstIndex);
+    this.#opener = new FrameOpener(keys, answer.firstIndex, openerOptions(answer, { ...this.#o, makeHasher: null }));
     this.#opener.continueFrom(opener);
     this.#sink = sink;
   }

@@ -16,7 +16,9 @@
 // and talk to it with transfer_client.js. Message protocol (each carries the
 // caller's `id`):
 //   page → worker  {type: 'start', id, options}   options as runTransfer's, minus
-//                                                 callbacks, sink, fetch and signal
+//                                                 callbacks, sink, fetch and signal, and
+//                                                 compress: 'auto' (default: offer zstd,
+//                                                 decompressed here, zstd.js) or 'off'
 //                  {type: 'ack', id, chunks, buffer?}   the page has consumed `chunks` chunks;
 //                                                 `buffer` (transferred): the last one's, to reuse
 //                  {type: 'cancel', id}
@@ -37,6 +39,7 @@
 import { MAX_CHUNK_BYTES } from './protocol.js';
 import { HashClient } from './remote_sha256.js';
 import { listDirectory, runTransfer } from './transfer.js';
+import { loadZstd } from './zstd.js';
 
 // Chunk messages (batches) handed to the page and not yet acknowledged, at most.
 export const WINDOW_CHUNKS = 4;
@@ -121,8 +124,12 @@ export function attach(port, { fetch = undefined, sleep = undefined, batchBytes 
       close: flush,
     };
     const run = options.request?.op === 'list' ? listDirectory : runTransfer;
-    run({
+    // Without a decoder (its WebAssembly failed to load) compression is
+    // simply not offered.
+    const decoder = options.compress === 'off' ? Promise.resolve(null) : loadZstd().catch(() => null);
+    decoder.then((decompressor) => run({
       ...options,
+      decompressor,
       fetch,
       sleep,
       signal: t.controller.signal,
@@ -133,7 +140,7 @@ export function attach(port, { fetch = undefined, sleep = undefined, batchBytes 
       onAnswer: (answer) => post({ type: 'answer', answer }),
       onProgress: ({ bytes, size, frames }) => post({ type: 'progress', bytes, size, frames }),
       onResume: ({ bytes, code, message }) => post({ type: 'resumed', bytes, code, message }),
-    }).then(
+    })).then(
       (result) => post({ type: 'done', result }),
       (err) => post({ type: 'error', error: {
         kind: err.kind ?? 'local', code: err.code ?? 'local_error', message: err.message, status: err.status ?? null,

@@ -35,3 +35,26 @@ const put = (name, content) => {
 };
 put('libsodium.mjs', readFileSync(core));
 put('libsodium-wrappers.mjs', text.replace(bare, 'from"./libsodium.mjs"'));
+
+// zstddec (the page's zstd decoder, js/zstd.js) compiles its inlined
+// WebAssembly from a data: URL through fetch(), which the page's
+// Content-Security-Policy (connect-src 'self') refuses, or else from
+// node's Buffer. Both become the same bytes decoded with atob(), which
+// Workers, pages and node all have; nothing else changes.
+const zstddec = join(web, 'node_modules/zstddec/dist/zstddec.mjs');
+const zstdText = readFileSync(zstddec, 'utf8');
+const replacements = [
+  ['typeof fetch !== "undefined"', 'false'],
+  ['Buffer.from(wasm, "base64")', 'Uint8Array.from(atob(wasm), (c) => c.charCodeAt(0))'],
+];
+let patched = zstdText;
+for (const [from, to] of replacements) {
+  const n = patched.split(from).length - 1;
+  if (n !== 1) {
+    console.error(`web/scripts/vendor.mjs: expected one ${from} in ${zstddec}, found ${n}; ` +
+                  'zstddec changed its build, update this script');
+    process.exit(1);
+  }
+  patched = patched.replace(from, to);
+}
+put('zstddec.mjs', patched);

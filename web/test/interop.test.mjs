@@ -12,10 +12,11 @@ import { execFileSync } from 'node:child_process';
 import * as base64 from '../js/base64.js';
 import { concat, equal, fromHex, hex, utf8 } from '../js/bytes.js';
 import { fingerprintOf } from '../js/fingerprint.js';
-import { FrameOpener } from '../js/frames.js';
+import { FrameOpener, openerOptions } from '../js/frames.js';
+import { loadZstd } from '../js/zstd.js';
 import { identityOf } from '../js/noise.js';
 import { decodeAnswer, decodeListing, decodeRequest, encodeAnswer, encodeRequest } from '../js/payloads.js';
-import { PAYLOAD_BUCKET_BYTES } from '../js/protocol.js';
+import { FLAG_COMPRESSED, PAYLOAD_BUCKET_BYTES } from '../js/protocol.js';
 import { InitiatorHandshake } from '../js/session.js';
 import { Sha256 } from '../js/sha256.js';
 import { fileExists, skip } from './helpers.mjs';
@@ -40,7 +41,7 @@ const b64 = (text) => {
   return out;
 };
 
-test('JS and C++ interoperate byte for byte: handshakes, payloads, frames', (t) => {
+test('JS and C++ interoperate byte for byte: handshakes, payloads, frames', async (t) => {
   const fx = loadFixture(t);
   if (!fx) return;
   const requester = identityOf(fromHex(fx.requester.private));
@@ -58,11 +59,11 @@ test('JS and C++ interoperate byte for byte: handshakes, payloads, frames', (t) 
     // The request payload: the JS encoder writes the C++ bytes exactly.
     const r = s.request;
     const request = encodeRequest({ op: r.op, path: r.path, offset: r.offset, chunkSize: r.chunk_size,
-                                    timestampMs: r.ts });
+                                    timestampMs: r.ts, offerCompression: r.offer_compression });
     assert.equal(base64.encode(request), s.request_payload, `${where}: request payload`);
     assert.equal(request.length % PAYLOAD_BUCKET_BYTES, 0, `${where}: request padded to the bucket`);
     assert.deepEqual(decodeRequest(request), { op: r.op, path: r.path, offset: r.offset, chunkSize: r.chunk_size,
-                                               timestampMs: r.ts });
+                                               timestampMs: r.ts, offerCompression: r.offer_compression });
 
     // Message 1 rebuilt in JS with the same keys and ephemeral.
     const ephemeral = identityOf(fromHex(s.ephemeral.private));
@@ -84,7 +85,10 @@ test('JS and C++ interoperate byte for byte: handshakes, payloads, frames', (t) 
     }
 
     // Every C++ frame opens in JS; the content and its SHA-256 match.
-    const opener = new FrameOpener(keys, answer.firstIndex);
+    // The compressed session: the C++ agent's zstd frames open with zstd.js.
+    const opener = new FrameOpener(keys, answer.firstIndex, openerOptions(answer, { decompressor: await loadZstd() }));
+    const flags = s.frames.map((f) => b64(f)[1]);
+    assert.equal(flags.some((f) => f & FLAG_COMPRESSED), answer.compression, `${where}: compressed frames`);
     const prefix = b64(s.prefix);
     assert.equal(prefix.length, answer.offset, where);
     opener.absorbPrefix(prefix);
@@ -115,7 +119,7 @@ test('JS and C++ interoperate byte for byte: handshakes, payloads, frames', (t) 
     }
     if (s.listing) assert.deepEqual(decodeListing(received), s.listing, `${where}: listing`);
   }
-  assert.deepEqual(names, ['file', 'resume', 'abort', 'list', 'refusal']);
+  assert.deepEqual(names, ['file', 'resume', 'abort', 'list', 'compressed', 'refusal']);
 });
 
 test('a C++ message 2 does not finish a JS handshake with another ephemeral or agent key', (t) => {

@@ -12,7 +12,8 @@ import {
 import { MAX_NOISE_MESSAGE_BYTES, MAX_PATH_BYTES, PAYLOAD_BUCKET_BYTES } from '../js/protocol.js';
 import { InitiatorHandshake, ResponderHandshake } from '../js/session.js';
 
-const request = { op: 'get', path: '/photos/2026/a.jpg', offset: 0, chunkSize: 262144, timestampMs: 1763677025123 };
+const request = { op: 'get', path: '/photos/2026/a.jpg', offset: 0, chunkSize: 262144, timestampMs: 1763677025123,
+                  offerCompression: false };
 // The JSON of a padded payload: its text without the trailing spaces, after
 // checking that they fill the bucket.
 function json(bytes) {
@@ -24,14 +25,15 @@ function json(bytes) {
 }
 
 const accepted = { ok: true, type: 'file', name: 'a.jpg', size: 1048576, mtime: 1763670000, chunkSize: 262144,
-                   offset: 0, firstIndex: 0, frames: true };
+                   offset: 0, firstIndex: 0, frames: true, compression: false };
 
 test('a request encodes as the C++ encoder does (sorted keys) and round-trips', () => {
   assert.equal(json(encodeRequest(request)),
                '{"chunk_size":262144,"offset":0,"op":"get","path":"/photos/2026/a.jpg","ts":1763677025123,"v":1}');
   assert.deepEqual(decodeRequest(encodeRequest(request)), request);
   assert.deepEqual(decodeRequest(utf8('{"v":1,"op":"list","path":"/s","ts":5}')),
-                   { op: 'list', path: '/s', offset: 0, chunkSize: 258048, timestampMs: 5 }, 'defaults');
+                   { op: 'list', path: '/s', offset: 0, chunkSize: 258048, timestampMs: 5, offerCompression: false },
+                   'defaults');
 });
 
 test('answers and refusals round-trip', () => {

@@ -101,7 +101,8 @@ Session handshake(const Identity& requester, const Identity& agent, std::string_
                         {"path", request.path},
                         {"offset", request.offset},
                         {"chunk_size", request.chunk_size},
-                        {"ts", request.timestamp_ms}}},
+                        {"ts", request.timestamp_ms},
+                        {"offer_compression", request.offer_compression}}},
            {"request_payload", b64(bytes_of(request_payload))},
            {"message1", b64(init->message1())},
            {"answer_payload", b64(bytes_of(answer_payload))},
@@ -119,8 +120,9 @@ void add_frame(Session& s, const Bytes& frame) { s.doc["frames"].push_back(b64(f
 // data[0, prefix). Ends with the trailer, or with an abort after
 // `abort_after` chunks when that is set.
 void seal(Session& s, const Bytes& data, size_t chunk_size, size_t prefix, uint64_t first_index,
-          std::optional<size_t> abort_after = std::nullopt) {
+          std::optional<size_t> abort_after = std::nullopt, bool compress = false) {
   FrameSealer sealer(s.keys, first_index);
+  if (compress) sealer.compress_chunks();
   sealer.absorb_prefix(std::span<const uint8_t>(data).first(prefix));
   Bytes frame;
   size_t chunks = 0;
@@ -198,6 +200,19 @@ int run() {
       s.doc["listing"].push_back(
           {{"name", e.name}, {"type", std::string(entry_type_name(e.type))}, {"size", e.size}, {"mtime", e.mtime}});
     }
+    out["sessions"].push_back(std::move(s.doc));
+  }
+  {  // Compression offered and agreed: text chunks go compressed, a random one as it is.
+    std::string rows;
+    while (rows.size() < 3 * kChunk) rows += "2026-12-07,SKU-" + std::to_string(10000 + rows.size() % 977) + ",12.50\n";
+    Bytes data(rows.begin(), rows.begin() + 3 * kChunk);
+    Bytes noise = content("noise", kChunk);
+    data.insert(data.end(), noise.begin(), noise.end());
+    Request req{Op::kGet, "/share/sales.csv", 0, kChunk, 1763677025128, true};
+    Answer ans{true, "", "", EntryType::kFile, "sales.csv", data.size(), 1763670003, kChunk, 0, 0, true, true};
+    Session s = handshake(requester, agent, "ephemeral 6", req, ans);
+    seal(s, data, kChunk, 0, 0, std::nullopt, true);
+    s.doc["name"] = "compressed";
     out["sessions"].push_back(std::move(s.doc));
   }
   {  // A refusal: no frames follow.
