@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/base64.h"
+#include "proto/errors.h"
 #include "proto/event_stream.h"
 #include "proto/sse.h"
 #include "relay/records.h"
@@ -131,7 +132,7 @@ bool TransferEvents::start(StreamSink& sink) {
 // transfer that vanished, else beat.
 bool TransferEvents::idle(StreamSink& sink) {
   auto t = ctx_.store.get_transfer(tid_);
-  if (!t && t.error().code == "unknown_transfer") {
+  if (!t && errors::is(t.error(), ErrorCode::unknown_transfer)) {
     expired(sink);
     return finish(sink);
   }
@@ -148,7 +149,8 @@ bool TransferEvents::catch_up(StreamSink& sink) {
   for (;;) {
     auto r = ctx_.store.read_events(tid_, cursor_, kPage);
     if (!r) {
-      if (r.error().code != "unknown_transfer") return false;  // store down: client resumes
+      // The store is down: end the stream, the client resumes.
+      if (!errors::is(r.error(), ErrorCode::unknown_transfer)) return false;
       return expired(sink);
     }
     for (auto& e : r->entries) {
@@ -226,7 +228,7 @@ Result<std::unique_ptr<ControlEvents>> ControlEvents::open(StreamContext ctx,
     c->only_pending_ = true;
   } else {
     auto id = StreamId::parse(last_event_id);
-    if (!id) return make_error("bad_request", "Last-Event-ID is not a control event id");
+    if (!id) return make_error(ErrorCode::bad_request, "Last-Event-ID is not a control event id");
     c->cursor_ = *id;
   }
   auto connected = ctx.store.agent_connect(agent, c->session_);

@@ -13,12 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "base/ids.h"
+#include "proto/errors.h"
 #include "relay/admission.h"
 #include "relay/body_rules.h"
 #include "relay/records.h"
 
 namespace sealrelay::relay {
-
 
 namespace {
 
@@ -108,18 +108,6 @@ std::string what_of(std::exception_ptr ep) {
   return "internal error";
 }
 
-int status_of(const std::string& code) {
-  static const std::map<std::string, int> statuses = {
-      {"bad_request", 400},      {"unauthorized", 401},   {"forbidden", 403},
-      {"not_found", 404},        {"unknown_agent", 404},  {"unknown_transfer", 404},
-      {"conflict", 409},         {"agent_offline", 409},  {"cancelled", 409},
-      {"length_required", 411},  {"too_large", 413},      {"rate_limited", 429},
-      {"overloaded", 503},
-      {"store_unavailable", 503}};
-  auto it = statuses.find(code);
-  return it == statuses.end() ? 503 : it->second;
-}
-
 }  // namespace
 
 Server::Server(Config cfg, std::unique_ptr<Store> store, std::shared_ptr<TokenVerifier> tokens)
@@ -177,15 +165,17 @@ Server::~Server() {
 }
 
 Result<int> Server::bind() {
-  if (!http_->is_valid()) return make_error("bad_config", "TLS setup failed (see log)");
+  if (!http_->is_valid()) return make_error(ErrorCode::bad_config, "TLS setup failed (see log)");
   std::string host = cfg_.listen;
   int port = 0;
   auto colon = host.rfind(':');
-  if (colon == std::string::npos) return make_error("bad_config", "--listen must be HOST:PORT");
+  if (colon == std::string::npos) {
+    return make_error(ErrorCode::bad_config, "--listen must be HOST:PORT");
+  }
   try {
     port = std::stoi(host.substr(colon + 1));
   } catch (...) {
-    return make_error("bad_config", "--listen must be HOST:PORT");
+    return make_error(ErrorCode::bad_config, "--listen must be HOST:PORT");
   }
   host = host.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -248,47 +238,50 @@ void Server::send_json(httplib::Response& res, int status, const nlohmann::json&
   res.set_content(json_text(j), "application/json");
 }
 
-void Server::fail(httplib::Response& res, int status, const std::string& code,
-                  const std::string& message) {
-  metrics_.error(code);
-  send_json(res, status, {{"error", code}, {"message", message}});
-  if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
+void Server::fail(httplib::Response& res, ErrorCode code, const std::string& message,
+                  nlohmann::json more) {
+  if (!errors::http_status(code)) code = ErrorCode::store_unavailable;  // never without a status
+  metrics_.error(std::string(errors::name(code)));
+  more["error"] = errors::name(code);
+  more["message"] = message;
+  send_json(res, *errors::http_status(code), more);
+  if (code == ErrorCode::unauthorized) res.set_header("WWW-Authenticate", "Bearer");
 }
 
+// A code that is no HTTP status (the store's own, expired, one this build
+// does not know) answers store_unavailable; cancelled, a state, conflict.
 void Server::fail(httplib::Response& res, const Error& e) {
-  std::string code = e.code;
-  int status = status_of(code);
-  if (status == 503 && code != "overloaded") code = "store_unavailable";
-  if (code == "cancelled") code = "conflict";
-  fail(res, status, code, e.message);
+  auto code = errors::parse(e.code).value_or(ErrorCode::store_unavailable);
+  fail(res, code == ErrorCode::cancelled ? ErrorCode::conflict : code, e.message);
 }
 
 bool Server::pre_route(const httplib::Request& req, httplib::Response& res) {
   auto* pool = live_pool_.load();
   if (pool && pool->active() > cfg_.max_connections) {
     res.set_header("Retry-After", "1");
-    fail(res, 503, "overloaded", "this relay node is at --max-connections; retry shortly");
+    fail(res, ErrorCode::overloaded, "this relay node is at --max-connections; retry shortly");
     return true;
   }
   if (req.path.size() > kMaxPathBytes) {
-    fail(res, 400, "bad_request", "request path longer than " + std::to_string(kMaxPathBytes) + " bytes");
+    fail(res, ErrorCode::bad_request,
+         "request path longer than " + std::to_string(kMaxPathBytes) + " bytes");
     return true;
   }
   if (req.headers.size() > cfg_.max_headers) {
-    fail(res, 400, "bad_request", "too many request headers");
+    fail(res, ErrorCode::bad_request, "too many request headers");
     return true;
   }
   if (req.has_header("Content-Encoding")) {
-    fail(res, 400, "bad_request", "compressed request bodies are not accepted");
+    fail(res, ErrorCode::bad_request, "compressed request bodies are not accepted");
     return true;
   }
   if (auto refused = check_body(req, cfg_.max_json_bytes)) {
-    fail(res, refused->status, refused->code, refused->message);
+    fail(res, *refused);
     return true;
   }
   if (!per_ip_.allow(req.remote_addr)) {
     res.set_header("Retry-After", std::to_string(per_ip_.retry_after(req.remote_addr)));
-    fail(res, 429, "rate_limited", "too many requests from this address");
+    fail(res, ErrorCode::rate_limited, "too many requests from this address");
     return true;
   }
   return false;
@@ -300,12 +293,12 @@ std::optional<Principal> Server::auth(const httplib::Request& req, httplib::Resp
   std::string header = req.get_header_value("Authorization");
   if (!header.empty()) {
     if (header.size() < 7 || strncasecmp(header.c_str(), "Bearer ", 7) != 0) {
-      fail(res, 401, "unauthorized", "Authorization must be \"Bearer <token>\"");
+      fail(res, ErrorCode::unauthorized, "Authorization must be \"Bearer <token>\"");
       return std::nullopt;
     }
     auto p = tokens_->verify(std::string_view(header).substr(7));
     if (!p) {
-      fail(res, 401, "unauthorized", p.error().message);
+      fail(res, ErrorCode::unauthorized, p.error().message);
       return std::nullopt;
     }
     who = *p;
@@ -314,18 +307,18 @@ std::optional<Principal> Server::auth(const httplib::Request& req, httplib::Resp
     if (!who && !res.body.empty()) return std::nullopt;
   }
   if (!who) {
-    fail(res, 401, "unauthorized", "no credentials: send Authorization: Bearer <token>");
+    fail(res, ErrorCode::unauthorized, "no credentials: send Authorization: Bearer <token>");
     return std::nullopt;
   }
   if (who->kind != want) {
-    fail(res, 403, "forbidden",
+    fail(res, ErrorCode::forbidden,
          want == TokenKind::agent ? "this route needs an agent token"
                                   : "this route needs a requester token");
     return std::nullopt;
   }
   if (!per_token_.allow(who->key())) {
     res.set_header("Retry-After", std::to_string(per_token_.retry_after(who->key())));
-    fail(res, 429, "rate_limited", "too many requests for this token");
+    fail(res, ErrorCode::rate_limited, "too many requests for this token");
     return std::nullopt;
   }
   return who;
@@ -342,7 +335,7 @@ std::optional<Principal> Server::certificate_principal(const httplib::Request& r
   X509_free(cert);
   if (!verified) return std::nullopt;
   if (!agent) {
-    fail(res, 401, "unauthorized",
+    fail(res, ErrorCode::unauthorized,
          "the client certificate's subject must have exactly one CN, an agent id (" +
              std::string(ids::kAgentIdRule) + ")");
     return std::nullopt;
@@ -379,20 +372,22 @@ void Server::hooks() {
   http_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 404) {
-      fail(res, 404, "not_found", "no such route or file");
+      fail(res, ErrorCode::not_found, "no such route or file");
     } else if (res.status == 413) {
-      fail(res, 413, "too_large", "request too large");
+      fail(res, ErrorCode::too_large, "request too large");
     } else if (res.status == 414) {
-      fail(res, 400, "bad_request", "request line too long");
+      fail(res, ErrorCode::bad_request, "request line too long");
     } else {
-      fail(res, res.status, res.status >= 500 ? "overloaded" : "bad_request",
-           "request refused (" + std::to_string(res.status) + ")");
+      const int status = res.status;  // cpp-httplib's own
+      fail(res, status >= 500 ? ErrorCode::overloaded : ErrorCode::bad_request,
+           "request refused (" + std::to_string(status) + ")");
+      res.status = status;
     }
   });
   http_->set_exception_handler(
       [this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         spdlog::error("handler threw: {}", what_of(ep));
-        fail(res, 503, "store_unavailable", "internal error");
+        fail(res, ErrorCode::store_unavailable, "internal error");
       });
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     metrics_.request(route_name(req.method, req.path), res.status);

@@ -16,15 +16,15 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <thread>
 #include <variant>
 
-#include <nlohmann/json.hpp>
-
 #include "base/result.h"
+#include "proto/errors.h"
 #include "relay/config.h"
 #include "relay/leases.h"
 #include "relay/metrics.h"
@@ -92,8 +92,10 @@ class Server {
   // Ends the streams and uploads of tokens revoked in the tokens file.
   void end_revoked();
   void housekeeping();
-  void fail(httplib::Response& res, int status, const std::string& code,
-            const std::string& message);
+  // The error answer of docs/api.md: {"error", "message"} and `more`, with
+  // the code's status from the error table (proto/errors.h).
+  void fail(httplib::Response& res, ErrorCode code, const std::string& message,
+            nlohmann::json more = nlohmann::json::object());
   void fail(httplib::Response& res, const Error& e);
   static void send_json(httplib::Response& res, int status, const nlohmann::json& j);
 

@@ -12,6 +12,7 @@
 #include "base/base64.h"
 #include "base/fingerprint.h"
 #include "base/ids.h"
+#include "proto/errors.h"
 #include "proto/event_stream.h"
 #include "proto/sse.h"
 #include "relay/admission.h"
@@ -206,7 +207,7 @@ void Server::healthz(const httplib::Request&, httplib::Response& res) {
 
 void Server::readyz(const httplib::Request&, httplib::Response& res) {
   auto r = store_->ping();
-  if (!r) return fail(res, 503, "store_unavailable", r.error().message);
+  if (!r) return fail(res, ErrorCode::store_unavailable, r.error().message);
   send_json(res, 200, {{"status", "ready"}});
 }
 
@@ -235,13 +236,15 @@ void Server::create_transfer(const httplib::Request& req, httplib::Response& res
   auto who = auth(req, res, TokenKind::requester);
   if (!who) return;
   auto body = json_body(req);
-  if (!body) return fail(res, 400, "bad_request", "body must be a JSON object");
+  if (!body) return fail(res, ErrorCode::bad_request, "body must be a JSON object");
   auto agent = string_of(body->value("agent", json()));
   auto msg1 = string_of(body->value("msg1", json()));
-  if (!agent || !msg1) return fail(res, 400, "bad_request", "need \"agent\" and \"msg1\" strings");
+  if (!agent || !msg1) {
+    return fail(res, ErrorCode::bad_request, "need \"agent\" and \"msg1\" strings");
+  }
   auto t = transfers_.create(*who, *agent, *msg1);
   if (!t) {
-    if (t.error().code == "rate_limited") res.set_header("Retry-After", "5");
+    if (errors::is(t.error(), ErrorCode::rate_limited)) res.set_header("Retry-After", "5");
     return fail(res, t.error());
   }
   send_json(res, 201, {{"transfer_id", t->id}, {"state", "requested"}});
@@ -279,9 +282,9 @@ void Server::transfer_events(const httplib::Request& req, httplib::Response& res
   auto t = owned(req, *who, res);
   if (!t) return;
   auto cursor = TransferEvents::cursor_of(req.get_header_value("Last-Event-ID"));
-  if (!cursor) return fail(res, 400, "bad_request", "Last-Event-ID must be a decimal event id");
+  if (!cursor) return fail(res, ErrorCode::bad_request, "Last-Event-ID must be a decimal event id");
   auto lease = lease_for(*who);
-  if (!lease) return fail(res, 401, "unauthorized", "the token was revoked");
+  if (!lease) return fail(res, ErrorCode::unauthorized, "the token was revoked");
   bool binary = req.get_header_value("Accept").find(event_stream::kContentType) != std::string::npos;
   StreamContext ctx{*store_, transfers_, metrics_, cfg_.heartbeat, stopping_};
   stream(res, binary ? event_stream::kContentType : sse::kContentType,
@@ -296,17 +299,18 @@ void Server::control_stream(const httplib::Request& req, httplib::Response& res)
   std::string pk = req.get_header_value("X-Sealrelay-Public-Key");
   std::vector<uint8_t> key;
   if (!base64::decode_into(pk, key) || key.size() != kKeyBytes) {
-    return fail(res, 400, "bad_request",
+    return fail(res, ErrorCode::bad_request,
                 "X-Sealrelay-Public-Key must be standard base64 of a 32-byte X25519 key");
   }
   std::string version = req.get_header_value("X-Sealrelay-Version");
   bool printable = std::all_of(version.begin(), version.end(),
                                [](char c) { return c >= 0x20 && c < 0x7f; });
   if (version.size() > 64 || !printable) {
-    return fail(res, 400, "bad_request", "X-Sealrelay-Version must be <= 64 printable ASCII chars");
+    return fail(res, ErrorCode::bad_request,
+                "X-Sealrelay-Version must be <= 64 printable ASCII chars");
   }
   auto lease = lease_for(*who);
-  if (!lease) return fail(res, 401, "unauthorized", "the token was revoked");
+  if (!lease) return fail(res, ErrorCode::unauthorized, "the token was revoked");
   StreamContext ctx{*store_, transfers_, metrics_, cfg_.heartbeat, stopping_};
   auto c = ControlEvents::open(ctx, {who->agent, pk, version, 0, true},
                                req.get_header_value("Last-Event-ID"), std::move(lease));
@@ -321,7 +325,7 @@ void Server::answer(const httplib::Request& req, httplib::Response& res) {
   auto t = owned(req, *who, res);
   if (!t) return;
   auto body = json_body(req);
-  if (!body) return fail(res, 400, "bad_request", "body must be a JSON object");
+  if (!body) return fail(res, ErrorCode::bad_request, "body must be a JSON object");
   auto r = body->contains("msg2")
                ? transfers_.answer(*t, string_of((*body)["msg2"]).value_or(""))
                : transfers_.refuse(*t, string_of(body->value("error", json())),
@@ -349,7 +353,7 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
   if (!who) return drain(reader, res);
   auto lease = lease_for(*who);
   if (!lease) {
-    fail(res, 401, "unauthorized", "the token was revoked");
+    fail(res, ErrorCode::unauthorized, "the token was revoked");
     return drain(reader, res);
   }
   auto t = owned(req, *who, res);
@@ -358,7 +362,7 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
   bool digits = std::all_of(first.begin(), first.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (first.empty() || first.size() > 18 || !digits) {
     drain(reader, res);
-    return fail(res, 400, "bad_request", "X-Sealrelay-First-Frame must be a frame index");
+    return fail(res, ErrorCode::bad_request, "X-Sealrelay-First-Frame must be a frame index");
   }
   UploadLimits limits{cfg_.max_frame_bytes, cfg_.window_frames, cfg_.upload_stall};
   auto up = UploadSession::begin(*store_, metrics_, limits, t->id, std::stoull(first));
@@ -368,8 +372,9 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
   }
   std::optional<Error> err;
   bool ok = reader([&](const char* data, size_t len) {
-    auto fed = lease->revoked() ? make_error("unauthorized", "the token was revoked")  // cut here
-                                : (*up)->feed(std::string_view(data, len));
+    auto fed = lease->revoked()
+                   ? make_error(ErrorCode::unauthorized, "the token was revoked")  // cut here
+                   : (*up)->feed(std::string_view(data, len));
     if (!fed) err = fed.error();
     return fed.ok();
   });
@@ -380,7 +385,7 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
   if (err) return fail_upload(res, t->id, *err);
   if (!ok) {
     spdlog::info("upload of {} interrupted at frame {}", t->id, next);
-    return fail(res, 400, "bad_request", "the upload body was interrupted");
+    return fail(res, ErrorCode::bad_request, "the upload body was interrupted");
   }
   send_json(res, 200, {{"committed", next}, {"complete", complete}});
 }
@@ -398,11 +403,9 @@ std::optional<TransferInfo> Server::owned(const httplib::Request& req, const Pri
 }
 
 void Server::fail_upload(httplib::Response& res, const std::string& tid, const Error& e) {
-  if (e.code != "conflict") return fail(res, e);
+  if (!errors::is(e, ErrorCode::conflict)) return fail(res, e);
   auto now = store_->get_transfer(tid);
-  metrics_.error("conflict");
-  send_json(res, 409, {{"error", "conflict"}, {"message", e.message},
-                       {"next_frame", now ? now->frames : 0}});
+  fail(res, ErrorCode::conflict, e.message, {{"next_frame", now ? now->frames : 0}});
 }
 
 }  // namespace sealrelay::relay

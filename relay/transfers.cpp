@@ -2,6 +2,7 @@
 
 #include "base/base64.h"
 #include "base/ids.h"
+#include "proto/errors.h"
 #include "proto/event_stream.h"
 #include "relay/records.h"
 
@@ -16,9 +17,12 @@ constexpr size_t kMaxHandshakeBytes = 65535;  // a Noise message (docs/protocol.
 std::optional<Error> bad_handshake(const std::string& name, const std::string& b64) {
   std::vector<uint8_t> bytes;
   if (!base64::decode_into(b64, bytes) || bytes.empty()) {
-    return Error{"bad_request", name + " must be canonical standard base64 of 1..65535 bytes"};
+    return make_error(ErrorCode::bad_request,
+                      name + " must be canonical standard base64 of 1..65535 bytes");
   }
-  if (bytes.size() > kMaxHandshakeBytes) return Error{"too_large", name + " exceeds 65535 bytes"};
+  if (bytes.size() > kMaxHandshakeBytes) {
+    return make_error(ErrorCode::too_large, name + " exceeds 65535 bytes");
+  }
   return std::nullopt;
 }
 
@@ -34,12 +38,15 @@ bool valid_code(const std::string& code) {
 
 Result<TransferInfo> Transfers::create(const Principal& who, const std::string& agent,
                                        const std::string& msg1_b64) {
-  auto unknown = make_error("unknown_agent", "no agent \"" + agent + "\" is visible to this token");
+  auto unknown =
+      make_error(ErrorCode::unknown_agent, "no agent \"" + agent + "\" is visible to this token");
   if (!ids::valid_agent_id(agent) || !who.sees(agent)) return unknown;
   if (auto bad = bad_handshake("msg1", msg1_b64)) return *bad;
   auto a = store_.get_agent(agent);
-  if (!a) return a.error().code == "unknown_agent" ? unknown : Result<TransferInfo>(a.error());
-  if (!a->online) return make_error("agent_offline", "agent \"" + agent + "\" is offline");
+  if (!a)
+    return errors::is(a.error(), ErrorCode::unknown_agent) ? unknown
+                                                           : Result<TransferInfo>(a.error());
+  if (!a->online) return make_error(ErrorCode::agent_offline, "agent \"" + agent + "\" is offline");
   std::string tid = "t_" + random_hex(16);
   int64_t now = store_.now_ms() / 1000;
   std::string inbox = json_text({{"transfer_id", tid}, {"msg1", msg1_b64}, {"created", now}});
@@ -47,7 +54,7 @@ Result<TransferInfo> Transfers::create(const Principal& who, const std::string& 
 }
 
 Result<TransferInfo> Transfers::owned(const std::string& tid, const Principal& who) {
-  auto unknown = make_error("unknown_transfer", "no transfer " + tid);
+  auto unknown = make_error(ErrorCode::unknown_transfer, "no transfer " + tid);
   if (!ids::valid_transfer_id(tid)) return unknown;
   auto t = store_.get_transfer(tid);
   if (!t) return t.error();
@@ -75,14 +82,15 @@ Result<TransferInfo> Transfers::answer(const TransferInfo& t, const std::string&
 Result<TransferInfo> Transfers::refuse(const TransferInfo& t, const std::optional<std::string>& code,
                                        const std::optional<std::string>& message) {
   if (!code || !valid_code(*code) || !message || message->size() > 1024) {
-    return make_error("bad_request",
-                      "need {\"msg2\": base64} or {\"error\": [a-z0-9_]{1,64}, \"message\": <=1024 chars}");
+    return make_error(
+        ErrorCode::bad_request,
+        "need {\"msg2\": base64} or {\"error\": [a-z0-9_]{1,64}, \"message\": <=1024 chars}");
   }
   auto r = store_.finish(t.id, State::failed, *code, *message, error_event(*code, *message),
                          State::requested);
   if (!r) return r;
   if (r->state != State::failed || r->error_code != *code) {
-    return make_error("conflict", "transfer " + t.id + " is " + to_string(r->state));
+    return make_error(ErrorCode::conflict, "transfer " + t.id + " is " + to_string(r->state));
   }
   return r;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "proto/errors.h"
 #include "proto/event_stream.h"
 #include "relay/records.h"
 
@@ -48,8 +49,10 @@ Result<void> UploadSession::feed(std::string_view piece) {
   if (!fed) {
     auto committed = commit(false);  // the records before the bad one were fine
     if (!committed) return committed;
-    if (fed.error().code == "frame_too_large") return give_up_too_large(fed.error().message);
-    return make_error("bad_request", fed.error().message);
+    // The reader's errors (proto/upload.h): bytes after the end record, or
+    // else (on_frame never stops it) a frame over the limit.
+    if (!records_.ended()) return give_up_too_large(fed.error().message);
+    return make_error(ErrorCode::bad_request, fed.error().message);
   }
   if (!batch_.empty() || (records_.ended() && !complete_)) return commit(records_.ended());
   return {};
@@ -84,7 +87,7 @@ Result<uint64_t> UploadSession::window_room() {
   set_queue(*info);
   uint64_t inflight = undelivered(*info);
   if (inflight >= window_ && !is_terminal(info->state) && info->upload_session == session_) {
-    return make_error("conflict",
+    return make_error(ErrorCode::conflict,
                       "no requester read for " + std::to_string(limits_.stall.count()) + " s");
   }
   return window_ - std::min(window_, inflight);
@@ -95,7 +98,7 @@ Result<void> UploadSession::append(size_t i, size_t k, bool last) {
                                   std::make_move_iterator(batch_.begin() + i + k));
   auto r = store_.append(tid_, session_, next_, slice, last ? end_event(next_ + k) : "");
   if (!r) {
-    if (r.error().code == "too_large") return give_up_too_large(r.error().message);
+    if (errors::is(r.error(), ErrorCode::too_large)) return give_up_too_large(r.error().message);
     return r.error();
   }
   for (auto& f : slice) {
@@ -112,7 +115,7 @@ Result<void> UploadSession::append(size_t i, size_t k, bool last) {
 Error UploadSession::give_up_too_large(const std::string& message) {
   (void)store_.finish(tid_, State::failed, "too_large", message, error_event("too_large", message),
                       std::nullopt);
-  return make_error("too_large", message);
+  return make_error(ErrorCode::too_large, message);
 }
 
 void UploadSession::set_queue(const TransferInfo& info) {
