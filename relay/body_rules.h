@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+
 namespace httplib {
 struct Request;
 }
@@ -27,14 +29,9 @@ namespace sealrelay::relay {
 // "/v1/agent/transfers/{tid}/frames" with a well-formed transfer id.
 bool is_upload_path(std::string_view path);
 
-struct BodyRefusal {
-  int status;  // 400, 411 or 413
-  std::string code;  // docs/api.md §Errors
-  std::string message;
-};
-
-// nullopt when the request's body (if any) is framed as its route allows;
-// max_json_bytes bounds every body but the upload's.
-std::optional<BodyRefusal> check_body(const httplib::Request& req, size_t max_json_bytes);
+// nullopt when the request's body (if any) is framed as its route allows,
+// else the refusal: bad_request, length_required or too_large
+// (proto/errors.h). max_json_bytes bounds every body but the upload's.
+std::optional<Error> check_body(const httplib::Request& req, size_t max_json_bytes);
 
 }  // namespace sealrelay::relay

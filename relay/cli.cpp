@@ -100,14 +100,67 @@ std::string tokens_path(const Config& cfg) {
   return cfg.tokens_file.empty() ? cfg.state_dir + "/tokens.json" : cfg.tokens_file;
 }
 
-int serve(Config cfg, double heartbeat_s, uint64_t answer_timeout_s, uint64_t ttl_s,
-          uint64_t stall_s, uint64_t read_timeout_s) {
-  cfg.heartbeat = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_s * 1000));
+// The embedded store, or the Redis one (nullptr, said in the log, when Redis
+// cannot be reached).
+std::unique_ptr<Store> open_store(const Config& cfg) {
+  StoreLimits limits;
+  limits.max_transfer_bytes = cfg.max_transfer_bytes;
+  limits.history_frames = cfg.history_frames;
+  limits.max_transfers_per_agent = cfg.max_transfers_per_agent;
+  limits.transfer_ttl = cfg.transfer_ttl;
+  limits.presence_ttl = std::max<std::chrono::seconds>(
+      std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(cfg.heartbeat * 3));
+  limits.mailbox_bytes = std::max<size_t>(8u << 20, 2 * cfg.max_frame_bytes);
+  if (cfg.redis_url.empty()) return std::make_unique<MemoryStore>(limits);
+  RedisConfig rc;
+  rc.url = cfg.redis_url;
+  rc.connections = cfg.redis_connections;
+  auto rs = RedisStore::open(rc, limits);
+  if (!rs) {
+    spdlog::error("--redis {}: {}", redact_redis_url(cfg.redis_url), rs.error().message);
+    return nullptr;
+  }
+  return std::move(*rs);
+}
+
+// Serves until SIGINT or SIGTERM.
+int run_until_signalled(Server& server) {
+  // The signal mask was set before any thread started.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    spdlog::info("signal {}: stopping", sig);
+    server.stop();
+  });
+  bool ok = server.run();
+  server.stop();
+  // Wake the signal thread if it is still waiting.
+  ::kill(::getpid(), SIGTERM);
+  signals.join();
+  spdlog::info("stopped");
+  return ok ? 0 : 1;
+}
+
+// What `serve` is told, before it becomes a Config.
+struct Options {
+  Config cfg;
+  double heartbeat_s = 15;
+  uint64_t answer_timeout_s = 60, ttl_s = 3600, stall_s = 300, read_timeout_s = 60;
+  std::string log_format = "text";
+};
+
+int serve(const Options& o) {
+  Config cfg = o.cfg;
+  cfg.heartbeat = std::chrono::milliseconds(static_cast<int64_t>(o.heartbeat_s * 1000));
   if (cfg.heartbeat < std::chrono::milliseconds(10)) cfg.heartbeat = std::chrono::milliseconds(10);
-  cfg.answer_timeout = std::chrono::seconds(answer_timeout_s);
-  cfg.transfer_ttl = std::chrono::seconds(std::max<uint64_t>(ttl_s, 1));
-  cfg.upload_stall = std::chrono::seconds(std::max<uint64_t>(stall_s, 1));
-  cfg.read_timeout = std::chrono::seconds(std::max<uint64_t>(read_timeout_s, 1));
+  cfg.answer_timeout = std::chrono::seconds(o.answer_timeout_s);
+  cfg.transfer_ttl = std::chrono::seconds(std::max<uint64_t>(o.ttl_s, 1));
+  cfg.upload_stall = std::chrono::seconds(std::max<uint64_t>(o.stall_s, 1));
+  cfg.read_timeout = std::chrono::seconds(std::max<uint64_t>(o.read_timeout_s, 1));
   if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
     spdlog::error("--tls-cert and --tls-key go together");
     return 2;
@@ -130,29 +183,8 @@ int serve(Config cfg, double heartbeat_s, uint64_t answer_timeout_s, uint64_t tt
   raise_fd_limit(cfg.max_connections);
   size_futex_hash(cfg.max_connections);
 
-  StoreLimits limits;
-  limits.max_transfer_bytes = cfg.max_transfer_bytes;
-  limits.history_frames = cfg.history_frames;
-  limits.max_transfers_per_agent = cfg.max_transfers_per_agent;
-  limits.transfer_ttl = cfg.transfer_ttl;
-  limits.presence_ttl = std::max<std::chrono::seconds>(
-      std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(cfg.heartbeat * 3));
-  limits.mailbox_bytes = std::max<size_t>(8u << 20, 2 * cfg.max_frame_bytes);
-
-  std::unique_ptr<Store> store;
-  if (cfg.redis_url.empty()) {
-    store = std::make_unique<MemoryStore>(limits);
-  } else {
-    RedisConfig rc;
-    rc.url = cfg.redis_url;
-    rc.connections = cfg.redis_connections;
-    auto rs = RedisStore::open(rc, limits);
-    if (!rs) {
-      spdlog::error("--redis {}: {}", redact_redis_url(cfg.redis_url), rs.error().message);
-      return 1;
-    }
-    store = std::move(*rs);
-  }
+  auto store = open_store(cfg);
+  if (!store) return 1;
 
   // Signals go to one thread that stops the server; block them everywhere
   // else before any thread starts.
@@ -169,19 +201,7 @@ int serve(Config cfg, double heartbeat_s, uint64_t answer_timeout_s, uint64_t tt
     spdlog::error("{}", port.error().message);
     return 1;
   }
-  std::thread signals([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    spdlog::info("signal {}: stopping", sig);
-    server.stop();
-  });
-  bool ok = server.run();
-  server.stop();
-  // Wake the signal thread if it is still waiting.
-  ::kill(::getpid(), SIGTERM);
-  signals.join();
-  spdlog::info("stopped");
-  return ok ? 0 : 1;
+  return run_until_signalled(server);
 }
 
 int token_list(const std::string& path) {
@@ -210,6 +230,118 @@ int token_list(const std::string& path) {
   return 0;
 }
 
+void where_flags(CLI::App& app, Options& o) {
+  flag(app, "--listen", o.cfg.listen, "Address to serve on, HOST:PORT (port 0: any free port, logged)");
+  flag(app, "--redis", o.cfg.redis_url,
+       "Shared store: redis://[:password@]host:port or unix://[:password@]/path (absent: embedded "
+       "in-memory store); prefer SEALRELAY_REDIS or --config for a password: flags show in ps");
+  flag(app, "--redis-connections", o.cfg.redis_connections,
+       "Most Redis connections this node opens (>= 3; two are the readers'); a request waits for a free "
+       "one up to 5 s, then gets 503")
+      ->check(CLI::Range(size_t{3}, size_t{10000}));
+  flag(app, "--state-dir", o.cfg.state_dir, "Directory for the default tokens file");
+  flag(app, "--tokens", o.cfg.tokens_file, "Tokens file (default <state-dir>/tokens.json)");
+  flag(app, "--tls-cert", o.cfg.tls_cert, "PEM certificate chain: serve HTTPS");
+  flag(app, "--tls-key", o.cfg.tls_key, "PEM private key for --tls-cert");
+  flag(app, "--tls-client-ca", o.cfg.tls_client_ca,
+       "PEM CA: accept agent client certificates (subject CN = agent id) instead of tokens");
+  flag(app, "--web-root", o.cfg.web_root, "Serve the static files of this directory at /");
+}
+
+void limit_flags(CLI::App& app, Options& o) {
+  flag(app, "--max-frame-bytes", o.cfg.max_frame_bytes, "Largest frame an agent may upload");
+  flag(app, "--max-transfer-bytes", o.cfg.max_transfer_bytes, "Largest total of one transfer's frames");
+  flag(app, "--window-frames", o.cfg.window_frames,
+       "Undelivered frames per transfer before the relay stops reading the upload");
+  flag(app, "--history-frames", o.cfg.history_frames,
+       "Delivered frames kept per transfer for Last-Event-ID resume");
+  flag(app, "--max-transfers-per-agent", o.cfg.max_transfers_per_agent,
+       "Unfinished transfers one agent may have (then 429)");
+  flag(app, "--max-connections", o.cfg.max_connections,
+       "Connections served at once by this node (then 503 at once); sizes the thread pool");
+  flag(app, "--rate-per-token", o.cfg.rate_per_token, "Requests per second per token (0: off)");
+  flag(app, "--burst-per-token", o.cfg.burst_per_token, "Burst allowance per token");
+  flag(app, "--rate-per-ip", o.cfg.rate_per_ip, "Requests per second per client address (0: off)");
+  flag(app, "--burst-per-ip", o.cfg.burst_per_ip, "Burst allowance per client address");
+  flag(app, "--max-json-bytes", o.cfg.max_json_bytes, "Largest JSON request body");
+  flag(app, "--max-headers", o.cfg.max_headers, "Most request headers accepted");
+}
+
+void time_and_log_flags(CLI::App& app, Options& o) {
+  flag(app, "--heartbeat-seconds", o.heartbeat_s, "SSE heartbeat interval (fractions allowed)");
+  flag(app, "--answer-timeout-seconds", o.answer_timeout_s,
+       "A transfer the agent has not answered by then expires");
+  flag(app, "--transfer-ttl-seconds", o.ttl_s, "An idle transfer disappears after this long");
+  flag(app, "--upload-stall-seconds", o.stall_s,
+       "An upload blocked by a full window this long is cut (it can resume)");
+  flag(app, "--read-timeout-seconds", o.read_timeout_s, "Per-read timeout on every connection");
+  flag(app, "--log-level", o.cfg.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  flag(app, "--log-format", o.log_format,
+       "text (for people) or json (one object per line: time, level, message, key=value fields)")
+      ->check(CLI::IsMember({"text", "json"}));
+}
+
+// The `token` subcommands and what they were given.
+struct TokenCommands {
+  CLI::App* token = nullptr;
+  CLI::App *add_agent = nullptr, *add_req = nullptr, *revoke = nullptr;
+  std::string agent_id, name, agents_csv, revoke_id;
+};
+
+void token_commands(CLI::App& app, TokenCommands& t) {
+  auto* token = t.token = app.add_subcommand("token", "Manage agent and requester tokens in the tokens file");
+  token->fallthrough();
+  token->require_subcommand(1);
+  auto* add_agent = t.add_agent = token->add_subcommand("add-agent", "Create a token for agent ID (printed once)");
+  add_agent->add_option("ID", t.agent_id, "Agent id, [A-Za-z0-9._-]{1,64}")->required();
+  auto* add_req = t.add_req = token->add_subcommand("add-requester", "Create a requester token (printed once)");
+  add_req->add_option("NAME", t.name, "A label for the token holder")->required();
+  add_req->add_option("--agents", t.agents_csv, "Agents it may reach: a,b,c or '*' for all")->required();
+  auto* revoke = t.revoke = token->add_subcommand("revoke", "Revoke a token by id (relays notice within a second)");
+  revoke->add_option("ID", t.revoke_id, "Token id, as shown by `token list`")->required();
+  auto* list = token->add_subcommand("list", "List tokens (ids and scopes; never secrets)");
+  for (auto* sub : {add_agent, add_req, revoke, list}) sub->fallthrough();
+}
+
+// "a,b,c" as its non-empty parts.
+std::vector<std::string> split_csv(const std::string& csv) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= csv.size()) {
+    size_t comma = csv.find(',', start);
+    std::string a = csv.substr(start, comma - start);
+    if (!a.empty()) out.push_back(a);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+int run_token(const TokenCommands& t, const std::string& path) {
+  if (t.add_agent->parsed() || t.add_req->parsed()) {
+    auto made = t.add_agent->parsed() ? token_file::add_agent(path, t.agent_id)
+                                      : token_file::add_requester(path, t.name, split_csv(t.agents_csv));
+    if (!made) {
+      std::cerr << made.error().message << "\n";
+      return 1;
+    }
+    std::cout << *made << "\n";
+    std::cerr << "token written to " << path << " (only its hash is kept; copy the token now)\n";
+    return 0;
+  }
+  if (t.revoke->parsed()) {
+    auto r = token_file::revoke(path, t.revoke_id);
+    if (!r) {
+      std::cerr << r.error().message << "\n";
+      return 1;
+    }
+    std::cerr << "revoked " << t.revoke_id << "\n";
+    return 0;
+  }
+  return token_list(path);
+}
+
 }  // namespace
 
 int relay_main(int argc, char** argv) {
@@ -227,71 +359,14 @@ int relay_main(int argc, char** argv) {
   app.set_config("--config", "", "Read options from this file (key = value lines, long flag names)");
   app.require_subcommand(0, 1);
 
-  Config cfg;
-  double heartbeat_s = 15;
-  uint64_t answer_timeout_s = 60, ttl_s = 3600, stall_s = 300, read_timeout_s = 60;
-
-  flag(app, "--listen", cfg.listen, "Address to serve on, HOST:PORT (port 0: any free port, logged)");
-  flag(app, "--redis", cfg.redis_url,
-       "Shared store: redis://[:password@]host:port or unix://[:password@]/path (absent: embedded "
-       "in-memory store); prefer SEALRELAY_REDIS or --config for a password: flags show in ps");
-  flag(app, "--redis-connections", cfg.redis_connections,
-       "Most Redis connections this node opens (>= 3; two are the readers'); a request waits for a free "
-       "one up to 5 s, then gets 503")
-      ->check(CLI::Range(size_t{3}, size_t{10000}));
-  flag(app, "--state-dir", cfg.state_dir, "Directory for the default tokens file");
-  flag(app, "--tokens", cfg.tokens_file, "Tokens file (default <state-dir>/tokens.json)");
-  flag(app, "--tls-cert", cfg.tls_cert, "PEM certificate chain: serve HTTPS");
-  flag(app, "--tls-key", cfg.tls_key, "PEM private key for --tls-cert");
-  flag(app, "--tls-client-ca", cfg.tls_client_ca,
-       "PEM CA: accept agent client certificates (subject CN = agent id) instead of tokens");
-  flag(app, "--web-root", cfg.web_root, "Serve the static files of this directory at /");
-  flag(app, "--max-frame-bytes", cfg.max_frame_bytes, "Largest frame an agent may upload");
-  flag(app, "--max-transfer-bytes", cfg.max_transfer_bytes, "Largest total of one transfer's frames");
-  flag(app, "--window-frames", cfg.window_frames,
-       "Undelivered frames per transfer before the relay stops reading the upload");
-  flag(app, "--history-frames", cfg.history_frames,
-       "Delivered frames kept per transfer for Last-Event-ID resume");
-  flag(app, "--max-transfers-per-agent", cfg.max_transfers_per_agent,
-       "Unfinished transfers one agent may have (then 429)");
-  flag(app, "--max-connections", cfg.max_connections,
-       "Connections served at once by this node (then 503 at once); sizes the thread pool");
-  flag(app, "--rate-per-token", cfg.rate_per_token, "Requests per second per token (0: off)");
-  flag(app, "--burst-per-token", cfg.burst_per_token, "Burst allowance per token");
-  flag(app, "--rate-per-ip", cfg.rate_per_ip, "Requests per second per client address (0: off)");
-  flag(app, "--burst-per-ip", cfg.burst_per_ip, "Burst allowance per client address");
-  flag(app, "--max-json-bytes", cfg.max_json_bytes, "Largest JSON request body");
-  flag(app, "--max-headers", cfg.max_headers, "Most request headers accepted");
-  flag(app, "--heartbeat-seconds", heartbeat_s, "SSE heartbeat interval (fractions allowed)");
-  flag(app, "--answer-timeout-seconds", answer_timeout_s,
-       "A transfer the agent has not answered by then expires");
-  flag(app, "--transfer-ttl-seconds", ttl_s, "An idle transfer disappears after this long");
-  flag(app, "--upload-stall-seconds", stall_s,
-       "An upload blocked by a full window this long is cut (it can resume)");
-  flag(app, "--read-timeout-seconds", read_timeout_s, "Per-read timeout on every connection");
-  flag(app, "--log-level", cfg.log_level, "trace, debug, info, warn, error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  std::string log_format = "text";
-  flag(app, "--log-format", log_format,
-       "text (for people) or json (one object per line: time, level, message, key=value fields)")
-      ->check(CLI::IsMember({"text", "json"}));
-
+  Options o;
+  where_flags(app, o);
+  limit_flags(app, o);
+  time_and_log_flags(app, o);
   auto* serve_cmd = app.add_subcommand("serve", "Run the relay (the default)");
   serve_cmd->fallthrough();
-
-  auto* token = app.add_subcommand("token", "Manage agent and requester tokens in the tokens file");
-  token->fallthrough();
-  token->require_subcommand(1);
-  std::string agent_id, name, agents_csv, revoke_id;
-  auto* add_agent = token->add_subcommand("add-agent", "Create a token for agent ID (printed once)");
-  add_agent->add_option("ID", agent_id, "Agent id, [A-Za-z0-9._-]{1,64}")->required();
-  auto* add_req = token->add_subcommand("add-requester", "Create a requester token (printed once)");
-  add_req->add_option("NAME", name, "A label for the token holder")->required();
-  add_req->add_option("--agents", agents_csv, "Agents it may reach: a,b,c or '*' for all")->required();
-  auto* revoke = token->add_subcommand("revoke", "Revoke a token by id (relays notice within a second)");
-  revoke->add_option("ID", revoke_id, "Token id, as shown by `token list`")->required();
-  auto* list = token->add_subcommand("list", "List tokens (ids and scopes; never secrets)");
-  for (auto* sub : {add_agent, add_req, revoke, list}) sub->fallthrough();
+  TokenCommands t;
+  token_commands(app, t);
 
   try {
     app.parse(argc, argv);
@@ -299,51 +374,15 @@ int relay_main(int argc, char** argv) {
     return app.exit(e);
   }
 
-  auto format = logging::parse_format(log_format).value_or(logging::Format::text);
+  auto format = logging::parse_format(o.log_format).value_or(logging::Format::text);
   auto logger = format == logging::Format::json ? spdlog::stderr_logger_mt("relay") : spdlog::stderr_color_mt("relay");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::set_level(spdlog::level::from_str(o.cfg.log_level));
   logging::apply(format, "relay", "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-  if (token->parsed()) {
-    std::string path = tokens_path(cfg);
-    if (add_agent->parsed() || add_req->parsed()) {
-      Result<std::string> t = make_error("", "");
-      if (add_agent->parsed()) {
-        t = token_file::add_agent(path, agent_id);
-      } else {
-        std::vector<std::string> agents;
-        size_t start = 0;
-        while (start <= agents_csv.size()) {
-          size_t comma = agents_csv.find(',', start);
-          std::string a = agents_csv.substr(start, comma - start);
-          if (!a.empty()) agents.push_back(a);
-          if (comma == std::string::npos) break;
-          start = comma + 1;
-        }
-        t = token_file::add_requester(path, name, agents);
-      }
-      if (!t) {
-        std::cerr << t.error().message << "\n";
-        return 1;
-      }
-      std::cout << *t << "\n";
-      std::cerr << "token written to " << path << " (only its hash is kept; copy the token now)\n";
-      return 0;
-    }
-    if (revoke->parsed()) {
-      auto r = token_file::revoke(path, revoke_id);
-      if (!r) {
-        std::cerr << r.error().message << "\n";
-        return 1;
-      }
-      std::cerr << "revoked " << revoke_id << "\n";
-      return 0;
-    }
-    return token_list(path);
-  }
+  if (t.token->parsed()) return run_token(t, tokens_path(o.cfg));
   reexec_without_thread_cache(argv);
-  return serve(cfg, heartbeat_s, answer_timeout_s, ttl_s, stall_s, read_timeout_s);
+  return serve(o);
 }
 
 }  // namespace sealrelay::relay

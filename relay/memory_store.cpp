@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "proto/errors.h"
+
 namespace sealrelay::relay {
 namespace {
 
@@ -9,11 +11,12 @@ std::string tkey(const std::string& tid) { return "t:" + tid; }
 std::string akey(const std::string& agent) { return "a:" + agent; }
 
 Error unknown_transfer(const std::string& tid) {
-  return make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)");
+  return make_error(ErrorCode::unknown_transfer, "no transfer " + tid + " (it may have expired)");
 }
 
 Error conflict(const TransferInfo& t, const std::string& why) {
-  return make_error("conflict", "transfer " + t.id + " is " + to_string(t.state) + ": " + why);
+  return make_error(ErrorCode::conflict,
+                    "transfer " + t.id + " is " + to_string(t.state) + ": " + why);
 }
 
 // The next SSE frame id a reader at `after` wants.
@@ -82,7 +85,7 @@ Result<std::vector<AgentInfo>> MemoryStore::list_agents() {
 Result<AgentInfo> MemoryStore::get_agent(const std::string& agent) {
   std::lock_guard lk(mu_);
   auto it = agents_.find(agent);
-  if (it == agents_.end()) return make_error("unknown_agent", "no agent " + agent);
+  if (it == agents_.end()) return make_error(ErrorCode::unknown_agent, "no agent " + agent);
   return agent_view_locked(it->second);
 }
 
@@ -128,16 +131,16 @@ Result<TransferInfo> MemoryStore::create_transfer(const std::string& tid,
                                                   const std::string& inbox_json) {
   std::lock_guard lk(mu_);
   auto ait = agents_.find(agent);
-  if (ait == agents_.end()) return make_error("unknown_agent", "no agent " + agent);
+  if (ait == agents_.end()) return make_error(ErrorCode::unknown_agent, "no agent " + agent);
   uint64_t active = 0;
   for (auto& [id, t] : transfers_) {
     if (t.info.agent == agent && !is_terminal(t.info.state) && t.expires > now_ms()) ++active;
   }
   if (active >= limits_.max_transfers_per_agent) {
-    return make_error("rate_limited", "agent " + agent + " already has " + std::to_string(active) +
-                                          " active transfers");
+    return make_error(ErrorCode::rate_limited, "agent " + agent + " already has " +
+                                                   std::to_string(active) + " active transfers");
   }
-  if (transfers_.count(tid)) return make_error("conflict", "transfer id exists");
+  if (transfers_.count(tid)) return make_error(ErrorCode::conflict, "transfer id exists");
   TransferRec& t = transfers_[tid];
   t.info.id = tid;
   t.info.agent = agent;
@@ -228,7 +231,7 @@ Result<TransferInfo> MemoryStore::begin_upload(const std::string& tid, const std
     return conflict(t->info, "it takes no frames now");
   }
   if (t->info.frames != first) {
-    return make_error("conflict", "the next frame is " + std::to_string(t->info.frames));
+    return make_error(ErrorCode::conflict, "the next frame is " + std::to_string(t->info.frames));
   }
   t->info.state = State::uploading;
   t->info.upload_session = session;
@@ -243,18 +246,21 @@ Result<TransferInfo> MemoryStore::append(const std::string& tid, const std::stri
   std::lock_guard lk(mu_);
   auto* t = find_locked(tid);
   if (!t) return unknown_transfer(tid);
-  if (t->info.state == State::cancelled) return make_error("cancelled", "the transfer was cancelled");
+  if (t->info.state == State::cancelled) {
+    return make_error(ErrorCode::cancelled, "the transfer was cancelled");
+  }
   if (t->info.state != State::uploading || t->info.upload_session != session) {
     return conflict(t->info, "this upload no longer owns the transfer");
   }
   if (t->info.frames != first) {
-    return make_error("conflict", "the next frame is " + std::to_string(t->info.frames));
+    return make_error(ErrorCode::conflict, "the next frame is " + std::to_string(t->info.frames));
   }
   uint64_t bytes = t->info.bytes;
   for (auto& f : frames) bytes += f.bytes;
   if (bytes > limits_.max_transfer_bytes) {
-    return make_error("too_large", "the transfer exceeds " +
-                                       std::to_string(limits_.max_transfer_bytes) + " bytes");
+    return make_error(
+        ErrorCode::too_large,
+        "the transfer exceeds " + std::to_string(limits_.max_transfer_bytes) + " bytes");
   }
   for (auto& f : frames) {
     uint64_t id = ++t->info.frames;

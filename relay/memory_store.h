@@ -15,6 +15,7 @@ class MemoryStore final : public Store {
  public:
   explicit MemoryStore(StoreLimits limits, Clock clock = system_clock());
 
+  int64_t now_ms() const override { return clock_(); }
   Result<void> ping() override { return {}; }
   Result<void> agent_connect(const AgentInfo& info, const std::string& session) override;
   Result<bool> agent_heartbeat(const std::string& agent, const std::string& session) override;
@@ -63,7 +64,6 @@ class MemoryStore final : public Store {
     int64_t expires = 0;       // ms
   };
 
-  int64_t now_ms() const { return clock_(); }
   void touch_locked(TransferRec& t);
   void push_inbox_locked(AgentRec& a, const std::string& kind, const std::string& tid,
                          const std::string& json);

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <optional>
 
+#include "proto/errors.h"
+
 namespace sealrelay::relay {
 
 namespace {
@@ -36,12 +38,17 @@ Result<void> take_credentials(std::string_view& rest, RedisEndpoint& ep) {
   rest = rest.substr(at + 1);
   size_t colon = info.find(':');
   if (colon == std::string_view::npos) {
-    return make_error("bad_request", "redis URL credentials must be [user]:password@ (a password is required)");
+    return make_error(ErrorCode::bad_request,
+                      "redis URL credentials must be [user]:password@ (a password is required)");
   }
   auto user = percent_decode(info.substr(0, colon));
   auto password = percent_decode(info.substr(colon + 1));
-  if (!user || !password) return make_error("bad_request", "bad %-escape in the redis URL credentials");
-  if (password->empty()) return make_error("bad_request", "empty password in the redis URL");
+  if (!user || !password) {
+    return make_error(ErrorCode::bad_request, "bad %-escape in the redis URL credentials");
+  }
+  if (password->empty()) {
+    return make_error(ErrorCode::bad_request, "empty password in the redis URL");
+  }
   ep.username = std::move(*user);
   ep.password = std::move(*password);
   return {};
@@ -67,7 +74,8 @@ Result<RedisEndpoint> RedisEndpoint::parse(std::string_view url) {
     if (!rest.starts_with("/")) {
       size_t at = rest.find("@/");
       if (at == std::string_view::npos) {
-        return make_error("bad_request", "redis unix URL must be unix://[[user]:password@]/absolute/path");
+        return make_error(ErrorCode::bad_request,
+                          "redis unix URL must be unix://[[user]:password@]/absolute/path");
       }
       std::string_view info = rest.substr(0, at + 1);
       if (auto r = take_credentials(info, ep); !r) return r.error();
@@ -75,17 +83,17 @@ Result<RedisEndpoint> RedisEndpoint::parse(std::string_view url) {
     }
     ep.socket_path = std::string(rest);
     if (ep.socket_path.empty() || ep.socket_path.front() != '/') {
-      return make_error("bad_request", "redis unix URL must be unix:///absolute/path");
+      return make_error(ErrorCode::bad_request, "redis unix URL must be unix:///absolute/path");
     }
     return ep;
   }
   if (!url.starts_with("redis://")) {
-    return make_error("bad_request", "redis URL must start with redis:// or unix://");
+    return make_error(ErrorCode::bad_request, "redis URL must start with redis:// or unix://");
   }
   std::string_view rest = url.substr(8);
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     if (rest.substr(slash) != "/" && rest.substr(slash) != "/0") {
-      return make_error("bad_request", "only database 0 is supported in the redis URL");
+      return make_error(ErrorCode::bad_request, "only database 0 is supported in the redis URL");
     }
     rest = rest.substr(0, slash);
   }
@@ -96,10 +104,10 @@ Result<RedisEndpoint> RedisEndpoint::parse(std::string_view url) {
     auto p = rest.substr(colon + 1);
     auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), ep.port);
     if (ec != std::errc() || ptr != p.data() + p.size() || ep.port <= 0 || ep.port > 65535) {
-      return make_error("bad_request", "bad port in redis URL");
+      return make_error(ErrorCode::bad_request, "bad port in redis URL");
     }
   }
-  if (ep.host.empty()) return make_error("bad_request", "redis URL has no host");
+  if (ep.host.empty()) return make_error(ErrorCode::bad_request, "redis URL has no host");
   return ep;
 }
 
@@ -110,15 +118,15 @@ Result<std::unique_ptr<RedisConn>> RedisConn::connect(const RedisEndpoint& ep,
   redisContext* c = ep.socket_path.empty()
                         ? redisConnectWithTimeout(ep.host.c_str(), ep.port, tv)
                         : redisConnectUnixWithTimeout(ep.socket_path.c_str(), tv);
-  if (!c) return make_error("store_unavailable", "redis: out of memory");
+  if (!c) return make_error(ErrorCode::store_unavailable, "redis: out of memory");
   if (c->err) {
     std::string why = c->errstr;
     redisFree(c);
-    return make_error("store_unavailable", "redis connect: " + why);
+    return make_error(ErrorCode::store_unavailable, "redis connect: " + why);
   }
   if (redisSetTimeout(c, tv) != REDIS_OK) {
     redisFree(c);
-    return make_error("store_unavailable", "redis: cannot set timeout");
+    return make_error(ErrorCode::store_unavailable, "redis: cannot set timeout");
   }
   if (ep.socket_path.empty()) redisEnableKeepAlive(c);
   std::unique_ptr<RedisConn> conn(new RedisConn(c));
@@ -130,7 +138,7 @@ Result<std::unique_ptr<RedisConn>> RedisConn::connect(const RedisEndpoint& ep,
     if (!r) return r.error();
     if (reply_is_error(r->get())) {
       // Redis's own text (WRONGPASS ...) never contains the password.
-      return make_error("store_unavailable", "redis AUTH refused: " + reply_str(r->get()));
+      return make_error(ErrorCode::store_unavailable, "redis AUTH refused: " + reply_str(r->get()));
     }
   }
   return conn;
@@ -138,12 +146,12 @@ Result<std::unique_ptr<RedisConn>> RedisConn::connect(const RedisEndpoint& ep,
 
 Error RedisConn::io_error() {
   dead_ = true;
-  return make_error("store_unavailable", std::string("redis: ") +
-                                             (ctx_->err ? ctx_->errstr : "connection lost"));
+  return make_error(ErrorCode::store_unavailable,
+                    std::string("redis: ") + (ctx_->err ? ctx_->errstr : "connection lost"));
 }
 
 Result<Reply> RedisConn::command(const std::vector<std::string_view>& args) {
-  if (dead_) return make_error("store_unavailable", "redis: connection is dead");
+  if (dead_) return make_error(ErrorCode::store_unavailable, "redis: connection is dead");
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   argv.reserve(args.size());
@@ -172,7 +180,7 @@ void RedisConn::append(const std::vector<std::string_view>& args) {
 }
 
 Result<Reply> RedisConn::next_reply() {
-  if (dead_) return make_error("store_unavailable", "redis: connection is dead");
+  if (dead_) return make_error(ErrorCode::store_unavailable, "redis: connection is dead");
   void* r = nullptr;
   if (redisGetReply(ctx_.get(), &r) != REDIS_OK || !r) return io_error();
   --pending_;
@@ -187,16 +195,16 @@ thread_local int leases_held = 0;
 Result<RedisPool::Lease> RedisPool::acquire() {
   if (leases_held > 0) {
     assert(!"RedisPool: this thread already holds a lease (see the contract in redis.h)");
-    return make_error("store_error", "redis: a second connection lease on one thread");
+    return make_error(ErrorCode::store_error, "redis: a second connection lease on one thread");
   }
   std::unique_lock lk(mu_);
   if (idle_.empty() && open_ >= max_open_) {
     ++waits_;
     if (!freed_.wait_for(lk, timeout_, [&] { return !idle_.empty() || open_ < max_open_; })) {
       ++timeouts_;
-      return make_error("store_unavailable", "redis: all " + std::to_string(max_open_) +
-                                                 " connections busy for " +
-                                                 std::to_string(timeout_.count()) + " ms");
+      return make_error(ErrorCode::store_unavailable, "redis: all " + std::to_string(max_open_) +
+                                                          " connections busy for " +
+                                                          std::to_string(timeout_.count()) + " ms");
     }
   }
   if (!idle_.empty()) {

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "proto/errors.h"
+
 namespace sealrelay::relay::redis {
 
 uint64_t to_u64(std::string_view s) {
@@ -70,7 +72,7 @@ std::optional<Entry> parse_entry(const redisReply* e) {
 
 std::optional<Error> unavailable(const redisReply* r) {
   if (!reply_is_error(r)) return std::nullopt;
-  return make_error("store_unavailable", "redis: " + reply_str(r));
+  return make_error(ErrorCode::store_unavailable, "redis: " + reply_str(r));
 }
 
 Result<Reply> read_transaction(RedisConn& c, size_t commands) {
@@ -90,26 +92,34 @@ Result<Reply> read_transaction(RedisConn& c, size_t commands) {
 Error script_error(const redisReply* r, const std::string& tid) {
   std::string code = r->elements > 1 ? reply_str(r->element[1]) : "store_error";
   std::string detail = r->elements > 2 ? reply_str(r->element[2]) : "";
-  if (code == "unknown_transfer") return make_error(code, "no transfer " + tid + " (it may have expired)");
-  if (code == "conflict") {
-    return make_error(code, detail == "frame" ? "the first frame is not the next one"
-                                              : "transfer " + tid + " is " + detail);
+  switch (errors::parse(code).value_or(ErrorCode::store_error)) {
+    case ErrorCode::unknown_transfer:
+      return make_error(code, "no transfer " + tid + " (it may have expired)");
+    case ErrorCode::conflict:
+      return make_error(code, detail == "frame" ? "the first frame is not the next one"
+                                                : "transfer " + tid + " is " + detail);
+    case ErrorCode::cancelled:
+      return make_error(code, "the transfer was cancelled");
+    case ErrorCode::too_large:
+      return make_error(code, "the transfer exceeds its byte limit");
+    default:
+      break;
   }
-  if (code == "cancelled") return make_error(code, "the transfer was cancelled");
-  if (code == "too_large") return make_error(code, "the transfer exceeds its byte limit");
   return make_error(code, detail);
 }
 
 Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames) {
   if (x->type != REDIS_REPLY_ARRAY || x->elements != frames + 1) {
-    return make_error("store_error", "redis: unexpected EXEC reply");
+    return make_error(ErrorCode::store_error, "redis: unexpected EXEC reply");
   }
   for (size_t i = 0; i < x->elements; ++i) {
-    if (reply_is_error(x->element[i])) return make_error("store_error", "redis: " + reply_str(x->element[i]));
+    if (reply_is_error(x->element[i])) {
+      return make_error(ErrorCode::store_error, "redis: " + reply_str(x->element[i]));
+    }
   }
   const redisReply* rep = x->element[frames];
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
-    return make_error("store_error", "redis: unexpected script reply");
+    return make_error(ErrorCode::store_error, "redis: unexpected script reply");
   }
   return rep;
 }

@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include "proto/errors.h"
+
 namespace sealrelay::relay::redis {
 namespace {
 
@@ -178,7 +180,7 @@ Result<Reply> eval(RedisConn& c, const Script& s, const std::vector<std::string>
     r = c.command(argv);
   }
   if (r && reply_is_error(r->get())) {
-    return make_error("store_error", "redis: " + reply_str(r->get()));
+    return make_error(ErrorCode::store_error, "redis: " + reply_str(r->get()));
   }
   return r;
 }

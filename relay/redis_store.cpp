@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "proto/errors.h"
 #include "relay/redis_keys.h"
 #include "relay/redis_replies.h"
 #include "relay/redis_scripts.h"
@@ -19,13 +20,17 @@ namespace {
 std::optional<Error> append_refused(const std::string& tid, const TransferInfo& now,
                                     const std::string& session, uint64_t first, uint64_t added,
                                     uint64_t max_bytes) {
-  if (now.state == State::cancelled) return make_error("cancelled", "the transfer was cancelled");
-  if (now.state != State::uploading || now.upload_session != session) {
-    return make_error("conflict", "transfer " + tid + " is " + to_string(now.state));
+  if (now.state == State::cancelled) {
+    return make_error(ErrorCode::cancelled, "the transfer was cancelled");
   }
-  if (now.frames != first) return make_error("conflict", "the first frame is not the next one");
+  if (now.state != State::uploading || now.upload_session != session) {
+    return make_error(ErrorCode::conflict, "transfer " + tid + " is " + to_string(now.state));
+  }
+  if (now.frames != first) {
+    return make_error(ErrorCode::conflict, "the first frame is not the next one");
+  }
   if (now.bytes + added > max_bytes) {
-    return make_error("too_large", "the transfer exceeds its byte limit");
+    return make_error(ErrorCode::too_large, "the transfer exceeds its byte limit");
   }
   return std::nullopt;
 }
@@ -69,7 +74,7 @@ Result<std::unique_ptr<RedisStore>> RedisStore::open(const RedisConfig& cfg, Sto
   auto pong = (*c)->command({"PING"});
   if (!pong) return pong.error();
   if (reply_is_error(pong->get())) {  // NOAUTH: Redis wants a password the URL lacks
-    return make_error("store_unavailable", "redis: " + reply_str(pong->get()));
+    return make_error(ErrorCode::store_unavailable, "redis: " + reply_str(pong->get()));
   }
   return std::unique_ptr<RedisStore>(new RedisStore(cfg, *ep, limits, std::move(clock)));
 }
@@ -83,7 +88,7 @@ Result<TransferInfo> RedisStore::transfer_script(const std::string& tid, const S
   if (!r) return r.error();
   const redisReply* rep = r->get();
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
-    return make_error("store_error", "redis: unexpected script reply");
+    return make_error(ErrorCode::store_error, "redis: unexpected script reply");
   }
   if (reply_str(rep->element[0]) != "ok") return script_error(rep, tid);
   TransferInfo t = parse_meta(tid, rep->element[1]);
@@ -121,7 +126,7 @@ Result<void> RedisStore::agent_connect(const AgentInfo& info, const std::string&
   for (int i = 0; i < 5; ++i) {
     auto r = (*c)->next_reply();
     if (!r) return r.error();
-    if (reply_is_error(r->get())) return make_error("store_error", reply_str(r->get()));
+    if (reply_is_error(r->get())) return make_error(ErrorCode::store_error, reply_str(r->get()));
   }
   return {};
 }
@@ -201,7 +206,7 @@ Result<AgentInfo> RedisStore::get_agent(const std::string& agent) {
   if (!online) return online.error();
   if (auto e = unavailable(info->get())) return *e;
   if ((*info)->type != REDIS_REPLY_ARRAY || (*info)->elements == 0) {
-    return make_error("unknown_agent", "no agent " + agent);
+    return make_error(ErrorCode::unknown_agent, "no agent " + agent);
   }
   AgentInfo a;
   a.id = agent;
@@ -281,12 +286,13 @@ Result<TransferInfo> RedisStore::create_transfer(const std::string& tid, const s
     (void)(*c)->command({"DEL", mk});
     if (!r) return r.error();
     std::string code = (*r)->elements > 1 ? reply_str((*r)->element[1]) : "store_error";
-    if (code == "unknown_agent") return make_error(code, "no agent " + agent);
-    if (code == "rate_limited") {
+    auto known = errors::parse(code);
+    if (known == ErrorCode::unknown_agent) return make_error(code, "no agent " + agent);
+    if (known == ErrorCode::rate_limited) {
       return make_error(code, "agent " + agent + " already has " + reply_str((*r)->element[2]) +
                                   " active transfers");
     }
-    return make_error("store_error", "redis: create failed");
+    return make_error(ErrorCode::store_error, "redis: create failed");
   }
   ring(**c, agent);
   auto z = (*c)->command({"ZADD", mine_key(requester), created, tid});
@@ -308,7 +314,7 @@ Result<TransferInfo> RedisStore::get_transfer(const std::string& tid) {
   if (!r) return r.error();
   if (auto e = unavailable(r->get())) return *e;
   if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements == 0) {
-    return make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)");
+    return make_error(ErrorCode::unknown_transfer, "no transfer " + tid + " (it may have expired)");
   }
   auto t = parse_meta(tid, r->get());
   remember(t);
@@ -437,7 +443,8 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
     };
     const redisReply* m = meta->get();
     if (m->type != REDIS_REPLY_ARRAY || m->elements == 0) {
-      return refuse(make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)"));
+      return refuse(
+          make_error(ErrorCode::unknown_transfer, "no transfer " + tid + " (it may have expired)"));
     }
     TransferInfo now = parse_meta(tid, m);
     if (auto e = append_refused(tid, now, session, first, added, limits_.max_transfer_bytes)) {
@@ -465,7 +472,7 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
     if (t.state == State::complete) (void)c.command({"ZREM", active_key(t.agent), tid});
     return t;
   }
-  return make_error("conflict", "transfer " + tid + " kept changing during the append");
+  return make_error(ErrorCode::conflict, "transfer " + tid + " kept changing during the append");
 }
 
 Result<void> RedisStore::mark_delivered(const std::string& tid, uint64_t n) {
@@ -543,12 +550,12 @@ Result<EventsRead> RedisStore::read_events(const std::string& tid, StreamId afte
   if (!exec) return exec.error();
   const redisReply* x = exec->get();
   if (x->type != REDIS_REPLY_ARRAY || x->elements != 2) {
-    return make_error("store_error", "redis: unexpected EXEC reply");
+    return make_error(ErrorCode::store_error, "redis: unexpected EXEC reply");
   }
   const redisReply* meta = x->element[0];
   const redisReply* entries = x->element[1];
   if (meta->type != REDIS_REPLY_ARRAY || meta->elements == 0) {
-    return make_error("unknown_transfer", "no transfer " + tid + " (it may have expired)");
+    return make_error(ErrorCode::unknown_transfer, "no transfer " + tid + " (it may have expired)");
   }
   TransferInfo t = parse_meta(tid, meta);
   remember(t);

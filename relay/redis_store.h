@@ -45,6 +45,7 @@ class RedisStore final : public Store {
                                                   Clock clock = system_clock());
   ~RedisStore() override;
 
+  int64_t now_ms() const override { return clock_(); }
   Result<void> ping() override;
   Result<void> agent_connect(const AgentInfo& info, const std::string& session) override;
   Result<bool> agent_heartbeat(const std::string& agent, const std::string& session) override;
@@ -97,7 +98,6 @@ class RedisStore final : public Store {
   // Rings the inbox doorbell for `agent` (after writing to its inbox).
   void ring(RedisConn& c, const std::string& agent);
   void remember(const TransferInfo& t);
-  int64_t now_ms() const { return clock_(); }
 
   const RedisConfig cfg_;
   const StoreLimits limits_;

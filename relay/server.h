@@ -1,6 +1,8 @@
-// The relay's HTTP front: routes (docs/api.md), auth, limits, SSE streams,
-// uploads. Owns the cpp-httplib server; does not own the store's lifetime
-// beyond its own.
+// The relay's HTTP front: thin glue between cpp-httplib and the relay's
+// modules (transfers.h, upload_session.h, event_pump.h). It owns the
+// cpp-httplib server and the policies applied before a route runs (auth,
+// admission, limits, rate); each route reads its request, calls a module
+// and maps the module's error value to an HTTP answer (docs/api.md).
 //
 //   Server s(cfg, std::move(store), tokens);
 //   auto port = s.bind();      // logs "listening on HOST:PORT"
@@ -14,23 +16,27 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "base/result.h"
+#include "proto/errors.h"
 #include "relay/config.h"
 #include "relay/leases.h"
 #include "relay/metrics.h"
 #include "relay/rate_limit.h"
 #include "relay/store.h"
 #include "relay/tokens.h"
+#include "relay/transfers.h"
 
 namespace httplib {
 class Server;
 struct Request;
 struct Response;
-class DataSink;
 class ContentReader;
 }  // namespace httplib
 
@@ -40,6 +46,21 @@ class AdmissionPool;
 
 class Server {
  public:
+  using Handler = void (Server::*)(const httplib::Request&, httplib::Response&);
+  using StreamingHandler = void (Server::*)(const httplib::Request&, httplib::Response&,
+                                            const httplib::ContentReader&);
+  // One route of docs/api.md: registered from this table, named by it in
+  // metrics, and checked against docs/api.md's route list by a test.
+  struct Route {
+    const char* method;  // GET, POST, DELETE
+    const char* path;    // as docs/api.md writes it; {tid} is one path segment
+    std::variant<Handler, StreamingHandler> handler;  // streaming: reads its own body
+  };
+  static std::span<const Route> routes();
+  // The metrics label of a request: "METHOD path" of its route, else
+  // "METHOD /v1/other" under /v1/ and "METHOD static" elsewhere (no ids).
+  static std::string route_name(const std::string& method, const std::string& path);
+
   Server(Config cfg, std::unique_ptr<Store> store, std::shared_ptr<TokenVerifier> tokens);
   ~Server();
 
@@ -52,55 +73,57 @@ class Server {
 
   Store& store() { return *store_; }
 
-  struct Stream;  // per SSE stream state (server_streams.cpp)
-
  private:
-  void routes();
+  // server.cpp: the server, its hooks, and the checks before a route.
+  void hooks();
+  void register_routes();
   // Guards run before routing (no body read yet): admission, header count,
   // body framing, per-IP rate.
   bool pre_route(const httplib::Request& req, httplib::Response& res);
   // Authenticates and rate-limits; on failure writes the error and returns nullopt.
   std::optional<Principal> auth(const httplib::Request& req, httplib::Response& res,
                                 TokenKind want);
-
+  std::optional<Principal> certificate_principal(const httplib::Request& req,
+                                                 httplib::Response& res);
   // A lease on the token that authenticated `who` (on "" for a client
   // certificate, which no revocation names); nullptr when the token was
   // revoked since verify(): then the caller answers 401.
   std::shared_ptr<Leases::Lease> lease_for(const Principal& who);
   // Ends the streams and uploads of tokens revoked in the tokens file.
   void end_revoked();
+  void housekeeping();
+  // The error answer of docs/api.md: {"error", "message"} and `more`, with
+  // the code's status from the error table (proto/errors.h).
+  void fail(httplib::Response& res, ErrorCode code, const std::string& message,
+            nlohmann::json more = nlohmann::json::object());
+  void fail(httplib::Response& res, const Error& e);
+  static void send_json(httplib::Response& res, int status, const nlohmann::json& j);
 
-  void ops_routes();
-  void requester_routes();
-  void agent_routes();
-
-  // requester
+  // server_routes.cpp: one handler per route of the table.
+  void healthz(const httplib::Request& req, httplib::Response& res);
+  void readyz(const httplib::Request& req, httplib::Response& res);
+  void metrics(const httplib::Request& req, httplib::Response& res);
+  void list_agents(const httplib::Request& req, httplib::Response& res);
   void create_transfer(const httplib::Request& req, httplib::Response& res);
+  void list_transfers(const httplib::Request& req, httplib::Response& res);
+  void get_transfer(const httplib::Request& req, httplib::Response& res);
+  void cancel_transfer(const httplib::Request& req, httplib::Response& res);
   void transfer_events(const httplib::Request& req, httplib::Response& res);
-  // agent
   void control_stream(const httplib::Request& req, httplib::Response& res);
   void answer(const httplib::Request& req, httplib::Response& res);
+  void agent_status(const httplib::Request& req, httplib::Response& res);
   void upload(const httplib::Request& req, httplib::Response& res,
               const httplib::ContentReader& reader);
-
-  bool pump_events(Stream& st, httplib::DataSink& sink);
-  bool pump_control(Stream& st, httplib::DataSink& sink);
-  bool events_catch_up(Stream& st, httplib::DataSink& sink);
-  bool emit_transfer_entry(Stream& st, const Entry& e, httplib::DataSink& sink);
-  bool control_catch_up(Stream& st, httplib::DataSink& sink, bool only_pending);
-
-  // The transfer if `p` may see it, else writes 404 and returns nullopt.
-  std::optional<TransferInfo> owned_transfer(const std::string& tid, const Principal& p,
-                                             httplib::Response& res);
-  // Lazily expires a transfer whose answer is overdue.
-  TransferInfo expire_if_overdue(TransferInfo t);
-  void fail(httplib::Response& res, int status, const std::string& code,
-            const std::string& message);
-  void fail(httplib::Response& res, const Error& e);
-  void housekeeping();
+  // The transfer of the route's {tid} if `who` may see it, else writes the
+  // error and returns nullopt.
+  std::optional<TransferInfo> owned(const httplib::Request& req, const Principal& who,
+                                    httplib::Response& res);
+  // An upload's error: a conflict says where to resume (next_frame).
+  void fail_upload(httplib::Response& res, const std::string& tid, const Error& e);
 
   const Config cfg_;
   std::unique_ptr<Store> store_;
+  Transfers transfers_;
   std::shared_ptr<TokenVerifier> tokens_;
   Metrics metrics_;
   RateLimiter per_token_;

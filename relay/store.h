@@ -107,6 +107,9 @@ class Store {
 
   // Reachability, for /readyz.
   virtual Result<void> ping() = 0;
+  // The clock the store was given (unix ms): what `created`, expiry and the
+  // inbox's times are measured by, and so the transfers' answer deadline.
+  virtual int64_t now_ms() const = 0;
 
   // --- agents -------------------------------------------------------------
   // Records the agent in the directory and makes `session` its live control

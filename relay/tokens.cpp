@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,11 +13,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <utility>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <utility>
 
 #include "base/ids.h"
+#include "proto/errors.h"
 
 namespace sealrelay::relay {
 namespace {
@@ -51,7 +52,7 @@ std::string sha256_hex(std::string_view s) {
 Result<std::string> random_hex(size_t bytes) {
   std::vector<unsigned char> b(bytes);
   if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
-    return make_error("internal", "no randomness from OpenSSL");
+    return make_error(ErrorCode::internal, "no randomness from OpenSSL");
   }
   return hex(b.data(), b.size());
 }
@@ -264,7 +265,7 @@ Result<std::vector<TokenRecord>> load(const std::string& path) {
 
 Result<std::string> add_agent(const std::string& path, const std::string& agent_id) {
   if (!ids::valid_agent_id(agent_id)) {
-    return make_error("bad_request", breaks_rule("agent id", agent_id));
+    return make_error(ErrorCode::bad_request, breaks_rule("agent id", agent_id));
   }
   auto m = mint(TokenKind::agent);
   if (!m) return m.error();
@@ -279,11 +280,16 @@ Result<std::string> add_agent(const std::string& path, const std::string& agent_
 
 Result<std::string> add_requester(const std::string& path, const std::string& name,
                                   const std::vector<std::string>& agents) {
-  if (name.empty() || name.size() > 64) return make_error("bad_request", "name must be 1-64 chars");
-  if (agents.empty()) return make_error("bad_request", "--agents needs at least one agent or '*'");
+  if (name.empty() || name.size() > 64) {
+    return make_error(ErrorCode::bad_request, "name must be 1-64 chars");
+  }
+  if (agents.empty()) {
+    return make_error(ErrorCode::bad_request, "--agents needs at least one agent or '*'");
+  }
   for (auto& a : agents) {
     if (a != "*" && !ids::valid_agent_id(a)) {
-      return make_error("bad_request", breaks_rule("--agents entry", a) + "; '*' means every agent");
+      return make_error(ErrorCode::bad_request,
+                        breaks_rule("--agents entry", a) + "; '*' means every agent");
     }
   }
   auto m = mint(TokenKind::requester);
@@ -302,7 +308,7 @@ Result<void> revoke(const std::string& path, const std::string& id) {
   return modify(path, [&](std::vector<TokenRecord>& recs) -> Result<void> {
     auto before = recs.size();
     std::erase_if(recs, [&](const TokenRecord& r) { return r.id == id; });
-    if (recs.size() == before) return make_error("not_found", "no token with id " + id);
+    if (recs.size() == before) return make_error(ErrorCode::not_found, "no token with id " + id);
     return {};
   });
 }
@@ -385,7 +391,7 @@ std::vector<std::string> TokenVerifier::take_revoked() {
 }
 
 Result<Principal> TokenVerifier::verify(std::string_view token) {
-  auto bad = make_error("unauthorized", "unknown, revoked or malformed token");
+  auto bad = make_error(ErrorCode::unauthorized, "unknown, revoked or malformed token");
   auto id = token_id_of(token);
   if (!id) return bad;
   maybe_reload(false);

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "proto/errors.h"
+
 namespace sealrelay::relay {
 namespace {
 
@@ -72,7 +74,9 @@ TEST(BodyRules, EachFramingGetsItsAnswerBeforeTheBodyIsRead) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
     auto r = check_body(c.req, 4096);
-    EXPECT_EQ(r ? r->status : 0, c.status) << (r ? r->message : "");
+    auto code = r ? errors::parse(r->code) : std::nullopt;
+    EXPECT_EQ(r ? errors::http_status(code.value_or(ErrorCode::unknown)).value_or(-1) : 0, c.status)
+        << (r ? r->message : "");
     if (r) {
       EXPECT_FALSE(r->code.empty());
       EXPECT_FALSE(r->message.empty());
