@@ -113,6 +113,12 @@ cpu_ticks() { awk -v f="$2" '{ s = 0; for (i = 14; i <= f; i++) s += $i; print s
 
 # Builds the corpora in $1 once (a .complete file records what was asked for).
 make_corpora() {
+  # Two runs at once: the second waits for the first's corpora.
+  mkdir -p "$(dirname "$1")"
+  ( flock 9; build_corpora "$1" ) 9> "$1.lock"
+}
+
+build_corpora() {
   local dir=$1 want="v1 csv=$csv_mb log=$log_mb db=$db_mb jpeg=$jpeg_mb"
   [ "$(cat "$dir/.complete" 2>/dev/null)" != "$want" ] || return 0
   echo "bench/wan/run: generating the corpora in $dir (once)" >&2
