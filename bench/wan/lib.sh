@@ -351,6 +351,32 @@ print_profile() {
   done
 }
 
+# Issue 18's targets, each with what this run measured (figures, not tests).
+print_targets() {
+  local mbit=$1 f on=0 photos_size
+  [ ${#modes[@]} -gt 1 ] && on=1
+  echo "Against issue 18's targets (${mbit} Mbit/s, ${rtt_ms} ms):"
+  echo
+  for f in sales.csv logs.tar; do
+    if [ $on -eq 1 ]; then
+      echo "- $f: auto vs off $(ratio "${r_s[$f|sealrelay off]}" "${r_s[$f|sealrelay auto]}") (target ≥ ×3), auto vs rsync -az $(ratio "${r_s[$f|rsync -az]:-0}" "${r_s[$f|sealrelay auto]}") (target ≥ ×1)"
+    else
+      echo "- $f: compression not in this build; off vs rsync -az $(ratio "${r_s[$f|rsync -az]:-0}" "${r_s[$f|sealrelay off]}") (the target for auto: ≥ ×3 off and ≥ ×1 rsync)"
+    fi
+  done
+  if [ $on -eq 1 ]; then
+    echo "- photos.tar: auto takes $(ratio "${r_s[photos.tar|sealrelay auto]}" "${r_s[photos.tar|sealrelay off]}") the time of off (target ≤ ×1.05)"
+  else
+    echo "- photos.tar: auto vs off: compression not in this build (target: within 5 %)"
+  fi
+  photos_size=$(stat -c %s "$cache/photos.tar")
+  awk -v size="$photos_size" -v s="${r_s[photos.tar|sealrelay off]}" -v wire="${r_wire[photos.tar|sealrelay off]}" -v mbit="$mbit" 'BEGIN {
+    printf "- incompressible (photos.tar, off): %.0f %% of the link on the wire, %.0f %% as file bytes (target ≥ 90 %%)\n",
+      100 * wire * 8 / s / (mbit * 1e6), 100 * size * 8 / s / (mbit * 1e6) }'
+  echo "- 1 KiB get, first plaintext byte: $(awk -v a="$ttfb_ms" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') round trips (target ≤ 4 at 40 ms; docs/performance.md counts them)"
+  echo
+}
+
 run_profile() {
   local mbit=$1 rtt=$2 cache=$3 one_way=$(( $2 / 2 )) f m k
   r_s=() r_wire=() r_cpu=() r_ok=()
@@ -372,6 +398,7 @@ run_profile() {
   ttfb 9
   echo "1 KiB get (9 runs, CLI exec → first plaintext byte): median ${ttfb_ms} ms = $(awk -v a="$ttfb_ms" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') round trips of ${rtt_ms} ms [${ttfb_all}]; exit after ${total_ms} ms."
   echo
+  print_targets "$mbit"
   for k in "${!r_ok[@]}"; do [ "${r_ok[$k]}" = yes ] || failed=1; done
   net_down
 }
