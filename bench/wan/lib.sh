@@ -62,14 +62,17 @@ cleanup() {
   [ -z "${work:-}" ] || rm -rf "$work"
 }
 
-# A namespace wan<PID>s/c whose PID no longer runs is a killed run's.
+# A namespace wan<PID>s/c whose PID no longer runs is a killed run's: its
+# processes (that run's relay, agent, sshd, wan_delay) go with it.
 remove_stale_namespaces() {
-  local ns pid
+  local ns pid p
   for ns in $(ip netns list | awk '{print $1}' | grep -E '^wan[0-9]+[sc]$' || true); do
     pid=${ns#wan}; pid=${pid%?}
     if ! kill -0 "$pid" 2>/dev/null; then
-      echo "bench/wan/run: removing namespace $ns left by a run that is gone (PID $pid)" >&2
+      echo "bench/wan/run: removing namespace $ns and its processes, left by a run that is gone (PID $pid)" >&2
+      for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
       ip netns del "$ns" 2>/dev/null || true
+      rm -rf "/tmp/sealrelay-wan-$pid".*
     fi
   done
 }
@@ -262,18 +265,30 @@ record() {
   rm -rf "$(dirname "$7")"
 }
 
+# Runs "$@" bounded by $2 seconds, stderr appended to $1; sets rc. In the
+# background with `wait`, so that a signal to the bench is handled at once
+# (bash runs a trap only after a foreground command ends) and the cleanup
+# stops it by PID.
+measured() {
+  local log=$1 seconds=$2; shift 2
+  timeout "$seconds" "$@" 2>> "$log" &
+  pids+=($!)
+  rc=0
+  wait $! || { rc=$?; tail -5 "$log" >&2; }
+  unset 'pids[-1]'
+}
+
 # Generous: four times the file at the link's rate, plus two minutes.
 bound_for() { echo $(( $(stat -c %s "$1") * 8 * 4 / ($2 * 1000000) + 120 )); }
 
 get_sealrelay() {
-  local file=$1 mode=$2 mbit=$3 out=$work/out rc=0
+  local file=$1 mode=$2 mbit=$3 out=$work/out
   rm -rf "$out" && mkdir -p "$out"
   local args=(--quiet get "shop-1:/s/$file" -o "$out/")
   [ $cli_compress -eq 0 ] || args+=(--compress "$mode")
   local cpu0 tx0 t0 t1
   cpu0=$(cpu_ticks "$agent_pid" 15); tx0=$(veth_tx); t0=$(now)
-  timeout "$(bound_for "$cache/$file" "$mbit")" ip netns exec "$cloud" "${cli_env[@]}" "$cli" "${args[@]}" \
-    2>> "$work/cli.log" || { rc=$?; tail -5 "$work/cli.log" >&2; }
+  measured "$work/cli.log" "$(bound_for "$cache/$file" "$mbit")" ip netns exec "$cloud" "${cli_env[@]}" "$cli" "${args[@]}"
   t1=$(now)
   record "$file|sealrelay $mode" "$t0" "$t1" $(( $(veth_tx) - tx0 )) $(( $(cpu_ticks "$agent_pid" 15) - cpu0 )) \
     $rc "$out/$file" "$cache/$file"
@@ -288,12 +303,12 @@ sshd_ticks() {
 }
 
 get_rsync() {
-  local file=$1 mbit=$2 out=$work/out rc=0
+  local file=$1 mbit=$2 out=$work/out
   rm -rf "$out" && mkdir -p "$out"
   local cpu0 tx0 t0 t1
   cpu0=$(sshd_ticks); tx0=$(veth_tx); t0=$(now)
-  timeout "$(bound_for "$cache/$file" "$mbit")" ip netns exec "$cloud" rsync -az -e "$ssh_cmd" \
-    "root@$site_ip:$cache/$file" "$out/" 2>> "$work/rsync.log" || { rc=$?; tail -5 "$work/rsync.log" >&2; }
+  measured "$work/rsync.log" "$(bound_for "$cache/$file" "$mbit")" ip netns exec "$cloud" rsync -az -e "$ssh_cmd" \
+    "root@$site_ip:$cache/$file" "$out/"
   t1=$(now)
   record "$file|rsync -az" "$t0" "$t1" $(( $(veth_tx) - tx0 )) $(( $(sshd_ticks) - cpu0 )) $rc "$out/$file" \
     "$cache/$file"
