@@ -334,6 +334,7 @@ ttfb() {
   done
   ttfb_ms=$(printf '%s\n' "${firsts[@]}" | sort -n | awk '{ a[NR] = $1 * 1000 } END { printf "%.0f", a[int((NR + 1) / 2)] }')
   total_ms=$(printf '%s\n' "${totals[@]}" | sort -n | awk '{ a[NR] = $1 * 1000 } END { printf "%.0f", a[int((NR + 1) / 2)] }')
+  ttfb_min=$(printf '%s\n' "${firsts[@]}" | sort -n | awk 'NR == 1 { printf "%.0f", $1 * 1000 }')
   ttfb_all=$(printf '%s\n' "${firsts[@]}" | awk '{ printf "%s%.0f", (NR > 1 ? ", " : ""), $1 * 1000 }')
 }
 
@@ -388,7 +389,7 @@ print_targets() {
   awk -v size="$photos_size" -v s="${r_s[photos.tar|sealrelay off]}" -v wire="${r_wire[photos.tar|sealrelay off]}" -v mbit="$mbit" 'BEGIN {
     printf "- incompressible (photos.tar, off): %.0f %% of the link on the wire, %.0f %% as file bytes (target ≥ 90 %%)\n",
       100 * wire * 8 / s / (mbit * 1e6), 100 * size * 8 / s / (mbit * 1e6) }'
-  echo "- 1 KiB get, first plaintext byte: $(awk -v a="$ttfb_ms" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') round trips (target ≤ 4 at 40 ms; docs/performance.md counts them)"
+  echo "- 1 KiB get, first plaintext byte: $(awk -v a="$ttfb_ms" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') round trips (median), $(awk -v a="$ttfb_min" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') (fastest) (target ≤ 4 at 40 ms; docs/performance.md counts them)"
   echo
 }
 
@@ -411,7 +412,7 @@ run_profile() {
   print_profile "$mbit"
   echo
   ttfb 9
-  echo "1 KiB get (9 runs, CLI exec → first plaintext byte): median ${ttfb_ms} ms = $(awk -v a="$ttfb_ms" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') round trips of ${rtt_ms} ms [${ttfb_all}]; exit after ${total_ms} ms."
+  echo "1 KiB get (9 runs, CLI exec → first plaintext byte): median ${ttfb_ms} ms = $(awk -v a="$ttfb_ms" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') round trips of ${rtt_ms} ms, fastest ${ttfb_min} ms = $(awk -v a="$ttfb_min" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') [${ttfb_all}]; exit after ${total_ms} ms (median)."
   echo
   print_targets "$mbit"
   for k in "${!r_ok[@]}"; do [ "${r_ok[$k]}" = yes ] || failed=1; done
