@@ -106,7 +106,7 @@ measure_rtt() {
   start "$work/echo.log" "$cloud" "$delay" echo --listen "$cloud_ip:7007"
   wait_for_line "$work/echo.log" "^listening on" 10
   start_delay_line "127.0.0.1:7007" "$cloud_ip:7007" "$1"
-  rtt_line=$(in_site "$delay" ping --to 127.0.0.1:7007 --count 20)
+  rtt_line=$(timeout 60 ip netns exec "$site" "$delay" ping --to 127.0.0.1:7007 --count 20)
   rtt_ms=$(sed -n 's/.*echo rtt median \([0-9.]*\) ms.*/\1/p' <<< "$rtt_line")
 }
 
@@ -207,12 +207,12 @@ start_sealrelay() {
     --token-file "$work/agent.token" --share "s=$2"
   agent_pid=$started
   local deadline=$((SECONDS + 30))
-  until in_cloud "${cli_env[@]}" "$cli" --json agents 2>/dev/null | grep -q '"online":true'; do
+  until timeout 10 ip netns exec "$cloud" "${cli_env[@]}" "$cli" --json agents 2>/dev/null | grep -q '"online":true'; do
     [ $SECONDS -lt $deadline ] || { echo "bench/wan/run: the agent did not come online:" >&2; tail "$work/agent.log" >&2; return 1; }
     sleep 0.1
   done
   # First contact pins the agent's key, outside any measurement.
-  in_cloud "${cli_env[@]}" "$cli" --quiet ls shop-1:/s > "$work/pin.log" 2>&1
+  timeout 60 ip netns exec "$cloud" "${cli_env[@]}" "$cli" --quiet ls shop-1:/s > "$work/pin.log" 2>&1
 }
 
 # ---- rsync over a private sshd ---------------------------------------------------------
