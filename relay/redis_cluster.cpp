@@ -163,6 +163,21 @@ Result<void> ClusterRouter::with_master(uint16_t slot, const Work& work) {
                                              " redirections for slot " + std::to_string(slot));
 }
 
+std::optional<redis::NodeAddress> ClusterRouter::master_of(uint16_t slot) {
+  auto current = map();
+  const redis::NodeAddress* master = current ? current->master_of(slot) : nullptr;
+  if (master == nullptr) return std::nullopt;
+  return *master;
+}
+
+Result<void> ClusterRouter::on_node(const redis::NodeAddress& node, const Work& work) {
+  auto lease = pool_for(node).acquire();
+  if (!lease) return lease.error();
+  auto done = work(**lease);
+  if (!done && done.error().code == "store_unavailable") (void)refresh();
+  return done;
+}
+
 ClusterRouter::Stats ClusterRouter::stats() {
   std::lock_guard lk(mu_);
   Stats s = stats_;

@@ -65,6 +65,16 @@ class ClusterRouter {
   // Reads the slot map again, from a known master or else a seed.
   Result<void> refresh();
 
+  // The master serving `slot` in the current map; nullopt while none does.
+  std::optional<redis::NodeAddress> master_of(uint16_t slot);
+  // Runs `work` on a leased connection to `node` (no redirection followed:
+  // for pipelines grouped by node, which check each reply themselves).
+  Result<void> on_node(const redis::NodeAddress& node, const Work& work);
+  // How to reach `node`: its address with the seeds' credentials.
+  RedisEndpoint endpoint_of(const redis::NodeAddress& node) const;
+  std::chrono::milliseconds timeout() const { return timeout_; }
+  size_t max_open_per_node() const { return max_open_; }
+
   struct Stats {
     size_t nodes = 0;            // masters with a pool
     size_t covered_slots = 0;    // slots with a master in the current map
@@ -75,7 +85,6 @@ class ClusterRouter {
  private:
   ClusterRouter(std::vector<RedisEndpoint> seeds, std::chrono::milliseconds timeout, size_t max_open)
       : seeds_(std::move(seeds)), timeout_(timeout), max_open_(max_open) {}
-  RedisEndpoint endpoint_of(const redis::NodeAddress& node) const;
   RedisPool& pool_for(const redis::NodeAddress& node);
   std::shared_ptr<const redis::SlotMap> map();
 

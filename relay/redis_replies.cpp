@@ -1,5 +1,7 @@
 #include "relay/redis_replies.h"
 
+#include "relay/redis_cluster.h"
+
 #include <charconv>
 
 namespace sealrelay::relay::redis {
@@ -70,6 +72,7 @@ std::optional<Entry> parse_entry(const redisReply* e) {
 
 std::optional<Error> unavailable(const redisReply* r) {
   if (!reply_is_error(r)) return std::nullopt;
+  if (auto moved = redirection_error(r)) return moved;
   return make_error("store_unavailable", "redis: " + reply_str(r));
 }
 
@@ -100,8 +103,8 @@ Error script_error(const redisReply* r, const std::string& tid) {
   return make_error(code, detail);
 }
 
-Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames) {
-  if (x->type != REDIS_REPLY_ARRAY || x->elements != frames + 1) {
+Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames, size_t trailing) {
+  if (x->type != REDIS_REPLY_ARRAY || x->elements != frames + 1 + trailing) {
     return make_error("store_error", "redis: unexpected EXEC reply");
   }
   for (size_t i = 0; i < x->elements; ++i) {

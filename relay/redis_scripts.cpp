@@ -1,5 +1,7 @@
 #include "relay/redis_scripts.h"
 
+#include "relay/redis_cluster.h"
+
 #include <openssl/sha.h>
 
 namespace sealrelay::relay::redis {
@@ -178,6 +180,7 @@ Result<Reply> eval(RedisConn& c, const Script& s, const std::vector<std::string>
     r = c.command(argv);
   }
   if (r && reply_is_error(r->get())) {
+    if (auto moved = redirection_error(r->get())) return *moved;
     return make_error("store_error", "redis: " + reply_str(r->get()));
   }
   return r;
