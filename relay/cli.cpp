@@ -140,15 +140,18 @@ int serve(Config cfg, double heartbeat_s, uint64_t answer_timeout_s, uint64_t tt
   limits.mailbox_bytes = std::max<size_t>(8u << 20, 2 * cfg.max_frame_bytes);
 
   std::unique_ptr<Store> store;
-  if (cfg.redis_url.empty()) {
+  if (cfg.redis_url.empty() && cfg.redis_cluster.empty()) {
     store = std::make_unique<MemoryStore>(limits);
   } else {
     RedisConfig rc;
     rc.url = cfg.redis_url;
+    rc.cluster = cfg.redis_cluster;
     rc.connections = cfg.redis_connections;
     auto rs = RedisStore::open(rc, limits);
     if (!rs) {
-      spdlog::error("--redis {}: {}", redact_redis_url(cfg.redis_url), rs.error().message);
+      spdlog::error("--redis{} {}: {}", cfg.redis_cluster.empty() ? "" : "-cluster",
+                    redact_redis_url(cfg.redis_cluster.empty() ? cfg.redis_url : cfg.redis_cluster),
+                    rs.error().message);
       return 1;
     }
     store = std::move(*rs);
@@ -235,6 +238,10 @@ int relay_main(int argc, char** argv) {
   flag(app, "--redis", cfg.redis_url,
        "Shared store: redis://[:password@]host:port or unix://[:password@]/path (absent: embedded "
        "in-memory store); prefer SEALRELAY_REDIS or --config for a password: flags show in ps");
+  flag(app, "--redis-cluster", cfg.redis_cluster,
+       "Shared store on a Redis Cluster: seed nodes redis://[:password@]host:port,redis://host:port,... "
+       "(the first one's password for all; at most 8 connections per master)")
+      ->excludes("--redis");
   flag(app, "--redis-connections", cfg.redis_connections,
        "Most Redis connections this node opens (>= 3; two are the readers'); a request waits for a free "
        "one up to 5 s, then gets 503")
