@@ -8,6 +8,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include "relay/redis_cluster_slots.h"
 #include "relay/redis_store.h"
 #include "tests/support/redis_cluster.h"
@@ -129,6 +133,55 @@ TEST_F(ClusterStoreTest, ANodeSeesTheFramesAndInboxWritesOfAnotherNode) {
   std::vector<Entry> got;
   collect(*sub, got, 6);
   expect_in_order(got, 5);
+}
+
+TEST_F(ClusterStoreTest, ANodeOpensAtMostEightConnectionsToEachMasterWhateverItsLoad) {
+  start(0);
+  if (!cluster_) return;
+  StoreLimits limits;
+  limits.max_transfers_per_agent = 1000;
+  auto s = store(limits);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->agent_connect({"shop-1", "cGs=", "v1", 0, false}, "s1").ok());
+  // 200 idle agents' inboxes and 60 transfer streams subscribed...
+  std::vector<std::unique_ptr<Subscription>> subs;
+  for (int i = 0; i < 200; ++i) subs.push_back(s->subscribe_inbox("idle-" + std::to_string(i), {}));
+  for (int i = 0; i < 60; ++i) {
+    std::string tid = "t-load-" + std::to_string(i);
+    ASSERT_TRUE(s->create_transfer(tid, "shop-1", "r1", "{}").ok());
+    subs.push_back(s->subscribe_transfer(tid, {}));
+  }
+  // ... while 24 threads read and write transfers of every slot.
+  std::atomic<int> failures{0}, finished{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 24; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        std::string tid = "t-load-" + std::to_string((t * 7 + i) % 60);
+        if (!s->get_transfer(tid).ok() || !s->read_events(tid, {}, 16).ok()) ++failures;
+      }
+      ++finished;
+    });
+  }
+  // The most clients any master had (minus the connection that asks),
+  // sampled during the load and after it.
+  size_t most = 0;
+  auto sample = [&] {
+    for (size_t i = 0; i < cluster_->size(); ++i) {
+      auto info = cluster_->node(i).command({"INFO", "clients"});
+      if (!info.ok()) continue;
+      size_t at = info->find("connected_clients:") + 18;
+      most = std::max<size_t>(most, std::stoul(info->substr(at)) - 1);
+    }
+  };
+  do {
+    sample();
+  } while (finished.load() < 24);
+  for (auto& th : threads) th.join();
+  sample();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_LE(most, RedisConfig::kClusterConnectionsPerNode);
+  EXPECT_GE(most, 2u) << "the pool and the subscriber were both in use";
 }
 
 TEST_F(ClusterStoreTest, AKilledMasterCostsOnlyItsSlotsAndItsSubscribersMissNothingAfterFailover) {
