@@ -13,6 +13,10 @@ using namespace redis;
 namespace {
 constexpr size_t kReadBatch = 64;
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+// A subscriber connection to a master cut off without a close (a network
+// partition) never reports an error: the map is checked this often, and
+// keys whose slot has a new master subscribe there.
+constexpr auto kRecheck = std::chrono::seconds(5);
 }  // namespace
 
 SlotWatcher::SlotWatcher(ClusterRouter& router, Hub& hub)
@@ -59,11 +63,6 @@ void SlotWatcher::appended_here(const std::string& key, StreamId last) {
   std::lock_guard lk(mu_);
   auto it = keys_.find(key);
   if (it != keys_.end() && it->second.last < last) it->second.last = last;
-}
-
-SlotWatcher::Stats SlotWatcher::stats() {
-  std::lock_guard lk(mu_);
-  return Stats{node_count_, resyncs_.load()};
 }
 
 void SlotWatcher::schedule_resync(std::chrono::milliseconds after) {
@@ -123,7 +122,7 @@ void SlotWatcher::node_lost(const std::string& name) {
 
 void SlotWatcher::resync() {
   resync_due_ = false;
-  ++resyncs_;
+  last_resync_ = std::chrono::steady_clock::now();
   (void)router_.refresh();
   std::vector<std::string> keys;
   {
@@ -185,11 +184,10 @@ void SlotWatcher::run() {
       if (stop_) break;
     }
     apply_changes();
-    if (resync_due_ && std::chrono::steady_clock::now() >= resync_at_) resync();
-    {
-      std::lock_guard lk(mu_);
-      node_count_ = nodes_.size();
+    if (!nodes_.empty() && std::chrono::steady_clock::now() - last_resync_ >= kRecheck) {
+      schedule_resync(std::chrono::milliseconds(0));
     }
+    if (resync_due_ && std::chrono::steady_clock::now() >= resync_at_) resync();
     std::vector<pollfd> fds{{wake_fd_, POLLIN, 0}};
     std::vector<std::string> names;
     for (auto& [name, node] : nodes_) {

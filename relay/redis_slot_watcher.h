@@ -19,7 +19,9 @@
 // refused with MOVED or the server ends it (`sunsubscribe`: its slot moved
 // to another node), the watcher reads the slot map again and subscribes
 // again where each key lives now, which reads each key again; keys whose
-// master is unreachable are retried with backoff (1 s at most). Meanwhile
+// master is unreachable are retried with backoff (1 s at most). The map is
+// also read every 5 s while anything is subscribed (a partition closes no
+// connection). Meanwhile
 // their streams are poked, so they re-read (and get 503 while the slot has
 // no master).
 //
@@ -63,12 +65,6 @@ class SlotWatcher {
   // wake-up for them reads nothing back from Redis.
   void appended_here(const std::string& key, StreamId last);
 
-  struct Stats {
-    size_t subscriber_connections = 0;
-    uint64_t resubscriptions = 0;  // times the watcher read the map again and re-subscribed
-  };
-  Stats stats();
-
  private:
   struct Watch {
     StreamId last;
@@ -99,14 +95,13 @@ class SlotWatcher {
   std::map<std::string, Watch> keys_;
   std::vector<std::string> added_, removed_;
   bool stop_ = false;
-  size_t node_count_ = 0;
   // The watcher thread's own:
   std::map<std::string, Node> nodes_;              // "host:port" -> subscriber connection
   std::map<std::string, std::string> subscribed_;  // key -> node it is subscribed on
   bool resync_due_ = false;
   std::chrono::steady_clock::time_point resync_at_;
   std::chrono::milliseconds backoff_{50};
-  std::atomic<uint64_t> resyncs_{0};
+  std::chrono::steady_clock::time_point last_resync_ = std::chrono::steady_clock::now();
   std::thread thread_;  // last: starts after everything above is built
 };
 
