@@ -70,6 +70,20 @@ class ClusterRouterTest : public ::testing::Test {
     return cluster_->size();
   }
   std::string id_of(size_t node) { return *cluster_->node(node).command({"CLUSTER", "MYID"}); }
+  // True once node `i`'s replica has every write the master has (replication
+  // is asynchronous, and WAIT only counts the asking connection's writes).
+  bool replica_caught_up(size_t i) {
+    auto info = cluster_->node(i).command({"INFO", "replication"});
+    if (!info.ok()) return false;
+    auto number_after = [&](const std::string& label) -> std::string {
+      size_t at = info->find(label);
+      if (at == std::string::npos) return "";
+      at += label.size();
+      return info->substr(at, info->find_first_not_of("0123456789", at) - at);
+    };
+    std::string master = number_after("master_repl_offset:");
+    return !master.empty() && number_after(",offset=") == master;
+  }
 
   test::TempDir dir_;
   std::unique_ptr<test::RedisCluster> cluster_;
@@ -175,6 +189,9 @@ TEST_F(ClusterRouterTest, ADeadMasterCostsItsOwnSlotsOnlyUntilItsReplicaTakesOve
     std::string k = "sr:{t:other" + std::to_string(i) + "}:meta";
     if (owner_of(redis::key_slot(k)) != victim) elsewhere = k;
   }
+  // The replica must hold the key before its master dies, or the failover
+  // loses it (asynchronous replication) and GET finds nothing.
+  ASSERT_TRUE(test::wait_until([&] { return replica_caught_up(victim); }, 10s));
   cluster_->node(victim).process().kill(SIGKILL);
   // Until a replica is promoted the victim's slot fails cleanly; the others keep working.
   auto during = run(key, {"GET", key});
