@@ -85,7 +85,8 @@ Result<void> ClusterRouter::refresh() {
     ++stats_.refreshes;
     return {};
   }
-  return make_error("store_unavailable", "redis cluster: could not read the slot map: " + last_error);
+  return make_error("store_unavailable", "redis cluster: could not read the slot map (" + last_error +
+                                             "); check that a seed node is up and runs with cluster-enabled yes");
 }
 
 Result<Reply> ClusterRouter::command(uint16_t slot, const std::vector<std::string_view>& args) {
