@@ -41,6 +41,8 @@ constexpr auto kTable = std::to_array<Info>({
      "the requester cancelled the transfer (as a status the relay answers conflict)"},
     {E::store_error, "store_error", 0, kLocal,
      "the relay's store gave an unexpected reply (answered as store_unavailable)"},
+    {E::redis_moved, "redis_moved", 0, kLocal,
+     "a Redis Cluster node said MOVED or ASK: the relay reads the slot map again and retries"},
     {E::tokens_file, "tokens_file", 0, kLocal, "the relay's tokens file cannot be read or is malformed"},
     {E::bind_failed, "bind_failed", 0, kLocal, "the relay cannot listen on its address"},
     {E::not_allowed, "not_allowed", 0, kRefusal,

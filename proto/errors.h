@@ -44,6 +44,7 @@ enum class ErrorCode : uint8_t {
   expired,
   cancelled,
   store_error,
+  redis_moved,
   tokens_file,
   bind_failed,
   // The agent's refusals (message 2, docs/protocol.md §4.2) and aborts (§3).

@@ -111,13 +111,16 @@ std::unique_ptr<Store> open_store(const Config& cfg) {
   limits.presence_ttl = std::max<std::chrono::seconds>(
       std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(cfg.heartbeat * 3));
   limits.mailbox_bytes = std::max<size_t>(8u << 20, 2 * cfg.max_frame_bytes);
-  if (cfg.redis_url.empty()) return std::make_unique<MemoryStore>(limits);
+  if (cfg.redis_url.empty() && cfg.redis_cluster.empty()) return std::make_unique<MemoryStore>(limits);
   RedisConfig rc;
   rc.url = cfg.redis_url;
+  rc.cluster = cfg.redis_cluster;
   rc.connections = cfg.redis_connections;
   auto rs = RedisStore::open(rc, limits);
   if (!rs) {
-    spdlog::error("--redis {}: {}", redact_redis_url(cfg.redis_url), rs.error().message);
+    bool cluster = !cfg.redis_cluster.empty();
+    spdlog::error("--redis{} {}: {}", cluster ? "-cluster" : "",
+                  redact_redis_url(cluster ? cfg.redis_cluster : cfg.redis_url), rs.error().message);
     return nullptr;
   }
   return std::move(*rs);
@@ -235,6 +238,10 @@ void where_flags(CLI::App& app, Options& o) {
   flag(app, "--redis", o.cfg.redis_url,
        "Shared store: redis://[:password@]host:port or unix://[:password@]/path (absent: embedded "
        "in-memory store); prefer SEALRELAY_REDIS or --config for a password: flags show in ps");
+  flag(app, "--redis-cluster", o.cfg.redis_cluster,
+       "Shared store on a Redis Cluster: seed nodes redis://[:password@]host:port,redis://host:port,... "
+       "(the first one's password for all; at most 8 connections per master)")
+      ->excludes("--redis");
   flag(app, "--redis-connections", o.cfg.redis_connections,
        "Most Redis connections this node opens (>= 3; two are the readers'); a request waits for a free "
        "one up to 5 s, then gets 503")

@@ -14,6 +14,7 @@ namespace sealrelay::relay {
 struct Config {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT, port 0 = any free port
   std::string redis_url;                  // empty: embedded in-memory store
+  std::string redis_cluster;              // seeds redis://h1:p1,redis://h2:p2: a Redis Cluster instead
   size_t redis_connections = 16;          // per node, the two reader connections included
   std::string tokens_file;                // default <state_dir>/tokens.json
   std::string state_dir = "/var/lib/sealrelay";

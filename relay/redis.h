@@ -91,8 +91,10 @@ class RedisConn {
 // that needs Redis while its caller holds a lease takes that lease's
 // RedisConn& as a parameter instead of acquiring.
 // Why RedisStore (relay/redis_store.cpp) keeps it:
-//  - every Store method takes one lease in a local, runs its commands on it
-//    and returns; what it calls meanwhile takes none: eval()
+//  - every Store method takes its leases one after another through
+//    RedisAccess (relay/redis_access.h: on() and pipeline() each hold one
+//    until they return; on a cluster, one per node in turn), runs its
+//    commands on it and returns; what it calls meanwhile takes none: eval()
 //    (relay/redis_scripts.h), ring() and read_transaction()
 //    (relay/redis_replies.h) run on the caller's connection; remember(),
 //    note_change(), parse_*() only lock seen_mu_/waiting_mu_ or parse; the
@@ -108,6 +110,9 @@ class RedisConn {
 //    watch() (called by subscribe() with none held) or the destructor, or
 //    runs on the caller's connection from appended_here() (called by
 //    append() with its lease held).
+//  - on a cluster, the SlotWatcher thread (relay/redis_slot_watcher.h) reads
+//    through ClusterRouter::command() holding nothing else, and its
+//    appended_here(), called under append()'s lease, only takes its mutex.
 //  - no lease holder waits for anything a lease waiter holds: the mutexes
 //    taken under a lease (seen_mu_, and StreamReader::mu_ in appended_here())
 //    are never held across acquire().

@@ -11,6 +11,8 @@
 //   sr:{t:<tid>}:guard       string bumped when who may append changes TTL transfer_ttl
 //   sr:{r:<requester>}:transfers zset transfer ids by time        TTL transfer_ttl
 //   sr:{bell}:inbox          stream r = agent id, one per inbox write  TTL inbox_retention
+//                            (one Redis only; a cluster uses wake channels)
+//   channel <ev or inbox key>:wake  cluster only: SPUBLISHed with each write
 // Every write refreshes its keys' TTL; an abandoned transfer vanishes
 // transfer_ttl after its last write.
 //
@@ -50,5 +52,14 @@ inline std::string meta_key(const std::string& t) { return "sr:{t:" + t + "}:met
 inline std::string ev_key(const std::string& t) { return "sr:{t:" + t + "}:ev"; }
 inline std::string guard_key(const std::string& t) { return "sr:{t:" + t + "}:guard"; }
 inline std::string mine_key(const std::string& r) { return "sr:{r:" + r + "}:transfers"; }
+
+// Cluster only: the sharded pub/sub channel that says `key` (a transfer's ev
+// or an agent's inbox) has news. Same hash tag, so the same slot: SPUBLISH
+// sits in the transaction that writes the key (relay/redis_slot_watcher.h).
+inline const std::string kWakeSuffix = ":wake";
+inline std::string wake_channel(const std::string& key) { return key + kWakeSuffix; }
+inline std::string woken_key(const std::string& channel) {
+  return channel.ends_with(kWakeSuffix) ? channel.substr(0, channel.size() - kWakeSuffix.size()) : "";
+}
 
 }  // namespace sealrelay::relay::redis

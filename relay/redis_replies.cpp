@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "proto/errors.h"
+#include "relay/redis_cluster.h"
 
 namespace sealrelay::relay::redis {
 
@@ -72,6 +73,7 @@ std::optional<Entry> parse_entry(const redisReply* e) {
 
 std::optional<Error> unavailable(const redisReply* r) {
   if (!reply_is_error(r)) return std::nullopt;
+  if (auto moved = redirection_error(r)) return moved;
   return make_error(ErrorCode::store_unavailable, "redis: " + reply_str(r));
 }
 
@@ -108,14 +110,12 @@ Error script_error(const redisReply* r, const std::string& tid) {
   return make_error(code, detail);
 }
 
-Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames) {
-  if (x->type != REDIS_REPLY_ARRAY || x->elements != frames + 1) {
+Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames, size_t trailing) {
+  if (x->type != REDIS_REPLY_ARRAY || x->elements != frames + 1 + trailing) {
     return make_error(ErrorCode::store_error, "redis: unexpected EXEC reply");
   }
   for (size_t i = 0; i < x->elements; ++i) {
-    if (reply_is_error(x->element[i])) {
-      return make_error(ErrorCode::store_error, "redis: " + reply_str(x->element[i]));
-    }
+    if (reply_is_error(x->element[i])) return make_error(ErrorCode::store_error, "redis: " + reply_str(x->element[i]));
   }
   const redisReply* rep = x->element[frames];
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {

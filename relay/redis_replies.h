@@ -36,6 +36,8 @@ std::optional<Entry> parse_entry(const redisReply* e);
 // An error reply (LOADING while Redis reads its file after a restart,
 // MISCONF, NOPERM, ...) means the store cannot answer now — never that the
 // key is absent: an agent or requester told "no such transfer" gives it up.
+// A cluster's MOVED or ASK is Error "redis_moved" (RedisAccess::on sends the
+// work again to the slot's new master).
 std::optional<Error> unavailable(const redisReply* r);
 
 // Reads the replies to MULTI, `commands` queued commands and EXEC (all
@@ -47,8 +49,10 @@ Result<Reply> read_transaction(RedisConn& c, size_t commands);
 Error script_error(const redisReply* r, const std::string& tid);
 
 // The EXEC reply of RedisStore::append()'s transaction (`frames` XADDs, then
-// the appended script) -> the script's reply, an array of at least 2; any
-// other shape, or an error among the replies, is Error "store_error".
-Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames);
+// the appended script, then `trailing` commands: the cluster's SPUBLISH) ->
+// the script's reply, an array of at least 2; any other shape, or an error
+// among the replies, is Error "store_error".
+Result<const redisReply*> appended_script_reply(const redisReply* x, size_t frames,
+                                                size_t trailing = 0);
 
 }  // namespace sealrelay::relay::redis

@@ -1,8 +1,9 @@
 #include "relay/redis_scripts.h"
 
-#include <openssl/sha.h>
-
 #include "proto/errors.h"
+#include "relay/redis_cluster.h"
+
+#include <openssl/sha.h>
 
 namespace sealrelay::relay::redis {
 namespace {
@@ -180,6 +181,7 @@ Result<Reply> eval(RedisConn& c, const Script& s, const std::vector<std::string>
     r = c.command(argv);
   }
   if (r && reply_is_error(r->get())) {
+    if (auto moved = redirection_error(r->get())) return *moved;
     return make_error(ErrorCode::store_error, "redis: " + reply_str(r->get()));
   }
   return r;

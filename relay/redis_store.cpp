@@ -6,6 +6,7 @@
 #include "relay/redis_keys.h"
 #include "relay/redis_replies.h"
 #include "relay/redis_scripts.h"
+#include "relay/redis_slot_watcher.h"
 #include "relay/redis_stream_reader.h"
 
 namespace sealrelay::relay {
@@ -20,15 +21,11 @@ namespace {
 std::optional<Error> append_refused(const std::string& tid, const TransferInfo& now,
                                     const std::string& session, uint64_t first, uint64_t added,
                                     uint64_t max_bytes) {
-  if (now.state == State::cancelled) {
-    return make_error(ErrorCode::cancelled, "the transfer was cancelled");
-  }
+  if (now.state == State::cancelled) return make_error(ErrorCode::cancelled, "the transfer was cancelled");
   if (now.state != State::uploading || now.upload_session != session) {
     return make_error(ErrorCode::conflict, "transfer " + tid + " is " + to_string(now.state));
   }
-  if (now.frames != first) {
-    return make_error(ErrorCode::conflict, "the first frame is not the next one");
-  }
+  if (now.frames != first) return make_error(ErrorCode::conflict, "the first frame is not the next one");
   if (now.bytes + added > max_bytes) {
     return make_error(ErrorCode::too_large, "the transfer exceeds its byte limit");
   }
@@ -37,20 +34,29 @@ std::optional<Error> append_refused(const std::string& tid, const TransferInfo& 
 
 }  // namespace
 
-RedisStore::RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock)
-    : cfg_(cfg), limits_(limits), clock_(std::move(clock)), pool_(ep, cfg.timeout,
-            std::max(cfg.connections, RedisConfig::kReaderConnections + 1) - RedisConfig::kReaderConnections) {
+RedisStore::RedisStore(const RedisConfig& cfg, std::optional<RedisEndpoint> ep,
+                       std::unique_ptr<ClusterRouter> router, StoreLimits limits, Clock clock)
+    : cfg_(cfg), limits_(limits), clock_(std::move(clock)),
+      pool_(ep ? std::make_unique<RedisPool>(*ep, cfg.timeout,
+                                             std::max(cfg.connections, RedisConfig::kReaderConnections + 1) -
+                                                 RedisConfig::kReaderConnections)
+               : nullptr),
+      router_(std::move(router)), db_(router_ ? RedisAccess(*router_) : RedisAccess(*pool_)) {
+  if (router_) {
+    watcher_ = std::make_unique<SlotWatcher>(*router_, hub_);
+    return;
+  }
   transfer_reader_ = std::make_unique<StreamReader>(
-      ep, cfg.timeout, cfg.block, hub_, pool_,
+      *ep, cfg.timeout, cfg.block, hub_, *pool_,
       [this](const std::string& key, const Entry& e) { hub_.publish(key, e); });
   // Inboxes are watched through the doorbell: one key, whatever the number
   // of idle agents; a ring pokes that agent's control streams, which re-read
   // their inbox.
   inbox_reader_ = std::make_unique<StreamReader>(
-      ep, cfg.timeout, cfg.block, hub_, pool_,
+      *ep, cfg.timeout, cfg.block, hub_, *pool_,
       [this](const std::string&, const Entry& e) { hub_.poke(inbox_key(e.ref)); });
   StreamId bell_from{};
-  if (auto c = pool_.acquire()) {
+  if (auto c = pool_->acquire()) {
     auto last = (*c)->command({"XREVRANGE", kBellKey, "+", "-", "COUNT", "1"});
     if (last && (*last)->type == REDIS_REPLY_ARRAY && (*last)->elements == 1) {
       if (auto e = parse_entry((*last)->element[0])) bell_from = e->id;
@@ -61,12 +67,44 @@ RedisStore::RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits lim
 
 RedisStore::~RedisStore() {
   hub_.close_all();
+  watcher_.reset();
   inbox_reader_.reset();
   transfer_reader_.reset();
 }
 
+namespace {
+
+// "redis://a:1,redis://b:2" -> endpoints.
+Result<std::vector<RedisEndpoint>> parse_seeds(const std::string& list) {
+  std::vector<RedisEndpoint> seeds;
+  size_t at = 0;
+  while (at <= list.size()) {
+    size_t comma = std::min(list.find(',', at), list.size());
+    std::string one = list.substr(at, comma - at);
+    at = comma + 1;
+    if (one.empty()) continue;
+    auto ep = RedisEndpoint::parse(one);
+    if (!ep) return ep.error();
+    seeds.push_back(std::move(*ep));
+  }
+  if (seeds.empty()) return make_error(ErrorCode::bad_request, "redis cluster: no seed node given (redis://host:port,...)");
+  return seeds;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RedisStore>> RedisStore::open(const RedisConfig& cfg, StoreLimits limits,
                                                      Clock clock) {
+  if (!cfg.cluster.empty()) {
+    auto seeds = parse_seeds(cfg.cluster);
+    if (!seeds) return seeds.error();
+    // The watcher's subscriber takes one of each master's connections.
+    size_t per_node = std::min(cfg.connections, RedisConfig::kClusterConnectionsPerNode);
+    auto router = ClusterRouter::connect(std::move(*seeds), cfg.timeout, std::max<size_t>(per_node, 2) - 1);
+    if (!router) return router.error();
+    return std::unique_ptr<RedisStore>(
+        new RedisStore(cfg, std::nullopt, std::move(*router), limits, std::move(clock)));
+  }
   auto ep = RedisEndpoint::parse(cfg.url);
   if (!ep) return ep.error();
   auto c = RedisConn::connect(*ep, cfg.timeout);
@@ -76,17 +114,42 @@ Result<std::unique_ptr<RedisStore>> RedisStore::open(const RedisConfig& cfg, Sto
   if (reply_is_error(pong->get())) {  // NOAUTH: Redis wants a password the URL lacks
     return make_error(ErrorCode::store_unavailable, "redis: " + reply_str(pong->get()));
   }
-  return std::unique_ptr<RedisStore>(new RedisStore(cfg, *ep, limits, std::move(clock)));
+  return std::unique_ptr<RedisStore>(new RedisStore(cfg, *ep, nullptr, limits, std::move(clock)));
+}
+
+Result<Reply> RedisStore::one(const std::string& key, const std::vector<std::string_view>& args) {
+  Reply out;
+  auto done = db_.on(key, [&](RedisConn& c) -> Result<void> {
+    auto r = c.command(args);
+    if (!r) return r.error();
+    if (auto moved = redirection_error(r->get())) return *moved;
+    out = std::move(*r);
+    return {};
+  });
+  if (!done) return done.error();
+  return out;
+}
+
+void RedisStore::wake(RedisConn& c, const std::string& key, const std::string& last) {
+  if (watcher_) (void)c.command({"SPUBLISH", wake_channel(key), last});
 }
 
 Result<TransferInfo> RedisStore::transfer_script(const std::string& tid, const Script& script,
                                                  const std::vector<std::string>& args,
                                                  redisReply** extra_out, Reply* holder) {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  auto r = eval(**c, script, {meta_key(tid), ev_key(tid), guard_key(tid)}, args);
-  if (!r) return r.error();
-  const redisReply* rep = r->get();
+  Reply r;
+  const std::string mk = meta_key(tid);
+  auto done = db_.on(mk, [&](RedisConn& c) -> Result<void> {
+    auto got = eval(c, script, {mk, ev_key(tid), guard_key(tid)}, args);
+    if (!got) return got.error();
+    r = std::move(*got);
+    // The answer and error entries: other nodes' watchers read them (a
+    // cluster; one Redis's readers XREAD them).
+    if (&script == &scripts().answer || &script == &scripts().finish) wake(c, ev_key(tid));
+    return {};
+  });
+  if (!done) return done.error();
+  const redisReply* rep = r.get();
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
     return make_error(ErrorCode::store_error, "redis: unexpected script reply");
   }
@@ -94,7 +157,7 @@ Result<TransferInfo> RedisStore::transfer_script(const std::string& tid, const S
   TransferInfo t = parse_meta(tid, rep->element[1]);
   remember(t);
   if (extra_out && rep->elements > 2) *extra_out = rep->element[2];
-  if (holder) *holder = std::move(*r);
+  if (holder) *holder = std::move(r);
   return t;
 }
 
@@ -104,200 +167,77 @@ void RedisStore::remember(const TransferInfo& t) {
 }
 
 Result<void> RedisStore::ping() {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  auto r = (*c)->command({"PING"});
+  // A cluster: the master of the agent directory (every listing needs it).
+  auto r = one(kDirKey, {"PING"});
   if (!r) return r.error();
   return {};
 }
 
-Result<void> RedisStore::agent_connect(const AgentInfo& info, const std::string& session) {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  std::string now = std::to_string(now_ms() / 1000);
-  std::string ttl = std::to_string(limits_.agent_ttl.count());
-  std::string presence = std::to_string(std::chrono::milliseconds(limits_.presence_ttl).count());
-  std::string ik = info_key(info.id), ok = online_key(info.id);
-  (*c)->append({"HSET", ik, "pk", info.public_key, "version", info.version, "last_seen", now, "session", session});
-  (*c)->append({"EXPIRE", ik, ttl});
-  (*c)->append({"SET", ok, session, "PX", presence});
-  (*c)->append({"ZADD", kDirKey, now, info.id});
-  (*c)->append({"EXPIRE", kDirKey, ttl});
-  for (int i = 0; i < 5; ++i) {
-    auto r = (*c)->next_reply();
-    if (!r) return r.error();
-    if (reply_is_error(r->get())) return make_error(ErrorCode::store_error, reply_str(r->get()));
-  }
-  return {};
-}
-
-Result<bool> RedisStore::agent_heartbeat(const std::string& agent, const std::string& session) {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  std::string now = std::to_string(now_ms() / 1000);
-  auto r = eval(**c, scripts().heartbeat, {online_key(agent), info_key(agent)},
-                {session, std::to_string(std::chrono::milliseconds(limits_.presence_ttl).count()),
-                 now, std::to_string(limits_.agent_ttl.count())});
-  if (!r) return r.error();
-  bool alive = (*r)->type == REDIS_REPLY_INTEGER && (*r)->integer == 1;
-  if (alive) {
-    auto z = (*c)->command({"ZADD", kDirKey, now, agent});
-    if (!z) return z.error();
-  }
-  return alive;
-}
-
-Result<void> RedisStore::agent_disconnect(const std::string& agent, const std::string& session) {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  auto r = eval(**c, scripts().disconnect, {online_key(agent), info_key(agent)},
-                {session, std::to_string(now_ms() / 1000)});
-  if (!r) return r.error();
-  return {};
-}
-
-Result<std::vector<AgentInfo>> RedisStore::list_agents() {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  auto ids = (*c)->command({"ZRANGE", kDirKey, "0", "-1"});
-  if (!ids) return ids.error();
-  if (auto e = unavailable(ids->get())) return *e;
-  std::vector<std::string> names;
-  for (size_t i = 0; (*ids)->type == REDIS_REPLY_ARRAY && i < (*ids)->elements; ++i) {
-    names.push_back(reply_str((*ids)->element[i]));
-  }
-  for (auto& n : names) {
-    (*c)->append({"HGETALL", info_key(n)});
-    (*c)->append({"EXISTS", online_key(n)});
-  }
-  std::vector<AgentInfo> out;
-  std::vector<std::string> vanished;
-  for (auto& n : names) {
-    auto info = (*c)->next_reply();
-    if (!info) return info.error();
-    auto online = (*c)->next_reply();
-    if (!online) return online.error();
-    if (auto e = unavailable(info->get())) return *e;
-    if ((*info)->type != REDIS_REPLY_ARRAY || (*info)->elements == 0) {
-      vanished.push_back(n);
-      continue;
-    }
-    AgentInfo a;
-    a.id = n;
-    a.public_key = meta_field(info->get(), "pk");
-    a.version = meta_field(info->get(), "version");
-    a.last_seen = static_cast<int64_t>(to_u64(meta_field(info->get(), "last_seen")));
-    a.online = (*online)->type == REDIS_REPLY_INTEGER && (*online)->integer == 1;
-    out.push_back(std::move(a));
-  }
-  for (auto& n : vanished) (void)(*c)->command({"ZREM", kDirKey, n});
-  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
-  return out;
-}
-
-Result<AgentInfo> RedisStore::get_agent(const std::string& agent) {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  (*c)->append({"HGETALL", info_key(agent)});
-  (*c)->append({"EXISTS", online_key(agent)});
-  auto info = (*c)->next_reply();
-  auto online = (*c)->next_reply();
-  if (!info) return info.error();
-  if (!online) return online.error();
-  if (auto e = unavailable(info->get())) return *e;
-  if ((*info)->type != REDIS_REPLY_ARRAY || (*info)->elements == 0) {
-    return make_error(ErrorCode::unknown_agent, "no agent " + agent);
-  }
-  AgentInfo a;
-  a.id = agent;
-  a.public_key = meta_field(info->get(), "pk");
-  a.version = meta_field(info->get(), "version");
-  a.last_seen = static_cast<int64_t>(to_u64(meta_field(info->get(), "last_seen")));
-  a.online = (*online)->type == REDIS_REPLY_INTEGER && (*online)->integer == 1;
-  return a;
-}
-
-Result<std::vector<Entry>> RedisStore::inbox_read(const std::string& agent, StreamId after,
-                                                  size_t limit) {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  auto r = (*c)->command({"XRANGE", inbox_key(agent), "(" + after.str(), "+", "COUNT",
-                          std::to_string(limit)});
-  if (!r) return r.error();
-  std::vector<Entry> out;
-  for (size_t i = 0; (*r)->type == REDIS_REPLY_ARRAY && i < (*r)->elements; ++i) {
-    if (auto e = parse_entry((*r)->element[i])) out.push_back(std::move(*e));
-  }
-  return out;
-}
-
-std::unique_ptr<Subscription> RedisStore::subscribe(StreamReader& reader, const std::string& rkey,
-                                                    StreamId from) {
+std::unique_ptr<Subscription> RedisStore::subscribe_stream(const std::string& rkey, StreamId from) {
   auto box = std::make_shared<Mailbox>(limits_.mailbox_bytes);
   hub_.subscribe(rkey, box);
-  reader.watch(rkey, from);
-  return std::make_unique<Subscription>(box, [this, &reader, rkey, box] {
-    if (hub_.unsubscribe(rkey, box)) reader.unwatch(rkey);
+  if (watcher_) {
+    watcher_->watch(rkey, from);
+  } else {
+    transfer_reader_->watch(rkey, from);
+  }
+  return std::make_unique<Subscription>(box, [this, rkey, box] {
+    if (!hub_.unsubscribe(rkey, box)) return;
+    if (watcher_) {
+      watcher_->unwatch(rkey);
+    } else {
+      transfer_reader_->unwatch(rkey);
+    }
   });
-}
-
-std::unique_ptr<Subscription> RedisStore::subscribe_inbox(const std::string& agent, StreamId) {
-  auto box = std::make_shared<Mailbox>(limits_.mailbox_bytes);
-  std::string key = inbox_key(agent);
-  hub_.subscribe(key, box);
-  return std::make_unique<Subscription>(box, [this, key, box] { hub_.unsubscribe(key, box); });
-}
-
-void RedisStore::ring(RedisConn& c, const std::string& agent) {
-  (void)c.command({"XADD", kBellKey, "MAXLEN", "~", "10000", "*", "r", agent});
-  (void)c.command({"EXPIRE", kBellKey, std::to_string(limits_.inbox_retention.count())});
 }
 
 std::unique_ptr<Subscription> RedisStore::subscribe_transfer(const std::string& tid,
                                                              StreamId from) {
-  return subscribe(*transfer_reader_, ev_key(tid), from);
+  return subscribe_stream(ev_key(tid), from);
 }
 
 Result<TransferInfo> RedisStore::create_transfer(const std::string& tid, const std::string& agent,
                                                  const std::string& requester,
                                                  const std::string& inbox_json) {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
   int64_t now = now_ms();
   std::string ttl = std::to_string(limits_.transfer_ttl.count());
   std::string mk = meta_key(tid), created = std::to_string(now / 1000);
-  (*c)->append({"HSET", mk, "agent", agent, "requester", requester, "state", "requested",
-                "created", created, "updated", created, "frames", "0", "delivered", "0", "bytes",
-                "0", "trimmed", "1"});
-  (*c)->append({"EXPIRE", mk, ttl});
-  for (int i = 0; i < 2; ++i) {
-    auto r = (*c)->next_reply();
-    if (!r) return r.error();
-  }
+  // Three slots ({t:..}, {a:..}, {r:..}): three round trips in a row, as on
+  // one Redis.
+  auto meta = db_.pipeline(
+      {{mk, {"HSET", mk, "agent", agent, "requester", requester, "state", "requested", "created",
+             created, "updated", created, "frames", "0", "delivered", "0", "bytes", "0", "trimmed", "1"}},
+       {mk, {"EXPIRE", mk, ttl}}});
+  if (!meta) return meta.error();
   auto ttl_ms = std::chrono::milliseconds(limits_.transfer_ttl).count();
   auto keep_ms = std::chrono::milliseconds(limits_.inbox_retention).count();
-  auto r = eval(**c, scripts().create,
-                {info_key(agent), active_key(agent), inbox_key(agent)},
-                {tid, inbox_json, std::to_string(limits_.max_transfers_per_agent),
-                 std::to_string(now), std::to_string(now - ttl_ms),
-                 std::to_string(limits_.inbox_max_entries), std::to_string(now - keep_ms),
-                 std::to_string(limits_.inbox_retention.count()), ttl});
-  if (!r || (*r)->type != REDIS_REPLY_ARRAY || reply_str((*r)->element[0]) != "ok") {
-    (void)(*c)->command({"DEL", mk});
-    if (!r) return r.error();
-    std::string code = (*r)->elements > 1 ? reply_str((*r)->element[1]) : "store_error";
+  Reply r;
+  auto ran = db_.on(info_key(agent), [&](RedisConn& c) -> Result<void> {
+    auto got = eval(c, scripts().create, {info_key(agent), active_key(agent), inbox_key(agent)},
+                    {tid, inbox_json, std::to_string(limits_.max_transfers_per_agent),
+                     std::to_string(now), std::to_string(now - ttl_ms),
+                     std::to_string(limits_.inbox_max_entries), std::to_string(now - keep_ms),
+                     std::to_string(limits_.inbox_retention.count()), ttl});
+    if (!got) return got.error();
+    r = std::move(*got);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && reply_str(r->element[0]) == "ok") ring(c, agent);
+    return {};
+  });
+  if (!ran || r->type != REDIS_REPLY_ARRAY || reply_str(r->element[0]) != "ok") {
+    (void)one(mk, {"DEL", mk});
+    if (!ran) return ran.error();
+    std::string code = r->elements > 1 ? reply_str(r->element[1]) : "store_error";
     auto known = errors::parse(code);
     if (known == ErrorCode::unknown_agent) return make_error(code, "no agent " + agent);
     if (known == ErrorCode::rate_limited) {
-      return make_error(code, "agent " + agent + " already has " + reply_str((*r)->element[2]) +
+      return make_error(code, "agent " + agent + " already has " + reply_str(r->element[2]) +
                                   " active transfers");
     }
     return make_error(ErrorCode::store_error, "redis: create failed");
   }
-  ring(**c, agent);
-  auto z = (*c)->command({"ZADD", mine_key(requester), created, tid});
+  auto z = one(mine_key(requester), {"ZADD", mine_key(requester), created, tid});
   if (!z) return z.error();
-  (void)(*c)->command({"EXPIRE", mine_key(requester), ttl});
+  (void)one(mine_key(requester), {"EXPIRE", mine_key(requester), ttl});
   TransferInfo t;
   t.id = tid;
   t.agent = agent;
@@ -308,9 +248,7 @@ Result<TransferInfo> RedisStore::create_transfer(const std::string& tid, const s
 }
 
 Result<TransferInfo> RedisStore::get_transfer(const std::string& tid) {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  auto r = (*c)->command({"HGETALL", meta_key(tid)});
+  auto r = one(meta_key(tid), {"HGETALL", meta_key(tid)});
   if (!r) return r.error();
   if (auto e = unavailable(r->get())) return *e;
   if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements == 0) {
@@ -322,29 +260,29 @@ Result<TransferInfo> RedisStore::get_transfer(const std::string& tid) {
 }
 
 Result<std::vector<TransferInfo>> RedisStore::list_transfers(const std::string& requester) {
-  auto c = pool_.acquire();
-  if (!c) return c.error();
-  auto ids = (*c)->command({"ZREVRANGE", mine_key(requester), "0", "499"});
+  auto ids = one(mine_key(requester), {"ZREVRANGE", mine_key(requester), "0", "499"});
   if (!ids) return ids.error();
   if (auto e = unavailable(ids->get())) return *e;
   std::vector<std::string> tids;
+  std::vector<RedisAccess::Command> reads;
   for (size_t i = 0; (*ids)->type == REDIS_REPLY_ARRAY && i < (*ids)->elements; ++i) {
     tids.push_back(reply_str((*ids)->element[i]));
+    reads.push_back({meta_key(tids.back()), {"HGETALL", meta_key(tids.back())}});
   }
-  for (auto& t : tids) (*c)->append({"HGETALL", meta_key(t)});
+  auto replies = db_.pipeline(reads);
+  if (!replies) return replies.error();
   std::vector<TransferInfo> out;
   std::vector<std::string> vanished;
-  for (auto& t : tids) {
-    auto r = (*c)->next_reply();
-    if (!r) return r.error();
-    if (auto e = unavailable(r->get())) return *e;
-    if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements == 0) {
-      vanished.push_back(t);
+  for (size_t i = 0; i < tids.size(); ++i) {
+    const redisReply* r = (*replies)[i].get();
+    if (auto e = unavailable(r)) return *e;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+      vanished.push_back(tids[i]);
       continue;
     }
-    out.push_back(parse_meta(t, r->get()));
+    out.push_back(parse_meta(tids[i], r));
   }
-  for (auto& t : vanished) (void)(*c)->command({"ZREM", mine_key(requester), t});
+  for (auto& t : vanished) (void)one(mine_key(requester), {"ZREM", mine_key(requester), t});
   return out;
 }
 
@@ -375,19 +313,23 @@ Result<TransferInfo> RedisStore::finish(const std::string& tid, State to, const 
   // The error entry reaches this node's streams at once, even while the
   // reader leaves the key to this node's own appends.
   hub_.poke(ev_key(tid));
-  auto c = pool_.acquire();
-  if (!c) return t;  // the transfer is finished; the agent-side cleanup expires by itself
-  (void)(*c)->command({"ZREM", active_key(t->agent), tid});
-  if (to == State::cancelled || to == State::expired) {
-    auto keep_ms = std::chrono::milliseconds(limits_.inbox_retention).count();
-    std::string ik = inbox_key(t->agent);
-    (void)(*c)->command({"XADD", ik, "MAXLEN", "~", std::to_string(limits_.inbox_max_entries),
-                         "*", "k", "cancel", "r", tid, "p",
-                         "{\"transfer_id\":\"" + tid + "\"}"});
-    (void)(*c)->command({"XTRIM", ik, "MINID", "~", std::to_string(now_ms() - keep_ms)});
-    (void)(*c)->command({"EXPIRE", ik, std::to_string(limits_.inbox_retention.count())});
-    ring(**c, t->agent);
-  }
+  // The agent's keys; a failure leaves the cleanup to the keys' expiry.
+  (void)db_.on(active_key(t->agent), [&](RedisConn& c) -> Result<void> {
+    auto z = c.command({"ZREM", active_key(t->agent), tid});
+    if (!z) return z.error();
+    if (auto moved = redirection_error(z->get())) return *moved;
+    if (to == State::cancelled || to == State::expired) {
+      auto keep_ms = std::chrono::milliseconds(limits_.inbox_retention).count();
+      std::string ik = inbox_key(t->agent);
+      (void)c.command({"XADD", ik, "MAXLEN", "~", std::to_string(limits_.inbox_max_entries),
+                       "*", "k", "cancel", "r", tid, "p",
+                       "{\"transfer_id\":\"" + tid + "\"}"});
+      (void)c.command({"XTRIM", ik, "MINID", "~", std::to_string(now_ms() - keep_ms)});
+      (void)c.command({"EXPIRE", ik, std::to_string(limits_.inbox_retention.count())});
+      ring(c, t->agent);
+    }
+    return {};
+  });
   return t;
 }
 
@@ -413,15 +355,32 @@ void RedisStore::publish_appended(const std::string& ek, uint64_t first,
     last = StreamId{first + frames.size() + 1, 0};
     hub_.publish(ek, Entry{last, "end", "", std::make_shared<const std::string>(end_record), 0});
   }
-  transfer_reader_->appended_here(ek, last, c);
+  if (watcher_) {
+    watcher_->appended_here(ek, last);
+  } else {
+    transfer_reader_->appended_here(ek, last, c);
+  }
 }
 
 Result<TransferInfo> RedisStore::append(const std::string& tid, const std::string& session,
                                         uint64_t first, const std::vector<Frame>& frames,
                                         const std::string& end_record) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  RedisConn& c = **lease;
+  std::optional<Result<TransferInfo>> out;
+  auto done = db_.on(meta_key(tid), [&](RedisConn& c) -> Result<void> {
+    out = append_on(c, tid, session, first, frames, end_record);
+    if (!*out && errors::is(out->error(), ErrorCode::redis_moved)) return out->error();
+    return {};
+  });
+  if (!done) return done.error();
+  // The agent's key, in another slot: its own round trip.
+  if (*out && (*out)->state == State::complete) (void)one(active_key((*out)->agent), {"ZREM", active_key((*out)->agent), tid});
+  return std::move(*out);
+}
+
+Result<TransferInfo> RedisStore::append_on(RedisConn& c, const std::string& tid,
+                                           const std::string& session, uint64_t first,
+                                           const std::vector<Frame>& frames,
+                                           const std::string& end_record) {
   const std::string mk = meta_key(tid), ek = ev_key(tid), gk = guard_key(tid);
   uint64_t added = 0;
   for (auto& f : frames) added += f.bytes;
@@ -443,8 +402,7 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
     };
     const redisReply* m = meta->get();
     if (m->type != REDIS_REPLY_ARRAY || m->elements == 0) {
-      return refuse(
-          make_error(ErrorCode::unknown_transfer, "no transfer " + tid + " (it may have expired)"));
+      return refuse(make_error(ErrorCode::unknown_transfer, "no transfer " + tid + " (it may have expired)"));
     }
     TransferInfo now = parse_meta(tid, m);
     if (auto e = append_refused(tid, now, session, first, added, limits_.max_transfer_bytes)) {
@@ -458,18 +416,24 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
     c.append({"EVAL", scripts().appended.text, "3", mk, ek, gk, std::to_string(first + frames.size()),
               std::to_string(now.bytes + added), end_record, std::to_string(limits_.history_frames),
               std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)});
+    // A cluster: the wake-up for other nodes, in the same transaction, with
+    // the last id written (this node's watcher skips what it published).
+    size_t woken = watcher_ ? 1 : 0;
+    if (woken) {
+      uint64_t last = first + frames.size() + (end_record.empty() ? 0 : 1);
+      c.append({"SPUBLISH", wake_channel(ek), StreamId{last, 0}.str()});
+    }
     c.append({"EXEC"});
-    auto exec = read_transaction(c, frames.size() + 1);
+    auto exec = read_transaction(c, frames.size() + 1 + woken);
     if (!exec) return exec.error();
     const redisReply* x = exec->get();
     if (x->type == REDIS_REPLY_NIL) continue;  // the guard moved: check again
-    auto rep = appended_script_reply(x, frames.size());
+    auto rep = appended_script_reply(x, frames.size(), woken);
     if (!rep) return rep.error();
     if (reply_str((*rep)->element[0]) != "ok") return script_error(*rep, tid);
     TransferInfo t = parse_meta(tid, (*rep)->element[1]);
     remember(t);
     publish_appended(ek, first, frames, end_record, c);
-    if (t.state == State::complete) (void)c.command({"ZREM", active_key(t.agent), tid});
     return t;
   }
   return make_error(ErrorCode::conflict, "transfer " + tid + " kept changing during the append");
@@ -537,18 +501,21 @@ Result<TransferInfo> RedisStore::wait_transfer(
 
 Result<EventsRead> RedisStore::read_events(const std::string& tid, StreamId after,
                                            size_t limit) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  RedisConn& c = **lease;
-  // A plain MULTI, not a script: the payloads must not pass through Lua
-  // (see relay/redis_scripts.h).
-  c.append({"MULTI"});
-  c.append({"HGETALL", meta_key(tid)});
-  c.append({"XRANGE", ev_key(tid), "(" + after.str(), "+", "COUNT", std::to_string(limit)});
-  c.append({"EXEC"});
-  auto exec = read_transaction(c, 2);
-  if (!exec) return exec.error();
-  const redisReply* x = exec->get();
+  Reply exec;
+  auto done = db_.on(meta_key(tid), [&](RedisConn& c) -> Result<void> {
+    // A plain MULTI, not a script: the payloads must not pass through Lua
+    // (see relay/redis_scripts.h).
+    c.append({"MULTI"});
+    c.append({"HGETALL", meta_key(tid)});
+    c.append({"XRANGE", ev_key(tid), "(" + after.str(), "+", "COUNT", std::to_string(limit)});
+    c.append({"EXEC"});
+    auto got = read_transaction(c, 2);
+    if (!got) return got.error();
+    exec = std::move(*got);
+    return {};
+  });
+  if (!done) return done.error();
+  const redisReply* x = exec.get();
   if (x->type != REDIS_REPLY_ARRAY || x->elements != 2) {
     return make_error(ErrorCode::store_error, "redis: unexpected EXEC reply");
   }

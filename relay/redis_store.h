@@ -11,6 +11,14 @@
 // and hands their entries over; the inbox reader watches only the doorbell
 // key, whatever the number of idle agents, and pokes the control streams of
 // the agents it names (they re-read their inbox).
+//
+// On a Redis Cluster (RedisConfig::cluster) the same methods run through
+// RedisAccess (relay/redis_access.h): each group of commands on the master
+// of its keys' slot, a pool of at most 7 connections per master. XREAD over
+// many keys and the one doorbell key would cross slots, so instead each
+// write SPUBLISHes to its key's wake channel and one SlotWatcher
+// (relay/redis_slot_watcher.h) per process, one subscriber connection per
+// master, reads the keys that rang: at most 8 connections per master.
 #pragma once
 
 #include <atomic>
@@ -20,22 +28,31 @@
 #include <unordered_map>
 
 #include "relay/redis.h"
+#include "relay/redis_access.h"
+#include "relay/redis_cluster.h"
 #include "relay/redis_scripts.h"
 #include "relay/store.h"
 
 namespace sealrelay::relay {
 
 struct RedisConfig {
-  std::string url;
+  std::string url;      // one Redis
+  // A Redis Cluster instead: seed nodes "redis://h1:p1,redis://h2:p2" (the
+  // first one's user and password for every node); `url` is then unused.
+  std::string cluster;
   std::chrono::milliseconds timeout{5000};  // connect and per command
   std::chrono::milliseconds block{1000};    // XREAD BLOCK of the readers
   // Each RedisStore holds one connection per reader thread (inbox and
   // transfers) besides its pool.
   static constexpr size_t kReaderConnections = 2;
   size_t connections = RedisPool::kDefaultMaxOpen + kReaderConnections;  // pool + readers, >= 3
+  // On a cluster, per master: its pool and the watcher's subscriber, at most
+  // this many (or `connections` when smaller).
+  static constexpr size_t kClusterConnectionsPerNode = 8;
 };
 
 class StreamReader;
+class SlotWatcher;
 
 class RedisStore final : public Store {
  public:
@@ -81,18 +98,28 @@ class RedisStore final : public Store {
   void close_subscriptions() override { hub_.close_all(); }
 
  private:
-  RedisStore(const RedisConfig& cfg, RedisEndpoint ep, StoreLimits limits, Clock clock);
+  RedisStore(const RedisConfig& cfg, std::optional<RedisEndpoint> ep,
+             std::unique_ptr<ClusterRouter> router, StoreLimits limits, Clock clock);
+  // One command on the node of `key`; a MOVED is followed, any other error
+  // reply is returned as a reply.
+  Result<Reply> one(const std::string& key, const std::vector<std::string_view>& args);
+  // Cluster only: tells the watchers of `key` on every node that it has news
+  // (up to `last` when known); one Redis: nothing (its readers XREAD).
+  void wake(RedisConn& c, const std::string& key, const std::string& last = "");
 
   // eval() for the transfer scripts that answer {'ok', meta...} or
   // {'err', code, detail}.
   Result<TransferInfo> transfer_script(const std::string& tid, const redis::Script& script,
                                        const std::vector<std::string>& args,
                                        redisReply** extra_out = nullptr, Reply* holder = nullptr);
-  std::unique_ptr<Subscription> subscribe(StreamReader& reader, const std::string& rkey,
-                                          StreamId from);
+  std::unique_ptr<Subscription> subscribe_stream(const std::string& rkey, StreamId from);
   // Hands frames [first + 1, ...] and the end record that append() just
   // wrote to `ek` to this node's streams, and tells the transfer reader.
   // `c`: append()'s leased connection.
+  // append()'s work on the transfer's node (`c`: its lease).
+  Result<TransferInfo> append_on(RedisConn& c, const std::string& tid, const std::string& session,
+                                 uint64_t first, const std::vector<Frame>& frames,
+                                 const std::string& end_record);
   void publish_appended(const std::string& ek, uint64_t first, const std::vector<Frame>& frames,
                         const std::string& end_record, RedisConn& c);
   // Rings the inbox doorbell for `agent` (after writing to its inbox).
@@ -102,10 +129,15 @@ class RedisStore final : public Store {
   const RedisConfig cfg_;
   const StoreLimits limits_;
   const Clock clock_;
-  RedisPool pool_;
+  std::unique_ptr<RedisPool> pool_;        // one Redis
+  std::unique_ptr<ClusterRouter> router_;  // or a cluster
+  RedisAccess db_;
   Hub hub_;
+  // One Redis: XREAD readers.
   std::unique_ptr<StreamReader> inbox_reader_;
   std::unique_ptr<StreamReader> transfer_reader_;
+  // A cluster: sharded pub/sub wake-ups.
+  std::unique_ptr<SlotWatcher> watcher_;
 
   std::mutex seen_mu_;
   // Guarded by seen_mu_: state of transfers this node touched (for metrics).

@@ -203,7 +203,7 @@ Result<int> Server::bind() {
   }
   spdlog::info("listening on {}:{} ({}, {} store)", host, bound,
                cfg_.tls_cert.empty() ? "http" : "https",
-               cfg_.redis_url.empty() ? "memory" : "redis");
+               !cfg_.redis_cluster.empty() ? "redis cluster" : cfg_.redis_url.empty() ? "memory" : "redis");
   return bound;
 }
 
