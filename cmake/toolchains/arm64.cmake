@@ -16,11 +16,14 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
 set(ENV{PKG_CONFIG_PATH} "")
 
-# The programs a build runs (tests, gtest discovery) run under qemu-user;
-# -L gives it the cross libc the compiler linked against.
+# The programs a build runs (tests, gtest discovery) run under qemu-user,
+# with the arm64 loader and libc of the multiarch libc6:arm64, as on an arm64
+# Debian machine. Not `-L /usr/aarch64-linux-gnu` (the cross compiler's
+# libc): its loader would meet libc6:arm64's libc.so.6 through ld.so.cache
+# and the mixed pair hangs at the first thread (docs/dependencies.md §7).
 find_program(SEALRELAY_QEMU qemu-aarch64)
 if(SEALRELAY_QEMU)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${SEALRELAY_QEMU} -L /usr/aarch64-linux-gnu)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${SEALRELAY_QEMU})
 endif()
 
 # The Debian architecture of the packages cpack makes.
