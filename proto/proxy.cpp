@@ -105,6 +105,9 @@ Result<std::optional<Proxy>> choose_proxy(const std::string& relay_url, const st
   if (!std::regex_search(relay_url, m, kRelay)) return std::optional<Proxy>();  // RelayClient refuses it.
   std::string host = lower(m[2]);
   if (host.front() == '[') host = host.substr(1, host.size() - 2);
+  // A relay on this machine is never behind the site's proxy (as Go and
+  // most tools do): also keeps a proxied shell's tests on loopback.
+  if (host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0) return std::optional<Proxy>();
   const bool https = m[1] == "https";
   const char* name = https ? "https_proxy" : "http_proxy";
   const char* value = https ? first_set(env, "https_proxy", "HTTPS_PROXY") : first_set(env, "http_proxy", "HTTP_PROXY");

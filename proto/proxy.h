@@ -34,7 +34,8 @@ using EnvLookup = std::function<const char*(const char*)>;
 //                     HTTP_PROXY for http (or their lower-case forms, which
 //                     win), unless NO_PROXY (no_proxy) lists the relay's host:
 //                     comma-separated names matching it or a domain above it
-//                     ("example.com", ".example.com"), or "*" for every host.
+//                     ("example.com", ".example.com"), or "*" for every host;
+//                     a loopback relay (localhost, 127.x, ::1) never is.
 // Fails with bad_config on a proxy that is not http://host[:port] (https://
 // and socks proxies are not supported), naming where it came from.
 Result<std::optional<Proxy>> choose_proxy(const std::string& relay_url, const std::string& setting,

@@ -50,6 +50,11 @@ TEST(Proxy, NoProxyExemptsTheHostItsDomainOrEverything) {
   EXPECT_FALSE(chosen("https://relay.corp.internal", "", env));
   EXPECT_TRUE(chosen("https://notexample.org", "", env));
   EXPECT_TRUE(chosen("https://relay.example.com", "", env));
+  Env proxied{{{"HTTPS_PROXY", "http://p:3128"}, {"HTTP_PROXY", "http://p:3128"}}};
+  for (const char* local : {"http://127.0.0.1:8080", "https://localhost", "http://[::1]:8080", "https://127.0.0.2"}) {
+    EXPECT_FALSE(chosen(local, "", proxied)) << local;
+  }
+  EXPECT_TRUE(chosen("http://relay.example.com:8080", "", proxied));
   env.vars["no_proxy"] = "*";
   EXPECT_FALSE(chosen("https://relay.example.com", "", env));
   // The setting is the admin's explicit choice: NO_PROXY does not undo it.
