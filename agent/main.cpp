@@ -63,7 +63,7 @@ int cmd_init(const std::string& state_dir) {
 struct RunOptions {
   std::string state_dir = default_state_dir();
   std::string authorized;
-  std::string url, token, token_file, ca_file, client_cert, client_key;
+  std::string url, token, token_file, ca_file, client_cert, client_key, proxy;
   std::vector<std::string> shares, includes, excludes, max_sizes, hard_link_shares, compress;
   bool no_follow_symlinks = false;
   size_t max_transfers = 4;
@@ -162,13 +162,16 @@ int cmd_run(RunOptions o) {
   relay.ca_file = o.ca_file;
   relay.client_cert = o.client_cert;
   relay.client_key = o.client_key;
+  relay.proxy = o.proxy;
   relay.read_timeout = std::chrono::seconds(o.read_timeout);
   // A URL, CA file, certificate or key that cannot work is a configuration
   // error now, not a reconnect loop later.
-  if (auto probe = RelayClient::create(relay); !probe) {
+  auto probe = RelayClient::create(relay);
+  if (!probe) {
     spdlog::error("{}", probe.error().message);
     return 2;
   }
+  if (auto via = (*probe)->proxy_display(); !via.empty()) spdlog::info("reaching the relay through the proxy {}", via);
 
   AuthorizedRequestersFile authorized(o.authorized.empty() ? (state / "authorized_requesters").string()
                                                            : o.authorized);
@@ -240,6 +243,8 @@ int main(int argc, char** argv) {
       ->envname("SEALRELAY_TOKEN");
   run->add_option("--token-file", o.token_file, "File holding the agent token")->envname("SEALRELAY_TOKEN_FILE");
   run->add_option("--ca-file", o.ca_file, "CA bundle to verify an https relay")->envname("SEALRELAY_CA_FILE");
+  run->add_option("--proxy", o.proxy, "HTTP proxy to the relay, http://[USER:PASSWORD@]HOST[:PORT] (put credentials "
+                                      "in the config file), or \"direct\"; default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY");
   run->add_option("--client-cert", o.client_cert, "Client certificate (PEM) for mTLS instead of a token")
       ->envname("SEALRELAY_CLIENT_CERT");
   run->add_option("--client-key", o.client_key, "Key of the client certificate")->envname("SEALRELAY_CLIENT_KEY");

@@ -104,7 +104,22 @@ set(CPACK_PACKAGE_CONTACT "sealrelay maintainers <maintainers@sealrelay.invalid>
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
-set(CPACK_COMPONENTS_ALL relay agent cli)  # not "Unspecified" (the plain install rules)
+# Not "Unspecified" (the plain install rules), and only what this build made
+# (scripts/build-cross makes the agent alone).
+set(CPACK_COMPONENTS_ALL "")
+foreach(_c relay:sealrelay-relay agent:sealrelay-agent cli:sealrelay)
+  string(REPLACE ":" ";" _c "${_c}")
+  list(GET _c 1 _target)
+  if(TARGET ${_target})
+    list(GET _c 0 _component)
+    list(APPEND CPACK_COMPONENTS_ALL ${_component})
+  endif()
+endforeach()
+# A cross build names its Debian architecture (cmake/toolchains/); a native
+# one lets dpkg say.
+if(SEALRELAY_DEB_ARCHITECTURE)
+  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${SEALRELAY_DEB_ARCHITECTURE})
+endif()
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

@@ -12,10 +12,18 @@ function(sealrelay_add_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 120)
   endif()
+  set(discovery 30)
+  # A cross build's tests run under an emulator (cmake/toolchains/): label
+  # cross, and give them the time emulation takes.
+  if(CMAKE_CROSSCOMPILING)
+    list(APPEND T_LABELS cross)
+    math(EXPR T_TIMEOUT "${T_TIMEOUT} * 4")
+    set(discovery 120)
+  endif()
   # gtest_discover_tests flattens list values given in PROPERTIES (a second
   # label would become a property name and TIMEOUT be lost), so the
   # properties are set from a ctest include file on the discovered list.
-  gtest_discover_tests(${T_NAME} TEST_LIST ${T_NAME}_TESTS DISCOVERY_TIMEOUT 30)
+  gtest_discover_tests(${T_NAME} TEST_LIST ${T_NAME}_TESTS DISCOVERY_TIMEOUT ${discovery})
   set(props ${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_properties.cmake)
   file(WRITE ${props} "if(${T_NAME}_TESTS)\n  set_tests_properties(\${${T_NAME}_TESTS} PROPERTIES LABELS \"${T_LABELS}\" TIMEOUT ${T_TIMEOUT} ENVIRONMENT \"${T_ENVIRONMENT}\")\nendif()\n")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${props})

@@ -103,6 +103,7 @@ constexpr auto kTable = std::to_array<Info>({
     {E::unsafe_path, "unsafe_path", 0, kLocal, "a name from the agent would be written outside the output folder"},
     {E::usage, "usage", 0, kLocal, "the command line or settings are incomplete or wrong"},
     {E::bad_config, "bad_config", 0, kLocal, "a configuration value is malformed"},
+    {E::proxy_refused, "proxy_refused", 0, kLocal, "the HTTP proxy refused the credentials given for it (407)"},
     {E::config, "config", 0, kLocal, "a configuration file cannot be read, written or parsed"},
     {E::exists, "exists", 0, kLocal, "the output file already exists (use --force)"},
     {E::part_exists, "part_exists", 0, kLocal, "a partial download is in the way (use --resume or --force)"},

@@ -99,6 +99,7 @@ enum class ErrorCode : uint8_t {
   unsafe_path,
   usage,
   bad_config,
+  proxy_refused,
   config,
   exists,
   part_exists,

@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "proto/errors.h"
+#include "proto/proxy.h"
 
 namespace sealrelay {
 namespace {
@@ -19,14 +20,34 @@ namespace {
 constexpr size_t kMaxJsonReplyBytes = 16u << 20;
 constexpr size_t kMaxErrorBodyBytes = 64u << 10;
 
-httplib::Headers to_httplib(const Headers& headers, const RelayConfig& config) {
+// How the client reaches the relay, for what it sends and what it says.
+struct Route {
+  std::string proxy;  // Proxy::display(), "" when direct
+  // httplib adds the proxy's Proxy-Authorization to every request, also to
+  // those inside the CONNECT tunnel, which the relay reads: a header of our
+  // own (empty) keeps it out (docs/dependencies.md §1.i).
+  bool hide_proxy_auth = false;
+};
+
+httplib::Headers to_httplib(const Headers& headers, const RelayConfig& config, const Route& route) {
   httplib::Headers out;
   for (const auto& [k, v] : headers) out.emplace(k, v);
   if (!config.token.empty()) out.emplace("Authorization", "Bearer " + config.token);
+  if (route.hide_proxy_auth) out.emplace("Proxy-Authorization", "");
   return out;
 }
 
-Error transport_error(httplib::Error e, const RelayConfig& config) {
+Error proxy_refused(const Route& route) {
+  return make_error(ErrorCode::proxy_refused, "the proxy " + route.proxy + " refused the credentials (HTTP 407): set them in the " +
+                                 "proxy setting as http://USER:PASSWORD@HOST:PORT");
+}
+
+Error transport_error(httplib::Error e, const RelayConfig& config, const Route& route) {
+  if (!route.proxy.empty() && (e == httplib::Error::Connection || e == httplib::Error::SSLConnection)) {
+    return make_error(ErrorCode::network, "cannot reach the relay at " + config.url + " through the proxy " + route.proxy +
+                                     " (" + httplib::to_string(e) + "): is the proxy running, and does it allow " +
+                                     "CONNECT to the relay's port?");
+  }
   switch (e) {
     case httplib::Error::SSLServerVerification:
       return make_error(ErrorCode::tls, "the relay's TLS certificate did not verify against " +
@@ -103,6 +124,7 @@ Result<void> check_tls_files(const RelayConfig& c) {
 
 struct RelayClient::Impl {
   httplib::Client client;
+  Route route;
   explicit Impl(const RelayConfig& c)
       : client(c.client_cert.empty() ? httplib::Client(c.url) : httplib::Client(c.url, c.client_cert, c.client_key)) {}
 };
@@ -120,6 +142,8 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayConfig& conf
   if (m[1] == "https") {
     if (auto ok = check_tls_files(config); !ok) return ok.error();
   }
+  auto proxy = choose_proxy(config.url, config.proxy, [](const char* name) { return std::getenv(name); });
+  if (!proxy) return proxy.error();
   // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a relay that
   // closes a TLS connection while we write (a refused client certificate,
   // a relay going down) would kill the process with SIGPIPE instead of
@@ -144,12 +168,21 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayConfig& conf
     if (!c.ca_file.empty()) cli.set_ca_cert_path(c.ca_file.c_str());
     cli.enable_server_certificate_verification(true);
   }
+  if (*proxy) {
+    const Proxy& p = **proxy;
+    cli.set_proxy(p.host, p.port);
+    impl->route.proxy = p.display();
+    if (!p.user.empty() || !p.password.empty()) {
+      cli.set_proxy_basic_auth(p.user, p.password);
+      impl->route.hide_proxy_auth = m[1] == "https";
+    }
+  }
   return std::unique_ptr<RelayClient>(new RelayClient(std::move(c), std::move(impl)));
 }
 
 Result<nlohmann::json> RelayClient::call(const std::string& method, const std::string& path,
                                          const nlohmann::json* body, const Headers& headers) {
-  auto h = to_httplib(headers, config_);
+  auto h = to_httplib(headers, config_, impl_->route);
   std::string payload = body ? body->dump() : std::string();
   httplib::Request req;
   req.method = method;
@@ -171,7 +204,8 @@ Result<nlohmann::json> RelayClient::call(const std::string& method, const std::s
   };
   auto res = impl_->client.send(req);
   if (too_big) return make_error(ErrorCode::bad_response, "the relay's reply exceeds 16 MiB");
-  if (!res) return transport_error(res.error(), config_);
+  if (res && res->status == 407 && !impl_->route.proxy.empty()) return proxy_refused(impl_->route);
+  if (!res) return transport_error(res.error(), config_, impl_->route);
   if (res->status < 200 || res->status >= 300) return status_error(res->status, reply);
   if (reply.empty()) return nlohmann::json::object();
   auto j = nlohmann::json::parse(reply, nullptr, false);
@@ -181,7 +215,7 @@ Result<nlohmann::json> RelayClient::call(const std::string& method, const std::s
 
 Result<bool> RelayClient::stream(const std::string& path, const std::string& last_event_id, const Headers& headers,
                                  const std::function<bool(sse::Event&&)>& on_event) {
-  auto h = to_httplib(headers, config_);
+  auto h = to_httplib(headers, config_, impl_->route);
   if (h.find("Accept") == h.end()) h.emplace("Accept", std::string(sse::kContentType));
   if (!last_event_id.empty()) h.emplace("Last-Event-ID", last_event_id);
   int status = 0;
@@ -218,15 +252,16 @@ Result<bool> RelayClient::stream(const std::string& path, const std::string& las
         return go_on;
       });
   if (stopped_by_caller) return true;
+  if (res && res->status == 407 && !impl_->route.proxy.empty()) return proxy_refused(impl_->route);
   if (parse_error) return make_error(ErrorCode::bad_stream, "the relay's event stream is malformed: " + parse_error->message);
   if (status != 0 && status != 200) return status_error(status, error_body);
-  if (!res) return transport_error(res.error(), config_);
+  if (!res) return transport_error(res.error(), config_, impl_->route);
   return false;
 }
 
 Result<nlohmann::json> RelayClient::upload(const std::string& path, const Headers& headers,
                                            const std::function<bool(std::string&)>& next) {
-  auto h = to_httplib(headers, config_);
+  auto h = to_httplib(headers, config_, impl_->route);
   std::string buffer;
   auto res = impl_->client.Post(
       path, h,
@@ -241,7 +276,8 @@ Result<nlohmann::json> RelayClient::upload(const std::string& path, const Header
         return buffer.empty() || sink.write(buffer.data(), buffer.size());
       },
       "application/octet-stream");
-  if (!res) return transport_error(res.error(), config_);
+  if (res && res->status == 407 && !impl_->route.proxy.empty()) return proxy_refused(impl_->route);
+  if (!res) return transport_error(res.error(), config_, impl_->route);
   if (res->status < 200 || res->status >= 300) return status_error(res->status, res->body);
   auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded()) return make_error(ErrorCode::bad_response, "the relay's reply is not JSON");
@@ -249,5 +285,7 @@ Result<nlohmann::json> RelayClient::upload(const std::string& path, const Header
 }
 
 void RelayClient::stop() { impl_->client.stop(); }
+
+std::string RelayClient::proxy_display() const { return impl_->route.proxy; }
 
 }  // namespace sealrelay

@@ -25,6 +25,11 @@ struct RelayConfig {
   std::string ca_file;       // https: CA bundle to verify the relay; empty: the system's
   std::string client_cert;   // https: PEM client certificate (agent mTLS), optional
   std::string client_key;
+  // The HTTP proxy to the relay (proto/proxy.h): "" the environment's
+  // HTTPS_PROXY/HTTP_PROXY/NO_PROXY, "direct" none, or
+  // http://[USER:PASSWORD@]HOST[:PORT]. Its credentials are never logged,
+  // and never sent inside the tunnel to an https relay.
+  std::string proxy;
   std::chrono::seconds connect_timeout{5};
   std::chrono::seconds read_timeout{60};   // longer than the relay's heartbeat interval
   std::chrono::seconds write_timeout{300}; // uploads wait out the relay's backpressure
@@ -32,6 +37,7 @@ struct RelayConfig {
 
 // Error codes a RelayClient returns besides the relay's own (docs/api.md §Errors):
 //   network        could not connect, or the connection broke
+//   proxy          the proxy refused to carry the connection (its credentials)
 //   tls            the relay's certificate did not verify
 //   bad_response   the relay answered something that is not its API
 //   bad_stream     an event stream broke the SSE parser's limits (an event
@@ -45,7 +51,8 @@ inline const std::pair<std::string, std::string> kAcceptEvents{
 
 class RelayClient {
  public:
-  // Fails with bad_config on a URL that is not http(s)://host[:port], and
+  // Fails with bad_config on a URL that is not http(s)://host[:port], on a
+  // proxy that is not http://host[:port] (proto/proxy.h), and
   // for https on a CA file, client certificate or key that does not load
   // (or a key that is not the certificate's). The first call sets SIGPIPE
   // to ignored for the process: a relay closing a TLS connection mid-write
@@ -54,6 +61,8 @@ class RelayClient {
   ~RelayClient();
 
   const RelayConfig& config() const { return config_; }
+  // The proxy in use, without credentials ("" when none): for logs.
+  std::string proxy_display() const;
 
   // A JSON call. `body` may be null. Returns the JSON reply of a 2xx status;
   // other statuses become the relay's {error, message}.

@@ -35,7 +35,7 @@ std::atomic<bool> g_interrupted{false};  // set by SIGINT/SIGTERM only
 extern "C" void on_signal(int) { g_interrupted.store(true); }
 
 struct Settings {
-  std::string url, token, token_file, ca_file, home;
+  std::string url, token, token_file, ca_file, proxy, home;
   bool json_output = false, quiet = false;
   bool no_tofu = false;
   std::string expect_fingerprint;
@@ -140,6 +140,7 @@ class Context {
                                         "in the config file (ask the relay operator for one)"));
     }
     c.ca_file = s_.ca_file;
+    c.proxy = s_.proxy;
     return c;
   }
 
@@ -563,6 +564,8 @@ int run_cli(int argc, char** argv) {
   app.add_option("--token-file", s.token_file, "Read the requester token from this file")
       ->envname("SEALRELAY_TOKEN_FILE");
   app.add_option("--ca-file", s.ca_file, "CA bundle to verify an https relay")->envname("SEALRELAY_CA_FILE");
+  app.add_option("--proxy", s.proxy, "HTTP proxy to the relay, http://[USER:PASSWORD@]HOST[:PORT] (credentials: "
+                                     "prefer the config file), or \"direct\"; default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY");
   app.add_option("--home", s.home, "Folder with identity.key, known_agents and config")->envname("SEALRELAY_HOME");
   app.add_flag("--json", s.json_output, "Machine-readable output (JSON)");
   app.add_flag("-q,--quiet", s.quiet, "No progress, only errors");

@@ -10,7 +10,7 @@ int exit_code_for(std::string_view error_code) {
   // No default: a new code does not compile until it has its exit status.
   using enum ErrorCode;
   switch (*known) {
-    case usage: case bad_config: case config: case exists: case part_exists: case key_missing:
+    case usage: case bad_config: case proxy_refused: case config: case exists: case part_exists: case key_missing:
     case key_permissions: case key_malformed: case key_exists: case unpinned: case unsafe_path:
       return kExitUsage;
     case unauthorized: case forbidden:

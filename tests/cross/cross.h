@@ -1,0 +1,31 @@
+// The arm64 build (scripts/build-cross arm64, run by this build's ctest
+// fixture cross_arm64_build into SEALRELAY_CROSS_ARM64_DIR, by default
+// cross-arm64/ of this build) as the x86-64 tests see it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sealrelay::test::cross {
+
+// The arm64 build directory: $SEALRELAY_CROSS_ARM64_DIR, else the one this
+// build was configured with.
+std::string arm64_dir();
+
+// True under SEALRELAY_REQUIRE_CROSS=1 (CI): an absent tool or build is a
+// failure there, a skip elsewhere.
+bool required();
+
+// Why the arm64 agent cannot be run here (nullopt: it can): no qemu-aarch64,
+// or no arm64 agent binary.
+std::optional<std::string> agent_absent();
+
+// The command line that runs the arm64 agent with `args` under qemu-aarch64.
+std::vector<std::string> agent_argv(const std::vector<std::string>& args);
+
+// The ELF machine of the file at `path` (EM_AARCH64 is 183), or -1 when it
+// is not an ELF file.
+int elf_machine(const std::string& path);
+
+}  // namespace sealrelay::test::cross
