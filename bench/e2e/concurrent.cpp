@@ -160,7 +160,7 @@ ConcurrentResults run_concurrent(const Options& o) {
     run.seconds = run_batch(c, batch, o, identical, failed, run.cpu);
     for (size_t i = 0; i < daemons.size(); ++i) run.cpu += cpu_seconds(daemons[i]) - cpu0[i];
     sampler.stop();
-    run.rss_relay_kb = std::max(sampler.peak_rss_kb("relay"), status_kb(c.relay_pid(), "VmHWM:"));
+    run.rss_relay_kb = std::max(sampler.peak_rss_kb("relay"), test::proc_status(c.relay_pid(), "VmHWM:"));
     if (redis_at_start >= 0 && sampler.peak_redis_bytes() >= 0) {
       run.redis_growth = std::max(0L, sampler.peak_redis_bytes() - redis_at_start);
     }

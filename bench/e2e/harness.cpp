@@ -67,15 +67,6 @@ double cpu_seconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-long status_kb(pid_t pid, const char* field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::strlen(field)));
-  }
-  return -1;
-}
-
 std::string sha256_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
@@ -309,7 +300,7 @@ struct PeakSampler::Impl {
     while (!stop) {
       {
         std::lock_guard lk(mu);
-        for (const auto& [name, pid] : pids) peaks[name] = std::max(peaks[name], status_kb(pid, "VmRSS:"));
+        for (const auto& [name, pid] : pids) peaks[name] = std::max(peaks[name], test::proc_status(pid, "VmRSS:"));
       }
       peak_redis = std::max(peak_redis.load(), redis_used_memory());
       std::this_thread::sleep_for(20ms);

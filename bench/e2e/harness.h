@@ -43,8 +43,6 @@ void throw_if_interrupted();
 // utime + stime of a whole process (all its threads, dead ones included), in
 // seconds; -1 when it cannot be read.
 double cpu_seconds(pid_t pid);
-// A "Field:   N kB" line of /proc/PID/status (VmRSS:, VmHWM:, Threads:), or -1.
-long status_kb(pid_t pid, const char* field);
 // Hex SHA-256 of a file ("" when it cannot be read).
 std::string sha256_file(const std::string& path);
 

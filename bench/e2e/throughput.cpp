@@ -112,7 +112,7 @@ GetFigures measure_get(Store store, const DataFile& file, const Options& o, bool
   g.cpu_redis = redis > 0 ? cpu_seconds(redis) - redis0 : 0;
   g.cpu_cli = (*run)->cpu_seconds();
   g.seconds = (*run)->seconds();
-  const long hwm_relay = status_kb(relay, "VmHWM:"), hwm_agent = status_kb(agent, "VmHWM:");
+  const long hwm_relay = test::proc_status(relay, "VmHWM:"), hwm_agent = test::proc_status(agent, "VmHWM:");
   sampler.stop();
   rec.reset();
   g.rss_relay_kb = std::max(sampler.peak_rss_kb("relay"), hwm_relay);

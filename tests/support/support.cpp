@@ -200,18 +200,6 @@ std::optional<std::string> Process::wait_for_log(const std::string& regex,
   return found;
 }
 
-namespace {
-// The number after `field` ("VmRSS:", "Threads:") in /proc/PID/status.
-uint64_t proc_status_number(pid_t pid, std::string_view field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with(field)) return std::strtoull(line.c_str() + field.size(), nullptr, 10);
-  }
-  return 0;
-}
-}  // namespace
-
 int connect_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -228,8 +216,17 @@ int connect_loopback(int port) {
   return fd;
 }
 
-size_t rss_of(pid_t pid) { return proc_status_number(pid, "VmRSS:") * 1024; }
-int threads_of(pid_t pid) { return static_cast<int>(proc_status_number(pid, "Threads:")); }
+long proc_status(pid_t pid, std::string_view field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with(field)) return std::strtol(line.c_str() + field.size(), nullptr, 10);
+  }
+  return -1;
+}
+
+size_t rss_of(pid_t pid) { return static_cast<size_t>(std::max(0L, proc_status(pid, "VmRSS:"))) * 1024; }
+int threads_of(pid_t pid) { return static_cast<int>(std::max(0L, proc_status(pid, "Threads:"))); }
 
 LoggedRun run_logged(const std::vector<std::string>& argv, const std::string& log,
                      const std::vector<std::string>& env, std::chrono::milliseconds timeout) {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -123,8 +124,10 @@ class Process {
 // A TCP connection to 127.0.0.1:`port` (TCP_NODELAY), or -1.
 int connect_loopback(int port);
 
-// From /proc/PID/status: resident memory in bytes, and thread count (0 when
-// the process is gone).
+// The number after `field` ("VmRSS:", "VmHWM:" in kB; "Threads:") in
+// /proc/PID/status; -1 when the process or the field is not there.
+long proc_status(pid_t pid, std::string_view field);
+// Resident memory in bytes, and thread count (0 when the process is gone).
 size_t rss_of(pid_t pid);
 int threads_of(pid_t pid);
 
