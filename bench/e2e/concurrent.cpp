@@ -31,14 +31,14 @@ struct Transfer {
 
 // Runs `transfers` at once; fills identical/failed; returns wall seconds
 // from the first exec to the last exit, and the CLIs' CPU.
-double run_batch(Cluster& c, const std::vector<Transfer>& transfers, const Options& o, int& identical, int& failed,
+double run_batch(test::Deployment& c, const std::vector<Transfer>& transfers, const Options& o, int& identical, int& failed,
                  double& cli_cpu) {
   std::vector<std::unique_ptr<CliRun>> runs;
   std::vector<CliRun*> raw;
   for (size_t i = 0; i < transfers.size(); ++i) {
     const Transfer& t = transfers[i];
-    auto r = c.cli({"-q", "get", agent_id(t.agent) + ":/demo/" + t.file->name, "-o", t.out}, strf("get-%zu.log", i),
-                   t.requester);
+    auto r = measured_cli(c, {"-q", "get", agent_id(t.agent) + ":/demo/" + t.file->name, "-o", t.out},
+                          strf("get-%zu.log", i), t.requester);
     if (!r) {
       ++failed;
       continue;
@@ -84,12 +84,12 @@ ConcurrentResults run_concurrent(const Options& o) {
       files[static_cast<size_t>(a)].push_back(*file);
     }
   }
-  auto started = Cluster::start(Store::kRedis, {});
+  auto started = start_deployment(Store::kRedis);
   if (!started) {
     res.error = started.error().message;
     return res;
   }
-  Cluster& c = **started;
+  test::Deployment& c = **started;
   std::fprintf(stderr, "e2e_bench: %d requester keys, %d agents\n", o.concurrent, o.agents);
   if (auto r = c.add_requesters(o.concurrent); !r) {
     res.error = r.error().message;
@@ -97,9 +97,9 @@ ConcurrentResults run_concurrent(const Options& o) {
   }
   for (int a = 0; a < o.agents; ++a) {
     // Each agent serves all of its files at once (its default is 4).
-    auto r = c.add_agent(agent_id(a), o.data_dir + "/concurrent/" + agent_id(a),
+    auto r = start_agent(c, agent_id(a), o.data_dir + "/concurrent/" + agent_id(a),
                          {"--max-transfers", std::to_string(per_agent)});
-    if (r) r = c.pin(agent_id(a));  // first contact pins the key, outside the measurement
+    if (r) r = pin(c, agent_id(a));  // first contact pins the key, outside the measurement
     if (!r) {
       res.error = r.error().message;
       return res;
@@ -135,7 +135,7 @@ ConcurrentResults run_concurrent(const Options& o) {
   }
   std::vector<pid_t> daemons = c.agent_pids();
   daemons.push_back(c.relay_pid());
-  if (c.redis_pid() > 0) daemons.push_back(c.redis_pid());
+  if (redis_pid(c) > 0) daemons.push_back(redis_pid(c));
   // Several batches, the median reported: the first one on a fresh relay,
   // agents and Redis also pays for their first touch of the memory a hundred
   // transfers need (on this VM a fresh page costs ~4x a reused one,
@@ -147,20 +147,20 @@ ConcurrentResults run_concurrent(const Options& o) {
   std::vector<Batch> runs;
   res.transfers = o.concurrent;
   res.bytes = bytes * static_cast<uint64_t>(o.concurrent);
-  const long redis_before = c.redis_used_memory();
+  const long redis_before = redis_used_memory(c);
   for (int b = 0; b < o.repeat; ++b) {
     std::vector<double> cpu0;
     for (pid_t p : daemons) cpu0.push_back(cpu_seconds(p));
     PeakSampler sampler(c.redis());
     sampler.watch("relay", c.relay_pid());
-    const long redis_at_start = c.redis_used_memory();
+    const long redis_at_start = redis_used_memory(c);
     std::fprintf(stderr, "e2e_bench: %d transfers at once (batch %d of %d)\n", o.concurrent, b + 1, o.repeat);
     Batch run;
     int identical = 0, failed = 0;
     run.seconds = run_batch(c, batch, o, identical, failed, run.cpu);
     for (size_t i = 0; i < daemons.size(); ++i) run.cpu += cpu_seconds(daemons[i]) - cpu0[i];
     sampler.stop();
-    run.rss_relay_kb = std::max(sampler.peak_rss_kb("relay"), status_kb(c.relay_pid(), "VmHWM:"));
+    run.rss_relay_kb = std::max(sampler.peak_rss_kb("relay"), test::proc_status(c.relay_pid(), "VmHWM:"));
     if (redis_at_start >= 0 && sampler.peak_redis_bytes() >= 0) {
       run.redis_growth = std::max(0L, sampler.peak_redis_bytes() - redis_at_start);
     }
@@ -180,7 +180,7 @@ ConcurrentResults run_concurrent(const Options& o) {
   // What Redis still holds once every transfer has ended (history kept for
   // Last-Event-ID resume until the transfer's TTL).
   std::this_thread::sleep_for(2s);
-  const long redis_after = c.redis_used_memory();
+  const long redis_after = redis_used_memory(c);
   if (redis_before >= 0 && redis_after >= 0) res.redis_held_after = std::max(0L, redis_after - redis_before);
   res.measured = true;
 

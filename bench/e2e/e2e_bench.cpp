@@ -98,7 +98,9 @@ Result<DataFile> make_data_file(const std::string& dir, const std::string& name,
   std::error_code ec;
   fs::create_directories(dir, ec);
   DataFile f{dir, name, bytes, ""};
-  if (auto r = write_random_file(f.path(), bytes, seed); !r) return r.error();
+  if (!test::write_random_file(f.path(), bytes, seed, throw_if_interrupted)) {
+    return make_error("io", "writing " + f.path() + " failed (disk full?)");
+  }
   f.sha256 = sha256_file(f.path());
   return f;
 }

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <hiredis.h>
-#include <httplib.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,8 +16,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -70,15 +67,6 @@ double cpu_seconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-long status_kb(pid_t pid, const char* field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::strlen(field)));
-  }
-  return -1;
-}
-
 std::string sha256_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
@@ -100,29 +88,6 @@ std::string sha256_file(const std::string& path) {
     hex += two;
   }
   return hex;
-}
-
-Result<void> write_random_file(const std::string& path, uint64_t bytes, uint64_t seed) {
-  unsigned char key[16] = {}, iv[16] = {};
-  std::memcpy(key, &seed, sizeof seed);
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, key, iv) != 1) {
-    return make_error("crypto", "AES-128-CTR is not available");
-  }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return make_error("io", "cannot write " + path);
-  std::vector<unsigned char> zero(1 << 20), block(1 << 20);
-  for (uint64_t done = 0; done < bytes;) {
-    int n = static_cast<int>(std::min<uint64_t>(bytes - done, zero.size()));
-    int got = 0;
-    EVP_EncryptUpdate(ctx.get(), block.data(), &got, zero.data(), n);
-    out.write(reinterpret_cast<const char*>(block.data()), got);
-    done += static_cast<uint64_t>(n);
-    throw_if_interrupted();
-  }
-  out.close();
-  if (!out) return make_error("io", "writing " + path + " failed (disk full?)");
-  return {};
 }
 
 // ---- the CLI, measured ------------------------------------------------------
@@ -263,176 +228,47 @@ std::optional<Clock::time_point> CliRun::first_line_with(const std::string& need
 
 const char* store_name(Store s) { return s == Store::kRedis ? "Redis" : "embedded"; }
 
-namespace {
-
-std::string first_line(const std::string& s) {
-  std::string l = s.substr(0, s.find('\n'));
-  while (!l.empty() && (l.back() == '\r' || l.back() == ' ')) l.pop_back();
-  return l;
+Result<std::unique_ptr<test::Deployment>> start_deployment(Store store) {
+  test::DeploymentOptions options;
+  options.redis = store == Store::kRedis;
+  options.relay_args = {"--rate-per-token", "0", "--rate-per-ip", "0"};
+  options.agent_args = {};
+  options.requester = "bench";
+  auto d = test::Deployment::start(std::move(options));
+  if (!d) return d.error();
+  if (auto port = (*d)->start_relay("relay"); !port) return port.error();
+  return d;
 }
 
-// Runs a short setup step to completion; its output is the error on failure.
-Result<std::string> run_step(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                             const std::string& log) {
-  auto run = CliRun::start(argv, env, log);
-  if (!run) return run.error();
-  if (!(*run)->wait(60s) || (*run)->exit_code() != 0) {
-    return make_error("setup", argv[0] + " " + (argv.size() > 1 ? argv[1] : "") + " failed: " + (*run)->log());
-  }
-  std::string out;
-  for (const auto& [t, line] : (*run)->lines()) out += line + "\n";
-  return out;
-}
-
-}  // namespace
-
-Result<std::unique_ptr<Cluster>> Cluster::start(Store store, const std::vector<std::string>& relay_args) {
-  std::unique_ptr<Cluster> c(new Cluster());
-  if (store == Store::kRedis) {
-    auto redis = test::RedisServer::start(c->dir());
-    if (!redis) return redis.error();
-    c->redis_ = std::move(*redis);
-  }
-  const std::string relay = test::binary("relay/sealrelay-relay");
-  auto token = run_step({relay, "--state-dir", c->dir() + "/relay", "token", "add-requester", "bench", "--agents", "*"},
-                        {}, c->dir() + "/setup.log");
-  if (!token) return token.error();
-  c->requester_token_ = first_line(*token);
-  auto key = c->keygen(-1);
-  if (!key) return key.error();
-  c->requester_keys_.push_back(*key);
-
-  // Request rate limits off: they protect a public relay, and 200 gets in a
-  // row or 100 CLIs starting at once would meet them (429), not the pipeline.
-  std::vector<std::string> argv{relay,      "--state-dir",   c->dir() + "/relay",
-                                "--listen", "127.0.0.1:0",   "--rate-per-token",
-                                "0",        "--rate-per-ip", "0"};
-  if (c->redis_) argv.insert(argv.end(), {"--redis", c->redis_->url()});
-  argv.insert(argv.end(), relay_args.begin(), relay_args.end());
-  auto p = test::Process::spawn(argv, c->dir() + "/relay.log");
-  if (!p) return p.error();
-  c->relay_ = std::move(*p);
-  auto port = c->relay_->wait_for_log(R"(listening on [0-9.]+:(\d+))", 20s);
-  if (!port) return make_error("setup", "the relay did not start: " + c->relay_->log());
-  c->port_ = std::stoi(*port);
-  return c;
-}
-
-Result<std::string> Cluster::keygen(int requester) const {
-  auto keygen = run_step(cli_argv({"keygen"}), cli_env(requester), dir() + "/setup.log");
-  if (!keygen) return keygen.error();
-  std::smatch m;
-  std::string key_file = test::read_file(cli_home(requester) + "/identity.key");
-  if (!std::regex_search(key_file, m, std::regex("public=(\\S+)"))) {
-    return make_error("setup", "no public key in " + cli_home(requester) + "/identity.key");
-  }
-  return m[1].str();
-}
-
-Result<void> Cluster::add_requesters(int n) {
-  for (int i = 0; i < n; ++i) {
-    throw_if_interrupted();
-    auto key = keygen(i);
-    if (!key) return key.error();
-    requester_keys_.push_back(*key);
-  }
+Result<void> start_agent(test::Deployment& d, const std::string& id, const std::string& share_dir,
+                         const std::vector<std::string>& extra_args) {
+  throw_if_interrupted();
+  if (auto r = d.add_agent(id, {.share_dir = share_dir}); !r) return r;
+  if (auto r = d.start_agent(id, d.url(), extra_args); !r) return r;
+  if (!d.agent_online(d.url(), id)) return make_error("setup", "agent " + id + " did not come online: " + d.agent(id).log());
   return {};
 }
 
-Result<void> Cluster::share_pins() const {
-  for (size_t i = 1; i < requester_keys_.size(); ++i) {
-    std::error_code ec;
-    fs::copy_file(cli_home() + "/known_agents", cli_home(static_cast<int>(i) - 1) + "/known_agents",
-                  fs::copy_options::overwrite_existing, ec);
-    if (ec) return make_error("setup", "cannot copy known_agents: " + ec.message());
-  }
+Result<void> pin(test::Deployment& d, const std::string& id) {
+  throw_if_interrupted();
+  auto r = d.cli({"ls", id + ":/demo"}, 60s);
+  if (r.exit_code != 0) return make_error("setup", "sealrelay ls " + id + ":/demo failed: " + r.output);
   return {};
 }
 
-Cluster::~Cluster() {
-  // Agents first (they would reconnect and log), then the relay; Redis and
-  // the directory go with the members. Each Process SIGKILLs and reaps its
-  // own child, by PID.
-  agents_.clear();
-  relay_.reset();
-}
+pid_t redis_pid(test::Deployment& d) { return d.redis() ? d.redis()->process().pid() : -1; }
 
-Result<void> Cluster::add_agent(const std::string& id, const std::string& share_dir,
-                                const std::vector<std::string>& extra_args) {
-  const std::string relay = test::binary("relay/sealrelay-relay");
-  const std::string agent = test::binary("agent/sealrelay-agent");
-  auto token = run_step({relay, "--state-dir", dir() + "/relay", "token", "add-agent", id}, {}, dir() + "/setup.log");
-  if (!token) return token.error();
-  std::string token_file = dir() + "/agent-" + id + ".token";
-  std::ofstream(token_file) << first_line(*token) << "\n";
-  fs::permissions(token_file, fs::perms::owner_read | fs::perms::owner_write);
-  auto init = run_step({agent, "init", "--state-dir", agent_state(id)}, {}, dir() + "/setup.log");
-  if (!init) return init.error();
-  {
-    std::ofstream trust(agent_state(id) + "/authorized_requesters", std::ios::app);
-    for (size_t i = 0; i < requester_keys_.size(); ++i) trust << requester_keys_[i] << " bench-cli-" << i << "\n";
-  }
-  std::vector<std::string> argv{agent, "run",          "--state-dir", agent_state(id), "--relay-url",
-                                url(), "--token-file", token_file,    "--share",       "demo=" + share_dir};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  auto p = test::Process::spawn(argv, dir() + "/agent-" + id + ".log");
-  if (!p) return p.error();
-  agents_[id] = std::move(*p);
-  if (!agent_online(id)) return make_error("setup", "agent " + id + " did not come online: " + agents_[id]->log());
-  return {};
-}
-
-bool Cluster::agent_online(const std::string& id) const {
-  return test::wait_until(
-      [&] {
-        throw_if_interrupted();
-        httplib::Client http("127.0.0.1", port_);
-        http.set_connection_timeout(2);
-        auto res = http.Get("/v1/agents", {{"Authorization", "Bearer " + requester_token_}});
-        if (!res || res->status != 200) return false;
-        auto j = nlohmann::json::parse(res->body, nullptr, false);
-        if (!j.is_object() || !j.contains("agents")) return false;
-        for (const auto& a : j["agents"]) {
-          if (a.value("id", "") == id && a.value("online", false)) return true;
-        }
-        return false;
-      },
-      30s, 50ms);
-}
-
-Result<void> Cluster::pin(const std::string& id) {
-  auto r = run_step(cli_argv({"ls", id + ":/demo"}), cli_env(), dir() + "/setup.log");
-  if (!r) return r.error();
-  return {};
-}
-
-std::vector<pid_t> Cluster::agent_pids() const {
-  std::vector<pid_t> pids;
-  for (const auto& [id, p] : agents_) pids.push_back(p->pid());
-  return pids;
-}
-
-long Cluster::redis_used_memory() const {
-  if (!redis_) return -1;
-  auto text = redis_->command({"INFO", "memory"});
+long redis_used_memory(const test::Deployment& d) {
+  if (!d.redis()) return -1;
+  auto text = d.redis()->command({"INFO", "memory"});
   if (!text) return -1;
   auto at = text->find("used_memory:");
   return at == std::string::npos ? -1 : std::stol(text->substr(at + 12));
 }
 
-std::vector<std::string> Cluster::cli_argv(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv{test::binary("requester/sealrelay")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
-}
-
-std::vector<std::string> Cluster::cli_env(int requester) const {
-  return {"SEALRELAY_HOME=" + cli_home(requester), "SEALRELAY_URL=" + url(), "SEALRELAY_TOKEN=" + requester_token_};
-}
-
-Result<std::unique_ptr<CliRun>> Cluster::cli(const std::vector<std::string>& args, const std::string& log_name,
-                                             int requester) const {
-  return CliRun::start(cli_argv(args), cli_env(requester), dir() + "/" + log_name);
+Result<std::unique_ptr<CliRun>> measured_cli(const test::Deployment& d, const std::vector<std::string>& args,
+                                             const std::string& log_name, int requester) {
+  return CliRun::start(d.cli_argv(args), d.cli_env(d.url(), requester), d.dir() + "/" + log_name);
 }
 
 // ---- sampling during a transfer ---------------------------------------------
@@ -464,7 +300,7 @@ struct PeakSampler::Impl {
     while (!stop) {
       {
         std::lock_guard lk(mu);
-        for (const auto& [name, pid] : pids) peaks[name] = std::max(peaks[name], status_kb(pid, "VmRSS:"));
+        for (const auto& [name, pid] : pids) peaks[name] = std::max(peaks[name], test::proc_status(pid, "VmRSS:"));
       }
       peak_redis = std::max(peak_redis.load(), redis_used_memory());
       std::this_thread::sleep_for(20ms);

@@ -1,8 +1,7 @@
-// The end-to-end benchmark's harness: a whole sealrelay on loopback (a
-// private redis-server, the real relay, real agents) and the real `sealrelay`
-// CLI run as child processes whose output, exit, CPU time and memory are
-// measured. Built on tests/support (Process with PR_SET_PDEATHSIG,
-// RedisServer, TempDir, wait_until); the CLI gets its own small runner here
+// The end-to-end benchmark's harness: a whole sealrelay on loopback
+// (tests/support's Deployment: a private redis-server, the real relay, real
+// agents) and the real `sealrelay` CLI run as child processes whose output,
+// exit, CPU time and memory are measured. The CLI gets its own small runner here
 // because a benchmark needs what Process does not give: its stdout as
 // timestamped lines through a pipe, and its rusage (CPU, peak RSS) from wait4.
 //
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "tests/support/deployment.h"
 #include "tests/support/support.h"
 
 namespace sealrelay::bench {
@@ -43,13 +43,8 @@ void throw_if_interrupted();
 // utime + stime of a whole process (all its threads, dead ones included), in
 // seconds; -1 when it cannot be read.
 double cpu_seconds(pid_t pid);
-// A "Field:   N kB" line of /proc/PID/status (VmRSS:, VmHWM:, Threads:), or -1.
-long status_kb(pid_t pid, const char* field);
 // Hex SHA-256 of a file ("" when it cannot be read).
 std::string sha256_file(const std::string& path);
-// `bytes` of incompressible pseudo-random content (AES-128-CTR keyed by
-// `seed`), written fast enough that generating 1 GiB takes about a second.
-Result<void> write_random_file(const std::string& path, uint64_t bytes, uint64_t seed);
 
 // ---- the CLI, measured ------------------------------------------------------
 
@@ -98,75 +93,30 @@ class CliRun {
   std::string log_path_;
 };
 
-// ---- a whole sealrelay on loopback ------------------------------------------
+// ---- a whole sealrelay on loopback (tests/support's Deployment) -------------
 
-enum class Store { kMemory, kRedis };
+using Store = test::Deployment::Store;
 const char* store_name(Store s);
 
-// redis-server (for kRedis), one relay, any number of agents, and a CLI home
-// with a requester key every agent trusts. Everything lives in one TempDir,
-// removed at destruction after every process is stopped.
-class Cluster {
- public:
-  // Starts redis (kRedis) and the relay. `relay_args` are added to the
-  // relay's command line. Fails with redis_absent without redis-server.
-  static Result<std::unique_ptr<Cluster>> start(Store store, const std::vector<std::string>& relay_args);
-  ~Cluster();
-
-  // Creates `n` more requester identities (homes cli-0 .. cli-<n-1>), which
-  // agents added afterwards trust as well. Call before add_agent.
-  Result<void> add_requesters(int n);
-  // Copies the main CLI home's pins (known_agents) to the extra homes.
-  Result<void> share_pins() const;
-
-  // Creates agent `id` (token, key, trust lines) sharing `share_dir` as
-  // /demo, starts it and waits until the relay lists it online.
-  Result<void> add_agent(const std::string& id, const std::string& share_dir,
+// Redis (kRedis) and one relay with the request rate limits off (they
+// protect a public relay; 200 gets in a row or 100 CLIs starting at once
+// would meet them, not the pipeline), other flags at their defaults.
+Result<std::unique_ptr<test::Deployment>> start_deployment(Store store);
+// Adds agent `id` sharing `share_dir` as /demo, starts it and waits until
+// the relay lists it online.
+Result<void> start_agent(test::Deployment& d, const std::string& id, const std::string& share_dir,
                          const std::vector<std::string>& extra_args = {});
-  // Runs `sealrelay ls ID:/demo` once so the CLI pins the agent's key (the
-  // first contact) outside any measurement.
-  Result<void> pin(const std::string& id);
-
-  const std::string& dir() const { return dir_.path(); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int port() const { return port_; }
-  // The main CLI home (`requester` -1) or extra requester `requester`'s.
-  std::string cli_home(int requester = -1) const {
-    return requester < 0 ? dir() + "/cli" : dir() + "/cli-" + std::to_string(requester);
-  }
-  std::string agent_state(const std::string& id) const { return dir() + "/agent-" + id; }
-  const std::string& requester_token() const { return requester_token_; }
-  pid_t relay_pid() const { return relay_->pid(); }
-  pid_t agent_pid(const std::string& id) const { return agents_.at(id)->pid(); }
-  std::vector<pid_t> agent_pids() const;
-  // -1 with the embedded store.
-  pid_t redis_pid() const { return redis_ ? redis_->process().pid() : -1; }
-  const test::RedisServer* redis() const { return redis_.get(); }
-  // INFO memory used_memory in bytes; -1 without Redis.
-  long redis_used_memory() const;
-
-  // argv and environment of the CLI talking to this relay.
-  std::vector<std::string> cli_argv(const std::vector<std::string>& args) const;
-  std::vector<std::string> cli_env(int requester = -1) const;
-  // Starts the CLI with `args` as `requester` (-1: the main identity), its
-  // stderr to `log_name` in dir().
-  Result<std::unique_ptr<CliRun>> cli(const std::vector<std::string>& args, const std::string& log_name,
-                                      int requester = -1) const;
-
- private:
-  Cluster() = default;
-  bool agent_online(const std::string& id) const;
-  // `sealrelay keygen` in cli_home(requester); returns the public key.
-  Result<std::string> keygen(int requester) const;
-
-  test::TempDir dir_;
-  std::unique_ptr<test::RedisServer> redis_;
-  std::unique_ptr<test::Process> relay_;
-  std::map<std::string, std::unique_ptr<test::Process>> agents_;
-  int port_ = 0;
-  std::string requester_token_;
-  std::vector<std::string> requester_keys_;  // [0]: the main CLI home's
-};
+// Runs `sealrelay ls ID:/demo` once so the CLI pins the agent's key (the
+// first contact) outside any measurement.
+Result<void> pin(test::Deployment& d, const std::string& id);
+// redis-server's pid, or -1 with the embedded store.
+pid_t redis_pid(test::Deployment& d);
+// INFO memory used_memory in bytes; -1 without Redis.
+long redis_used_memory(const test::Deployment& d);
+// Starts the CLI with `args` against the relay as `requester` (-1: the main
+// identity), measured, its stderr to `log_name` in d.dir().
+Result<std::unique_ptr<CliRun>> measured_cli(const test::Deployment& d, const std::vector<std::string>& args,
+                                             const std::string& log_name, int requester = -1);
 
 // ---- sampling during a transfer ---------------------------------------------
 

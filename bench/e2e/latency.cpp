@@ -81,17 +81,17 @@ LatencyResults run_latency(const Options& o) {
     return res;
   }
   const std::string want = test::read_file(file->path());
-  auto started = Cluster::start(Store::kMemory, {});
+  auto started = start_deployment(Store::kMemory);
   if (!started) {
     res.error = started.error().message;
     return res;
   }
-  Cluster& c = **started;
-  if (auto r = c.add_agent("shop-1", share.path()); !r) {
+  test::Deployment& c = **started;
+  if (auto r = start_agent(c, "shop-1", share.path()); !r) {
     res.error = r.error().message;
     return res;
   }
-  if (auto r = c.pin("shop-1"); !r) {
+  if (auto r = pin(c, "shop-1"); !r) {
     res.error = r.error().message;
     return res;
   }
@@ -120,7 +120,7 @@ LatencyResults run_latency(const Options& o) {
     const bool keep = i >= 0;
     // The CLI, as a user runs it.
     fs::remove(out);
-    auto run = c.cli({"--json", "get", "shop-1:/demo/" + name, "-o", out}, "latency-cli.log");
+    auto run = measured_cli(c, {"--json", "get", "shop-1:/demo/" + name, "-o", out}, "latency-cli.log");
     if (!run) {
       res.error = run.error().message;
       return res;

@@ -68,26 +68,26 @@ GetFigures measure_get(Store store, const DataFile& file, const Options& o, bool
   GetFigures g;
   g.store = store;
   g.bytes = file.bytes;
-  auto started = Cluster::start(store, {});
+  auto started = start_deployment(store);
   if (!started) {
     g.error = started.error().message;
     return g;
   }
-  Cluster& c = **started;
-  if (auto r = c.add_agent("shop-1", file.dir); !r) {
+  test::Deployment& c = **started;
+  if (auto r = start_agent(c, "shop-1", file.dir); !r) {
     g.error = r.error().message;
     return g;
   }
-  if (auto r = c.pin("shop-1"); !r) {
+  if (auto r = pin(c, "shop-1"); !r) {
     g.error = r.error().message;
     return g;
   }
   const std::string out = (out_dir.empty() ? c.dir() : out_dir) + "/" + file.name;
-  const pid_t relay = c.relay_pid(), agent = c.agent_pid("shop-1"), redis = c.redis_pid();
+  const pid_t relay = c.relay_pid(), agent = c.agent("shop-1").pid(), redis = redis_pid(c);
   PeakSampler sampler(c.redis());
   sampler.watch("relay", relay);
   sampler.watch("agent", agent);
-  const long redis_before = c.redis_used_memory();
+  const long redis_before = redis_used_memory(c);
   const double relay0 = cpu_seconds(relay), agent0 = cpu_seconds(agent), redis0 = redis > 0 ? cpu_seconds(redis) : 0;
 
   std::optional<PerfRecorder> rec;
@@ -99,7 +99,7 @@ GetFigures measure_get(Store store, const DataFile& file, const Options& o, bool
     if (redis > 0) rec->attach("redis-server", redis);
     std::this_thread::sleep_for(500ms);  // perf needs a moment to attach
   }
-  auto run = c.cli({"-q", "get", "shop-1:/demo/" + file.name, "-o", out}, "get.log");
+  auto run = measured_cli(c, {"-q", "get", "shop-1:/demo/" + file.name, "-o", out}, "get.log");
   if (!run) {
     g.error = run.error().message;
     return g;
@@ -112,7 +112,7 @@ GetFigures measure_get(Store store, const DataFile& file, const Options& o, bool
   g.cpu_redis = redis > 0 ? cpu_seconds(redis) - redis0 : 0;
   g.cpu_cli = (*run)->cpu_seconds();
   g.seconds = (*run)->seconds();
-  const long hwm_relay = status_kb(relay, "VmHWM:"), hwm_agent = status_kb(agent, "VmHWM:");
+  const long hwm_relay = test::proc_status(relay, "VmHWM:"), hwm_agent = test::proc_status(agent, "VmHWM:");
   sampler.stop();
   rec.reset();
   g.rss_relay_kb = std::max(sampler.peak_rss_kb("relay"), hwm_relay);

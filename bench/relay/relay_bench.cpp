@@ -61,15 +61,6 @@ std::string random_bytes(size_t n) {
   return s;
 }
 
-long proc_status_kb(pid_t pid, const char* field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::strlen(field)));
-  }
-  return -1;
-}
-
 // utime + stime of a process in seconds.
 double proc_cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -143,7 +134,7 @@ struct Sampler {
   Sampler(pid_t p, const sr::test::RedisServer* r) : pid(p), redis(r) {
     t = std::thread([this] {
       while (!stop) {
-        peak_rss_kb = std::max(peak_rss_kb, proc_status_kb(pid, "VmRSS:"));
+        peak_rss_kb = std::max(peak_rss_kb, sr::test::proc_status(pid, "VmRSS:"));
         if (redis) peak_redis = std::max(peak_redis, redis_info(redis, "memory", "used_memory"));
         std::this_thread::sleep_for(50ms);
       }
@@ -454,8 +445,8 @@ Quiet measure_quiet(pid_t pid, const sr::test::RedisServer* redis, int seconds) 
   double cpu0 = proc_cpu_seconds(pid);
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   q.cpu_pct = 100.0 * (proc_cpu_seconds(pid) - cpu0) / seconds;
-  q.rss_kb = proc_status_kb(pid, "VmRSS:");
-  q.threads = proc_status_kb(pid, "Threads:");
+  q.rss_kb = sr::test::proc_status(pid, "VmRSS:");
+  q.threads = sr::test::proc_status(pid, "Threads:");
   if (redis) {
     // INFO's own connection is one of the clients: not the relay's.
     q.redis_clients = redis_info(redis, "clients", "connected_clients") - 1;
@@ -527,8 +518,8 @@ StormRow storm(std::unique_ptr<sr::test::Process>& relay, const std::vector<std:
   row.refused = clients.counters().refused_answers;
   for (auto& [status, count] : clients.counters().answers) row.answers += " " + status + " x" + std::to_string(count) + ";";
   row.online = agents_online(port);
-  row.rss_kb = proc_status_kb(relay->pid(), "VmRSS:");
-  row.threads = proc_status_kb(relay->pid(), "Threads:");
+  row.rss_kb = sr::test::proc_status(relay->pid(), "VmRSS:");
+  row.threads = sr::test::proc_status(relay->pid(), "Threads:");
   return row;
 }
 

@@ -1,6 +1,6 @@
 // The fixture of the browser tests (browser_test.cpp) and of the page's
 // throughput measurement (browser_bench.cpp): a real redis-server, relay
-// (serving web/ with --web-root) and agent, started with tests/e2e's System;
+// (serving web/ with --web-root) and agent, started with tests/support's Deployment;
 // page_driver.mjs runs one scenario in Debian's headless chromium and writes
 // a result file, which the test reads back as JSON.
 #pragma once
@@ -18,13 +18,13 @@
 #include "base/base64.h"
 #include "base/fingerprint.h"
 #include "crypto/sha256.h"
-#include "tests/e2e/system.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using Store = System::Store;
+using Store = Deployment::Store;
 
 inline constexpr size_t kMiB = 1024 * 1024;
 // web/ of this checkout, or $SEALRELAY_WEB_ROOT: another copy of the page
@@ -91,11 +91,11 @@ class BrowserPage : public testing::Test {
     if (auto why = missing_prerequisite(); !why.empty()) GTEST_SKIP() << "skipped: " << why;
     std::vector<std::string> relay_args{"--web-root", kWeb};
     relay_args.insert(relay_args.end(), extra_relay_args_.begin(), extra_relay_args_.end());
-    auto s = System::start(Store::kRedis, relay_args);
+    auto s = Deployment::start_one_relay(Store::kRedis, relay_args);
     if (!s && s.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << s.error().message;
     ASSERT_TRUE(s.ok()) << s.error().message;
     sys = std::move(*s);
-    ASSERT_TRUE(sys->start_agent("shop-1").ok());
+    ASSERT_TRUE(sys->start_agent_online("shop-1").ok());
     // The CLI's key is authorized; the browser's is not until a scenario
     // appends it. The agent re-reads the file before each handshake.
     src = sys->share("shop-1") + "/big.bin";
@@ -105,10 +105,9 @@ class BrowserPage : public testing::Test {
     std::ofstream(sys->share("shop-1") + "/empty.txt");
     // A requester token of the page's own (the relay re-reads its tokens
     // file; the driver waits until the token is accepted).
-    auto token = run_command({binary("relay/sealrelay-relay"), "--state-dir", sys->dir() + "/relay", "token",
-                              "add-requester", "browser", "--agents", "*"});
-    ASSERT_TRUE(token.ok() && token->exit_code == 0) << (token.ok() ? token->err : token.error().message);
-    token_ = token->out.substr(0, token->out.find('\n'));
+    auto token = sys->token({"add-requester", "browser", "--agents", "*"});
+    ASSERT_TRUE(token) << token.error().message;
+    token_ = *token;
     fs::create_directories(sync_dir());
   }
 
@@ -206,7 +205,7 @@ class BrowserPage : public testing::Test {
     EXPECT_TRUE(contains(r["served"]["/css/app.css"], "type", "text/css")) << r["served"].dump();
   }
 
-  std::unique_ptr<System> sys;
+  std::unique_ptr<Deployment> sys;
   std::string src;
   std::string token_;
   std::vector<std::string> extra_relay_args_;  // Set by derived fixtures before SetUp.

@@ -1,6 +1,6 @@
 // The browser page (web/) in real headless Chromium, against a real
 // redis-server, relay (serving web/ with --web-root) and agent: each test
-// starts that system with tests/e2e's System, runs one scenario of
+// starts that system with tests/support's Deployment, runs one scenario of
 // page_driver.mjs (node + playwright-core + Debian's chromium), does the
 // harness's part of it (tampering with Redis, re-keying the agent) when the
 // driver asks, and checks the driver's result file against the source files.
@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "tests/browser/browser_fixture.h"
+#include "tests/e2e/tamper.h"
 
 namespace sealrelay::test {
 namespace {
@@ -187,6 +188,7 @@ TEST_F(BrowserPage, AChangedAgentKeyIsRefusedLoudlyUntilRepinned) {
   auto init = run_command({binary("agent/sealrelay-agent"), "init", "--state-dir", sys->agent_state("shop-1")});
   ASSERT_TRUE(init.ok() && init->exit_code == 0) << (init.ok() ? init->err : init.error().message);
   ASSERT_TRUE(sys->restart_agent("shop-1").ok());
+  ASSERT_TRUE(sys->agent_online("shop-1")) << sys->agent("shop-1").log();
   std::string new_fp = agent_fingerprint(sys->agent_state("shop-1"));
   ASSERT_NE(old_fp, new_fp);
   signal("rekeyed");

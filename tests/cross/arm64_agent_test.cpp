@@ -11,7 +11,7 @@
 #include <regex>
 
 #include "tests/cross/cross.h"
-#include "tests/e2e/system.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 namespace {
@@ -28,17 +28,16 @@ class Arm64Agent : public ::testing::Test {
       GTEST_SKIP() << "skipped: " << *why;
     }
     ASSERT_EQ(cross::elf_machine(cross::arm64_dir() + "/agent/sealrelay-agent"), EM_AARCH64);
-    auto s = System::start(System::Store::kMemory);
+    auto s = Deployment::start_one_relay(Deployment::Store::kMemory);
     ASSERT_TRUE(s.ok()) << s.error().message;
     sys = std::move(*s);
     ASSERT_NO_FATAL_FAILURE(start_agent());
   }
 
-  // As System::start_agent, with the arm64 binary under qemu.
+  // As Deployment::start_agent_online, with the arm64 binary under qemu.
   void start_agent() {
     fs::create_directories(share());
-    auto token = run_logged({binary("relay/sealrelay-relay"), "--state-dir", sys->dir() + "/relay", "token", "add-agent",
-                             kId},
+    auto token = run_logged({binary("relay/sealrelay-relay"), "--state-dir", sys->relay_state(), "token", "add-agent", kId},
                             sys->dir() + "/token.log", {}, 30s);
     ASSERT_EQ(token.exit_code, 0) << token.output;
     const std::string token_file = sys->dir() + "/agent.token";
@@ -62,7 +61,7 @@ class Arm64Agent : public ::testing::Test {
   std::string share() const { return sys->share(kId); }
   std::string out(const std::string& name) const { return sys->dir() + "/out/" + name; }
 
-  std::unique_ptr<System> sys;
+  std::unique_ptr<Deployment> sys;
   std::unique_ptr<Process> agent;
 };
 

@@ -10,13 +10,13 @@
 #include <fstream>
 #include <regex>
 
-#include "tests/e2e/system.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 namespace {
 
 namespace fs = std::filesystem;
-using Store = System::Store;
+using Store = Deployment::Store;
 
 constexpr size_t kMiB = 1024 * 1024;
 
@@ -57,7 +57,7 @@ double committed_bytes(int port) {
 class Compression : public testing::TestWithParam<Store> {
  protected:
   void SetUp() override {
-    auto s = System::start(GetParam());
+    auto s = Deployment::start_one_relay(GetParam());
     if (!s && s.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << s.error().message;
     ASSERT_TRUE(s.ok()) << s.error().message;
     sys = std::move(*s);
@@ -75,11 +75,11 @@ class Compression : public testing::TestWithParam<Store> {
     EXPECT_GE(before, 0);
     return after - before;
   }
-  std::unique_ptr<System> sys;
+  std::unique_ptr<Deployment> sys;
 };
 
 TEST_P(Compression, TheSameFilesWithAutoAndOffAreBitIdenticalAndACsvCrossesTheRelayCompressed) {
-  ASSERT_TRUE(sys->start_agent("shop-1").ok());
+  ASSERT_TRUE(sys->start_agent_online("shop-1").ok());
   const size_t size = 24 * kMiB;
   std::string csv = sys->share("shop-1") + "/sales.csv";
   std::string noise = sys->share("shop-1") + "/photos.bin";
@@ -103,7 +103,7 @@ TEST_P(Compression, TheSameFilesWithAutoAndOffAreBitIdenticalAndACsvCrossesTheRe
 }
 
 TEST_P(Compression, AShareWithCompressionOffSendsEveryByteEvenWhenOffered) {
-  ASSERT_TRUE(sys->start_agent("shop-1", {"--compress", "demo:off"}).ok());
+  ASSERT_TRUE(sys->start_agent_online("shop-1", {"--compress", "demo:off"}).ok());
   std::string csv = sys->share("shop-1") + "/sales.csv";
   write_csv(csv, 4 * kMiB);
   ASSERT_EQ(sys->cli({"stat", "shop-1:/demo/sales.csv"}).exit_code, 0);
@@ -118,8 +118,8 @@ TEST_P(Compression, AShareWithCompressionOffSendsEveryByteEvenWhenOffered) {
 // from a second agent serving the same file without a cap, so that the test
 // does not wait on the cap (a resume is a new transfer either way).
 TEST_P(Compression, AResumeThatSwitchesTheSettingIsBitIdentical) {
-  ASSERT_TRUE(sys->start_agent("slow", {"--rate-limit", "512k"}).ok());
-  ASSERT_TRUE(sys->start_agent("fast").ok());
+  ASSERT_TRUE(sys->start_agent_online("slow", {"--rate-limit", "512k"}).ok());
+  ASSERT_TRUE(sys->start_agent_online("fast").ok());
   const size_t size = 48 * kMiB;
   write_csv(sys->share("slow") + "/sales.csv", size);
   fs::copy_file(sys->share("slow") + "/sales.csv", sys->share("fast") + "/sales.csv");

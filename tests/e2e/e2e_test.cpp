@@ -8,13 +8,14 @@
 #include <fstream>
 #include <regex>
 
-#include "tests/e2e/system.h"
+#include "tests/e2e/tamper.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 namespace {
 
 namespace fs = std::filesystem;
-using Store = System::Store;
+using Store = Deployment::Store;
 
 constexpr size_t kMiB = 1024 * 1024;
 
@@ -25,14 +26,14 @@ std::string name_of(const testing::TestParamInfo<Store>& info) {
 class EndToEnd : public testing::TestWithParam<Store> {
  protected:
   void SetUp() override {
-    auto s = System::start(GetParam());
+    auto s = Deployment::start_one_relay(GetParam());
     if (!s && s.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << s.error().message;
     ASSERT_TRUE(s.ok()) << s.error().message;
     sys = std::move(*s);
-    ASSERT_TRUE(sys->start_agent("shop-1").ok());
+    ASSERT_TRUE(sys->start_agent_online("shop-1").ok());
   }
   std::string out(const std::string& name) { return sys->dir() + "/out/" + name; }
-  std::unique_ptr<System> sys;
+  std::unique_ptr<Deployment> sys;
 };
 
 TEST_P(EndToEnd, AHundredMiBRandomFileArrivesBitIdentical) {
@@ -120,10 +121,10 @@ TEST_P(EndToEnd, ARequesterTheAgentDoesNotTrustIsRefusedAsAuth) {
 }
 
 TEST_P(EndToEnd, AScopedRequesterSeesOnlyItsScope) {
-  auto s = System::start(GetParam());
+  auto s = Deployment::start_one_relay(GetParam());
   ASSERT_TRUE(s.ok());
   auto& scoped = **s;
-  ASSERT_TRUE(scoped.start_agent("shop-2", {}, "paths=/demo/public").ok());
+  ASSERT_TRUE(scoped.start_agent_online("shop-2", {}, "paths=/demo/public").ok());
   fs::create_directories(scoped.share("shop-2") + "/public");
   std::ofstream(scoped.share("shop-2") + "/public/ok.txt") << "fine\n";
   std::ofstream(scoped.share("shop-2") + "/secret.txt") << "no\n";
@@ -150,6 +151,7 @@ TEST_P(EndToEnd, AChangedAgentKeyIsRefusedLoudlyUntilRePinned) {
   const std::string pins = read_file(sys->cli_home() + "/known_agents");
   ASSERT_TRUE(std::regex_search(pins, pin, std::regex("shop-1 \\S+ # (\\S+)")));
   ASSERT_TRUE(sys->restart_agent("shop-1").ok());
+  ASSERT_TRUE(sys->agent_online("shop-1")) << sys->agent("shop-1").log();
   // "Online" may still be the old process's presence for a moment: wait
   // until the directory advertises the new key, which is what the CLI meets.
   ASSERT_TRUE(wait_until(
@@ -183,8 +185,8 @@ TEST_P(EndToEnd, AChangedAgentKeyIsRefusedLoudlyUntilRePinned) {
 }
 
 TEST_P(EndToEnd, ThreeAgentsServeTheSamePathConcurrently) {
-  ASSERT_TRUE(sys->start_agent("shop-2").ok());
-  ASSERT_TRUE(sys->start_agent("shop-3").ok());
+  ASSERT_TRUE(sys->start_agent_online("shop-2").ok());
+  ASSERT_TRUE(sys->start_agent_online("shop-3").ok());
   for (int i = 1; i <= 3; ++i) {
     write_random_file(sys->share("shop-" + std::to_string(i)) + "/day.log", 8 * kMiB + i, 10 + i);
   }
@@ -202,11 +204,11 @@ TEST_P(EndToEnd, ThreeAgentsServeTheSamePathConcurrently) {
 // bucket starts full (a burst of two largest frames), so the rate is measured
 // over what follows it.
 TEST_P(EndToEnd, TheAgentsBandwidthCapHoldsTheRateWithinTenPercent) {
-  auto s = System::start(GetParam());
+  auto s = Deployment::start_one_relay(GetParam());
   ASSERT_TRUE(s.ok());
   auto& capped = **s;
   const double cap = 4.0 * kMiB;
-  ASSERT_TRUE(capped.start_agent("slow", {"--rate-limit", std::to_string(static_cast<uint64_t>(cap))}).ok());
+  ASSERT_TRUE(capped.start_agent_online("slow", {"--rate-limit", std::to_string(static_cast<uint64_t>(cap))}).ok());
   const size_t size = 16 * kMiB;
   write_random_file(capped.share("slow") + "/f.bin", size, 12);
   ASSERT_EQ(capped.cli({"stat", "slow:/demo/f.bin"}).exit_code, 0);  // pin first: not part of the timing
@@ -225,10 +227,10 @@ INSTANTIATE_TEST_SUITE_P(Stores, EndToEnd, testing::Values(Store::kMemory, Store
 // The relay dies mid-transfer. With the embedded store its state dies too:
 // the CLI reports it, and --resume continues the .part with a new handshake.
 TEST(EndToEndFaults, RelayRestartMidTransferFinishesWithResume) {
-  auto s = System::start(Store::kMemory);
+  auto s = Deployment::start_one_relay(Store::kMemory);
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto& sys = **s;
-  ASSERT_TRUE(sys.start_agent("shop-1", {"--rate-limit", std::to_string(4 * kMiB)}).ok());
+  ASSERT_TRUE(sys.start_agent_online("shop-1", {"--rate-limit", std::to_string(4 * kMiB)}).ok());
   std::string src = sys.share("shop-1") + "/video.bin";
   write_random_file(src, 24 * kMiB, 7);
   std::string dst = sys.dir() + "/video.bin";
@@ -256,10 +258,10 @@ TEST(EndToEndFaults, RelayRestartMidTransferFinishesWithResume) {
 // A file written to while it is being sent fails that transfer with a clear
 // error (an authenticated abort frame) instead of delivering a mix.
 TEST(EndToEndFaults, AFileThatChangesWhileSentFailsCleanly) {
-  auto s = System::start(Store::kMemory);
+  auto s = Deployment::start_one_relay(Store::kMemory);
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto& sys = **s;
-  ASSERT_TRUE(sys.start_agent("shop-1", {"--rate-limit", std::to_string(4 * kMiB)}).ok());
+  ASSERT_TRUE(sys.start_agent_online("shop-1", {"--rate-limit", std::to_string(4 * kMiB)}).ok());
   std::string src = sys.share("shop-1") + "/growing.log";
   write_random_file(src, 12 * kMiB, 13);
   std::string dst = sys.dir() + "/growing.log";
@@ -277,11 +279,11 @@ TEST(EndToEndFaults, AFileThatChangesWhileSentFailsCleanly) {
 // With Redis the relay's state outlives it: the CLI reconnects with
 // Last-Event-ID and finishes without --resume.
 TEST(EndToEndFaults, RelayRestartWithRedisFinishesWithoutResume) {
-  auto s = System::start(Store::kRedis);
+  auto s = Deployment::start_one_relay(Store::kRedis);
   if (!s && s.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << s.error().message;
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto& sys = **s;
-  ASSERT_TRUE(sys.start_agent("shop-1", {"--rate-limit", std::to_string(4 * kMiB)}).ok());
+  ASSERT_TRUE(sys.start_agent_online("shop-1", {"--rate-limit", std::to_string(4 * kMiB)}).ok());
   std::string src = sys.share("shop-1") + "/video.bin";
   write_random_file(src, 16 * kMiB, 8);
   std::string dst = sys.dir() + "/video.bin";
@@ -315,11 +317,11 @@ TEST_P(EndToEnd, ParallelGetsFromOneHomeAreNotTakenForReplays) {
 // window and history a resume would need: ~17 MB per transfer until its TTL),
 // and the transfer still reads as complete.
 TEST(EndToEndStore, AFinishedGetLeavesNoFramesInRedis) {
-  auto s = System::start(Store::kRedis);
+  auto s = Deployment::start_one_relay(Store::kRedis);
   if (!s && s.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << s.error().message;
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto& sys = **s;
-  ASSERT_TRUE(sys.start_agent("shop-1").ok());
+  ASSERT_TRUE(sys.start_agent_online("shop-1").ok());
   std::string src = sys.share("shop-1") + "/day.bin";
   write_random_file(src, 12 * kMiB + 3, 21);
   auto r = sys.cli({"get", "shop-1:/demo/day.bin", "-o", sys.dir() + "/day.bin"});
@@ -341,11 +343,11 @@ TEST(EndToEndStore, AFinishedGetLeavesNoFramesInRedis) {
 // the CLI reports an integrity failure and leaves nothing under the final name.
 // (tests/e2e is the first line; the lying-relay suite of issue 7 goes further.)
 TEST(EndToEndFaults, AFrameTamperedInTheStoreEndsInAnIntegrityError) {
-  auto s = System::start(Store::kRedis);
+  auto s = Deployment::start_one_relay(Store::kRedis);
   if (!s && s.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << s.error().message;
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto& sys = **s;
-  ASSERT_TRUE(sys.start_agent("shop-1").ok());
+  ASSERT_TRUE(sys.start_agent_online("shop-1").ok());
   std::string src = sys.share("shop-1") + "/ledger.bin";
   write_random_file(src, 64 * kMiB, 9);
   std::string dst = sys.dir() + "/ledger.bin";

@@ -10,8 +10,8 @@
 #include <regex>
 
 #include "crypto/keys.h"
-#include "tests/e2e/system.h"
 #include "tests/security/lying_relay.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 namespace {
@@ -22,10 +22,10 @@ using nlohmann::json;
 class RequesterAgainstALyingRelay : public testing::Test {
  protected:
   void SetUp() override {
-    auto s = System::start(System::Store::kMemory);
+    auto s = Deployment::start_one_relay(Deployment::Store::kMemory);
     ASSERT_TRUE(s.ok()) << s.error().message;
     sys = std::move(*s);
-    ASSERT_TRUE(sys->start_agent("prod-agent").ok());
+    ASSERT_TRUE(sys->start_agent_online("prod-agent").ok());
     std::ofstream(sys->share("prod-agent") + "/notes.txt") << "the real notes\n";
     write_random_file(sys->share("prod-agent") + "/ledger.bin", 4 * protocol::kDefaultChunkBytes + 1000, 81);
     // The pin every lie below must leave alone.
@@ -42,7 +42,7 @@ class RequesterAgainstALyingRelay : public testing::Test {
     return out;
   }
 
-  std::unique_ptr<System> sys;
+  std::unique_ptr<Deployment> sys;
   std::unique_ptr<LyingRelay> liar;
 };
 

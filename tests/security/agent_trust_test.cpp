@@ -8,14 +8,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
 #include "base/base64.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
-#include "tests/e2e/system.h"
-#include "tests/security/cluster.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 namespace {
@@ -40,7 +40,7 @@ void replace_file(const std::string& path, const std::string& text) {
 // relay that kept it would, and still read the agent's answer.
 class HandRequester {
  public:
-  HandRequester(Cluster& c, const std::string& agent)
+  HandRequester(Deployment& c, const std::string& agent)
       : c_(c), agent_(agent), me_(load_identity(c.dir() + "/cli/identity.key").value()),
         agent_key_(load_identity(c.dir() + "/agent-" + agent + "/identity.key")->public_key),
         eph_(generate_identity()) {}
@@ -81,7 +81,7 @@ class HandRequester {
   static std::span<const uint8_t> bytes(const std::string& s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
   }
-  Cluster& c_;
+  Deployment& c_;
   std::string agent_;
   Identity me_;
   PublicKey agent_key_;
@@ -103,14 +103,14 @@ struct Started {
 };
 
 // A relay and agent shop-1 (trusting the CLI's key), online.
-Started start(Cluster& c, std::vector<std::string> agent_args = {}) {
+Started start(Deployment& c, std::vector<std::string> agent_args = {}) {
   Started s;
   auto port = c.start_relay("a");
   EXPECT_TRUE(port.ok());
   s.port = port.ok() ? *port : 0;
   s.url = "http://127.0.0.1:" + std::to_string(s.port);
   EXPECT_TRUE(c.start_agent("shop-1", s.url, agent_args).ok());
-  EXPECT_TRUE(c.agent_online(s.port, "shop-1"));
+  EXPECT_TRUE(c.agent_online(s.url, "shop-1"));
   s.log = c.dir() + "/agent-shop-1.log";
   return s;
 }
@@ -118,7 +118,7 @@ Started start(Cluster& c, std::vector<std::string> agent_args = {}) {
 // Issue 15, item 1: deleting alice's line while a broken line was added
 // kept the old list in force (alice served) and logged nothing.
 TEST(AgentTrust, ARemovedRequesterIsRefusedAfterAReloadEvenWhenABrokenLineWasAdded) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   Started s = start(c);
   std::ofstream(c.share("shop-1") + "/f.txt") << "hello\n";
   const std::string home = c.dir() + "/cli", authorized = c.dir() + "/agent-shop-1/authorized_requesters";
@@ -143,7 +143,7 @@ TEST(AgentTrust, ARemovedRequesterIsRefusedAfterAReloadEvenWhenABrokenLineWasAdd
 
   // The admin removes alice; a typo lands on another line.
   replace_file(authorized, "# ops\n" + bob + " bob\nthis line is not a key\n");
-  CliResult refused;
+  LoggedRun refused;
   EXPECT_TRUE(wait_until([&] { return (refused = as("alice")).exit_code == 3; }, 30s, 100ms))
       << refused.output << read_file(s.log);
   EXPECT_NE(refused.output.find("authorized_requesters"), std::string::npos) << refused.output;
@@ -158,7 +158,7 @@ TEST(AgentTrust, ARemovedRequesterIsRefusedAfterAReloadEvenWhenABrokenLineWasAdd
 // Issue 15, item 2: a message 1 far from the agent's clock is refused, and
 // the refusal (which the requester reads, encrypted) says so with both clocks.
 TEST(AgentFreshness, AMessage1OutsideTheClockWindowIsRefusedAsClockSkewWithBothClocks) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   Started s = start(c);
   std::ofstream(c.share("shop-1") + "/f.txt") << "hello\n";
   HandRequester me(c, "shop-1");
@@ -187,7 +187,7 @@ TEST(AgentFreshness, AMessage1OutsideTheClockWindowIsRefusedAsClockSkewWithBothC
 // found` take the same path) could be replayed by the relay later, once the
 // requester was authorized, and be served.
 TEST(AgentFreshness, AMessage1RefusedAsUnauthorizedIsNeverAcceptedLater) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   Started s = start(c);
   std::ofstream(c.share("shop-1") + "/f.txt") << "hello\n";
   const std::string authorized = c.dir() + "/agent-shop-1/authorized_requesters";
@@ -227,7 +227,7 @@ const std::string kForgingPath = "/demo/x\n2026-01-01T00:00:00.000 info transfer
 // newline forged a line, an escape sequence reached the terminal, and in
 // JSON logs " result=ok" in the path became the result field.
 TEST(AgentLog, ARequestersPathCannotForgeALogLineOrTheResultInText) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   Started s = start(c);
   HandRequester me(c, "shop-1");
   std::string tid;
@@ -248,7 +248,7 @@ TEST(AgentLog, ARequestersPathCannotForgeALogLineOrTheResultInText) {
 }
 
 TEST(AgentLog, ARequestersPathCannotForgeALogLineOrTheResultInJson) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   Started s = start(c, {"--log-format", "json"});
   HandRequester me(c, "shop-1");
   std::string tid;

@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "base/base64.h"
-#include "tests/e2e/system.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 namespace {
@@ -179,10 +179,10 @@ std::string http_get(int port, const std::string& path) {
   return r ? r->body : "";
 }
 
-class NothingInTheClear : public testing::TestWithParam<System::Store> {};
+class NothingInTheClear : public testing::TestWithParam<Deployment::Store> {};
 
 TEST_P(NothingInTheClear, TheRelayHoldsNoNamePathOrContent) {
-  auto s = System::start(GetParam(), {"--log-level", "debug"});
+  auto s = Deployment::start_one_relay(GetParam(), {"--log-level", "debug"});
   if (!s && s.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << s.error().message;
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto& sys = **s;
@@ -204,7 +204,7 @@ TEST_P(NothingInTheClear, TheRelayHoldsNoNamePathOrContent) {
 
   std::unique_ptr<Monitor> monitor;
   if (sys.redis()) monitor = std::make_unique<Monitor>(sys.redis()->socket_path());
-  ASSERT_TRUE(sys.start_agent("shop-1", {"--share", share + "=" + root}).ok());
+  ASSERT_TRUE(sys.start_agent_online("shop-1", {"--share", share + "=" + root}).ok());
 
   const std::string dir_path = "shop-1:/" + share + "/" + folder;
   const std::string file_path = dir_path + "/" + name + ".txt";
@@ -284,8 +284,8 @@ TEST_P(NothingInTheClear, TheRelayHoldsNoNamePathOrContent) {
   std::cout << "searched " << searched << " bytes the relay holds or saw for " << markers.size() << " markers\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, NothingInTheClear, testing::Values(System::Store::kMemory, System::Store::kRedis),
-                         [](const auto& info) { return info.param == System::Store::kMemory ? "EmbeddedStore"
+INSTANTIATE_TEST_SUITE_P(Stores, NothingInTheClear, testing::Values(Deployment::Store::kMemory, Deployment::Store::kRedis),
+                         [](const auto& info) { return info.param == Deployment::Store::kMemory ? "EmbeddedStore"
                                                                                            : "RedisStore"; });
 
 }  // namespace

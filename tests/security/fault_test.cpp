@@ -19,9 +19,8 @@
 #include <thread>
 
 #include "proto/sse.h"
-#include "tests/e2e/system.h"
-#include "tests/security/cluster.h"
 #include "tests/security/tcp_balancer.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 namespace {
@@ -55,12 +54,12 @@ int repeat_count() {
 // node comes back, and the next round kills the other one. Every round's
 // file must arrive bit-identical, without --resume.
 TEST(Faults, TwoNodesOnOneRedisSurviveKill9OfTheServingNode) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   ASSERT_TRUE(c.start_relay("a").ok());
   ASSERT_TRUE(c.start_relay("b").ok());
   TcpBalancer lb({c.port("a"), c.port("b")});
   ASSERT_TRUE(c.start_agent("shop-1", lb.url(), {"--rate-limit", std::to_string(8 * kMiB)}).ok());
-  ASSERT_TRUE(c.agent_online(lb.port(), "shop-1"));
+  ASSERT_TRUE(c.agent_online(lb.url(), "shop-1"));
   const int rounds = repeat_count();
   std::string serving = "a", spare = "b";
   for (int round = 0; round < rounds; ++round) {
@@ -68,7 +67,7 @@ TEST(Faults, TwoNodesOnOneRedisSurviveKill9OfTheServingNode) {
     // The agent's control stream reconnects with backoff (it grows while
     // streams keep dying young, up to a minute): the agent must be online
     // before a transfer can be asked for.
-    ASSERT_TRUE(c.agent_online(lb.port(), "shop-1", 90s));
+    ASSERT_TRUE(c.agent_online(lb.url(), "shop-1", 90s));
     const std::string src = c.share("shop-1") + "/r" + std::to_string(round) + ".bin";
     write_random_file(src, 24 * kMiB + 12345, 100 + round);
     const std::string dst = c.dir() + "/r" + std::to_string(round) + ".bin";
@@ -79,13 +78,13 @@ TEST(Faults, TwoNodesOnOneRedisSurviveKill9OfTheServingNode) {
                            60s))
         << read_file(cli->log_path()) << "\nagent:\n" << read_file(c.dir() + "/agent-shop-1.log");
     lb.prefer({c.port(spare), c.port(serving)});
-    c.kill_relay(serving);
+    c.stop_relay(SIGKILL, serving);
     auto status = cli->wait_exit(120s);
     ASSERT_TRUE(status) << "the CLI did not finish: " << read_file(cli->log_path());
     EXPECT_EQ(WEXITSTATUS(*status), 0) << read_file(cli->log_path());
     EXPECT_TRUE(same_file(src, dst)) << "round " << round << " is not bit-identical";
     EXPECT_FALSE(fs::exists(dst + ".part"));
-    ASSERT_TRUE(c.start_relay(serving, c.port(serving)).ok());
+    ASSERT_TRUE(c.restart_relay(serving).ok());
     std::swap(serving, spare);
     fs::remove(src);
     fs::remove(dst);
@@ -99,11 +98,11 @@ TEST(Faults, TwoNodesOnOneRedisSurviveKill9OfTheServingNode) {
 // for --stall-timeout, keeping the verified .part, and `get --resume` makes
 // a new handshake with the restarted agent and fetches only the rest.
 TEST(Faults, AnAgentRestartedMidTransferIsFinishedWithResume) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   ASSERT_TRUE(c.start_relay("a").ok());
-  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  const std::string url = c.url("a");
   ASSERT_TRUE(c.start_agent("shop-1", url, {"--rate-limit", std::to_string(4 * kMiB)}).ok());
-  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  ASSERT_TRUE(c.agent_online(c.url("a"), "shop-1"));
   const std::string src = c.share("shop-1") + "/video.bin";
   write_random_file(src, 20 * kMiB + 7, 21);
   const std::string dst = c.dir() + "/video.bin";
@@ -111,7 +110,7 @@ TEST(Faults, AnAgentRestartedMidTransferIsFinishedWithResume) {
   ASSERT_TRUE(cli);
   ASSERT_TRUE(wait_until([&] { return fs::exists(dst + ".part") && fs::file_size(dst + ".part") >= 3 * kMiB; }, 60s))
       << read_file(cli->log_path());
-  c.kill_agent("shop-1");
+  c.stop_agent("shop-1");
   ASSERT_TRUE(c.restart_agent("shop-1").ok());
   auto status = cli->wait_exit(60s);
   ASSERT_TRUE(status) << "the CLI waits forever for an agent that forgot the transfer: "
@@ -122,7 +121,7 @@ TEST(Faults, AnAgentRestartedMidTransferIsFinishedWithResume) {
   EXPECT_FALSE(fs::exists(dst));
   ASSERT_TRUE(fs::exists(dst + ".part"));
   const auto kept = fs::file_size(dst + ".part");
-  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  ASSERT_TRUE(c.agent_online(c.url("a"), "shop-1"));
   auto resumed = c.cli(url, {"--json", "get", "--resume", "shop-1:/demo/video.bin", "-o", dst});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_TRUE(same_file(src, dst));
@@ -138,17 +137,17 @@ TEST(Faults, AnAgentRestartedMidTransferIsFinishedWithResume) {
 // relay's heartbeats arrive) ends the CLI at once, exit 130, keeping the
 // .part for --resume; and the relay is told, so the transfer is cancelled.
 TEST(Faults, CtrlCWhileTheAgentIsSilentEndsTheCliAtOnce) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   ASSERT_TRUE(c.start_relay("a").ok());
-  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  const std::string url = c.url("a");
   ASSERT_TRUE(c.start_agent("shop-1", url, {"--rate-limit", std::to_string(2 * kMiB)}).ok());
-  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  ASSERT_TRUE(c.agent_online(c.url("a"), "shop-1"));
   write_random_file(c.share("shop-1") + "/f.bin", 16 * kMiB, 22);
   const std::string dst = c.dir() + "/f.bin";
   auto cli = c.cli_background(url, {"get", "shop-1:/demo/f.bin", "-o", dst}, "cli.log");
   ASSERT_TRUE(cli);
   ASSERT_TRUE(wait_until([&] { return fs::exists(dst + ".part") && fs::file_size(dst + ".part") >= kMiB; }, 60s));
-  c.kill_agent("shop-1");
+  c.stop_agent("shop-1");
   // Let the stream go quiet: everything the agent sent has been delivered
   // and written, and the .part has stopped growing for three heartbeats.
   std::string list;
@@ -194,12 +193,12 @@ TEST(Faults, CtrlCWhileTheAgentIsSilentEndsTheCliAtOnce) {
 // serves again once it is back; the transfer then finishes bit-identical,
 // or fails with a clear error — never exit 0 with a short file.
 TEST(Faults, ARedisRestartMidTransferFinishesOrFailsClearly) {
-  START_CLUSTER(c, {"--appendonly", "yes", "--appendfsync", "always"});
+  START_DEPLOYMENT(c, {.redis = true, .redis_args = {"--appendonly", "yes", "--appendfsync", "always"}});
   ASSERT_TRUE(c.start_relay("a").ok());
   const int port = c.port("a");
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   ASSERT_TRUE(c.start_agent("shop-1", url, {"--rate-limit", std::to_string(4 * kMiB)}).ok());
-  ASSERT_TRUE(c.agent_online(port, "shop-1"));
+  ASSERT_TRUE(c.agent_online(url, "shop-1"));
   const std::string src = c.share("shop-1") + "/db.dump";
   write_random_file(src, 24 * kMiB + 3, 31);
   const std::string dst = c.dir() + "/db.dump";
@@ -214,7 +213,7 @@ TEST(Faults, ARedisRestartMidTransferFinishesOrFailsClearly) {
   // Ballast, so that Redis takes a moment to load its file after the restart
   // (it answers LOADING errors meanwhile).
   for (int i = 0; i < 48; ++i) {
-    ASSERT_TRUE(c.redis().command({"SET", "ballast:" + std::to_string(i), std::string(2 * kMiB, 'b' + i % 20)}).ok());
+    ASSERT_TRUE(c.redis()->command({"SET", "ballast:" + std::to_string(i), std::string(2 * kMiB, 'b' + i % 20)}).ok());
   }
   c.stop_redis(SIGKILL);
   std::string body;
@@ -230,13 +229,13 @@ TEST(Faults, ARedisRestartMidTransferFinishesOrFailsClearly) {
     auto until = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < until) {
       int s = http_status(port, "/v1/transfers/" + tid, c.requester_token());
-      int a = http_status(port, "/v1/agent/transfers/" + tid, first_line(read_file(c.dir() + "/agent-shop-1.token")));
+      int a = http_status(port, "/v1/agent/transfers/" + tid, first_line(read_file(c.agent_token_file("shop-1"))));
       ++seen[s];
       ++seen[a];
       if (restarted && s == 200 && a == 200) break;
     }
   });
-  ASSERT_TRUE(c.start_redis().ok());
+  ASSERT_TRUE(c.restart_redis().ok());
   restarted = true;
   watcher.join();
   EXPECT_EQ(seen[404], 0) << "the relay said the transfer does not exist while Redis was loading";
@@ -255,7 +254,7 @@ TEST(Faults, ARedisRestartMidTransferFinishesOrFailsClearly) {
     std::cout << "the transfer failed clearly (exit " << code << "): " << out << "\n";
   }
   // Either way the system works again: a fresh transfer finishes.
-  ASSERT_TRUE(c.agent_online(port, "shop-1"));
+  ASSERT_TRUE(c.agent_online(url, "shop-1"));
   fs::remove(dst);
   fs::remove(dst + ".part");
   auto again = c.cli(url, {"get", "shop-1:/demo/db.dump", "-o", dst});
@@ -268,10 +267,10 @@ TEST(Faults, ARedisRestartMidTransferFinishesOrFailsClearly) {
 // window, so its memory stays bounded by window + history frames, not by
 // the file — measured from /proc while a 160 MiB file goes through.
 TEST(Faults, ASlowRequesterKeepsRelayMemoryBounded) {
-  auto made = System::start(System::Store::kMemory);
+  auto made = Deployment::start_one_relay(Deployment::Store::kMemory);
   ASSERT_TRUE(made.ok()) << made.error().message;
   auto& sys = **made;
-  ASSERT_TRUE(sys.start_agent("shop-1").ok());
+  ASSERT_TRUE(sys.start_agent_online("shop-1").ok());
   const size_t size = 160 * kMiB;
   const std::string src = sys.share("shop-1") + "/big.bin";
   write_random_file(src, size, 41);
@@ -315,11 +314,11 @@ TEST(Faults, ASlowRequesterKeepsRelayMemoryBounded) {
 TEST(Faults, AStormOfAgentReconnectsLeavesTheRelayServing) {
   // A fleet comes from many addresses; here all from 127.0.0.1, so the
   // per-address limit is lifted (it is tested in relay_limits_test).
-  auto made = System::start(System::Store::kRedis, {"--rate-per-ip", "100000", "--burst-per-ip", "100000"});
+  auto made = Deployment::start_one_relay(Deployment::Store::kRedis, {"--rate-per-ip", "100000", "--burst-per-ip", "100000"});
   if (!made && made.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << made.error().message;
   ASSERT_TRUE(made.ok()) << made.error().message;
   auto& sys = **made;
-  ASSERT_TRUE(sys.start_agent("shop-1", {"--rate-limit", std::to_string(8 * kMiB)}).ok());
+  ASSERT_TRUE(sys.start_agent_online("shop-1", {"--rate-limit", std::to_string(8 * kMiB)}).ok());
   const std::string src = sys.share("shop-1") + "/f.bin";
   write_random_file(src, 24 * kMiB, 51);
   const pid_t relay = sys.relay_pid();
@@ -327,10 +326,9 @@ TEST(Faults, AStormOfAgentReconnectsLeavesTheRelayServing) {
   // 40 agents of the fleet, each with its own token.
   std::vector<std::string> tokens;
   for (int i = 0; i < 40; ++i) {
-    auto r = run_command({binary("relay/sealrelay-relay"), "--state-dir", sys.dir() + "/relay", "token",
-                          "add-agent", "fleet-" + std::to_string(i)});
-    ASSERT_TRUE(r.ok() && r->exit_code == 0);
-    tokens.push_back(first_line(r->out));
+    auto token = sys.token({"add-agent", "fleet-" + std::to_string(i)});
+    ASSERT_TRUE(token) << token.error().message;
+    tokens.push_back(*token);
   }
   ASSERT_TRUE(wait_until([&] { return http_status(sys.port(), "/healthz") == 200; }, 5s));
   const int threads_before = threads_of(relay);
@@ -402,14 +400,14 @@ TEST(Faults, AStormOfAgentReconnectsLeavesTheRelayServing) {
 // The relay restarts under a fleet of real agents: they all reconnect at once
 // (backoff with jitter), come back online, and each serves a transfer.
 TEST(Faults, AFleetOfAgentsReconnectsAfterARelayRestart) {
-  auto made = System::start(System::Store::kRedis);
+  auto made = Deployment::start_one_relay(Deployment::Store::kRedis);
   if (!made && made.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << made.error().message;
   ASSERT_TRUE(made.ok()) << made.error().message;
   auto& sys = **made;
   const int fleet = 8;
   for (int i = 0; i < fleet; ++i) {
     std::string id = "shop-" + std::to_string(i);
-    ASSERT_TRUE(sys.start_agent(id).ok());
+    ASSERT_TRUE(sys.start_agent_online(id).ok());
     write_random_file(sys.share(id) + "/day.log", kMiB + static_cast<size_t>(i), 60 + i);
   }
   for (int round = 0; round < 2; ++round) {

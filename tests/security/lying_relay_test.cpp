@@ -19,9 +19,8 @@
 #include "base/base64.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
-#include "tests/e2e/system.h"
-#include "tests/security/cluster.h"
 #include "tests/security/lying_relay.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 namespace {
@@ -48,10 +47,10 @@ class LyingRelayTest : public testing::TestWithParam<Format> {
   virtual std::vector<std::string> relay_args() const { return {}; }
 
   void SetUp() override {
-    auto s = System::start(System::Store::kMemory, relay_args());
+    auto s = Deployment::start_one_relay(Deployment::Store::kMemory, relay_args());
     ASSERT_TRUE(s.ok()) << s.error().message;
     sys = std::move(*s);
-    ASSERT_TRUE(sys->start_agent("shop-1").ok());
+    ASSERT_TRUE(sys->start_agent_online("shop-1").ok());
     src = sys->share("shop-1") + "/ledger.bin";
     write_random_file(src, kFileBytes, 71);
     write_random_file(sys->share("shop-1") + "/other.bin", kFileBytes, 72);
@@ -67,13 +66,13 @@ class LyingRelayTest : public testing::TestWithParam<Format> {
   std::string out(const std::string& name = "ledger.bin") { return sys->dir() + "/out/" + name; }
 
   // `sealrelay get` of `path` through the lying relay.
-  CliResult get_through_liar(const std::string& path = "/demo/ledger.bin", const std::string& dst = "") {
+  LoggedRun get_through_liar(const std::string& path = "/demo/ledger.bin", const std::string& dst = "") {
     return sys->cli({"--url", liar->url(), "get", "shop-1:" + path, "-o", dst.empty() ? out() : dst});
   }
 
   // The attack is reported as `code` with `says` in the message, and no file
   // got its final name; the .part, if any, is a prefix of the real file.
-  void expect_caught(const CliResult& r, int code, const std::string& says, const std::string& dst = "",
+  void expect_caught(const LoggedRun& r, int code, const std::string& says, const std::string& dst = "",
                      const std::string& real = "") {
     const std::string file = dst.empty() ? out() : dst;
     EXPECT_EQ(r.exit_code, code) << r.output;
@@ -102,7 +101,7 @@ class LyingRelayTest : public testing::TestWithParam<Format> {
     return streams.empty() ? std::vector<sse::Event>{} : streams.back();
   }
 
-  std::unique_ptr<System> sys;
+  std::unique_ptr<Deployment> sys;
   std::unique_ptr<LyingRelay> liar;
   std::string src;
 };
@@ -390,7 +389,7 @@ TEST_P(LyingRelayTest, ADirectoryWithoutTheKeyDoesNotMatterOnceAgentIsPinned) {
 // agent with its own key that trusts this requester): that agent cannot
 // read a message 1 made for the pinned key, and says so.
 TEST_P(LyingRelayTest, AMessage1RoutedToAnotherAgentCannotBeRead) {
-  ASSERT_TRUE(sys->start_agent("shop-2").ok());
+  ASSERT_TRUE(sys->start_agent_online("shop-2").ok());
   liar->rewrite_create = [](json& create) { create["agent"] = "shop-2"; };
   auto r = get_through_liar();
   expect_caught(r, 5, "not addressed to this agent's key");
@@ -517,13 +516,13 @@ int threads_of(pid_t pid) {
 // no thread or memory blow-up), answers nothing in clear, and goes on
 // serving the real transfer that follows.
 TEST(LyingRelayToTheAgent, HostileControlEventsLeaveTheAgentServing) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   // The agent's 300 refusals and the CLI come from one loopback address, and
   // the refusals and the real answer from one agent token: bursts that hold
   // them all, so neither limit (tested on their own in HostileInput) can
   // answer 429 to the real transfer when it comes soon after the refusals
   // (it did in CI: "the agent did not answer in time").
-  ASSERT_TRUE(c.start_relay("a", 0, {"--burst-per-ip", "1000", "--burst-per-token", "1000"}).ok());
+  ASSERT_TRUE(c.start_relay("a", {"--burst-per-ip", "1000", "--burst-per-token", "1000"}).ok());
   LyingRelay liar(c.port("a"));
   std::atomic<int> opened{0};
   liar.on_stream_open = [&](const std::string& path, const LyingRelay::Emit& emit) {
@@ -546,7 +545,7 @@ TEST(LyingRelayToTheAgent, HostileControlEventsLeaveTheAgentServing) {
     emit(sse::Event{"transfer", "", std::string(3u << 20, 'z')});  // over the parser's 2 MiB line limit
   };
   ASSERT_TRUE(c.start_agent("shop-1", liar.url()).ok());
-  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  ASSERT_TRUE(c.agent_online(c.url("a"), "shop-1"));
   const std::string log_path = c.dir() + "/agent-shop-1.log";
   // The agent reads the whole hostile stream: the oversized event breaks it,
   // and it reconnects (to a stream that is honest this time).
@@ -560,9 +559,9 @@ TEST(LyingRelayToTheAgent, HostileControlEventsLeaveTheAgentServing) {
       << handled() << "\n" << read_file(log_path).substr(0, 4000);
   EXPECT_GE(count("ignoring"), 4u) << read_file(log_path).substr(0, 4000);
   // It keeps serving: a real transfer, the CLI straight to the relay.
-  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  ASSERT_TRUE(c.agent_online(c.url("a"), "shop-1"));
   write_random_file(c.share("shop-1") + "/f.bin", 3 * kChunk + 5, 81);
-  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  const std::string url = c.url("a");
   auto r = c.cli(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"});
   ASSERT_EQ(r.exit_code, 0) << r.output << read_file(log_path);
   EXPECT_TRUE(same_file(c.share("shop-1") + "/f.bin", c.dir() + "/f.bin"));
@@ -574,7 +573,7 @@ TEST(LyingRelayToTheAgent, HostileControlEventsLeaveTheAgentServing) {
 // wrong type and ended the agent. Each now fails its transfer, saying why,
 // and the agent goes on serving.
 TEST(LyingRelayToTheAgent, WrongTypedUploadRepliesFailTheTransferAndLeaveTheAgentServing) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   ASSERT_TRUE(c.start_relay("a").ok());
   LyingRelay liar(c.port("a"));
   struct Case {
@@ -606,10 +605,10 @@ TEST(LyingRelayToTheAgent, WrongTypedUploadRepliesFailTheTransferAndLeaveTheAgen
     return std::nullopt;
   };
   ASSERT_TRUE(c.start_agent("shop-1", liar.url()).ok());
-  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  ASSERT_TRUE(c.agent_online(c.url("a"), "shop-1"));
   const std::string log_path = c.dir() + "/agent-shop-1.log";
   write_random_file(c.share("shop-1") + "/f.bin", 3 * kChunk + 5, 82);
-  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  const std::string url = c.url("a");
   for (size_t i = 0; i < cases.size(); ++i) {
     now = i;
     auto cli = c.cli_background(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f" + std::to_string(i)},
@@ -631,7 +630,7 @@ TEST(LyingRelayToTheAgent, WrongTypedUploadRepliesFailTheTransferAndLeaveTheAgen
 // agent re-read and re-hash the file up to there every time, for ever
 // (issue 15). It is served a few times, then the transfer fails, saying why.
 TEST(LyingRelayToTheAgent, ARelayThatKeepsRewindingTheUploadIsGivenUpOn) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   ASSERT_TRUE(c.start_relay("a").ok());
   LyingRelay liar(c.port("a"));
   std::atomic<int> statuses{0};
@@ -642,10 +641,10 @@ TEST(LyingRelayToTheAgent, ARelayThatKeepsRewindingTheUploadIsGivenUpOn) {
     return LyingRelay::Reply{200, json{{"state", "uploading"}, {"next_frame", n % 2 == 0 ? 2 : 0}}.dump()};
   };
   ASSERT_TRUE(c.start_agent("shop-1", liar.url()).ok());
-  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  ASSERT_TRUE(c.agent_online(c.url("a"), "shop-1"));
   const std::string log_path = c.dir() + "/agent-shop-1.log";
   write_random_file(c.share("shop-1") + "/f.bin", 3 * kChunk + 5, 83);
-  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  const std::string url = c.url("a");
   auto cli = c.cli_background(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"}, "cli.log");
   ASSERT_TRUE(cli);
   EXPECT_TRUE(wait_until([&] { return read_file(log_path).find("result=bad_relay_reply") != std::string::npos; },
@@ -676,7 +675,7 @@ std::optional<uint64_t> bytes_read_by(pid_t pid) {
 // frame more than before — up to all data frames, then (trailer lost)
 // complete — and the agent's reads are counted in bytes, not timed.
 TEST(LyingRelayToTheAgent, AnUploadCutAfterEveryFrameReadsOnlyWhatItSendsAgain) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   ASSERT_TRUE(c.start_relay("a").ok());
   LyingRelay liar(c.port("a"));
   // 64 data frames, the last one short, and the trailer.
@@ -690,13 +689,13 @@ TEST(LyingRelayToTheAgent, AnUploadCutAfterEveryFrameReadsOnlyWhatItSendsAgain) 
     return LyingRelay::Reply{200, json{{"state", "uploading"}, {"next_frame", held}}.dump()};
   };
   ASSERT_TRUE(c.start_agent("shop-1", liar.url(), {"--chunk-size", std::to_string(kSmallChunk)}).ok());
-  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  ASSERT_TRUE(c.agent_online(c.url("a"), "shop-1"));
   const std::string log_path = c.dir() + "/agent-shop-1.log";
   write_random_file(c.share("shop-1") + "/f.bin", kSize, 85);
   const pid_t pid = c.agent("shop-1").pid();
   auto before = bytes_read_by(pid);
   if (!before) GTEST_SKIP() << "/proc/" << pid << "/io cannot be read here: the agent's reads cannot be counted";
-  const std::string url = "http://127.0.0.1:" + std::to_string(c.port("a"));
+  const std::string url = c.url("a");
   auto cli = c.cli_background(url, {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"}, "cli.log");
   ASSERT_TRUE(cli);
   std::string log;
@@ -729,7 +728,7 @@ TEST(LyingRelayToTheAgent, AnUploadCutAfterEveryFrameReadsOnlyWhatItSendsAgain) 
 // --max-transfers plus two `busy` threads, drops the rest (counted, logged)
 // and serves again once the flood is over.
 TEST(LyingRelayToTheAgent, AFloodOfTransferEventsBeyondCapacityKeepsTheAgentsThreadsBounded) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   ASSERT_TRUE(c.start_relay("a").ok());
   LyingRelay liar(c.port("a"));
   constexpr int kFlood = 200;
@@ -778,9 +777,9 @@ TEST(LyingRelayToTheAgent, AFloodOfTransferEventsBeyondCapacityKeepsTheAgentsThr
   EXPECT_NE(read_file(log_path).find("dropped_total=" + std::to_string(kFlood - kMaxTransfers - kMaxRefusing)),
             std::string::npos);
   // It keeps serving.
-  ASSERT_TRUE(c.agent_online(c.port("a"), "shop-1"));
+  ASSERT_TRUE(c.agent_online(c.url("a"), "shop-1"));
   write_random_file(c.share("shop-1") + "/f.bin", kChunk + 5, 84);
-  auto r = c.cli("http://127.0.0.1:" + std::to_string(c.port("a")), {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"});
+  auto r = c.cli(c.url("a"), {"get", "shop-1:/demo/f.bin", "-o", c.dir() + "/f.bin"});
   ASSERT_EQ(r.exit_code, 0) << r.output << read_file(log_path);
   EXPECT_TRUE(c.agent("shop-1").running());
 }

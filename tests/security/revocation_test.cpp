@@ -10,36 +10,24 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/system.h"
-#include "tests/security/cluster.h"
+#include "tests/support/deployment.h"
 
 namespace sealrelay::test {
 namespace {
 
 using nlohmann::json;
 
-class TokenRevocation : public testing::TestWithParam<System::Store> {};
-
-std::string first_line_of(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
+class TokenRevocation : public testing::TestWithParam<Deployment::Store> {};
 
 TEST_P(TokenRevocation, ARevokedAgentIsCutOffAndListedOffline) {
-  auto made = System::start(GetParam());
+  auto made = Deployment::start_one_relay(GetParam());
   if (!made && made.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << made.error().message;
   ASSERT_TRUE(made) << made.error().message;
-  System& s = **made;
-  ASSERT_TRUE(s.start_agent("shop-1").ok());
-  auto relay_cli = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {binary("relay/sealrelay-relay"), "--state-dir", s.dir() + "/relay", "token"});
-    auto r = run_command(args);
-    EXPECT_TRUE(r && r->exit_code == 0) << (r ? r->err : r.error().message);
-    return r ? r->out.substr(0, r->out.find('\n')) : "";
-  };
-  const std::string requester = relay_cli({"add-requester", "watch", "--agents", "*"});
+  Deployment& s = **made;
+  ASSERT_TRUE(s.start_agent_online("shop-1").ok());
+  auto watcher = s.token({"add-requester", "watch", "--agents", "*"});
+  ASSERT_TRUE(watcher) << watcher.error().message;
+  const std::string requester = *watcher;
   httplib::Client http("127.0.0.1", s.port());
   http.set_read_timeout(10);
   const httplib::Headers as_requester = {{"Authorization", "Bearer " + requester}};
@@ -54,9 +42,10 @@ TEST_P(TokenRevocation, ARevokedAgentIsCutOffAndListedOffline) {
   };
   ASSERT_TRUE(listed_online());
 
-  const std::string agent_token = first_line_of(s.dir() + "/agent-shop-1.token");
+  const std::string agent_token = first_line(read_file(s.agent_token_file("shop-1")));
   ASSERT_EQ(agent_token.size(), 85u);
-  relay_cli({"revoke", agent_token.substr(4, 16)});
+  auto revoked = s.token({"revoke", agent_token.substr(4, 16)});
+  EXPECT_TRUE(revoked) << revoked.error().message;
 
   EXPECT_TRUE(wait_until([&] { return !listed_online(); }, 10s, 100ms))
       << "the agent is still online after its token was revoked";
@@ -77,16 +66,15 @@ TEST_P(TokenRevocation, ARevokedAgentIsCutOffAndListedOffline) {
 // file itself and cuts what it holds; presence lives in Redis, so the other
 // node lists the agent offline too.
 TEST(TokenRevocationAcrossNodes, TheNodeHoldingTheStreamCutsItAndEveryNodeListsTheAgentOffline) {
-  START_CLUSTER(c);
+  START_DEPLOYMENT(c, {.redis = true});
   auto a = c.start_relay("a");
   auto b = c.start_relay("b");
   ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_TRUE(c.start_agent("shop-1", "http://127.0.0.1:" + std::to_string(*a)).ok());
-  ASSERT_TRUE(c.agent_online(*b, "shop-1")) << "node b sees the agent that node a holds";
-  const std::string agent_token = first_line_of(c.dir() + "/agent-shop-1.token");
-  auto revoke = run_command({binary("relay/sealrelay-relay"), "--state-dir", c.dir() + "/relay", "token", "revoke",
-                             agent_token.substr(4, 16)});
-  ASSERT_TRUE(revoke && revoke->exit_code == 0);
+  ASSERT_TRUE(c.start_agent("shop-1", c.url("a")).ok());
+  ASSERT_TRUE(c.agent_online(c.url("b"), "shop-1")) << "node b sees the agent that node a holds";
+  const std::string agent_token = first_line(read_file(c.agent_token_file("shop-1")));
+  auto revoke = c.token({"revoke", agent_token.substr(4, 16)});
+  ASSERT_TRUE(revoke) << revoke.error().message;
   auto offline_on = [&](int port) {
     std::string body;
     if (http_status(port, "/v1/agents", c.requester_token(), &body) != 200) return false;
@@ -102,8 +90,8 @@ TEST(TokenRevocationAcrossNodes, TheNodeHoldingTheStreamCutsItAndEveryNodeListsT
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, TokenRevocation,
-                         testing::Values(System::Store::kMemory, System::Store::kRedis),
-                         [](const auto& info) { return info.param == System::Store::kMemory ? "Memory" : "Redis"; });
+                         testing::Values(Deployment::Store::kMemory, Deployment::Store::kRedis),
+                         [](const auto& info) { return info.param == Deployment::Store::kMemory ? "Memory" : "Redis"; });
 
 }  // namespace
 }  // namespace sealrelay::test

@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -83,6 +85,49 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+bool write_random_file(const std::string& path, uint64_t bytes, uint64_t seed,
+                       const std::function<void()>& each_mib) {
+  unsigned char key[16] = {}, iv[16] = {};
+  std::memcpy(key, &seed, sizeof seed);
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, key, iv) != 1) return false;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  std::vector<unsigned char> zero(1 << 20), block(1 << 20);
+  for (uint64_t done = 0; done < bytes && out;) {
+    int n = static_cast<int>(std::min<uint64_t>(bytes - done, zero.size()));
+    int got = 0;
+    EVP_EncryptUpdate(ctx.get(), block.data(), &got, zero.data(), n);
+    out.write(reinterpret_cast<const char*>(block.data()), got);
+    done += static_cast<uint64_t>(n);
+    if (each_mib) each_mib();
+  }
+  out.close();
+  return static_cast<bool>(out);
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  if (!std::filesystem::exists(a, ec) || !std::filesystem::exists(b, ec) ||
+      std::filesystem::file_size(a) != std::filesystem::file_size(b)) {
+    return false;
+  }
+  return read_file(a) == read_file(b);
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+int http_status(int port, const std::string& path, const std::string& token, std::string* body) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(2);
+  c.set_read_timeout(5);
+  httplib::Headers h;
+  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+  auto r = c.Get(path.c_str(), h);
+  if (!r) return 0;
+  if (body) *body = r->body;
+  return r->status;
+}
+
 Result<std::unique_ptr<Process>> Process::spawn(const std::vector<std::string>& argv,
                                                 const std::string& log_path, Options opts) {
   if (argv.empty() || ::access(argv[0].c_str(), X_OK) != 0) {
@@ -155,18 +200,6 @@ std::optional<std::string> Process::wait_for_log(const std::string& regex,
   return found;
 }
 
-namespace {
-// The number after `field` ("VmRSS:", "Threads:") in /proc/PID/status.
-uint64_t proc_status_number(pid_t pid, std::string_view field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with(field)) return std::strtoull(line.c_str() + field.size(), nullptr, 10);
-  }
-  return 0;
-}
-}  // namespace
-
 int connect_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -183,8 +216,17 @@ int connect_loopback(int port) {
   return fd;
 }
 
-size_t rss_of(pid_t pid) { return proc_status_number(pid, "VmRSS:") * 1024; }
-int threads_of(pid_t pid) { return static_cast<int>(proc_status_number(pid, "Threads:")); }
+long proc_status(pid_t pid, std::string_view field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with(field)) return std::strtol(line.c_str() + field.size(), nullptr, 10);
+  }
+  return -1;
+}
+
+size_t rss_of(pid_t pid) { return static_cast<size_t>(std::max(0L, proc_status(pid, "VmRSS:"))) * 1024; }
+int threads_of(pid_t pid) { return static_cast<int>(std::max(0L, proc_status(pid, "Threads:"))); }
 
 LoggedRun run_logged(const std::vector<std::string>& argv, const std::string& log,
                      const std::vector<std::string>& env, std::chrono::milliseconds timeout) {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -59,6 +60,21 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 
 // Whole file as a string ("" when it cannot be read).
 std::string read_file(const std::string& path);
+
+// Writes `bytes` of incompressible pseudo-random content (AES-128-CTR keyed
+// by `seed`, about 1 GiB a second) to `path`, calling `each_mib` (when set)
+// after every MiB. False when it cannot be written (disk full).
+bool write_random_file(const std::string& path, uint64_t bytes, uint64_t seed,
+                       const std::function<void()>& each_mib = nullptr);
+// Both files exist and hold the same bytes.
+bool same_file(const std::string& a, const std::string& b);
+
+// `s` up to its first newline (a token command's output is its first line).
+std::string first_line(const std::string& s);
+
+// GET `path` on 127.0.0.1:`port` (with a bearer token when not empty):
+// the HTTP status (0: no answer), the body into `body` when given.
+int http_status(int port, const std::string& path, const std::string& token = "", std::string* body = nullptr);
 
 // A child process with stdout and stderr appended to a log file.
 class Process {
@@ -108,8 +124,10 @@ class Process {
 // A TCP connection to 127.0.0.1:`port` (TCP_NODELAY), or -1.
 int connect_loopback(int port);
 
-// From /proc/PID/status: resident memory in bytes, and thread count (0 when
-// the process is gone).
+// The number after `field` ("VmRSS:", "VmHWM:" in kB; "Threads:") in
+// /proc/PID/status; -1 when the process or the field is not there.
+long proc_status(pid_t pid, std::string_view field);
+// Resident memory in bytes, and thread count (0 when the process is gone).
 size_t rss_of(pid_t pid);
 int threads_of(pid_t pid);
 

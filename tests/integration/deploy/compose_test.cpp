@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 std::string compose_binary() { return find_program({"/usr/bin/docker-compose", "/usr/local/bin/docker-compose"}); }
 
 // docker-compose ARGS in the source tree with `env` added.
-Ran compose(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
+LoggedRun compose(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
   std::vector<std::string> argv{compose_binary(), "--project-directory", source(""), "-f",
                                 source("docker-compose.yml")};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -147,13 +147,14 @@ TEST(DockerImages, TheRuntimeImageInstallsEverySharedLibraryOfThePrograms) {
 
 TEST(DockerImages, TheFrontsNginxConfigurationPassesNginxT) {
   if (Nginx::binary().empty()) GTEST_SKIP() << "nginx is not installed";
-  Site site;
-  ASSERT_TRUE(site.make_certs({"ca"}));
-  ASSERT_TRUE(site.make_certs({"relay", "nginx"}));
+  std::unique_ptr<Deployment> made = start_site();
+  Deployment& site = *made;
+  ASSERT_TRUE(make_certs(site, {"ca"}));
+  ASSERT_TRUE(make_certs(site, {"relay", "nginx"}));
   std::string conf = read_file(source("packaging/docker/nginx.conf"));
   conf = replace_all(conf, "relay1:8080", "127.0.0.1:18081");
   conf = replace_all(conf, "relay2:8080", "127.0.0.1:18082");
-  conf = replace_all(conf, "/etc/sealrelay/tls/", site.certs() + "/");
+  conf = replace_all(conf, "/etc/sealrelay/tls/", certs_dir(site) + "/");
   conf = replace_all(conf, "/etc/nginx/snippets/sealrelay-proxy.conf", source("packaging/nginx/sealrelay-proxy.conf"));
   std::string d = site.dir();
   std::ofstream(d + "/nginx.conf") << "pid " << d << "/nginx.pid;\nerror_log " << d

@@ -46,33 +46,31 @@ std::string value_of(const std::string& file, const std::string& key) {
 }
 
 TEST(StructuredLogs, RelayAndAgentWriteJsonLinesWithoutSecretsOrNames) {
-  Site site;
+  std::unique_ptr<Deployment> made = start_site();
+  Deployment& site = *made;
   ASSERT_TRUE(site.add_agent("shop-1"));
-  auto agent_token = site.token({"add-agent", "shop-1"});
-  ASSERT_TRUE(agent_token);
-  std::string token_file = site.dir() + "/agent.token";
-  std::ofstream(token_file) << *agent_token << "\n";
+  const std::string token_file = site.agent_token_file("shop-1");
+  const std::string agent_token = first_line(read_file(token_file));
   const std::string name = "quarterly-secret-plans.txt";
   std::ofstream(site.share("shop-1") + "/" + name) << "the plaintext the relay must never see\n";
 
   auto relay = site.start_relay("json", {"--log-format", "json", "--log-level", "debug"});
   ASSERT_TRUE(relay) << relay.error().message;
-  std::string url = "http://127.0.0.1:" + std::to_string(relay->port);
+  const std::string url = site.url("json");
   auto p = Process::spawn({binary("agent/sealrelay-agent"), "run", "--state-dir", site.agent_state("shop-1"),
                            "--relay-url", url, "--token-file", token_file, "--share", "demo=" + site.share("shop-1")},
                           site.dir() + "/agent.log", Process::Options{{"SEALRELAY_LOG_FORMAT=json"}, ""});
   ASSERT_TRUE(p);
   auto agent = std::move(*p);
-  ASSERT_TRUE(site.agent_online("shop-1", url)) << agent->log();
-  auto got = site.cli({"--quiet", "get", "shop-1:/demo/" + name, "-o", site.dir() + "/out.txt"}, url);
+  ASSERT_TRUE(site.agent_online(url, "shop-1", 20s)) << agent->log();
+  auto got = site.cli(url, {"--quiet", "get", "shop-1:/demo/" + name, "-o", site.dir() + "/out.txt"});
   ASSERT_EQ(got.exit_code, 0) << got.output;
   ASSERT_TRUE(agent->wait_for_log("result=ok", 10s)) << agent->log();
   agent->kill(SIGTERM);
   agent->wait_exit(20s);
-  relay->process->kill(SIGTERM);
-  relay->process->wait_exit(20s);
+  site.stop_relay(SIGTERM, "json");
 
-  std::string relay_log = relay->process->log(), agent_log = agent->log();
+  std::string relay_log = site.relay("json").log(), agent_log = agent->log();
   auto relay_lines = json_lines(relay_log, "relay");
   auto agent_lines = json_lines(agent_log, "agent");
   EXPECT_GT(relay_lines.size(), 3u);
@@ -86,7 +84,7 @@ TEST(StructuredLogs, RelayAndAgentWriteJsonLinesWithoutSecretsOrNames) {
   EXPECT_TRUE(transfer_logged) << agent_log;
 
   // Secrets: tokens (whole, or their secret half) and private keys.
-  std::vector<std::string> secrets{*agent_token, agent_token->substr(agent_token->rfind('_') + 1),
+  std::vector<std::string> secrets{agent_token, agent_token.substr(agent_token.rfind('_') + 1),
                                    value_of(site.agent_state("shop-1") + "/identity.key", "private"),
                                    value_of(site.dir() + "/cli/identity.key", "private")};
   for (auto& s : secrets) {
@@ -100,10 +98,11 @@ TEST(StructuredLogs, RelayAndAgentWriteJsonLinesWithoutSecretsOrNames) {
 }
 
 TEST(StructuredLogs, TextIsTheDefault) {
-  Site site;
+  std::unique_ptr<Deployment> made = start_site();
+  Deployment& site = *made;
   auto relay = site.start_relay("text");
   ASSERT_TRUE(relay) << relay.error().message;
-  std::string first = relay->process->log().substr(0, relay->process->log().find('\n'));
+  std::string first = first_line(site.relay("text").log());
   EXPECT_FALSE(json::parse(first, nullptr, false).is_object()) << first;
   EXPECT_TRUE(std::regex_search(first, std::regex(R"(^\d{4}-\d\d-\d\dT[0-9:.]+ [a-z]+ )"))) << first;
 }

@@ -22,13 +22,13 @@ constexpr const char* kRedisPassword = "deploy-test-pw";
 // packaging/nginx/sealrelay.conf for this loopback site: TLS on @PORT@, the
 // redirect server on a unix socket (no port 80), the two relay nodes, the
 // certificates and the proxy snippet from the source tree.
-std::string nginx_site(const Site& site, int relay_a, int relay_b) {
+std::string nginx_site(const Deployment& site, int relay_a, int relay_b) {
   std::string conf = read_file(source("packaging/nginx/sealrelay.conf"));
   conf = replace_all(conf, "listen 80;\n    listen [::]:80;", "listen unix:" + site.dir() + "/http.sock;");
   conf = replace_all(conf, "listen 443 ssl http2;\n    listen [::]:443 ssl http2;", "listen 127.0.0.1:@PORT@ ssl http2;");
   conf = replace_all(conf, "server 127.0.0.1:8081;", "server 127.0.0.1:" + std::to_string(relay_a) + ";");
   conf = replace_all(conf, "server 127.0.0.1:8082;", "server 127.0.0.1:" + std::to_string(relay_b) + ";");
-  conf = replace_all(conf, "/etc/sealrelay/tls/", site.certs() + "/");
+  conf = replace_all(conf, "/etc/sealrelay/tls/", certs_dir(site) + "/");
   conf = replace_all(conf, "/etc/nginx/snippets/sealrelay-proxy.conf", source("packaging/nginx/sealrelay-proxy.conf"));
   return conf;
 }
@@ -46,10 +46,10 @@ class BehindNginx : public ::testing::Test {
     ASSERT_TRUE(redis->command({"CONFIG", "SET", "requirepass", kRedisPassword}));
     redis_url = "redis://:" + std::string(kRedisPassword) + "@127.0.0.1:" + std::to_string(redis_port);
 
-    ASSERT_TRUE(site.make_certs({"ca"}));
-    ASSERT_TRUE(site.make_certs({"relay"}));
-    ca = site.certs() + "/ca.crt";
-    ASSERT_TRUE(site.add_agent("shop-1"));
+    ASSERT_TRUE(make_certs(site, {"ca"}));
+    ASSERT_TRUE(make_certs(site, {"relay"}));
+    ca = certs_dir(site) + "/ca.crt";
+    ASSERT_TRUE(site.add_agent("shop-1", {.token = false}));
     for (const char* id : {"shop-1", "probe"}) {
       auto t = site.token({"add-agent", id});
       ASSERT_TRUE(t);
@@ -60,19 +60,18 @@ class BehindNginx : public ::testing::Test {
     for (const char* name : {"a", "b"}) {
       auto node = site.start_relay(name, {"--redis", redis_url, "--rate-per-ip", "0"});
       ASSERT_TRUE(node) << node.error().message;
-      relays.push_back(std::move(*node));
     }
-    auto n = Nginx::start(site.dir() + "/nginx", nginx_site(site, relays[0].port, relays[1].port));
+    auto n = Nginx::start(site.dir() + "/nginx", nginx_site(site, site.port("a"), site.port("b")));
     ASSERT_TRUE(n) << n.error().message;
     nginx = std::move(*n);
     url = "https://127.0.0.1:" + std::to_string(nginx->port());
   }
 
   void start_agent() {
-    auto a = site.run_agent("shop-1", url, {"--ca-file", ca, "--token-file", site.dir() + "/shop-1.token"});
+    auto a = site.spawn_agent("shop-1", url, {"--ca-file", ca, "--token-file", site.dir() + "/shop-1.token"});
     ASSERT_TRUE(a) << a.error().message;
     agent = std::move(*a);
-    ASSERT_TRUE(site.agent_online("shop-1", url, {"--ca-file", ca})) << agent->log() << nginx->log();
+    ASSERT_TRUE(site.agent_online(url, "shop-1", 20s, {"--ca-file", ca})) << agent->log() << nginx->log();
   }
 
   // A random file in shop-1's share.
@@ -94,11 +93,11 @@ class BehindNginx : public ::testing::Test {
     return total;
   }
 
-  Site site;
+  std::unique_ptr<Deployment> made = start_site();
+  Deployment& site = *made;
   std::unique_ptr<RedisServer> redis;
   std::string redis_url, ca, url;
   std::map<std::string, std::string> agent_tokens;
-  std::vector<Site::Relay> relays;
   std::unique_ptr<Nginx> nginx;
   std::unique_ptr<Process> agent;
 };
@@ -107,16 +106,16 @@ TEST_F(BehindNginx, ADownloadThroughNginxAndTwoRelayNodesIsBitIdentical) {
   std::string data = put_file("camera-0001.bin", 24u << 20);
   start_agent();
   std::string out = site.dir() + "/camera-0001.bin";
-  auto r = site.cli({"--quiet", "get", "shop-1:/demo/camera-0001.bin", "-o", out}, url, {"--ca-file", ca}, 120s);
+  auto r = site.cli(url, {"--quiet", "get", "shop-1:/demo/camera-0001.bin", "-o", out}, 120s, {"--ca-file", ca});
   ASSERT_EQ(r.exit_code, 0) << r.output << agent->log() << nginx->log();
   EXPECT_TRUE(read_file(out) == data) << "the file differs";
   // A listing as well: a second request, spread by nginx too.
-  auto ls = site.cli({"ls", "shop-1:/demo"}, url, {"--ca-file", ca});
+  auto ls = site.cli(url, {"ls", "shop-1:/demo"}, 60s, {"--ca-file", ca});
   EXPECT_EQ(ls.exit_code, 0) << ls.output;
   EXPECT_NE(ls.output.find("camera-0001.bin"), std::string::npos) << ls.output;
   if (!find_program({"/usr/bin/curl"}).empty()) {
-    EXPECT_GT(requests_served(relays[0].port), 0) << "nginx sent nothing to node a";
-    EXPECT_GT(requests_served(relays[1].port), 0) << "nginx sent nothing to node b";
+    EXPECT_GT(requests_served(site.port("a")), 0) << "nginx sent nothing to node a";
+    EXPECT_GT(requests_served(site.port("b")), 0) << "nginx sent nothing to node b";
   }
 }
 
@@ -140,7 +139,7 @@ TEST_F(BehindNginx, AnSseEventPassesThroughNginxBeforeTheStreamEnds) {
                       });
     stream_ended = true;
   });
-  ASSERT_TRUE(site.agent_online("probe", url, {"--ca-file", ca})) << nginx->log();
+  ASSERT_TRUE(site.agent_online(url, "probe", 20s, {"--ca-file", ca})) << nginx->log();
 
   // A transfer request for it, through nginx (maybe through the other node).
   RelayConfig req = rc;
@@ -239,8 +238,7 @@ TEST_F(BehindNginx, OnlyTheExactUploadPathTakesAnUnlimitedBody) {
 TEST_F(BehindNginx, WhenOneRelayNodeDiesTheOtherCarriesOn) {
   std::string data = put_file("report.csv", 3u << 20);
   start_agent();
-  relays[0].process->kill(SIGKILL);
-  relays[0].process->wait_exit(10s);
+  site.stop_relay(SIGKILL, "a");
   // The agent's control stream may have been on the dead node: it reconnects
   // through nginx, which now only reaches node b.
   std::string out;
@@ -248,7 +246,7 @@ TEST_F(BehindNginx, WhenOneRelayNodeDiesTheOtherCarriesOn) {
   bool done = wait_until(
       [&] {
         out = site.dir() + "/report-" + std::to_string(++attempt) + ".csv";
-        auto r = site.cli({"--quiet", "get", "shop-1:/demo/report.csv", "-o", out}, url, {"--ca-file", ca}, 60s);
+        auto r = site.cli(url, {"--quiet", "get", "shop-1:/demo/report.csv", "-o", out}, 60s, {"--ca-file", ca});
         return r.exit_code == 0;
       },
       40s, 500ms);

@@ -86,7 +86,8 @@ class RedisPassword : public ::testing::Test {
   }
 
   static constexpr const char* kPassword = "c0rrect-h0rse";
-  Site site;
+  std::unique_ptr<Deployment> made = start_site();
+  Deployment& site = *made;
   int redis_port = 0;
   std::unique_ptr<RedisServer> redis;
 };
@@ -100,8 +101,8 @@ TEST_F(RedisPassword, TwoRelaysWithThePasswordShareTheStore) {
                           site.dir() + "/relay-b.log", Process::Options{{"SEALRELAY_REDIS=" + url(kPassword)}, ""});
   ASSERT_TRUE(p);
   ASSERT_TRUE((*p)->wait_for_log("listening on .*redis store", 20s)) << (*p)->log();
-  EXPECT_NE(a->process->log().find("redis store"), std::string::npos);
-  EXPECT_EQ(a->process->log().find(kPassword), std::string::npos);
+  EXPECT_NE(site.relay("a").log().find("redis store"), std::string::npos);
+  EXPECT_EQ(site.relay("a").log().find(kPassword), std::string::npos);
 }
 
 TEST_F(RedisPassword, AWrongOrMissingPasswordStopsTheRelayAndIsNeverLogged) {

@@ -10,8 +10,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
+#include <stdexcept>
 
 namespace sealrelay::test {
 namespace fs = std::filesystem;
@@ -37,8 +37,6 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 
 namespace {
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 bool port_accepts(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
@@ -52,92 +50,20 @@ bool port_accepts(int port) {
 
 }  // namespace
 
-Site::Site() { fs::create_directories(dir() + "/relay"); }
+std::unique_ptr<Deployment> start_site() {
+  auto made = Deployment::start({});
+  if (!made) throw std::runtime_error("the deployment did not start: " + made.error().message);
+  return std::move(*made);
+}
 
-Result<void> Site::make_certs(const std::vector<std::string>& args, const std::string& cert_dir) {
-  std::vector<std::string> argv{source("scripts/make-certs"), "-d", cert_dir.empty() ? certs() : cert_dir};
+std::string certs_dir(const Deployment& site) { return site.dir() + "/certs"; }
+
+Result<void> make_certs(const Deployment& site, const std::vector<std::string>& args, const std::string& cert_dir) {
+  std::vector<std::string> argv{source("scripts/make-certs"), "-d", cert_dir.empty() ? certs_dir(site) : cert_dir};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run_logged(argv, dir() + "/make-certs.log");
+  auto r = run_logged(argv, site.dir() + "/make-certs.log");
   if (r.exit_code != 0) return make_error("setup", "make-certs failed: " + r.output);
   return {};
-}
-
-Result<std::string> Site::token(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{binary("relay/sealrelay-relay"), "--state-dir", dir() + "/relay", "token"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run_command(argv);
-  if (!r) return r.error();
-  if (r->exit_code != 0) return make_error("setup", "token command failed: " + r->err);
-  return first_line(r->out);
-}
-
-Result<Site::Relay> Site::start_relay(const std::string& name, const std::vector<std::string>& extra) {
-  std::vector<std::string> argv{binary("relay/sealrelay-relay"), "--state-dir", dir() + "/relay", "--listen",
-                                "127.0.0.1:0", "--heartbeat-seconds", "1"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  auto p = Process::spawn(argv, dir() + "/relay-" + name + ".log");
-  if (!p) return p.error();
-  Relay r;
-  r.process = std::move(*p);
-  auto port = r.process->wait_for_log(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
-  if (!port) return make_error("setup", "relay " + name + " did not start:\n" + r.process->log());
-  r.port = std::stoi(*port);
-  return r;
-}
-
-Result<void> Site::ensure_cli() {
-  if (!requester_key_.empty()) return {};
-  auto t = token({"add-requester", "deploy-test", "--agents", "*"});
-  if (!t) return t.error();
-  requester_token_ = *t;
-  auto keygen = run_logged({binary("requester/sealrelay"), "keygen"}, dir() + "/keygen.log",
-                           {"SEALRELAY_HOME=" + dir() + "/cli"});
-  if (keygen.exit_code != 0) return make_error("setup", "keygen failed: " + keygen.output);
-  std::smatch m;
-  std::string text = read_file(dir() + "/cli/identity.key");
-  if (!std::regex_search(text, m, std::regex("public=(\\S+)"))) return make_error("setup", "no public key");
-  requester_key_ = m[1];
-  return {};
-}
-
-Result<void> Site::add_agent(const std::string& id) {
-  if (auto r = ensure_cli(); !r) return r;
-  fs::create_directories(share(id));
-  auto init = run_logged({binary("agent/sealrelay-agent"), "init", "--state-dir", agent_state(id)},
-                         dir() + "/init-" + id + ".log");
-  if (init.exit_code != 0) return make_error("setup", "agent init failed: " + init.output);
-  std::ofstream(agent_state(id) + "/authorized_requesters", std::ios::app) << requester_key_ << " deploy-test\n";
-  return {};
-}
-
-Result<std::unique_ptr<Process>> Site::run_agent(const std::string& id, const std::string& url,
-                                                 const std::vector<std::string>& extra, const std::string& log_name) {
-  std::vector<std::string> argv{binary("agent/sealrelay-agent"), "run", "--state-dir", agent_state(id),
-                                "--relay-url", url, "--share", "demo=" + share(id), "--read-timeout", "5"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return Process::spawn(argv, dir() + "/" + (log_name.empty() ? "agent-" + id : log_name) + ".log");
-}
-
-Ran Site::cli(std::vector<std::string> args, const std::string& url, const std::vector<std::string>& extra,
-              std::chrono::milliseconds timeout) {
-  if (auto r = ensure_cli(); !r) return Ran{-1, r.error().message};
-  args.insert(args.begin(), extra.begin(), extra.end());
-  args.insert(args.begin(), binary("requester/sealrelay"));
-  return run_logged(args, dir() + "/cli-" + std::to_string(++runs_) + ".log",
-                    {"SEALRELAY_HOME=" + dir() + "/cli", "SEALRELAY_URL=" + url,
-                     "SEALRELAY_TOKEN=" + requester_token_},
-                    timeout);
-}
-
-bool Site::agent_online(const std::string& id, const std::string& url, const std::vector<std::string>& extra,
-                        std::chrono::milliseconds timeout) {
-  std::regex online("\"id\":\"" + id + "\"[^}]*\"online\":true");
-  return wait_until(
-      [&] {
-        auto r = cli({"--json", "agents"}, url, extra, 10s);
-        return r.exit_code == 0 && std::regex_search(r.output, online);
-      },
-      timeout, 50ms);
 }
 
 // ---- nginx -----------------------------------------------------------------

@@ -71,12 +71,13 @@ INSTANTIATE_TEST_SUITE_P(Packaging, SystemdUnits, ::testing::ValuesIn(kUnits),
                          });
 
 TEST(SampleConfig, TheRelayStartsFromRelayConfExample) {
-  Site site;
+  std::unique_ptr<Deployment> made = start_site();
+  Deployment& site = *made;
   // Flags beat the file: a temp state dir and a free port instead of the examples'.
   auto relay = site.start_relay("sample", {"--config", source("packaging/relay.conf.example")});
   ASSERT_TRUE(relay) << relay.error().message;
-  relay->process->kill(SIGTERM);
-  auto status = relay->process->wait_exit(20s);
+  site.relay("sample").kill(SIGTERM);
+  auto status = site.relay("sample").wait_exit(20s);
   ASSERT_TRUE(status);
 }
 
