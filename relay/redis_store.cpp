@@ -377,6 +377,31 @@ Result<TransferInfo> RedisStore::append(const std::string& tid, const std::strin
   return std::move(*out);
 }
 
+// Queues append()'s transaction on `c`: the frames' XADDs, the appended
+// script and, on a cluster, the wake-up for other nodes with the last id
+// written (this node's watcher skips what it published). Returns how many
+// commands follow the script inside the MULTI.
+size_t RedisStore::queue_append(RedisConn& c, const std::string& tid, uint64_t first,
+                                const std::vector<Frame>& frames, uint64_t bytes_after,
+                                const std::string& end_record) {
+  const std::string mk = meta_key(tid), ek = ev_key(tid), gk = guard_key(tid);
+  c.append({"MULTI"});
+  for (size_t i = 0; i < frames.size(); ++i) {
+    std::string id = std::to_string(first + i + 1) + "-0", bytes = std::to_string(frames[i].bytes);
+    c.append({"XADD", ek, id, "k", "frame", "p", *frames[i].record, "b", bytes});
+  }
+  c.append({"EVAL", scripts().appended.text, "3", mk, ek, gk, std::to_string(first + frames.size()),
+            std::to_string(bytes_after), end_record, std::to_string(limits_.history_frames),
+            std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)});
+  size_t woken = watcher_ ? 1 : 0;
+  if (woken) {
+    uint64_t last = first + frames.size() + (end_record.empty() ? 0 : 1);
+    c.append({"SPUBLISH", wake_channel(ek), StreamId{last, 0}.str()});
+  }
+  c.append({"EXEC"});
+  return woken;
+}
+
 Result<TransferInfo> RedisStore::append_on(RedisConn& c, const std::string& tid,
                                            const std::string& session, uint64_t first,
                                            const std::vector<Frame>& frames,
@@ -402,28 +427,14 @@ Result<TransferInfo> RedisStore::append_on(RedisConn& c, const std::string& tid,
     };
     const redisReply* m = meta->get();
     if (m->type != REDIS_REPLY_ARRAY || m->elements == 0) {
-      return refuse(make_error(ErrorCode::unknown_transfer, "no transfer " + tid + " (it may have expired)"));
+      return refuse(
+          make_error(ErrorCode::unknown_transfer, "no transfer " + tid + " (it may have expired)"));
     }
     TransferInfo now = parse_meta(tid, m);
     if (auto e = append_refused(tid, now, session, first, added, limits_.max_transfer_bytes)) {
       return refuse(*e);
     }
-    c.append({"MULTI"});
-    for (size_t i = 0; i < frames.size(); ++i) {
-      std::string id = std::to_string(first + i + 1) + "-0", bytes = std::to_string(frames[i].bytes);
-      c.append({"XADD", ek, id, "k", "frame", "p", *frames[i].record, "b", bytes});
-    }
-    c.append({"EVAL", scripts().appended.text, "3", mk, ek, gk, std::to_string(first + frames.size()),
-              std::to_string(now.bytes + added), end_record, std::to_string(limits_.history_frames),
-              std::to_string(limits_.transfer_ttl.count()), std::to_string(now_ms() / 1000)});
-    // A cluster: the wake-up for other nodes, in the same transaction, with
-    // the last id written (this node's watcher skips what it published).
-    size_t woken = watcher_ ? 1 : 0;
-    if (woken) {
-      uint64_t last = first + frames.size() + (end_record.empty() ? 0 : 1);
-      c.append({"SPUBLISH", wake_channel(ek), StreamId{last, 0}.str()});
-    }
-    c.append({"EXEC"});
+    size_t woken = queue_append(c, tid, first, frames, now.bytes + added, end_record);
     auto exec = read_transaction(c, frames.size() + 1 + woken);
     if (!exec) return exec.error();
     const redisReply* x = exec->get();

@@ -113,13 +113,16 @@ class RedisStore final : public Store {
                                        const std::vector<std::string>& args,
                                        redisReply** extra_out = nullptr, Reply* holder = nullptr);
   std::unique_ptr<Subscription> subscribe_stream(const std::string& rkey, StreamId from);
-  // Hands frames [first + 1, ...] and the end record that append() just
-  // wrote to `ek` to this node's streams, and tells the transfer reader.
-  // `c`: append()'s leased connection.
   // append()'s work on the transfer's node (`c`: its lease).
   Result<TransferInfo> append_on(RedisConn& c, const std::string& tid, const std::string& session,
                                  uint64_t first, const std::vector<Frame>& frames,
                                  const std::string& end_record);
+  // Queues append_on()'s MULTI ... EXEC; how many commands follow the script.
+  size_t queue_append(RedisConn& c, const std::string& tid, uint64_t first, const std::vector<Frame>& frames,
+                      uint64_t bytes_after, const std::string& end_record);
+  // Hands frames [first + 1, ...] and the end record that append() just
+  // wrote to `ek` to this node's streams, and tells the transfer reader.
+  // `c`: append()'s leased connection.
   void publish_appended(const std::string& ek, uint64_t first, const std::vector<Frame>& frames,
                         const std::string& end_record, RedisConn& c);
   // Rings the inbox doorbell for `agent` (after writing to its inbox).
