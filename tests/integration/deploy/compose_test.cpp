@@ -6,6 +6,7 @@
 // itself runs natively in nginx_test.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -104,6 +105,23 @@ TEST(DockerImages, EveryTargetAndCopySourceOfTheComposeFileExists) {
   // .dockerignore keeps build trees and node_modules out of the context.
   std::string ignore = read_file(source(".dockerignore"));
   for (const char* p : {"build", "node_modules", ".git"}) EXPECT_NE(ignore.find(p), std::string::npos) << p;
+}
+
+// The image builds what the top-level CMakeLists.txt builds: a component
+// directory added there (base/ was, once) must be copied into the image too.
+TEST(DockerImages, EveryComponentTheBuildNeedsIsCopiedIntoTheImage) {
+  auto d = parse_dockerfile(source("packaging/docker/Dockerfile"));
+  std::string cmake = read_file(source("CMakeLists.txt"));
+  std::smatch list;
+  ASSERT_TRUE(std::regex_search(cmake, list, std::regex(R"(foreach\(component ([a-z ]+)\))")));
+  std::istringstream components(list[1].str());
+  int checked = 0;
+  for (std::string c; components >> c; ++checked) {
+    bool copied = std::any_of(d.copy_sources.begin(), d.copy_sources.end(),
+                              [&](const std::string& src) { return src == c || src.starts_with(c + "/"); });
+    EXPECT_TRUE(copied) << c << "/ is built by CMakeLists.txt but not copied by packaging/docker/Dockerfile";
+  }
+  EXPECT_GE(checked, 6);
 }
 
 TEST(DockerImages, TheRuntimeImageInstallsEverySharedLibraryOfThePrograms) {
