@@ -79,4 +79,22 @@ bool RedisCluster::wait_healthy(std::chrono::milliseconds timeout) const {
   return wait_until([&] { return healthy(); }, timeout, 50ms);
 }
 
+std::string RedisCluster::id_of(size_t i) const {
+  auto id = nodes_[i]->command({"CLUSTER", "MYID"});
+  return id.ok() ? *id : "";
+}
+
+bool RedisCluster::replica_caught_up(size_t i) const {
+  auto info = nodes_[i]->command({"INFO", "replication"});
+  if (!info.ok()) return false;
+  auto number_after = [&](const std::string& label) -> std::string {
+    size_t at = info->find(label);
+    if (at == std::string::npos) return "";
+    at += label.size();
+    return info->substr(at, info->find_first_not_of("0123456789", at) - at);
+  };
+  std::string master = number_after("master_repl_offset:");
+  return !master.empty() && number_after(",offset=") == master;
+}
+
 }  // namespace sealrelay::test

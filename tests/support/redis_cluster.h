@@ -41,6 +41,12 @@ class RedisCluster {
   // master (one that never did cannot take over).
   bool healthy() const;
   bool wait_healthy(std::chrono::milliseconds timeout) const;
+  // Node `i`'s cluster id (CLUSTER MYID), for SETSLOT and the like.
+  std::string id_of(size_t i) const;
+  // True once master `i`'s replica has every write the master has
+  // (replication is asynchronous, and WAIT only counts the writes of the
+  // connection that asks).
+  bool replica_caught_up(size_t i) const;
 
  private:
   std::vector<std::unique_ptr<RedisServer>> nodes_;

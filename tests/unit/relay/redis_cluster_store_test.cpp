@@ -47,21 +47,6 @@ class ClusterStoreTest : public ::testing::Test {
     }
     return cluster_->size();
   }
-  // True once node `i`'s replica has every write the master has (WAIT
-  // would only count the writes of the connection that asks).
-  bool replica_caught_up(size_t i) {
-    auto info = cluster_->node(i).command({"INFO", "replication"});
-    if (!info.ok()) return false;
-    auto number_after = [&](const std::string& label) -> std::string {
-      size_t at = info->find(label);
-      if (at == std::string::npos) return "";
-      at += label.size();
-      return info->substr(at, info->find_first_not_of("0123456789", at) - at);
-    };
-    std::string master = number_after("master_repl_offset:");
-    return !master.empty() && number_after(",offset=") == master;
-  }
-  std::string id_of(size_t node) { return *cluster_->node(node).command({"CLUSTER", "MYID"}); }
   static std::vector<Store::Frame> frames(int from, int n) {
     std::vector<Store::Frame> out;
     for (int i = from; i < from + n; ++i) {
@@ -208,7 +193,7 @@ TEST_F(ClusterStoreTest, AKilledMasterCostsOnlyItsSlotsAndItsSubscribersMissNoth
   std::vector<Entry> got;
   collect(*sub, got, 3);
   ASSERT_EQ(got.size(), 3u);
-  ASSERT_TRUE(wait_until([&] { return replica_caught_up(doomed); }, 10s)) << "the replica never caught up";
+  ASSERT_TRUE(wait_until([&] { return cluster_->replica_caught_up(doomed); }, 10s)) << "the replica never caught up";
   cluster_->node(doomed).process().kill(SIGKILL);
   auto dead = writer->append("t-dies", "u1", 2, frames(2, 1), "");
   ASSERT_FALSE(dead.ok());
@@ -244,13 +229,13 @@ TEST_F(ClusterStoreTest, AStreamKeepsDeliveringInOrderWhileItsSlotMigrates) {
   ASSERT_LT(from, cluster_->size());
   size_t to = (from + 1) % cluster_->size();
   std::string s = std::to_string(slot);
-  ASSERT_TRUE(cluster_->node(to).command({"CLUSTER", "SETSLOT", s, "IMPORTING", id_of(from)}).ok());
-  ASSERT_TRUE(cluster_->node(from).command({"CLUSTER", "SETSLOT", s, "MIGRATING", id_of(to)}).ok());
+  ASSERT_TRUE(cluster_->node(to).command({"CLUSTER", "SETSLOT", s, "IMPORTING", cluster_->id_of(from)}).ok());
+  ASSERT_TRUE(cluster_->node(from).command({"CLUSTER", "SETSLOT", s, "MIGRATING", cluster_->id_of(to)}).ok());
   ASSERT_TRUE(cluster_->node(from).command({"MIGRATE", "127.0.0.1", std::to_string(cluster_->port(to)), "", "0",
                                             "5000", "KEYS", "sr:{t:t-moves}:meta", "sr:{t:t-moves}:ev",
                                             "sr:{t:t-moves}:guard"}).ok());
   for (size_t i = 0; i < cluster_->size(); ++i) {
-    ASSERT_TRUE(cluster_->node(i).command({"CLUSTER", "SETSLOT", s, "NODE", id_of(to)}).ok());
+    ASSERT_TRUE(cluster_->node(i).command({"CLUSTER", "SETSLOT", s, "NODE", cluster_->id_of(to)}).ok());
   }
   ASSERT_EQ(holder("sr:{t:t-moves}:meta"), to);
   ASSERT_TRUE(writer->append("t-moves", "u1", 2, frames(2, 2), "").ok());

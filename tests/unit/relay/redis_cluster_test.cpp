@@ -69,21 +69,6 @@ class ClusterRouterTest : public ::testing::Test {
     }
     return cluster_->size();
   }
-  std::string id_of(size_t node) { return *cluster_->node(node).command({"CLUSTER", "MYID"}); }
-  // True once node `i`'s replica has every write the master has (replication
-  // is asynchronous, and WAIT only counts the asking connection's writes).
-  bool replica_caught_up(size_t i) {
-    auto info = cluster_->node(i).command({"INFO", "replication"});
-    if (!info.ok()) return false;
-    auto number_after = [&](const std::string& label) -> std::string {
-      size_t at = info->find(label);
-      if (at == std::string::npos) return "";
-      at += label.size();
-      return info->substr(at, info->find_first_not_of("0123456789", at) - at);
-    };
-    std::string master = number_after("master_repl_offset:");
-    return !master.empty() && number_after(",offset=") == master;
-  }
 
   test::TempDir dir_;
   std::unique_ptr<test::RedisCluster> cluster_;
@@ -122,8 +107,8 @@ TEST_F(ClusterRouterTest, AStaleMapIsMendedByMovedAndASlotInMigrationByAsk) {
   // Migrate the slot by hand, one key first: the router's map still says `from`.
   auto& src = cluster_->node(from);
   auto& dst = cluster_->node(to);
-  ASSERT_TRUE(dst.command({"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", id_of(from)}).ok());
-  ASSERT_TRUE(src.command({"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", id_of(to)}).ok());
+  ASSERT_TRUE(dst.command({"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", cluster_->id_of(from)}).ok());
+  ASSERT_TRUE(src.command({"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", cluster_->id_of(to)}).ok());
   ASSERT_TRUE(src.command({"MIGRATE", "127.0.0.1", std::to_string(cluster_->port(to)), "", "0", "5000",
                            "KEYS", key})
                   .ok());
@@ -137,7 +122,7 @@ TEST_F(ClusterRouterTest, AStaleMapIsMendedByMovedAndASlotInMigrationByAsk) {
                            "KEYS", other})
                   .ok());
   for (size_t i = 0; i < cluster_->size(); ++i) {
-    ASSERT_TRUE(cluster_->node(i).command({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", id_of(to)}).ok());
+    ASSERT_TRUE(cluster_->node(i).command({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", cluster_->id_of(to)}).ok());
   }
   auto refreshes = router_->stats().refreshes;
   auto moved = run(other, {"GET", other});
@@ -191,7 +176,7 @@ TEST_F(ClusterRouterTest, ADeadMasterCostsItsOwnSlotsOnlyUntilItsReplicaTakesOve
   }
   // The replica must hold the key before its master dies, or the failover
   // loses it (asynchronous replication) and GET finds nothing.
-  ASSERT_TRUE(test::wait_until([&] { return replica_caught_up(victim); }, 10s));
+  ASSERT_TRUE(test::wait_until([&] { return cluster_->replica_caught_up(victim); }, 10s));
   cluster_->node(victim).process().kill(SIGKILL);
   // Until a replica is promoted the victim's slot fails cleanly; the others keep working.
   auto during = run(key, {"GET", key});
