@@ -481,6 +481,8 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
       answer.frames = true;
       break;
     }
+    case Op::kTree:
+      return refuse("bad_request", "this agent does not serve folder pulls yet");
     case Op::kGet: {
       auto file = shares_.open_file(request->path, who->scope);
       if (!file) return policy_refusal(file.error());

@@ -101,6 +101,7 @@ std::string_view op_name(Op op) {
     case Op::kGet: return "get";
     case Op::kList: return "list";
     case Op::kStat: return "stat";
+    case Op::kTree: return "tree";
   }
   std::abort();
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,7 +21,7 @@
 
 namespace sealrelay {
 
-enum class Op { kGet, kList, kStat };
+enum class Op { kGet, kList, kStat, kTree };
 std::string_view op_name(Op op);
 
 struct Request {
@@ -32,6 +33,20 @@ struct Request {
   // get/list: the requester can open zstd-compressed frames (docs/protocol.md
   // §3.1); sent as "compress":["zstd"], left out when false.
   bool offer_compression = false;
+  // tree only (docs/protocol.md §4.5): what to send, whether with contents,
+  // and where to start again.
+  struct Select {
+    std::vector<std::string> include;  // agent/glob.h syntax, anchored at the pulled folder
+    std::vector<std::string> exclude;
+    std::optional<int64_t> newer_than;  // unix seconds: files with mtime at or after it
+    std::optional<uint32_t> max_depth;  // 1 .. tree::kMaxDepth
+  } select = {};
+  bool contents = true;
+  struct Resume {
+    std::string path;  // an entry of the stream order, passing tree::check_path
+    uint64_t offset = 0;
+  };
+  std::optional<Resume> resume = {};
 };
 
 // Padded to the bucket.
@@ -60,6 +75,9 @@ struct Answer {
   // Data frames may come zstd-compressed ("compress":"zstd"); only when the
   // request offered it. Left out when false.
   bool compression = false;
+  // tree only: files the stream is expected to carry (for progress); `size`
+  // is then their expected content bytes from the resume point on.
+  uint64_t files = 0;
 };
 
 // Padded to the bucket; decode_answer accepts what decode_request does around the object.

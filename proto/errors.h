@@ -74,6 +74,9 @@ enum class ErrorCode : uint8_t {
   aborted,
   after_end,
   truncated,
+  // The receiver rules of a folder stream (docs/protocol.md §4.5), and a folder pull's outcome.
+  bad_tree,
+  partial,
   decrypt_failed,
   nonce_exhausted,
   // Reading the relay's wire.

@@ -20,11 +20,13 @@ int exit_code_for(std::string_view error_code) {
     case unknown_transfer:
       return kExitNotFound;
     case bad_directory: case tampered: case out_of_order: case bad_frame: case after_end: case trailer_mismatch:
-    case truncated: case handshake_failed: case agent_key_changed: case bad_response: case bad_stream: case tls:
+    case truncated: case bad_tree: case handshake_failed: case agent_key_changed: case bad_response: case bad_stream: case tls:
       return kExitIntegrity;
     case network: case history_gone: case transfer_lost: case stalled: case store_unavailable: case overloaded:
     case rate_limited: case expired: case conflict:
       return kExitNetwork;
+    case partial:
+      return kExitPartial;
     case cancelled:
       return kExitInterrupted;
     case length_required: case store_error: case redis_moved: case tokens_file: case bind_failed: case internal: case changed:

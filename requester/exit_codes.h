@@ -14,6 +14,7 @@ enum ExitCode : int {
   kExitNotFound = 4,    // unknown or offline agent, no such path, not allowed, busy, aborted by the agent
   kExitIntegrity = 5,   // verification failed: tampered/reordered/truncated stream, hash mismatch, agent key changed
   kExitNetwork = 6,     // relay unreachable, stream lost, history gone (use --resume), relay overloaded
+  kExitPartial = 7,     // a folder pull: some entries skipped or failed, every other one arrived verified
   kExitInterrupted = 130,
 };
 
@@ -23,7 +24,8 @@ inline constexpr std::string_view kExitCodesHelp =
     "this requester); 4 not found or refused (agent unknown/offline, path not found/not allowed); 5 integrity "
     "(tampered or truncated stream, hash mismatch, agent key changed or not the --expect-fingerprint one, an entry of "
     "the relay's agent list whose id breaks the id rule: `agents` and `get --all-agents` skip it, do the rest, and "
-    "exit 5); 6 network (relay unreachable, stream lost, agent stopped sending: try --resume); 130 interrupted. With "
+    "exit 5); 6 network (relay unreachable, stream lost, agent stopped sending: try --resume); 7 partial (a folder pull: "
+    "some entries skipped or failed, listed at the end; the rest arrived verified); 130 interrupted. With "
     "several sources, the code of the first failed one.";
 
 // The exit status for an Error::code (1 for a code this build does not know).
