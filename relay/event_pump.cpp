@@ -113,6 +113,11 @@ bool TransferEvents::pump(StreamSink& sink) {
 
 bool TransferEvents::start(StreamSink& sink) {
   started_ = true;
+  // A resuming client holds every frame up to its cursor, even frames the
+  // store no longer has (a Redis failover may lose the last writes the old
+  // master acknowledged): delivered, so the upload window has room for the
+  // agent to send them again (the store caps it at the frames it holds).
+  if (cursor_.ms > 0) (void)ctx_.store.mark_delivered(tid_, cursor_.ms);
   // Read what is there, subscribe from where that left off, read again
   // (covers entries published between the two, see mailbox.h).
   if (!catch_up(sink)) return false;
@@ -169,7 +174,11 @@ bool TransferEvents::catch_up(StreamSink& sink) {
 }
 
 bool TransferEvents::emit(const Entry& e, StreamSink& sink) {
-  if (e.id <= cursor_) return true;
+  if (e.id <= cursor_) {
+    // Sent again after a failover lost it (see start()): the client has it.
+    if (e.kind == "frame") delivered_ = std::max(delivered_, e.id.ms);
+    return true;
+  }
   if (!write_event(sink, *e.payload)) return false;
   cursor_ = e.id;
   if (e.kind == "frame") {

@@ -34,6 +34,13 @@ Result<void> RedisAccess::on(std::string_view key, const Work& work) {
   return work(**lease);
 }
 
+Result<Reply> RedisAccess::command(std::string_view key, const std::vector<std::string_view>& args) {
+  if (router_) return router_->command(redis::key_slot(key), args);
+  auto lease = pool_->acquire();
+  if (!lease) return lease.error();
+  return (*lease)->command(args);
+}
+
 Result<std::vector<Reply>> RedisAccess::pipeline(const std::vector<Command>& commands) {
   if (router_) return cluster_pipeline(commands);
   std::vector<Reply> out(commands.size());

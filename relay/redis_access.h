@@ -40,6 +40,11 @@ class RedisAccess {
   // (redis::unavailable() and redis::eval() do), and runs again.
   Result<void> on(std::string_view key, const Work& work);
 
+  // One command whose keys are all in `key`'s slot. In a cluster a MOVED
+  // and an ASK (a slot half-migrated) are followed (ClusterRouter::command);
+  // any other error reply comes back as the reply.
+  Result<Reply> command(std::string_view key, const std::vector<std::string_view>& args);
+
   // One single-key command; `key` is the one it names.
   struct Command {
     std::string key;

@@ -14,11 +14,18 @@ bool starts_with_any(std::string_view text, std::initializer_list<std::string_vi
 
 Error no_master(uint16_t slot, std::string_view why) {
   return make_error(ErrorCode::store_unavailable,
-                    "redis cluster: slot " + std::to_string(slot) + " has no master right now (" +
+                    "redis cluster: slot " + std::to_string(slot) + " cannot be served right now (" +
                         std::string(why) + "); retry shortly");
 }
 
 }  // namespace
+
+std::optional<Error> cluster_unstable(const redisReply* reply) {
+  if (!reply_is_error(reply)) return std::nullopt;
+  std::string text = reply_str(reply);
+  if (!starts_with_any(text, {"TRYAGAIN", "CLUSTERDOWN", "EXECABORT"})) return std::nullopt;
+  return make_error(ErrorCode::store_unavailable, "redis cluster: " + text + "; retry shortly");
+}
 
 std::optional<Error> redirection_error(const redisReply* reply) {
   if (!reply_is_error(reply)) return std::nullopt;
@@ -154,6 +161,15 @@ Result<void> ClusterRouter::with_master(uint16_t slot, const Work& work) {
     if (!errors::is(done.error(), ErrorCode::redis_moved)) {
       if (errors::is(done.error(), ErrorCode::store_unavailable)) (void)refresh();
       return done;
+    }
+    // ASK: the slot is half-migrated, and `work` is several commands (a
+    // script's EVALSHA and EVAL, WATCH ... EXEC) where ASKING covers only
+    // the next one. The map will not change until the migration ends, so
+    // 503 now (the client retries) rather than a loop of refreshes.
+    if (done.error().message.starts_with("ASK")) {
+      std::lock_guard lk(mu_);
+      ++stats_.asked;
+      return no_master(slot, "being migrated: " + done.error().message);
     }
     {
       std::lock_guard lk(mu_);

@@ -12,6 +12,10 @@
 //    promoted, or CLUSTERDOWN / TRYAGAIN), the command fails with Error
 //    "store_unavailable": the relay answers 503 for that slot only, and the
 //    next command finds the new master;
+//  - with_master() work (a script, a transaction) on a slot being migrated
+//    fails with "store_unavailable" when it meets an ASK or TRYAGAIN, and
+//    nothing of it was applied (Redis refuses a script or EXEC whole); the
+//    client retries, and after the migration the work runs on the new node;
 //  - connections per relay node stay bounded: at most max_open_per_node to
 //    each master it has used.
 // Every key a command names must be in `slot` (relay/redis_keys.h puts each
@@ -100,7 +104,13 @@ class ClusterRouter {
 };
 
 // Error "redis_moved" when `reply` is a MOVED or ASK error, for Work
-// functions to return; otherwise nullopt.
+// functions to return; otherwise nullopt. with_master() follows a MOVED;
+// an ASK (a slot half-migrated) ends it with "store_unavailable".
 std::optional<Error> redirection_error(const redisReply* reply);
+// Error "store_unavailable" when `reply` says the cluster cannot run it now
+// but will later: TRYAGAIN (a multi-key command or script on a slot whose
+// keys are split by a migration), CLUSTERDOWN, EXECABORT (a transaction
+// refused whole); otherwise nullopt. Nothing of the command was applied.
+std::optional<Error> cluster_unstable(const redisReply* reply);
 
 }  // namespace sealrelay::relay

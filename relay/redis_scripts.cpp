@@ -182,6 +182,7 @@ Result<Reply> eval(RedisConn& c, const Script& s, const std::vector<std::string>
   }
   if (r && reply_is_error(r->get())) {
     if (auto moved = redirection_error(r->get())) return *moved;
+    if (auto unstable = cluster_unstable(r->get())) return *unstable;
     return make_error(ErrorCode::store_error, "redis: " + reply_str(r->get()));
   }
   return r;

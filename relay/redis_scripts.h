@@ -44,7 +44,8 @@ const Scripts& scripts();
 // Runs a script by its SHA (EVALSHA); when this Redis does not have it yet
 // (NOSCRIPT: a fresh or restarted server), sends the text once (EVAL), which
 // also loads it for the next EVALSHA. An error reply becomes Error
-// "store_error" (a cluster's MOVED or ASK: "redis_moved").
+// "store_error" (a cluster's MOVED or ASK: "redis_moved"; TRYAGAIN or
+// CLUSTERDOWN: "store_unavailable").
 Result<Reply> eval(RedisConn& c, const Script& s, const std::vector<std::string>& keys,
                    const std::vector<std::string>& args);
 

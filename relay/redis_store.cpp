@@ -118,16 +118,7 @@ Result<std::unique_ptr<RedisStore>> RedisStore::open(const RedisConfig& cfg, Sto
 }
 
 Result<Reply> RedisStore::one(const std::string& key, const std::vector<std::string_view>& args) {
-  Reply out;
-  auto done = db_.on(key, [&](RedisConn& c) -> Result<void> {
-    auto r = c.command(args);
-    if (!r) return r.error();
-    if (auto moved = redirection_error(r->get())) return *moved;
-    out = std::move(*r);
-    return {};
-  });
-  if (!done) return done.error();
-  return out;
+  return db_.command(key, args);
 }
 
 void RedisStore::wake(RedisConn& c, const std::string& key, const std::string& last) {
@@ -418,13 +409,15 @@ Result<TransferInfo> RedisStore::append_on(RedisConn& c, const std::string& tid,
     if (!watched) return watched.error();
     auto meta = c.next_reply();
     if (!meta) return meta.error();
-    for (const Reply* r : {&*watched, &*meta}) {
-      if (auto e = unavailable(r->get())) return *e;
-    }
     auto refuse = [&](Error e) -> Result<TransferInfo> {
       (void)c.command({"UNWATCH"});
       return e;
     };
+    // A half-migrated slot may take the WATCH and send the read elsewhere
+    // (ASK): the connection goes back to the pool watching nothing.
+    for (const Reply* r : {&*watched, &*meta}) {
+      if (auto e = unavailable(r->get())) return refuse(*e);
+    }
     const redisReply* m = meta->get();
     if (m->type != REDIS_REPLY_ARRAY || m->elements == 0) {
       return refuse(

@@ -100,8 +100,8 @@ class RedisStore final : public Store {
  private:
   RedisStore(const RedisConfig& cfg, std::optional<RedisEndpoint> ep,
              std::unique_ptr<ClusterRouter> router, StoreLimits limits, Clock clock);
-  // One command on the node of `key`; a MOVED is followed, any other error
-  // reply is returned as a reply.
+  // One command on the node of `key`; a MOVED or ASK is followed, any other
+  // error reply is returned as a reply.
   Result<Reply> one(const std::string& key, const std::vector<std::string_view>& args);
   // Cluster only: tells the watchers of `key` on every node that it has news
   // (up to `last` when known); one Redis: nothing (its readers XREAD).

@@ -246,6 +246,9 @@ void Server::fail(httplib::Response& res, ErrorCode code, const std::string& mes
   more["message"] = message;
   send_json(res, *errors::http_status(code), more);
   if (code == ErrorCode::unauthorized) res.set_header("WWW-Authenticate", "Bearer");
+  // The store comes back by itself (a Redis restart, a cluster failover or a
+  // slot migration): nothing was applied, so the same request may come again.
+  if (code == ErrorCode::store_unavailable) res.set_header("Retry-After", "1");
 }
 
 // A code that is no HTTP status (the store's own, expired, one this build

@@ -51,6 +51,14 @@ Error from_relay(Error e) {
   return e;
 }
 
+// The event stream may be asked for again (with Last-Event-ID): it broke,
+// or the relay's store could not serve it for a moment (503: a Redis
+// restart, a cluster failover or slot migration; nothing was lost).
+bool retryable(const Error& e) {
+  return errors::is(e, ErrorCode::network) || errors::is(e, ErrorCode::bad_response) ||
+         errors::is(e, ErrorCode::store_unavailable) || errors::is(e, ErrorCode::overloaded);
+}
+
 Error answer_refusal(const Answer& a) {
   return make_error(a.error, "the agent refused: " + escaped(a.message.empty() ? a.error : a.message));
 }
@@ -327,14 +335,14 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
       return finish_with(f ? make_error("truncated", "the stream ended early") : f.error());
     }
     if ((cancel && cancel->load()) || watchdog.stalled()) continue;
-    if (!r && !errors::is(r.error(), ErrorCode::network) && !errors::is(r.error(), ErrorCode::bad_response)) {
+    if (!r && !retryable(r.error())) {
       if (errors::is(r.error(), ErrorCode::unknown_transfer)) {
         return finish_with(make_error("transfer_lost", "the relay no longer knows this transfer (it restarted or the "
                                                        "transfer expired); run again with --resume"));
       }
       return finish_with(from_relay(r.error()));
     }
-    // The stream broke or closed early: reconnect with Last-Event-ID.
+    // The stream broke, closed early or met a 503: reconnect with Last-Event-ID.
     if (st.bytes != bytes_before || st.answer.has_value() != answered_before) {
       failing_since = Clock::now();
       backoff = std::chrono::milliseconds(200);

@@ -33,7 +33,11 @@ Result<std::unique_ptr<RedisCluster>> RedisCluster::start(const std::string& dir
                    "--cluster-node-timeout", std::to_string(options.node_timeout.count()),
                    // A replica's first sync starts at once instead of after 5 s of
                    // waiting for more replicas: one that never synced cannot fail over.
-                   "--repl-diskless-sync-delay", "0"});
+                   "--repl-diskless-sync-delay", "0",
+                   // While a dead master's slots wait for its replica, the
+                   // other masters go on serving theirs (docs/scaling.md:
+                   // the relay's deployments set this too).
+                   "--cluster-require-full-coverage", "no"});
     if (!server) return server.error();
     cluster->nodes_.push_back(std::move(*server));
     cluster->ports_.push_back(port);
@@ -95,6 +99,13 @@ bool RedisCluster::replica_caught_up(size_t i) const {
   };
   std::string master = number_after("master_repl_offset:");
   return !master.empty() && number_after(",offset=") == master;
+}
+
+LoggedRun RedisCluster::reshard(size_t from, size_t to, int slots, const std::string& log) const {
+  return run_logged({redis_cli_binary(), "--cluster", "reshard", "127.0.0.1:" + std::to_string(ports_[from]),
+                     "--cluster-from", id_of(from), "--cluster-to", id_of(to), "--cluster-slots",
+                     std::to_string(slots), "--cluster-yes"},
+                    log, {}, 300s);
 }
 
 }  // namespace sealrelay::test

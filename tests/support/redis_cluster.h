@@ -1,8 +1,10 @@
 // A private Redis Cluster on loopback, from Debian's redis-server and
 // redis-cli: `masters` masters with `replicas` replicas each, every node on a
 // free TCP port of 127.0.0.1 (client and cluster bus), its files in a
-// subfolder of `dir`. start() fails with code "redis_absent" when either
-// program is missing: the test should GTEST_SKIP() with the message.
+// subfolder of `dir`, with cluster-require-full-coverage no as
+// docs/scaling.md asks of a deployment. start() fails with code
+// "redis_absent" when either program is missing: the test should
+// GTEST_SKIP() with the message.
 //
 //   auto cluster = RedisCluster::start(dir.path(), {.masters = 3, .replicas = 1});
 //   if (!cluster) GTEST_SKIP() << cluster.error().message;
@@ -47,6 +49,9 @@ class RedisCluster {
   // (replication is asynchronous, and WAIT only counts the writes of the
   // connection that asks).
   bool replica_caught_up(size_t i) const;
+  // `redis-cli --cluster reshard`: moves `slots` slots from master `from` to
+  // master `to`, key by key, while clients go on (output in `log`).
+  LoggedRun reshard(size_t from, size_t to, int slots, const std::string& log) const;
 
  private:
   std::vector<std::unique_ptr<RedisServer>> nodes_;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "proto/event_stream.h"
 #include "proto/upload.h"
 #include "relay/memory_store.h"
@@ -131,6 +133,45 @@ TEST_F(EventPumpTest, FramesAppendedLaterArriveThroughTheSubscription) {
   EXPECT_EQ(sink.writes.size(), 3u);
   EXPECT_EQ(sink.writes[1], "event: frame\nid: 1\ndata: eg==\n\n");
   EXPECT_TRUE(sink.ended);
+}
+
+// A Redis failover can lose the last frames the old master acknowledged
+// (replication is asynchronous) after the requester got them. The requester
+// resumes past what the store holds, and the agent sends those frames
+// again: they count as delivered (the requester holds them), or the upload
+// window would wait for a requester that never reads them.
+TEST_F(EventPumpTest, FramesTheRequesterHoldsButTheStoreLostCountAsDeliveredWhenSentAgain) {
+  heartbeat = 5ms;
+  ASSERT_TRUE(transfers.answer(*store.get_transfer(tid), "bXNnMg==").ok());
+  const UploadLimits window2{64, 2, 2s};
+  {
+    auto up = UploadSession::begin(store, metrics, window2, tid, 0);
+    ASSERT_TRUE(up.ok());
+    std::string body;
+    for (char c : std::string("ab")) upload::append_record(body, std::string(1, c));
+    ASSERT_TRUE((*up)->feed(body).ok());
+  }
+  // The store holds frames 1-2, none delivered; the requester had 1-4.
+  auto ev = events(*TransferEvents::cursor_of("4"));
+  Collect sink;
+  ASSERT_TRUE(ev.pump(sink));
+  // The agent, told the store holds 2 frames, sends 3 to 6 again.
+  std::atomic<bool> fed{false}, done{false};
+  std::thread agent([&] {
+    auto up = UploadSession::begin(store, metrics, window2, tid, 2);
+    std::string body;
+    for (char c : std::string("cdef")) upload::append_record(body, std::string(1, c));
+    upload::append_end(body);
+    fed = up.ok() && (*up)->feed(body).ok();
+    done = true;
+  });
+  test::wait_until([&] { return !ev.pump(sink) || sink.ended || (done && !fed); }, 20s);
+  agent.join();
+  EXPECT_TRUE(fed) << "the agent's upload waited for the window until it gave up";
+  ASSERT_TRUE(sink.ended) << sink.all();
+  EXPECT_EQ(sink.all().find("id: 4\n"), std::string::npos) << "a frame the requester holds was sent again";
+  EXPECT_NE(sink.all().find("event: frame\nid: 5\ndata: ZQ==\n\n"), std::string::npos) << sink.all();
+  EXPECT_NE(sink.all().find("event: frame\nid: 6\ndata: Zg==\n\n"), std::string::npos) << sink.all();
 }
 
 TEST_F(EventPumpTest, AnAnswerOverdueOnTheStoreClockEndsTheStreamAsExpired) {
