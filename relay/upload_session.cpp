@@ -33,11 +33,13 @@ Result<std::unique_ptr<UploadSession>> UploadSession::begin_after_answer(
   std::unique_ptr<UploadSession> up(
       new UploadSession(store, metrics, limits, tid, random_hex(12), first));
   up->answer_ = std::move(answer);
+  up->records_.set_max_frame_bytes(upload::kMaxAnswerBytes);
   return up;
 }
 
 bool UploadSession::take_answer(std::string_view msg2) {
   auto answer = std::exchange(answer_, nullptr);
+  records_.set_max_frame_bytes(limits_.max_frame_bytes);
   auto answered = answer(msg2);
   auto begun = answered ? store_.begin_upload(tid_, session_, next_) : Result<TransferInfo>(answered.error());
   if (!begun) failed_ = begun.error();
@@ -69,6 +71,8 @@ Result<void> UploadSession::feed(std::string_view piece) {
   if (answer_ && records_.ended()) {
     return make_error(ErrorCode::bad_request, "the upload ended before its answer record");
   }
+  // Refused from its length alone, and the transfer stays unanswered.
+  if (answer_ && !fed) return make_error(ErrorCode::too_large, "the answer record: " + fed.error().message);
   if (!fed) {
     auto committed = commit(false);  // the records before the bad one were fine
     if (!committed) return committed;

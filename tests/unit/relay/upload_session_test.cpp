@@ -190,6 +190,26 @@ TEST_F(AnswerFirstTest, ARefusedAnswerEndsTheUploadWithItsErrorAndCommitsNothing
   EXPECT_FALSE(up->feed(records(1)).ok()) << "the session takes no more input";
 }
 
+TEST_F(AnswerFirstTest, AnAnswerRecordOverAHandshakeMessageIsRefusedFromItsLengthAlone) {
+  limits.max_frame_bytes = upload::kDefaultMaxFrameBytes;
+  const char most[4] = {0, 0, char(0xff), char(0xff)};  // 65535 bytes: a Noise message's most
+  EXPECT_TRUE(begin_answering()->feed(std::string_view(most, 4)).ok());
+  auto up = begin_answering();
+  const char length[4] = {0, 1, 0, 0};  // 65536 bytes, none of which is sent
+  auto r = up->feed(std::string_view(length, 4));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "too_large");
+  EXPECT_TRUE(answers.empty());
+  EXPECT_EQ(store.get_transfer(fresh)->state, State::requested) << "only the answer was refused";
+}
+
+TEST_F(AnswerFirstTest, FramesAfterTheAnswerHaveTheFrameLimitAgain) {
+  limits.window_frames = 16;
+  auto up = begin_answering();
+  ASSERT_TRUE(up->feed(with_answer("m2", records(1, 64))).ok()) << "64 bytes: the fixture's frame limit";
+  EXPECT_EQ(store.get_transfer(fresh)->frames, 1u);
+}
+
 TEST_F(AnswerFirstTest, AnUploadOfATransferAnsweredBeforeIsAConflict) {
   auto up = UploadSession::begin_after_answer(store, metrics, limits, tid, 0, [this](std::string_view m) {
     auto r = store.answer(tid, std::string(m));
