@@ -51,12 +51,12 @@ namespace {
 // handler throws — it should not; this is the one place that makes sure —
 // is logged as the transfer's result.
 void run_transfer(TransferHandler& handler, const std::string& tid, std::span<const uint8_t> msg1,
-                  const std::atomic<bool>& cancel, bool over) noexcept {
+                  const std::atomic<bool>& cancel, bool over, bool answer_in_upload) noexcept {
   auto started = std::chrono::steady_clock::now();
   TransferRecord r;
   r.transfer_id = tid;
   try {
-    r = handler.handle(tid, msg1, cancel, over);
+    r = handler.handle(tid, msg1, cancel, over, answer_in_upload);
   } catch (const std::exception& e) {
     r.result = "internal";
     r.message = std::string("unexpected exception: ") + e.what();
@@ -83,7 +83,7 @@ void run_transfer(TransferHandler& handler, const std::string& tid, std::span<co
 
 }  // namespace
 
-void Daemon::start_transfer(const std::string& tid, std::vector<uint8_t> msg1) {
+void Daemon::start_transfer(const std::string& tid, std::vector<uint8_t> msg1, bool answer_in_upload) {
   std::lock_guard lock(mu_);
   reap_locked(false);
   if (!seen_.insert(tid).second) return;  // a replayed control event
@@ -104,8 +104,9 @@ void Daemon::start_transfer(const std::string& tid, std::vector<uint8_t> msg1) {
   Worker& w = workers_.emplace_back();
   w.transfer_id = tid;
   w.refusing = over;
-  w.thread = std::thread([this, tid, msg1 = std::move(msg1), cancel = w.cancel, finished = w.finished, over] {
-    run_transfer(handler_, tid, msg1, *cancel, over);
+  w.thread = std::thread([this, tid, msg1 = std::move(msg1), cancel = w.cancel, finished = w.finished, over,
+                          answer_in_upload] {
+    run_transfer(handler_, tid, msg1, *cancel, over, answer_in_upload);
     finished->store(true);
   });
 }
@@ -133,7 +134,10 @@ bool Daemon::on_event(sse::Event&& e) {
           msg1.size() > protocol::kMaxNoiseMessageBytes) {
         spdlog::warn("ignoring transfer {}: its message 1 is not valid base64 of 1..65535 bytes", *tid);
       } else {
-        start_transfer(*tid, std::move(msg1));
+        // Set by relays that take the answer inside the frame upload
+        // (docs/api.md); anything but true: the answer goes on its own.
+        auto in_upload = relay_field<bool>(j, what.c_str(), "answer_in_upload", false);
+        start_transfer(*tid, std::move(msg1), in_upload && *in_upload);
       }
     }
   }

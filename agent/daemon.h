@@ -59,7 +59,7 @@ class Daemon {
     std::thread thread;
   };
   bool on_event(sse::Event&& event);
-  void start_transfer(const std::string& tid, std::vector<uint8_t> msg1);
+  void start_transfer(const std::string& tid, std::vector<uint8_t> msg1, bool answer_in_upload);
   void reap_locked(bool all);
 
   const DaemonConfig config_;

@@ -109,8 +109,18 @@ bool pause(std::chrono::nanoseconds d, const std::atomic<bool>& cancel) {
 // One transfer's upload: answer, then frames from any committed point.
 class Upload {
  public:
-  Upload(const HandlerConfig& config, const std::string& tid, RateLimiter& limiter, const std::atomic<bool>& cancel)
-      : config_(config), tid_(tid), limiter_(limiter), cancel_(cancel) {}
+  Upload(const HandlerConfig& config, const std::string& tid, RateLimiter& limiter, const std::atomic<bool>& cancel,
+         bool answer_in_upload)
+      : config_(config), tid_(tid), limiter_(limiter), cancel_(cancel), answer_in_upload_(answer_in_upload) {}
+
+  // Message 2: kept for the first record of the frame upload when the relay
+  // takes it there (one request and connection less before the first
+  // frame), else posted now.
+  Result<void> answer(std::span<const uint8_t> msg2) {
+    if (!answer_in_upload_) return post_answer(json{{"msg2", base64::encode(msg2)}});
+    pending_answer_.emplace(msg2.begin(), msg2.end());
+    return {};
+  }
 
   Result<void> post_answer(const json& body) {
     auto relay = RelayClient::create(config_.relay);
@@ -139,6 +149,7 @@ class Upload {
     while (true) {
       if (cancel_.load()) return make_error("cancelled", "cancelled by the requester");
       auto r = upload_from(committed, keys, answer, content, data_frames);
+      if (r) pending_answer_.reset();
       if (r) {
         auto complete = relay_field<bool>(*r, "reply to the frame upload", "complete", false);
         if (!complete) return complete.error();
@@ -153,6 +164,7 @@ class Upload {
       if (!relay) return relay.error();
       auto status = (*relay)->call("GET", "/v1/agent/transfers/" + tid_);
       if (status) {
+        if (auto settled = settle_answer(*status); !settled) return settled.error();
         auto next = resume_point(*status, committed, rewinds);
         if (!next) return next.error();
         if (*next == kDone) return sent_bytes_;
@@ -175,6 +187,19 @@ class Upload {
 
  private:
   static constexpr uint64_t kDone = UINT64_MAX;
+
+  // After an interrupted upload that carried the answer: a relay that does
+  // not have it yet (the upload broke before it, or a relay node that does
+  // not take it there answered) gets it on its own, as from an older agent.
+  Result<void> settle_answer(const json& status) {
+    if (!pending_answer_) return {};
+    auto state = relay_field<std::string>(status, "upload status", "state", std::string());
+    if (!state) return state.error();
+    std::vector<uint8_t> msg2 = std::move(*pending_answer_);
+    pending_answer_.reset();
+    if (*state != "requested") return {};
+    return post_answer(json{{"msg2", base64::encode(msg2)}});
+  }
 
   // The frame to resume from, as the relay's upload `status` says (kDone: the
   // relay has the whole upload); an error when the transfer is over or the
@@ -235,7 +260,10 @@ class Upload {
     std::string record;
     auto relay = RelayClient::create(config_.relay);
     if (!relay) return relay.error();
+    const std::vector<uint8_t>* lead = pending_answer_ ? &*pending_answer_ : nullptr;
     auto next = [&](std::string& out) -> bool {
+      if (lead) upload::append_record(out, std::span<const uint8_t>(*lead));
+      lead = nullptr;
       if (!content) {  // stat or refusal: no frames, just the end of the transfer
         upload::append_end(out);
         return false;
@@ -280,6 +308,7 @@ class Upload {
       return true;
     };
     Headers headers{{"X-Sealrelay-First-Frame", std::to_string(k)}};
+    if (pending_answer_) headers.emplace_back("X-Sealrelay-Answer", "record");
     auto r = (*relay)->upload("/v1/agent/transfers/" + tid_ + "/frames", headers, next);
     if (failure) return *failure;
     return r;
@@ -298,6 +327,9 @@ class Upload {
   const std::string& tid_;
   RateLimiter& limiter_;
   const std::atomic<bool>& cancel_;
+  const bool answer_in_upload_;
+  // Message 2 until the relay has it, when it goes in the upload.
+  std::optional<std::vector<uint8_t>> pending_answer_;
   uint64_t sent_bytes_ = 0;
   uint64_t frames_sealed_ = 0;  // Frames counted from k = 0 that any attempt sealed.
   ContentHash hash_;            // Of the content from byte 0, across attempts.
@@ -393,10 +425,11 @@ Result<void> TransferHandler::accept_timestamp(const PublicKey& requester, int64
 }
 
 TransferRecord TransferHandler::handle(const std::string& tid, std::span<const uint8_t> msg1,
-                                       const std::atomic<bool>& cancel, bool over_capacity) {
+                                       const std::atomic<bool>& cancel, bool over_capacity,
+                                       bool answer_in_upload) {
   TransferRecord rec;
   rec.transfer_id = tid;
-  Upload upload(config_, tid, limiter_, cancel);
+  Upload upload(config_, tid, limiter_, cancel, answer_in_upload);
   auto done = [&](std::string result, std::string message) {
     rec.result = std::move(result);
     rec.message = std::move(message);
@@ -415,10 +448,7 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
   auto refuse = [&](const std::string& code, const std::string& message) {
     std::string text = encode_answer(refusal(code, message));
     auto reply = hs->answer(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-    if (reply) {
-      (void)upload.post_answer(json{{"msg2", base64::encode(reply->message2)}});
-      (void)upload.send(reply->keys, refusal(code, message), nullptr);
-    }
+    if (reply && upload.answer(reply->message2)) (void)upload.send(reply->keys, refusal(code, message), nullptr);
     return done(code, message);
   };
 
@@ -506,7 +536,7 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
   std::string text = encode_answer(answer);
   auto reply = hs->answer(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
   if (!reply) return done("internal", reply.error().message);
-  if (auto posted = upload.post_answer(json{{"msg2", base64::encode(reply->message2)}}); !posted) {
+  if (auto posted = upload.answer(reply->message2); !posted) {
     return done(posted.error().code, posted.error().message);
   }
   auto sent = upload.send(reply->keys, answer, content.get());

@@ -66,10 +66,13 @@ class TransferHandler {
 
   // Handles the transfer `transfer_id` whose message 1 is `msg1`; returns
   // when it is finished, failed or cancelled (`cancel` set). With
-  // `over_capacity` an authorized requester gets an encrypted `busy`.
+  // `over_capacity` an authorized requester gets an encrypted `busy`. With
+  // `answer_in_upload` (the relay's transfer event offered it) the answer
+  // opens the frame upload instead of a request of its own.
   // Thread-safe.
   TransferRecord handle(const std::string& transfer_id, std::span<const uint8_t> msg1,
-                        const std::atomic<bool>& cancel, bool over_capacity = false);
+                        const std::atomic<bool>& cancel, bool over_capacity = false,
+                        bool answer_in_upload = false);
 
  private:
   TransferHandler(HandlerConfig config, const Identity& identity, const Shares& shares,

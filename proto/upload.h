@@ -27,6 +27,9 @@ inline constexpr size_t kHeaderBytes = 4;
 // Default frame limit of the relay: a 1 MiB chunk plus room for the frame
 // header, nonce and tag.
 inline constexpr size_t kDefaultMaxFrameBytes = (1u << 20) + (4u << 10);
+// Limit of the answer record that may open a body (X-Sealrelay-Answer,
+// docs/api.md): message 2, a Noise message.
+inline constexpr size_t kMaxAnswerBytes = 65535;
 
 // Appends one record holding `frame` (1 .. 2^32-1 bytes; an empty frame would
 // read as `end`, so it aborts).
@@ -44,6 +47,10 @@ class Reader {
   using OnFrame = std::function<bool(std::string_view frame)>;
 
   explicit Reader(size_t max_frame_bytes = kDefaultMaxFrameBytes);
+
+  // The limit for records whose length is not read yet (a leading record
+  // of another kind may have its own).
+  void set_max_frame_bytes(size_t max_frame_bytes) { max_frame_ = max_frame_bytes; }
 
   // Consumes `bytes`. Errors are sticky: "frame_too_large" (a length above
   // the limit, found from its 4 header bytes alone), "trailing_data" (bytes

@@ -364,8 +364,19 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
     drain(reader, res);
     return fail(res, ErrorCode::bad_request, "X-Sealrelay-First-Frame must be a frame index");
   }
+  std::string answer = req.get_header_value("X-Sealrelay-Answer");
+  if (!answer.empty() && answer != "record") {
+    drain(reader, res);
+    return fail(res, ErrorCode::bad_request, "X-Sealrelay-Answer must be \"record\"");
+  }
   UploadLimits limits{cfg_.max_frame_bytes, cfg_.window_frames, cfg_.upload_stall};
-  auto up = UploadSession::begin(*store_, metrics_, limits, t->id, std::stoull(first));
+  auto up = answer.empty()
+                ? UploadSession::begin(*store_, metrics_, limits, t->id, std::stoull(first))
+                : UploadSession::begin_after_answer(
+                      *store_, metrics_, limits, t->id, std::stoull(first), [&](std::string_view msg2) {
+                        auto answered = transfers_.answer(*t, base64::encode(msg2));
+                        return answered ? Result<void>() : Result<void>(answered.error());
+                      });
   if (!up) {
     drain(reader, res);
     return fail_upload(res, t->id, up.error());

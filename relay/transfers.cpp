@@ -49,7 +49,10 @@ Result<TransferInfo> Transfers::create(const Principal& who, const std::string& 
   if (!a->online) return make_error(ErrorCode::agent_offline, "agent \"" + agent + "\" is offline");
   std::string tid = "t_" + random_hex(16);
   int64_t now = store_.now_ms() / 1000;
-  std::string inbox = json_text({{"transfer_id", tid}, {"msg1", msg1_b64}, {"created", now}});
+  // answer_in_upload: this relay takes the answer as the first record of
+  // the frame upload (docs/api.md), which saves the agent a request.
+  std::string inbox = json_text(
+      {{"transfer_id", tid}, {"msg1", msg1_b64}, {"created", now}, {"answer_in_upload", true}});
   return store_.create_transfer(tid, agent, who.token_id, inbox);
 }
 

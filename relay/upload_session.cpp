@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 #include "proto/errors.h"
 #include "proto/event_stream.h"
@@ -26,6 +27,25 @@ Result<std::unique_ptr<UploadSession>> UploadSession::begin(Store& store, Metric
       new UploadSession(store, metrics, limits, tid, std::move(session), first));
 }
 
+Result<std::unique_ptr<UploadSession>> UploadSession::begin_after_answer(
+    Store& store, Metrics& metrics, UploadLimits limits, const std::string& tid, uint64_t first,
+    AnswerFn answer) {
+  std::unique_ptr<UploadSession> up(
+      new UploadSession(store, metrics, limits, tid, random_hex(12), first));
+  up->answer_ = std::move(answer);
+  up->records_.set_max_frame_bytes(upload::kMaxAnswerBytes);
+  return up;
+}
+
+bool UploadSession::take_answer(std::string_view msg2) {
+  auto answer = std::exchange(answer_, nullptr);
+  records_.set_max_frame_bytes(limits_.max_frame_bytes);
+  auto answered = answer(msg2);
+  auto begun = answered ? store_.begin_upload(tid_, session_, next_) : Result<TransferInfo>(answered.error());
+  if (!begun) failed_ = begun.error();
+  return begun.ok();
+}
+
 UploadSession::UploadSession(Store& store, Metrics& metrics, UploadLimits limits, std::string tid,
                              std::string session, uint64_t first)
     : store_(store), metrics_(metrics), limits_(limits),
@@ -41,11 +61,18 @@ UploadSession::~UploadSession() {
 
 Result<void> UploadSession::feed(std::string_view piece) {
   auto fed = records_.feed(piece, [this](std::string_view frame) {
+    if (answer_) return take_answer(frame);
     batch_.push_back({std::make_shared<const std::string>(event_stream::record(
                           event_stream::Type::frame, next_ + batch_.size() + 1, frame)),
                       frame.size()});
     return true;
   });
+  if (failed_) return *failed_;
+  if (answer_ && records_.ended()) {
+    return make_error(ErrorCode::bad_request, "the upload ended before its answer record");
+  }
+  // Refused from its length alone, and the transfer stays unanswered.
+  if (answer_ && !fed) return make_error(ErrorCode::too_large, "the answer record: " + fed.error().message);
   if (!fed) {
     auto committed = commit(false);  // the records before the bad one were fine
     if (!committed) return committed;

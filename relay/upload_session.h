@@ -12,6 +12,11 @@
 //   while (body) if (auto r = (*up)->feed(piece); !r) ... r.error() ...
 //   (*up)->next(), (*up)->complete()
 //
+// An upload that opens with the agent's answer (X-Sealrelay-Answer: record,
+// docs/api.md) starts with begin_after_answer(): its first record is message
+// 2, handed to `answer`, and the frames begin once that succeeded. The
+// answer and the first frame then share one request and one connection.
+//
 // Errors (values, codes of docs/api.md): conflict (another upload took over,
 // the transfer is not at `first`, or the window stalled), too_large (the
 // transfer failed: a frame or the total over its limit), bad_request (the
@@ -22,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -50,6 +56,14 @@ class UploadSession {
   static Result<std::unique_ptr<UploadSession>> begin(Store& store, Metrics& metrics,
                                                       UploadLimits limits, const std::string& tid,
                                                       uint64_t first);
+  // The upload of `tid` whose body's first record is message 2: `answer`
+  // gets that record's payload (and says whether the transfer took it);
+  // then the upload begins at `first` as with begin(). A body that ends
+  // before the answer record is a bad_request.
+  using AnswerFn = std::function<Result<void>(std::string_view msg2)>;
+  static Result<std::unique_ptr<UploadSession>> begin_after_answer(Store& store, Metrics& metrics,
+                                                                   UploadLimits limits, const std::string& tid,
+                                                                   uint64_t first, AnswerFn answer);
   ~UploadSession();
   UploadSession(const UploadSession&) = delete;
   UploadSession& operator=(const UploadSession&) = delete;
@@ -67,6 +81,10 @@ class UploadSession {
   UploadSession(Store& store, Metrics& metrics, UploadLimits limits, std::string tid,
                 std::string session, uint64_t first);
 
+  // The answer record: answers the transfer, then begins the upload.
+  // False (the reason in failed_) when either fails.
+  bool take_answer(std::string_view msg2);
+
   // Commits batch_ (and the end when `end`), window by window.
   Result<void> commit(bool end);
   // Frames the window has room for, waiting for a requester when it has none.
@@ -82,6 +100,8 @@ class UploadSession {
   const uint64_t window_;
   const std::string tid_;
   const std::string session_;  // the store's owner token of this upload
+  AnswerFn answer_;             // set until the answer record is read
+  std::optional<Error> failed_;  // why take_answer stopped the reader
   upload::Reader records_;
   std::vector<Store::Frame> batch_;  // read, not yet committed
   uint64_t next_;

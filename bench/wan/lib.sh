@@ -405,16 +405,18 @@ run_profile() {
   echo "Link: tc tbf ${mbit}mbit (burst 32kb, latency 100ms) on the site's veth; wan_delay ${one_way} ms each way."
   echo "Measured RTT site → cloud through wan_delay: $rtt_line."
   echo
-  for f in "${files[@]}"; do
-    for m in "${modes[@]}"; do get_sealrelay "$f" "$m" "$mbit"; done
-    [ $have_rsync -eq 0 ] || get_rsync "$f" "$mbit"
-  done
-  print_profile "$mbit"
-  echo
+  if [ -z "$only" ]; then
+    for f in "${files[@]}"; do
+      for m in "${modes[@]}"; do get_sealrelay "$f" "$m" "$mbit"; done
+      [ $have_rsync -eq 0 ] || get_rsync "$f" "$mbit"
+    done
+    print_profile "$mbit"
+    echo
+  fi
   ttfb 9
   echo "1 KiB get (9 runs, CLI exec → first plaintext byte): median ${ttfb_ms} ms = $(awk -v a="$ttfb_ms" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') round trips of ${rtt_ms} ms, fastest ${ttfb_min} ms = $(awk -v a="$ttfb_min" -v b="$rtt_ms" 'BEGIN { printf "%.1f", a / b }') [${ttfb_all}]; exit after ${total_ms} ms (median)."
   echo
-  print_targets "$mbit"
+  [ -n "$only" ] || print_targets "$mbit"
   for k in "${!r_ok[@]}"; do [ "${r_ok[$k]}" = yes ] || failed=1; done
   net_down
 }

@@ -170,20 +170,24 @@ Reply Agent::answer(const std::string& tid, const std::string& msg2) {
 }
 
 Reply Agent::upload(const std::string& tid, uint64_t first, const std::vector<std::string>& frames,
-                    bool end) {
+                    bool end, const std::optional<std::string>& answer) {
   httplib::Client cli("127.0.0.1", port);
   cli.set_connection_timeout(5);
   cli.set_read_timeout(60);
   cli.set_write_timeout(60);
   httplib::Headers h = {{"Authorization", "Bearer " + token},
                         {"X-Sealrelay-First-Frame", std::to_string(first)}};
+  if (answer) h.emplace("X-Sealrelay-Answer", "record");
   size_t next = 0;
-  bool sent_end = false;
+  bool sent_end = false, sent_answer = !answer;
   auto res = cli.Post(
       ("/v1/agent/transfers/" + tid + "/frames").c_str(), h,
       [&](size_t, httplib::DataSink& sink) {
         std::string rec;
-        if (next < frames.size()) {
+        if (!sent_answer) {
+          upload::append_record(rec, std::string_view(*answer));
+          sent_answer = true;
+        } else if (next < frames.size()) {
           upload::append_record(rec, std::string_view(frames[next++]));
         } else if (end && !sent_end) {
           upload::append_end(rec);

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -94,8 +95,9 @@ struct Agent {
 
   void connect(const std::string& last_event_id = "");
   // Frames as records (+ end record when `end`), chunked. Returns the reply.
+  // With `answer`: X-Sealrelay-Answer: record, and it goes first (message 2).
   Reply upload(const std::string& tid, uint64_t first, const std::vector<std::string>& frames,
-               bool end);
+               bool end, const std::optional<std::string>& answer = std::nullopt);
   Reply answer(const std::string& tid, const std::string& msg2);
 };
 

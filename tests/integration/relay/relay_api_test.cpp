@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "proto/upload.h"
 #include "tests/integration/relay/harness.h"
 
 namespace sealrelay::test {
@@ -146,6 +147,82 @@ TEST_F(RelayApi, AnUploadResumesAtTheCommittedFrameAndAWrongFirstFrameIsAConflic
   auto got = stream->events();
   ASSERT_EQ(got.size(), 6u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(unb64(got[1 + i].data), std::to_string(i));
+}
+
+// X-Sealrelay-Answer: record (docs/api.md): the upload's first record is
+// message 2, so the answer and the first frames share one request.
+TEST_F(RelayApi, AnUploadWhoseFirstRecordIsTheAnswerAnswersTheTransferAndStreamsTheRest) {
+  start();
+  agent.connect();
+  std::string msg2 = random_bytes(304);
+  std::string tid = create();
+  ASSERT_TRUE(agent.control->wait_count(1));
+  EXPECT_EQ(json::parse(agent.control->events()[0].data)["answer_in_upload"], true)
+      << "the transfer event offers it";
+  auto stream = events(tid);
+  auto frames = test_frames(5);
+  auto up = agent.upload(tid, 0, frames, true, msg2);
+  ASSERT_EQ(up.status, 200) << up.raw;
+  EXPECT_EQ(up.body["committed"], frames.size());
+  EXPECT_EQ(up.body["complete"], true);
+  ASSERT_TRUE(stream->wait_closed());
+  auto got = stream->events();
+  ASSERT_EQ(got.size(), frames.size() + 2);
+  EXPECT_EQ(got[0].name, "answer");
+  EXPECT_EQ(unb64(got[0].data), msg2);
+  for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(unb64(got[i + 1].data), frames[i]) << "frame " << i;
+  EXPECT_EQ(got.back().name, "end");
+}
+
+TEST_F(RelayApi, AnAnswerAndAnEndAloneMakeARefusalsWholeUpload) {
+  start();
+  agent.connect();
+  std::string tid = create();
+  auto up = agent.upload(tid, 0, {}, true, "encrypted refusal");
+  ASSERT_EQ(up.status, 200) << up.raw;
+  EXPECT_EQ(up.body["committed"], 0);
+  EXPECT_EQ(up.body["complete"], true);
+  EXPECT_EQ(status(tid).body["state"], "complete");
+}
+
+TEST_F(RelayApi, AnAnswerInTheUploadOfAnAnsweredTransferIsAConflictAndCommitsNothing) {
+  start();
+  agent.connect();
+  std::string tid = create();
+  ASSERT_EQ(agent.answer(tid, "m2").status, 200);
+  auto up = agent.upload(tid, 0, {"a"}, true, "another m2");
+  EXPECT_EQ(up.status, 409) << up.raw;
+  EXPECT_EQ(up.body["error"], "conflict");
+  EXPECT_EQ(up.body["next_frame"], 0);
+  EXPECT_EQ(status(tid).body["frames"], 0);
+  ASSERT_EQ(agent.upload(tid, 0, {"a"}, true).status, 200);  // the frames alone still go
+}
+
+TEST_F(RelayApi, AnAnswerRecordTheRelayRefusesLeavesTheTransferUnanswered) {
+  start();
+  agent.connect();
+  std::string tid = create();
+  auto big = agent.upload(tid, 0, {"a"}, true, std::string(65536, 'x'));  // message 2 is at most 65535 bytes
+  EXPECT_EQ(big.status, 413) << big.raw;
+  auto ended = agent.upload(tid, 0, {}, true, std::nullopt);  // no answer record, the end at once:
+  EXPECT_EQ(ended.status, 409) << ended.raw;                  // frames before the answer
+  httplib::Client cli("127.0.0.1", relay->port());
+  std::string end_only;
+  upload::append_end(end_only);
+  auto early = cli.Post(("/v1/agent/transfers/" + tid + "/frames").c_str(),
+                        {{"Authorization", "Bearer " + agent_token}, {"X-Sealrelay-First-Frame", "0"},
+                         {"X-Sealrelay-Answer", "record"}},
+                        end_only, "application/octet-stream");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 400) << early->body;
+  auto other = cli.Post(("/v1/agent/transfers/" + tid + "/frames").c_str(),
+                        {{"Authorization", "Bearer " + agent_token}, {"X-Sealrelay-First-Frame", "0"},
+                         {"X-Sealrelay-Answer", "json"}},
+                        end_only, "application/octet-stream");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 400) << other->body;
+  EXPECT_EQ(status(tid).body["state"], "requested");
+  ASSERT_EQ(agent.upload(tid, 0, {"a"}, true, "m2").status, 200);
 }
 
 TEST_F(RelayApi, LastEventIdResumesAfterThatEventAndHistoryBeyondTheWindowIsGone) {

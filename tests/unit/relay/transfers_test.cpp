@@ -93,6 +93,7 @@ TEST_F(TransfersTest, CreateQueuesTheTransferOnTheAgentsInboxWithTheStoreTime) {
   EXPECT_EQ(j["transfer_id"], t.id);
   EXPECT_EQ(j["msg1"], "bXNnMQ==");
   EXPECT_EQ(j["created"], now / 1000);
+  EXPECT_EQ(j["answer_in_upload"], true);  // the agent may send its answer with the frames
 }
 
 TEST_F(TransfersTest, OnlyItsRequesterAndItsAgentSeeATransfer) {

@@ -6,6 +6,7 @@
 
 #include <future>
 
+#include "proto/errors.h"
 #include "relay/memory_store.h"
 #include "relay/records.h"
 #include "tests/support/support.h"
@@ -137,6 +138,97 @@ TEST_F(UploadSessionTest, ACancelledTransferTakesNoMoreFrames) {
   auto r = up->feed(records(1));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "cancelled");
+}
+
+// X-Sealrelay-Answer: record. The fixture's transfer is answered already:
+// these use a second one, still requested.
+struct AnswerFirstTest : UploadSessionTest {
+  std::string fresh = "t_fedcba9876543210fedcba9876543210";
+  std::vector<std::string> answers;  // what `answer` was handed
+  void SetUp() override {
+    UploadSessionTest::SetUp();
+    ASSERT_TRUE(store.create_transfer(fresh, "shop-1", "tok", "{}").ok());
+  }
+  std::unique_ptr<UploadSession> begin_answering(Result<void> verdict = {}) {
+    auto up = UploadSession::begin_after_answer(store, metrics, limits, fresh, 0, [this, verdict](std::string_view m) {
+      answers.emplace_back(m);
+      if (!verdict) return verdict;
+      auto r = store.answer(fresh, std::string(m));
+      return r ? Result<void>() : Result<void>(r.error());
+    });
+    EXPECT_TRUE(up.ok());
+    return up ? std::move(*up) : nullptr;
+  }
+  static std::string with_answer(const std::string& msg2, const std::string& rest) {
+    std::string out;
+    upload::append_record(out, msg2);
+    return out + rest;
+  }
+};
+
+TEST_F(AnswerFirstTest, TheFirstRecordAnswersInAnySplitAndTheFramesFollow) {
+  limits.window_frames = 16;
+  auto up = begin_answering();
+  std::string body = with_answer("message two", records(3));
+  for (char c : body) ASSERT_TRUE(up->feed(std::string_view(&c, 1)).ok());
+  EXPECT_EQ(answers, std::vector<std::string>{"message two"});
+  EXPECT_TRUE(up->complete());
+  auto t = *store.get_transfer(fresh);
+  EXPECT_EQ(t.state, State::complete);
+  EXPECT_EQ(t.frames, 3u);
+  EXPECT_EQ(t.bytes, 9u) << "the answer is not a frame";
+  EXPECT_EQ(metrics.frames_committed, 3u);
+}
+
+TEST_F(AnswerFirstTest, ARefusedAnswerEndsTheUploadWithItsErrorAndCommitsNothing) {
+  auto up = begin_answering(make_error(ErrorCode::too_large, "msg2 exceeds 65535 bytes"));
+  auto r = up->feed(with_answer("too big", records(2)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "too_large");
+  EXPECT_EQ(store.get_transfer(fresh)->state, State::requested);
+  EXPECT_EQ(store.get_transfer(fresh)->frames, 0u);
+  EXPECT_FALSE(up->feed(records(1)).ok()) << "the session takes no more input";
+}
+
+TEST_F(AnswerFirstTest, AnAnswerRecordOverAHandshakeMessageIsRefusedFromItsLengthAlone) {
+  limits.max_frame_bytes = upload::kDefaultMaxFrameBytes;
+  const char most[4] = {0, 0, char(0xff), char(0xff)};  // 65535 bytes: a Noise message's most
+  EXPECT_TRUE(begin_answering()->feed(std::string_view(most, 4)).ok());
+  auto up = begin_answering();
+  const char length[4] = {0, 1, 0, 0};  // 65536 bytes, none of which is sent
+  auto r = up->feed(std::string_view(length, 4));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "too_large");
+  EXPECT_TRUE(answers.empty());
+  EXPECT_EQ(store.get_transfer(fresh)->state, State::requested) << "only the answer was refused";
+}
+
+TEST_F(AnswerFirstTest, FramesAfterTheAnswerHaveTheFrameLimitAgain) {
+  limits.window_frames = 16;
+  auto up = begin_answering();
+  ASSERT_TRUE(up->feed(with_answer("m2", records(1, 64))).ok()) << "64 bytes: the fixture's frame limit";
+  EXPECT_EQ(store.get_transfer(fresh)->frames, 1u);
+}
+
+TEST_F(AnswerFirstTest, AnUploadOfATransferAnsweredBeforeIsAConflict) {
+  auto up = UploadSession::begin_after_answer(store, metrics, limits, tid, 0, [this](std::string_view m) {
+    auto r = store.answer(tid, std::string(m));
+    return r ? Result<void>() : Result<void>(r.error());
+  });
+  ASSERT_TRUE(up.ok());
+  auto r = (*up)->feed(with_answer("again", records(1)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "conflict");
+  EXPECT_EQ(info().frames, 0u);
+}
+
+TEST_F(AnswerFirstTest, ABodyThatEndsWhereTheAnswerShouldBeIsABadRequest) {
+  auto up = begin_answering();
+  auto r = up->feed(records(0));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "bad_request");
+  EXPECT_TRUE(answers.empty());
+  EXPECT_EQ(store.get_transfer(fresh)->state, State::requested);
 }
 
 }  // namespace
