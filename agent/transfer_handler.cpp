@@ -11,6 +11,7 @@
 
 #include "agent/change_detect.h"
 #include "agent/relay_json.h"
+#include "agent/transfer_content.h"
 #include "agent/request_path.h"
 #include "base/base64.h"
 #include "base/log_format.h"
@@ -32,53 +33,6 @@ using SteadyTime = std::chrono::steady_clock;
 // committed frames once (a store failover) is served, one that keeps doing
 // it is not.
 constexpr int kMaxRewinds = 3;
-
-// The content a transfer sends, readable from any position so an upload can
-// resume from the frame the relay committed last.
-class Content {
- public:
-  virtual ~Content() = default;
-  virtual uint64_t size() const = 0;
-  // Reads exactly into.size() bytes at `at`; "changed" if the file is shorter now.
-  virtual Result<void> read(uint64_t at, std::span<uint8_t> into) = 0;
-  // Before the trailer: the content is still what the answer described.
-  virtual Result<void> still_same() { return {}; }
-};
-
-class MemoryContent : public Content {
- public:
-  explicit MemoryContent(std::string data) : data_(std::move(data)) {}
-  uint64_t size() const override { return data_.size(); }
-  Result<void> read(uint64_t at, std::span<uint8_t> into) override {
-    std::memcpy(into.data(), data_.data() + at, into.size());
-    return {};
-  }
-
- private:
-  std::string data_;
-};
-
-class FileContent : public Content {
- public:
-  FileContent(OpenedFile file, FileWatch watch) : file_(std::move(file)), watch_(std::move(watch)) {}
-  uint64_t size() const override { return static_cast<uint64_t>(watch_.snapshot().size); }
-  Result<void> read(uint64_t at, std::span<uint8_t> into) override {
-    size_t done = 0;
-    while (done < into.size()) {
-      ssize_t n = ::pread(file_.fd.get(), into.data() + done, into.size() - done, static_cast<off_t>(at + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return make_error("io_error", "reading the file failed");
-      if (n == 0) return make_error("changed", "the file shrank while it was being sent");
-      done += static_cast<size_t>(n);
-    }
-    return {};
-  }
-  Result<void> still_same() override { return watch_.still_same(file_.fd.get()); }
-
- private:
-  OpenedFile file_;
-  FileWatch watch_;
-};
 
 std::string fingerprint_or(const std::optional<PublicKey>& key) { return key ? fingerprint_of(*key) : "?"; }
 
@@ -140,15 +94,13 @@ class Upload {
   // must be a frame this upload already sealed, and may go back at most
   // kMaxRewinds times.
   Result<uint64_t> send(const TransferKeys& keys, const Answer& answer, Content* content) {
-    const uint64_t chunk = answer.chunk_size;
-    const uint64_t data_frames = content ? (content->size() - answer.offset + chunk - 1) / chunk : 0;
     uint64_t committed = 0;
     int rewinds = 0;
     auto last_progress = SteadyTime::now();
     std::chrono::milliseconds backoff{250};
     while (true) {
       if (cancel_.load()) return make_error("cancelled", "cancelled by the requester");
-      auto r = upload_from(committed, keys, answer, content, data_frames);
+      auto r = upload_from(committed, keys, answer, content);
       if (r) pending_answer_.reset();
       if (r) {
         auto complete = relay_field<bool>(*r, "reply to the frame upload", "complete", false);
@@ -232,13 +184,13 @@ class Upload {
     return *next;
   }
 
-  Result<json> upload_from(uint64_t k, const TransferKeys& keys, const Answer& answer, Content* content,
-                           uint64_t data_frames) {
+  Result<json> upload_from(uint64_t k, const TransferKeys& keys, const Answer& answer, Content* content) {
     const uint64_t chunk = answer.chunk_size;
     std::vector<uint8_t> buf(chunk);
-    // At the trailer (k >= data_frames) that is the end of the content, not
-    // a whole chunk past the last one.
-    uint64_t position = content ? std::min(answer.offset + std::min(k, data_frames) * chunk, content->size()) : 0;
+    // Every data frame but the last is a whole chunk; at the trailer that is
+    // the end of the content, not a whole chunk past the last one.
+    uint64_t position = content ? answer.offset + k * chunk : 0;
+    if (content && content->size()) position = std::min(position, *content->size());
     if (content) {
       // The trailer hashes the whole file from byte 0, and hash_ outlives
       // this attempt: only the bytes before `position` it has not seen are
@@ -246,7 +198,9 @@ class Upload {
       // A resume point is a frame already sealed, so its prefix is hashed.
       for (uint64_t at = hash_.absorbed(); at < position;) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, position - at));
-        if (auto r = content->read(at, std::span(buf).first(n)); !r) return r.error();
+        auto got = content->read(at, std::span(buf).first(n));
+        if (!got) return got.error();
+        if (*got != n) return make_error("changed", "the file shrank while it was being sent");
         hash_.absorb(at, std::span(buf).first(n));
         at += n;
       }
@@ -272,18 +226,18 @@ class Upload {
         failure = make_error("cancelled", "cancelled by the requester");
         return false;
       }
-      if (frame_no < data_frames) {
-        size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, content->size() - position));
-        if (auto r = content->read(position, std::span(buf).first(n)); !r) {
-          sealer.seal_abort(r.error().code, r.error().message, frame);
-          upload::append_record(out, std::span<const uint8_t>(frame));
-          upload::append_end(out);
-          failure = r.error();
-          return false;
-        }
-        sealer.seal_chunk(std::span(buf).first(n), frame);
-        position += n;
-        sent_bytes_ += n;
+      auto n = content->read(position, buf);
+      if (!n) {
+        sealer.seal_abort(n.error().code, n.error().message, frame);
+        upload::append_record(out, std::span<const uint8_t>(frame));
+        upload::append_end(out);
+        failure = n.error();
+        return false;
+      }
+      if (*n > 0) {
+        sealer.seal_chunk(std::span(buf).first(*n), frame);
+        position += *n;
+        sent_bytes_ += *n;
       } else {
         auto same = content ? content->still_same() : Result<void>();
         if (!same) {
@@ -506,13 +460,30 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
       content = std::make_unique<MemoryContent>(encode_listing(entries));
       answer.type = sealrelay::EntryType::kDirectory;
       answer.name = info ? info->name : "";
-      answer.size = content->size();
+      answer.size = *content->size();
       answer.mtime = info ? seconds_of(info->mtime_ns) : 0;
       answer.frames = true;
       break;
     }
-    case Op::kTree:
-      return refuse("bad_request", "this agent does not serve folder pulls yet");
+    case Op::kTree: {
+      auto root = shares_.open_tree(request->path, who->scope);
+      if (!root) return policy_refusal(root.error());
+      auto options = TreeWalkOptions::of(*request);
+      if (!options) return refuse("bad_request", options.error().message);
+      // A count first, for the requester's progress; the stream is the truth.
+      auto count = count_tree(*root, *options, *request);
+      if (!count) return policy_refusal(count.error());
+      answer.type = sealrelay::EntryType::kDirectory;
+      answer.name = root->name;
+      answer.size = count->bytes;
+      answer.files = count->files;
+      answer.mtime = root->dir.st.st_mtime;
+      answer.frames = true;
+      auto tree = std::make_unique<TreeContent>(std::move(*root), std::move(*options), *request);
+      if (auto started = tree->start(); !started) return policy_refusal(started.error());
+      content = std::move(tree);
+      break;
+    }
     case Op::kGet: {
       auto file = shares_.open_file(request->path, who->scope);
       if (!file) return policy_refusal(file.error());

@@ -64,6 +64,7 @@ enum class ErrorCode : uint8_t {
   bad_authorized_requesters,
   bad_pattern,
   replay_state,
+  vanished,
   bad_relay_reply,
   failed,
   // The receiver rules of frames (docs/protocol.md §3) and the Noise layer.
