@@ -21,6 +21,7 @@
 #include "requester/progress.h"
 #include "requester/terminal.h"
 #include "requester/transfer.h"
+#include "requester/tree_command.h"
 
 namespace sealrelay::requester {
 namespace {
@@ -335,22 +336,32 @@ void cmd_known_agents(Context& ctx, const std::string& remove) {
   for (const auto& [id, key] : known.all()) std::printf("%-20s %s\n", id.c_str(), fingerprint_of(key).c_str());
 }
 
+// One request to t.agent with `options` (its path and the user's settings
+// filled in here).
+Result<Outcome> send(Context& ctx, const Target& t, RequestOptions options, Sink* sink,
+                     const std::function<void(const Progress&)>& on_progress) {
+  try {
+    RelayConfig config = ctx.relay();
+    auto relay = must(RelayClient::create(config));
+    KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
+    PublicKey key = ctx.agent_key(t.agent, known, relay.get());
+    Identity me = ctx.identity();
+    options.path = t.path;
+    options.stall_timeout = std::chrono::seconds(ctx.settings().stall_timeout);
+    options.offer_compression = ctx.settings().compress != "off";
+    return run_request(config, me, t.agent, key, options, ctx.clock, sink, on_progress, &g_interrupted);
+  } catch (const Failure& f) {
+    return f.error;
+  }
+}
+
 Outcome request(Context& ctx, const Target& t, Op op, Sink* sink, ProgressReporter* progress,
                 const std::string& label) {
-  RelayConfig config = ctx.relay();
-  auto relay = must(RelayClient::create(config));
-  KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
-  PublicKey key = ctx.agent_key(t.agent, known, relay.get());
-  Identity me = ctx.identity();
   RequestOptions options;
   options.op = op;
-  options.path = t.path;
-  options.stall_timeout = std::chrono::seconds(ctx.settings().stall_timeout);
-  options.offer_compression = ctx.settings().compress != "off";
-  auto on_progress = [&](const Progress& p) {
+  auto r = send(ctx, t, options, sink, [&](const Progress& p) {
     if (progress) progress->update(label, p.bytes, p.total);
-  };
-  auto r = run_request(config, me, t.agent, key, options, ctx.clock, sink, on_progress, &g_interrupted);
+  });
   if (progress) progress->finish(label);
   return must(std::move(r));
 }
@@ -607,6 +618,21 @@ int run_cli(int argc, char** argv) {
                   "auto: offer zstd, the agent compresses what shrinks (its share may say off); off: ask for every "
                   "byte as it is")
       ->envname("SEALRELAY_COMPRESS")->check(CLI::IsMember({"auto", "off"}));
+  TreeGetArgs tree_args;
+  bool recursive = false;
+  get->add_flag("-r,--recursive", recursive, "Pull a whole folder in one transfer: get -r AGENT:/share/dir -o OUT/ "
+                                             "lands it in OUT/dir/ (a glob in the last component, 'AGENT:/dir/*.csv', "
+                                             "pulls the matching files into OUT/ without -r)");
+  get->add_option("--include", tree_args.include, "With -r: only files matching GLOB (repeatable; no /: a name at "
+                                                  "any depth, with /: from the pulled folder down)");
+  get->add_option("--exclude", tree_args.exclude, "With -r: leave out what matches GLOB (repeatable, as --include)");
+  get->add_option("--newer-than", tree_args.newer_than, "With -r: only files changed since then: 30m, 24h, 7d, 2w, "
+                                                        "or a local date 2026-12-01[T10:00]");
+  get->add_option("--max-depth", tree_args.max_depth, "With -r: go at most N folders down (1: the folder's own entries)")
+      ->check(CLI::Range(1, 128));
+  get->add_option("--max-entries", tree_args.max_entries, "With -r: refuse a stream of more entries (default 1000000)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
+  get->add_flag("--strict", tree_args.strict, "With -r: stop at the first entry skipped or failed (exit 7)");
   for (auto* sub : {ls, stat, get}) {
     sub->add_option("--expect-fingerprint", s.expect_fingerprint,
                     "Refuse unless the agent's key has this fingerprint (its pin too, when it has one)");
@@ -637,7 +663,20 @@ int run_cli(int argc, char** argv) {
     else if (*agents) return cmd_agents(ctx);
     else if (*ls) cmd_ls(ctx, target);
     else if (*stat) cmd_stat(ctx, target);
-    else if (*get) return cmd_get(ctx, sources, all_agents, output, resume, force, parallel);
+    else if (*get && (recursive || (sources.size() == 1 && names_a_glob(sources[0])))) {
+      if (sources.size() != 1 || !all_agents.empty()) {
+        fail(make_error(ErrorCode::usage, "a folder pull takes one AGENT:/share/dir (-r with --all-agents is not "
+                                          "supported yet)"));
+      }
+      tree_args.source = sources[0];
+      tree_args.output = output;
+      tree_args.resume = resume;
+      tree_args.force = force;
+      tree_args.mode = s.quiet ? OutputMode::kQuiet : s.json_output ? OutputMode::kJson : OutputMode::kHuman;
+      return must(get_tree(tree_args, [&](const Target& t, const RequestOptions& options, Sink& sink) {
+        return send(ctx, t, options, &sink, nullptr);
+      }));
+    } else if (*get) return cmd_get(ctx, sources, all_agents, output, resume, force, parallel);
     else if (*trust) cmd_trust(ctx, trust_agent, trust_fp, trust_key);
     else if (*known) cmd_known_agents(ctx, remove);
   } catch (const Failure& f) {
