@@ -600,6 +600,10 @@ int run_cli(int argc, char** argv) {
   std::string target;
   auto* ls = app.add_subcommand("ls", "List a directory on an agent: sealrelay ls AGENT:/share/dir");
   ls->add_option("target", target, "AGENT:/path")->required();
+  bool ls_recursive = false;
+  uint32_t ls_depth = 0;
+  ls->add_flag("-r,--recursive", ls_recursive, "The whole tree below the folder, one entry a line (one transfer)");
+  ls->add_option("--max-depth", ls_depth, "With -r: at most N folders down")->check(CLI::Range(1, 128));
   auto* stat = app.add_subcommand("stat", "Show a file's or directory's metadata: sealrelay stat AGENT:/path");
   stat->add_option("target", target, "AGENT:/path")->required();
 
@@ -607,7 +611,7 @@ int run_cli(int argc, char** argv) {
   std::string output, all_agents;
   bool resume = false;
   size_t parallel = 4;
-  auto* get = app.add_subcommand("get", "Download files: sealrelay get AGENT:/path [AGENT:/path...] [-o FILE|DIR]");
+  auto* get = app.add_subcommand("get", "Download files or a folder: sealrelay get AGENT:/path [AGENT:/path...] [-o FILE|DIR]; get -r AGENT:/dir -o OUT/");
   get->add_option("sources", sources, "AGENT:/path, one or more");
   get->add_option("-o,--output", output, "Output file (one source), or directory: an existing one, or one ending in / (made when missing)");
   get->add_option("--all-agents", all_agents, "Fetch this path from every agent the token may reach (fan-out)");
@@ -661,7 +665,12 @@ int run_cli(int argc, char** argv) {
     if (*keygen) cmd_keygen(ctx, force);
     else if (*whoami) cmd_whoami(ctx);
     else if (*agents) return cmd_agents(ctx);
-    else if (*ls) cmd_ls(ctx, target);
+    else if (*ls && ls_recursive) {
+      return must(list_tree(target, ls_depth, s.json_output ? OutputMode::kJson : OutputMode::kHuman,
+                            [&](const Target& t, const RequestOptions& options, Sink& sink) {
+                              return send(ctx, t, options, &sink, nullptr);
+                            }));
+    } else if (*ls) cmd_ls(ctx, target);
     else if (*stat) cmd_stat(ctx, target);
     else if (*get && (recursive || (sources.size() == 1 && names_a_glob(sources[0])))) {
       if (sources.size() != 1 || !all_agents.empty()) {

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "proto/errors.h"
 #include "requester/exit_codes.h"
@@ -76,7 +78,84 @@ Result<TreePullOptions> plan(const TreeGetArgs& a, const Target& t) {
   return o;
 }
 
+std::string local_time(int64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  char buf[32];
+  std::tm tm{};
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", ::localtime_r(&t, &tm));
+  return buf;
+}
+
+// Prints each entry of a listing stream as it comes (nothing is kept).
+class ListPrinter : public tree::TreeVisitor {
+ public:
+  explicit ListPrinter(OutputMode mode) : mode_(mode) {}
+  Result<void> on_dir(const tree::DirRecord& r) override { return line("dir", r.path, 0, r.mtime, ""); }
+  Result<void> on_file(const tree::FileRecord& r) override { return line("file", r.path, r.size, r.mtime, ""); }
+  Result<void> on_data(std::span<const uint8_t>) override { return {}; }
+  Result<void> on_file_end(const tree::FileEndRecord&) override { return {}; }
+  Result<void> on_skip(const tree::SkipRecord& r) override {
+    return line("skipped", r.path, 0, 0, std::string(tree::skip_reason_name(r.reason)));
+  }
+  Result<void> on_end(const tree::EndRecord&) override { return {}; }
+
+ private:
+  Result<void> line(const char* type, const std::string& path, uint64_t size, int64_t mtime, const std::string& reason) {
+    if (mode_ == OutputMode::kJson) {
+      nlohmann::json j{{"path", path}, {"type", type}};
+      if (std::string_view(type) == "file") j["size"] = size;
+      if (mtime) j["mtime"] = mtime;
+      if (!reason.empty()) j["reason"] = reason;
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else if (reason.empty()) {
+      const bool dir = std::string_view(type) == "dir";
+      std::printf("%s %12s  %s  %s%s\n", dir ? "d" : "-", dir ? "-" : human_bytes(size).c_str(),
+                  local_time(mtime).c_str(), escaped(path).c_str(), dir ? "/" : "");
+    } else {
+      std::printf("! %12s  %-19s  %s (%s)\n", "-", "skipped", escaped(path).c_str(), reason.c_str());
+    }
+    return {};
+  }
+  OutputMode mode_;
+};
+
+class ListSink : public Sink {
+ public:
+  explicit ListSink(OutputMode mode) : printer_(mode) {}
+  Result<void> begin(const Answer& answer, const std::function<void(std::span<const uint8_t>)>&) override {
+    if (answer.type != EntryType::kDirectory) return make_error(ErrorCode::not_allowed, "not a folder: drop -r");
+    decoder_.emplace(printer_, tree::DecoderOptions{false, std::nullopt, tree::kDefaultMaxEntries});
+    return {};
+  }
+  Result<void> write(std::span<const uint8_t> chunk) override { return decoder_->feed(chunk); }
+  Result<void> commit() override { return decoder_->finish(); }
+  void abandon(const Error&) override {}
+
+ private:
+  ListPrinter printer_;
+  std::optional<tree::TreeDecoder> decoder_;
+};
+
 }  // namespace
+
+Result<int> list_tree(const std::string& source, uint32_t max_depth, OutputMode mode, const TreeSender& send) {
+  auto target = parse_target(source);
+  if (!target) return target.error();
+  RequestOptions options;
+  options.op = Op::kTree;
+  options.contents = false;
+  if (max_depth) options.select.max_depth = max_depth;
+  ListSink sink(mode);
+  auto listed = send(*target, options, sink);
+  if (!listed) {
+    if (errors::is(listed.error(), ErrorCode::bad_request)) {
+      return make_error(ErrorCode::bad_request, "agent \"" + target->agent + "\" does not list folders recursively (" +
+                                                    listed.error().message + "): upgrade sealrelay-agent there");
+    }
+    return listed.error();
+  }
+  return kExitOk;
+}
 
 bool names_a_glob(const std::string& path) { return last_of(path).find_first_of("*?[") != std::string::npos; }
 
@@ -95,7 +174,7 @@ Result<int> get_tree(const TreeGetArgs& a, const TreeSender& send) {
   auto pulled = pull_tree(*o, RequestOptions{}, report, [&](const RequestOptions& options, Sink& sink) {
     return send(Target{target->agent, o->remote_path}, options, sink);
   });
-  report.summarize(output, pulled ? "" : pulled.error().code);
+  if (pulled || report.began()) report.summarize(output, pulled ? "" : pulled.error().code);
   if (!pulled) return pulled.error();
   return report.skipped() || report.failed() ? kExitPartial : kExitOk;
 }

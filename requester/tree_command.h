@@ -35,4 +35,9 @@ using TreeSender = std::function<Result<Outcome>(const Target& target, const Req
 // or the error that stopped the pull (after the summary was printed).
 Result<int> get_tree(const TreeGetArgs& args, const TreeSender& send);
 
+// `sealrelay ls -r AGENT:/share/dir`: the folder's entries, without their
+// contents, one line each (--json: one JSON line each). `max_depth` 0: the
+// agent's limit.
+Result<int> list_tree(const std::string& source, uint32_t max_depth, OutputMode mode, const TreeSender& send);
+
 }  // namespace sealrelay::requester

@@ -39,6 +39,7 @@ TreeReport::TreeReport(OutputMode mode, std::string source)
     : mode_(mode), source_(std::move(source)), tty_(::isatty(STDERR_FILENO) == 1) {}
 
 void TreeReport::started(uint64_t files, uint64_t bytes) {
+  accepted_ = true;
   expected_files_ = files;
   expected_bytes_ = bytes;
 }

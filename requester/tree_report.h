@@ -31,6 +31,7 @@ class TreeReport : public TreeReporter {
   void entry(const EntryResult& result) override;
   void notice(const std::string& text) override;
 
+  bool began() const { return accepted_; }  // the agent accepted
   uint64_t ok() const { return ok_; }
   uint64_t skipped() const { return skipped_; }
   uint64_t failed() const { return failed_; }
@@ -49,6 +50,7 @@ class TreeReport : public TreeReporter {
   const std::chrono::steady_clock::time_point began_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_draw_{};
   bool drawn_ = false;
+  bool accepted_ = false;
   uint64_t expected_files_ = 0, expected_bytes_ = 0;
   uint64_t done_files_ = 0, stream_bytes_ = 0;
   uint64_t ok_ = 0, skipped_ = 0, failed_ = 0, ok_bytes_ = 0;
