@@ -129,6 +129,7 @@ TEST_P(FolderPull, ASymlinkOutOfTheShareIsSkippedAndReportedAndTheRestArrive) {
 TEST_P(FolderPull, AFileChangedMidWalkIsReportedAndTheRestArrive) {
   ASSERT_TRUE(sys->start_agent_online("shop-1", {"--rate-limit", std::to_string(2 * kMiB)}).ok());
   const fs::path tree = fs::path(sys->share("shop-1")) / "logs";
+  fs::create_directories(tree);
   ASSERT_TRUE(write_random_file((tree / "a-growing.log").string(), 12 * kMiB, 9));
   write(tree / "b.txt", "after\n");
   auto cli = sys->cli_background({"get", "-r", "shop-1:/demo/logs", "-o", out().string()});
@@ -151,6 +152,7 @@ TEST_P(FolderPull, AFileChangedMidWalkIsReportedAndTheRestArrive) {
 TEST_P(FolderPull, AResumeDoesNotFetchFinishedFilesAgain) {
   ASSERT_TRUE(sys->start_agent_online("shop-1", {"--rate-limit", std::to_string(4 * kMiB)}).ok());
   const fs::path tree = fs::path(sys->share("shop-1")) / "photos";
+  fs::create_directories(tree);
   for (int i = 0; i < 6; ++i) {
     ASSERT_TRUE(write_random_file((tree / ("p" + std::to_string(i) + ".jpg")).string(), 3 * kMiB, 20 + i));
   }
@@ -189,6 +191,7 @@ TEST(FolderPullFaults, ARelayKilledMidFolderWithRedisFinishesWithoutFetchingFini
   auto& sys = **s;
   ASSERT_TRUE(sys.start_agent_online("shop-1", {"--rate-limit", std::to_string(4 * kMiB)}).ok());
   const fs::path tree = fs::path(sys.share("shop-1")) / "photos";
+  fs::create_directories(tree);
   for (int i = 0; i < 6; ++i) {
     ASSERT_TRUE(write_random_file((tree / ("p" + std::to_string(i) + ".jpg")).string(), 3 * kMiB, 40 + i));
   }
