@@ -628,8 +628,10 @@ int run_cli(int argc, char** argv) {
                                              "lands it in OUT/dir/ (a glob in the last component, 'AGENT:/dir/*.csv', "
                                              "pulls the matching files into OUT/ without -r)");
   get->add_option("--include", tree_args.include, "With -r: only files matching GLOB (repeatable; no /: a name at "
-                                                  "any depth, with /: from the pulled folder down)");
-  get->add_option("--exclude", tree_args.exclude, "With -r: leave out what matches GLOB (repeatable, as --include)");
+                                                  "any depth, with /: from the pulled folder down)")
+      ->allow_extra_args(false);  // one GLOB per --include: the source that follows is not a pattern
+  get->add_option("--exclude", tree_args.exclude, "With -r: leave out what matches GLOB (repeatable, as --include)")
+      ->allow_extra_args(false);
   get->add_option("--newer-than", tree_args.newer_than, "With -r: only files changed since then: 30m, 24h, 7d, 2w, "
                                                         "or a local date 2026-12-01[T10:00]");
   get->add_option("--max-depth", tree_args.max_depth, "With -r: go at most N folders down (1: the folder's own entries)")
