@@ -554,6 +554,48 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
   return code;
 }
 
+// get -r: one folder, or (--all-agents) the same folder from every agent
+// into OUT/<agent>/, one after the other; the exit status of the first
+// that did not arrive whole.
+int cmd_get_tree(Context& ctx, TreeGetArgs args, const std::vector<std::string>& sources, const std::string& all_agents,
+                 const std::string& output) {
+  auto sender = [&](const Target& t, const RequestOptions& options, Sink& sink) {
+    return send(ctx, t, options, &sink, nullptr);
+  };
+  if (all_agents.empty()) {
+    if (sources.size() != 1) fail(make_error(ErrorCode::usage, "a folder pull takes one AGENT:/share/dir"));
+    args.source = sources[0];
+    args.output = output;
+    return must(get_tree(args, sender));
+  }
+  if (!sources.empty()) fail(make_error(ErrorCode::usage, "--all-agents takes the folder itself: get -r --all-agents /share/dir"));
+  auto relay = must(RelayClient::create(ctx.relay()));
+  const Directory& dir = ctx.directory(*relay);
+  if (dir.agents.empty()) fail(make_error(ErrorCode::unknown_agent, "the relay lists no agents for this token"));
+  int code = dir.refused ? kExitIntegrity : kExitOk;
+  const fs::path out = output.empty() ? fs::path(".") : fs::path(output);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  for (const auto& a : dir.agents) {
+    const std::string agent = a["id"].get<std::string>();
+    args.source = agent + ":" + (all_agents.starts_with("/") ? "" : "/") + all_agents;
+    auto folder = path_under(out, agent, true);  // an id follows the grammar; still joined here only
+    if (folder && fs::is_symlink(*folder, ec)) {
+      folder = make_error(ErrorCode::unsafe_path, escaped(folder->string()) + " is a symbolic link; not followed");
+    }
+    Result<int> got = folder ? Result<int>(kExitOk) : Result<int>(folder.error());
+    if (folder) {
+      fs::create_directory(*folder, ec);
+      args.output = folder->string();
+      got = get_tree(args, sender);
+    }
+    if (!got) std::fprintf(stderr, "sealrelay: %s: %s\n", agent.c_str(), printable_lines(got.error().message).c_str());
+    const int rc = got ? *got : exit_code_for(got.error().code);
+    if (code == kExitOk) code = rc;
+  }
+  return code;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -614,7 +656,7 @@ int run_cli(int argc, char** argv) {
   auto* get = app.add_subcommand("get", "Download files or a folder: sealrelay get AGENT:/path [AGENT:/path...] [-o FILE|DIR]; get -r AGENT:/dir -o OUT/");
   get->add_option("sources", sources, "AGENT:/path, one or more");
   get->add_option("-o,--output", output, "Output file (one source), or directory: an existing one, or one ending in / (made when missing)");
-  get->add_option("--all-agents", all_agents, "Fetch this path from every agent the token may reach (fan-out)");
+  get->add_option("--all-agents", all_agents, "Fetch this path from every agent the token may reach (fan-out; with -r a folder, into OUT/AGENT/)");
   get->add_flag("--resume", resume, "Continue an interrupted download from its .part file");
   get->add_flag("--force", force, "Replace an existing output file");
   get->add_option("--parallel", parallel, "Transfers at once with several sources")->check(CLI::Range(1, 64));
@@ -675,18 +717,10 @@ int run_cli(int argc, char** argv) {
     } else if (*ls) cmd_ls(ctx, target);
     else if (*stat) cmd_stat(ctx, target);
     else if (*get && (recursive || (sources.size() == 1 && names_a_glob(sources[0])))) {
-      if (sources.size() != 1 || !all_agents.empty()) {
-        fail(make_error(ErrorCode::usage, "a folder pull takes one AGENT:/share/dir (-r with --all-agents is not "
-                                          "supported yet)"));
-      }
-      tree_args.source = sources[0];
-      tree_args.output = output;
       tree_args.resume = resume;
       tree_args.force = force;
       tree_args.mode = s.quiet ? OutputMode::kQuiet : s.json_output ? OutputMode::kJson : OutputMode::kHuman;
-      return must(get_tree(tree_args, [&](const Target& t, const RequestOptions& options, Sink& sink) {
-        return send(ctx, t, options, &sink, nullptr);
-      }));
+      return cmd_get_tree(ctx, tree_args, sources, all_agents, output);
     } else if (*get) return cmd_get(ctx, sources, all_agents, output, resume, force, parallel);
     else if (*trust) cmd_trust(ctx, trust_agent, trust_fp, trust_key);
     else if (*known) cmd_known_agents(ctx, remove);

@@ -179,6 +179,25 @@ TEST_P(FolderPull, AResumeDoesNotFetchFinishedFilesAgain) {
   EXPECT_FALSE(fs::exists(out() / ".sealrelay-tree.journal"));
 }
 
+TEST_P(FolderPull, AllAgentsPullsTheSameFolderFromEachIntoItsOwnFolder) {
+  for (const char* id : {"shop-1", "shop-2"}) {
+    ASSERT_TRUE(sys->start_agent_online(id).ok());
+    write(fs::path(sys->share(id)) / "exports" / "day" / "sales.csv", std::string("from ") + id + "\n");
+  }
+  fs::create_directories(fs::path(sys->dir()) / "not-out");
+  auto r = sys->cli({"get", "-r", "--all-agents", "/demo/exports", "-o", out().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* id : {"shop-1", "shop-2"}) {
+    EXPECT_EQ(diff(fs::path(sys->share(id)) / "exports", out() / id / "exports"), "") << id;
+  }
+  // A symbolic link planted at an agent's folder is not followed.
+  fs::remove_all(out() / "shop-2");
+  fs::create_directory_symlink(fs::path(sys->dir()) / "not-out", out() / "shop-2");
+  auto planted = sys->cli({"get", "-r", "--all-agents", "/demo/exports", "-o", out().string(), "--force"});
+  EXPECT_NE(planted.exit_code, 0) << planted.output;
+  EXPECT_TRUE(fs::is_empty(fs::path(sys->dir()) / "not-out"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, FolderPull, testing::Values(Store::kMemory, Store::kRedis), name_of);
 
 // With Redis the relay's state outlives it: the pull reconnects and
