@@ -21,6 +21,7 @@
 #include "requester/progress.h"
 #include "requester/terminal.h"
 #include "requester/transfer.h"
+#include "requester/tree_command.h"
 
 namespace sealrelay::requester {
 namespace {
@@ -335,22 +336,32 @@ void cmd_known_agents(Context& ctx, const std::string& remove) {
   for (const auto& [id, key] : known.all()) std::printf("%-20s %s\n", id.c_str(), fingerprint_of(key).c_str());
 }
 
+// One request to t.agent with `options` (its path and the user's settings
+// filled in here).
+Result<Outcome> send(Context& ctx, const Target& t, RequestOptions options, Sink* sink,
+                     const std::function<void(const Progress&)>& on_progress) {
+  try {
+    RelayConfig config = ctx.relay();
+    auto relay = must(RelayClient::create(config));
+    KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
+    PublicKey key = ctx.agent_key(t.agent, known, relay.get());
+    Identity me = ctx.identity();
+    options.path = t.path;
+    options.stall_timeout = std::chrono::seconds(ctx.settings().stall_timeout);
+    options.offer_compression = ctx.settings().compress != "off";
+    return run_request(config, me, t.agent, key, options, ctx.clock, sink, on_progress, &g_interrupted);
+  } catch (const Failure& f) {
+    return f.error;
+  }
+}
+
 Outcome request(Context& ctx, const Target& t, Op op, Sink* sink, ProgressReporter* progress,
                 const std::string& label) {
-  RelayConfig config = ctx.relay();
-  auto relay = must(RelayClient::create(config));
-  KnownAgents known = must(KnownAgents::load(ctx.known_agents_path()));
-  PublicKey key = ctx.agent_key(t.agent, known, relay.get());
-  Identity me = ctx.identity();
   RequestOptions options;
   options.op = op;
-  options.path = t.path;
-  options.stall_timeout = std::chrono::seconds(ctx.settings().stall_timeout);
-  options.offer_compression = ctx.settings().compress != "off";
-  auto on_progress = [&](const Progress& p) {
+  auto r = send(ctx, t, options, sink, [&](const Progress& p) {
     if (progress) progress->update(label, p.bytes, p.total);
-  };
-  auto r = run_request(config, me, t.agent, key, options, ctx.clock, sink, on_progress, &g_interrupted);
+  });
   if (progress) progress->finish(label);
   return must(std::move(r));
 }
@@ -543,6 +554,48 @@ int cmd_get(Context& ctx, const std::vector<std::string>& sources, const std::st
   return code;
 }
 
+// get -r: one folder, or (--all-agents) the same folder from every agent
+// into OUT/<agent>/, one after the other; the exit status of the first
+// that did not arrive whole.
+int cmd_get_tree(Context& ctx, TreeGetArgs args, const std::vector<std::string>& sources, const std::string& all_agents,
+                 const std::string& output) {
+  auto sender = [&](const Target& t, const RequestOptions& options, Sink& sink) {
+    return send(ctx, t, options, &sink, nullptr);
+  };
+  if (all_agents.empty()) {
+    if (sources.size() != 1) fail(make_error(ErrorCode::usage, "a folder pull takes one AGENT:/share/dir"));
+    args.source = sources[0];
+    args.output = output;
+    return must(get_tree(args, sender));
+  }
+  if (!sources.empty()) fail(make_error(ErrorCode::usage, "--all-agents takes the folder itself: get -r --all-agents /share/dir"));
+  auto relay = must(RelayClient::create(ctx.relay()));
+  const Directory& dir = ctx.directory(*relay);
+  if (dir.agents.empty()) fail(make_error(ErrorCode::unknown_agent, "the relay lists no agents for this token"));
+  int code = dir.refused ? kExitIntegrity : kExitOk;
+  const fs::path out = output.empty() ? fs::path(".") : fs::path(output);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  for (const auto& a : dir.agents) {
+    const std::string agent = a["id"].get<std::string>();
+    args.source = agent + ":" + (all_agents.starts_with("/") ? "" : "/") + all_agents;
+    auto folder = path_under(out, agent, true);  // an id follows the grammar; still joined here only
+    if (folder && fs::is_symlink(*folder, ec)) {
+      folder = make_error(ErrorCode::unsafe_path, escaped(folder->string()) + " is a symbolic link; not followed");
+    }
+    Result<int> got = folder ? Result<int>(kExitOk) : Result<int>(folder.error());
+    if (folder) {
+      fs::create_directory(*folder, ec);
+      args.output = folder->string();
+      got = get_tree(args, sender);
+    }
+    if (!got) std::fprintf(stderr, "sealrelay: %s: %s\n", agent.c_str(), printable_lines(got.error().message).c_str());
+    const int rc = got ? *got : exit_code_for(got.error().code);
+    if (code == kExitOk) code = rc;
+  }
+  return code;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -589,6 +642,10 @@ int run_cli(int argc, char** argv) {
   std::string target;
   auto* ls = app.add_subcommand("ls", "List a directory on an agent: sealrelay ls AGENT:/share/dir");
   ls->add_option("target", target, "AGENT:/path")->required();
+  bool ls_recursive = false;
+  uint32_t ls_depth = 0;
+  ls->add_flag("-r,--recursive", ls_recursive, "The whole tree below the folder, one entry a line (one transfer)");
+  ls->add_option("--max-depth", ls_depth, "With -r: at most N folders down")->check(CLI::Range(1, 128));
   auto* stat = app.add_subcommand("stat", "Show a file's or directory's metadata: sealrelay stat AGENT:/path");
   stat->add_option("target", target, "AGENT:/path")->required();
 
@@ -596,10 +653,10 @@ int run_cli(int argc, char** argv) {
   std::string output, all_agents;
   bool resume = false;
   size_t parallel = 4;
-  auto* get = app.add_subcommand("get", "Download files: sealrelay get AGENT:/path [AGENT:/path...] [-o FILE|DIR]");
+  auto* get = app.add_subcommand("get", "Download files or a folder: sealrelay get AGENT:/path [AGENT:/path...] [-o FILE|DIR]; get -r AGENT:/dir -o OUT/");
   get->add_option("sources", sources, "AGENT:/path, one or more");
   get->add_option("-o,--output", output, "Output file (one source), or directory: an existing one, or one ending in / (made when missing)");
-  get->add_option("--all-agents", all_agents, "Fetch this path from every agent the token may reach (fan-out)");
+  get->add_option("--all-agents", all_agents, "Fetch this path from every agent the token may reach (fan-out; with -r a folder, into OUT/AGENT/)");
   get->add_flag("--resume", resume, "Continue an interrupted download from its .part file");
   get->add_flag("--force", force, "Replace an existing output file");
   get->add_option("--parallel", parallel, "Transfers at once with several sources")->check(CLI::Range(1, 64));
@@ -607,6 +664,23 @@ int run_cli(int argc, char** argv) {
                   "auto: offer zstd, the agent compresses what shrinks (its share may say off); off: ask for every "
                   "byte as it is")
       ->envname("SEALRELAY_COMPRESS")->check(CLI::IsMember({"auto", "off"}));
+  TreeGetArgs tree_args;
+  bool recursive = false;
+  get->add_flag("-r,--recursive", recursive, "Pull a whole folder in one transfer: get -r AGENT:/share/dir -o OUT/ "
+                                             "lands it in OUT/dir/ (a glob in the last component, 'AGENT:/dir/*.csv', "
+                                             "pulls the matching files into OUT/ without -r)");
+  get->add_option("--include", tree_args.include, "With -r: only files matching GLOB (repeatable; no /: a name at "
+                                                  "any depth, with /: from the pulled folder down)")
+      ->allow_extra_args(false);  // one GLOB per --include: the source that follows is not a pattern
+  get->add_option("--exclude", tree_args.exclude, "With -r: leave out what matches GLOB (repeatable, as --include)")
+      ->allow_extra_args(false);
+  get->add_option("--newer-than", tree_args.newer_than, "With -r: only files changed since then: 30m, 24h, 7d, 2w, "
+                                                        "or a local date 2026-12-01[T10:00]");
+  get->add_option("--max-depth", tree_args.max_depth, "With -r: go at most N folders down (1: the folder's own entries)")
+      ->check(CLI::Range(1, 128));
+  get->add_option("--max-entries", tree_args.max_entries, "With -r: refuse a stream of more entries (default 1000000)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
+  get->add_flag("--strict", tree_args.strict, "With -r: stop at the first entry skipped or failed (exit 7)");
   for (auto* sub : {ls, stat, get}) {
     sub->add_option("--expect-fingerprint", s.expect_fingerprint,
                     "Refuse unless the agent's key has this fingerprint (its pin too, when it has one)");
@@ -635,9 +709,19 @@ int run_cli(int argc, char** argv) {
     if (*keygen) cmd_keygen(ctx, force);
     else if (*whoami) cmd_whoami(ctx);
     else if (*agents) return cmd_agents(ctx);
-    else if (*ls) cmd_ls(ctx, target);
+    else if (*ls && ls_recursive) {
+      return must(list_tree(target, ls_depth, s.json_output ? OutputMode::kJson : OutputMode::kHuman,
+                            [&](const Target& t, const RequestOptions& options, Sink& sink) {
+                              return send(ctx, t, options, &sink, nullptr);
+                            }));
+    } else if (*ls) cmd_ls(ctx, target);
     else if (*stat) cmd_stat(ctx, target);
-    else if (*get) return cmd_get(ctx, sources, all_agents, output, resume, force, parallel);
+    else if (*get && (recursive || (sources.size() == 1 && names_a_glob(sources[0])))) {
+      tree_args.resume = resume;
+      tree_args.force = force;
+      tree_args.mode = s.quiet ? OutputMode::kQuiet : s.json_output ? OutputMode::kJson : OutputMode::kHuman;
+      return cmd_get_tree(ctx, tree_args, sources, all_agents, output);
+    } else if (*get) return cmd_get(ctx, sources, all_agents, output, resume, force, parallel);
     else if (*trust) cmd_trust(ctx, trust_agent, trust_fp, trust_key);
     else if (*known) cmd_known_agents(ctx, remove);
   } catch (const Failure& f) {

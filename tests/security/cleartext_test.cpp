@@ -1,6 +1,6 @@
 // Nothing in the clear (docs/security.md: the relay learns nothing, so the
 // cloud never sees plaintext, a name or a path).
-// Transfers, listings, stats and refusals of files whose share name, folder
+// Transfers, listings, folder pulls, stats and refusals of files whose share name, folder
 // names, file names and contents carry unique markers; then everything the
 // relay side holds or saw is searched for them: every Redis key and value,
 // every command the relay sent to Redis (MONITOR), the relay's logs at debug
@@ -219,6 +219,16 @@ TEST_P(NothingInTheClear, TheRelayHoldsNoNamePathOrContent) {
   ASSERT_EQ(root_ls.exit_code, 0) << root_ls.output;
   EXPECT_NE(root_ls.output.find(share), std::string::npos) << root_ls.output;
   EXPECT_EQ(sys.cli({"stat", file_path}).exit_code, 0);
+  // A folder pull and a tree listing (issue 17): every name and size inside
+  // one stream; a select pattern too.
+  const std::string pattern = marker("pattern");
+  markers.push_back(pattern);
+  auto tree = sys.cli({"get", "-r", "--exclude", pattern, dir_path, "-o", sys.dir() + "/tree/"});
+  ASSERT_EQ(tree.exit_code, 0) << tree.output;
+  EXPECT_TRUE(same_file(root + "/" + folder + "/" + name + ".txt", sys.dir() + "/tree/" + folder + "/" + name + ".txt"));
+  auto tree_ls = sys.cli({"ls", "-r", dir_path});
+  ASSERT_EQ(tree_ls.exit_code, 0) << tree_ls.output;
+  EXPECT_NE(tree_ls.output.find(name), std::string::npos) << tree_ls.output;
   EXPECT_EQ(sys.cli({"get", dir_path + "/" + hidden, "-o", sys.dir() + "/out/"}).exit_code, 4);
   EXPECT_EQ(sys.cli({"ls", "shop-1:/" + share + "/../" + hidden}).exit_code, 4);
 

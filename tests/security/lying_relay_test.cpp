@@ -210,6 +210,66 @@ TEST_P(LyingRelayTest, ReorderedFramesAreOutOfOrder) {
   expect_caught(get_through_liar(), 5, "frame 2 arrived where frame 1 was due");
 }
 
+// A folder pull (issue 17) through a relay that changes, reorders or cuts
+// its frames: caught as for a file (exit 5), and no file gets its final
+// name unless it verified — every file under its final name is the real
+// one, the ones the attack touched are not there. Frames carry the records
+// without regard to file boundaries: a.bin ends inside the third frame.
+TEST_P(LyingRelayTest, AFolderStreamTamperedReorderedOrCutLeavesNoUnverifiedFileUnderItsName) {
+  const fs::path tree = fs::path(sys->share("shop-1")) / "tree";
+  fs::create_directories(tree);
+  ASSERT_TRUE(write_random_file((tree / "a.bin").string(), 2 * kChunk + 100, 81));
+  ASSERT_TRUE(write_random_file((tree / "b.bin").string(), 2 * kChunk, 82));
+  ASSERT_TRUE(write_random_file((tree / "c.bin").string(), 1000, 83));
+  struct Attack {
+    std::string name, says;
+    std::function<void(const std::string& id, sse::Event e, const LyingRelay::Emit&)> frames;
+    bool a_arrives;
+  };
+  std::optional<sse::Event> held;
+  bool cut = false;
+  const std::vector<Attack> attacks{
+      {"tampered", "failed authentication",
+       [](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+         if (id == "3") e.data[e.data.size() / 2] = e.data[e.data.size() / 2] == 'A' ? 'B' : 'A';
+         emit(e);
+       },
+       false},
+      {"reordered", "arrived where",
+       [&](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+         if (id == "3") return void(held = std::move(e));
+         emit(e);
+         if (id == "4" && held) emit(*held);
+       },
+       false},
+      {"cut", "ended before the trailer",
+       [&](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
+         if (cut) return;
+         if (id == "5") {
+           cut = true;
+           return emit(sse::Event{"end", "5", R"({"frames":3})"});
+         }
+         emit(e);
+       },
+       true},
+  };
+  for (const auto& attack : attacks) {
+    on_frames(attack.frames);
+    const fs::path dst = fs::path(sys->dir()) / ("tree-" + attack.name);
+    auto r = sys->cli({"--url", liar->url(), "get", "-r", "shop-1:/demo/tree", "-o", dst.string()});
+    EXPECT_EQ(r.exit_code, 5) << attack.name << ": " << r.output;
+    EXPECT_NE(r.output.find(attack.says), std::string::npos) << attack.name << ": " << r.output;
+    for (const auto& e : fs::recursive_directory_iterator(dst)) {
+      if (!e.is_regular_file() || e.path().extension() == ".part" || e.path().extension() == ".journal") continue;
+      EXPECT_TRUE(same_file((tree / e.path().filename()).string(), e.path().string()))
+          << attack.name << ": " << e.path() << " got its final name with other bytes than the agent's";
+    }
+    EXPECT_EQ(fs::exists(dst / "tree" / "a.bin"), attack.a_arrives) << attack.name;
+    EXPECT_FALSE(fs::exists(dst / "tree" / "b.bin")) << attack.name;
+    EXPECT_FALSE(fs::exists(dst / "tree" / "c.bin")) << attack.name;
+  }
+}
+
 TEST_P(LyingRelayTest, ADroppedFrameIsOutOfOrder) {
   on_frames([](const std::string& id, sse::Event e, const LyingRelay::Emit& emit) {
     if (id != "4") emit(e);
