@@ -1,0 +1,134 @@
+// The folder download's writer (web/js/tree_saver.js) in real headless
+// Chromium: folder streams (web/js/tree_stream.js) decoded into a folder of
+// the origin-private file system, which stands in for the folder the person
+// picks with showDirectoryPicker (the same FileSystemDirectoryHandle API; the
+// dialog alone cannot be clicked headless). Serves web/ on a loopback port
+// of its own; no relay needed: the relay and agent path is tests/browser's.
+//   SEALRELAY_CHROMIUM=/path/to/chromium (default /usr/bin/chromium)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { join, normalize } from 'node:path';
+
+import { serveWebFile } from './bench_support.mjs';
+import { skip, webDir } from './helpers.mjs';
+
+const chromiumPath = process.env.SEALRELAY_CHROMIUM ?? '/usr/bin/chromium';
+
+// Runs `scenario` (a function body's name below) in a page of web/'s origin.
+async function inChromium(t, run) {
+  if (!existsSync(chromiumPath)) return skip(t, `${chromiumPath} is not installed (apt-get install chromium)`);
+  if (!existsSync(join(webDir, 'node_modules', 'playwright-core'))) return skip(t, 'web/node_modules is missing (npm ci)');
+  const { chromium } = createRequire(join(webDir, 'package.json'))('playwright-core');
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (path === '/') res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>t</title>');
+    else await serveWebFile(path, res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true,
+                                          args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (msg) => console.log(`# [page] ${msg.text()}`));
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    return await page.evaluate(run);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+// In the page: decodes `records` (made there) into a fresh OPFS folder
+// `picked`, fed in 1000-byte pieces; returns {error, summary, tree} where
+// tree maps every path under the OPFS root to its text (folders: '/').
+const harness = `
+  const ts = await import('/js/tree_stream.js');
+  const { FolderSaver } = await import('/js/tree_saver.js');
+  const { Sha256 } = await import('/js/sha256.js');
+  const { concat, utf8 } = await import('/js/bytes.js');
+  const sha = (text) => new Sha256().update(utf8(text)).finish();
+  const pieces = (bytes) => Array.from({ length: Math.ceil(bytes.length / ts.MAX_DATA_BYTES) },
+                                      (_, i) => ts.encodeData(bytes.subarray(i * ts.MAX_DATA_BYTES, (i + 1) * ts.MAX_DATA_BYTES)));
+  const file = (path, text, end = { sha256: sha(text) }) => [ts.encodeFile({ path, size: utf8(text).length }),
+    ...pieces(utf8(text)), ts.encodeFileEnd(end)];
+  async function run(records) {
+    const opfs = await navigator.storage.getDirectory();
+    for await (const name of opfs.keys()) await opfs.removeEntry(name, { recursive: true });
+    const picked = await opfs.getDirectoryHandle('picked', { create: true });
+    const saver = new FolderSaver(picked);
+    const decoder = new ts.TreeDecoder(saver);
+    const bytes = concat(...records.flat());
+    let error = null;
+    try {
+      for (let at = 0; at < bytes.length; at += 1000) await decoder.feed(bytes.subarray(at, at + 1000));
+      decoder.finish();
+    } catch (err) {
+      error = err.code ?? err.message;
+      console.log(err.message);
+    }
+    const tree = {};
+    const walk = async (dir, prefix) => {
+      for await (const [name, h] of dir.entries()) {
+        if (h.kind === 'directory') { tree[prefix + name] = '/'; await walk(h, prefix + name + '/'); }
+        else tree[prefix + name] = await (await h.getFile()).text();
+      }
+    };
+    await walk(opfs, '');
+    return { error, summary: saver.summary, tree };
+  }
+`;
+
+test('a folder stream lands in the picked folder: files verified, empty folders made, skips reported', async (t) => {
+  const out = await inChromium(t, new Function(`return (async () => {${harness}
+    const big = 'x'.repeat(70000) + 'end';
+    return run([ts.encodeDir({ path: 'a' }),
+                [ts.encodeFile({ path: 'a/changing', size: 9 }), ts.encodeData(utf8('par')),
+                 ts.encodeFileEnd({ status: 'changed' })],
+                ts.encodeDir({ path: 'a/empty' }), file('a/one.txt', 'one'),
+                ts.encodeSkip({ path: 'a/out', reason: 'symlink_out' }), file('a/zero', ''),
+                ts.encodeDir({ path: 'b' }), file('b/big.txt', big), file('top.txt', 'top'),
+                ts.encodeEnd({ files: 4, dirs: 3, bytes: 70009, skipped: 2 })]);
+  })()`));
+  if (!out) return;
+  assert.equal(out.error, null);
+  assert.deepEqual(out.tree, {
+    picked: '/', 'picked/a': '/', 'picked/a/empty': '/', 'picked/a/one.txt': 'one', 'picked/a/zero': '',
+    'picked/b': '/', 'picked/b/big.txt': `${'x'.repeat(70000)}end`, 'picked/top.txt': 'top',
+  }, 'the tree, no temporary file left, nothing of the changed file');
+  assert.equal(out.summary.files, 4);
+  assert.equal(out.summary.dirs, 3);
+  assert.deepEqual(out.summary.skipped, [{ path: 'a/changing', reason: 'changed' }, { path: 'a/out', reason: 'symlink_out' }]);
+  assert.deepEqual(out.summary.failed, []);
+});
+
+test('a file whose SHA-256 does not match never gets its name; the rest arrive', async (t) => {
+  const out = await inChromium(t, new Function(`return (async () => {${harness}
+    return run([file('a.txt', 'good'), file('b.txt', 'evil', { sha256: sha('good') }), file('c.txt', 'fine'),
+                ts.encodeEnd({})]);
+  })()`));
+  if (!out) return;
+  assert.equal(out.error, null);
+  assert.deepEqual(out.tree, { picked: '/', 'picked/a.txt': 'good', 'picked/c.txt': 'fine' });
+  assert.equal(out.summary.failed.length, 1);
+  assert.equal(out.summary.failed[0].path, 'b.txt');
+  assert.match(out.summary.failed[0].reason, /SHA-256/);
+});
+
+test('a hostile stream is refused before anything lands outside the picked folder', async (t) => {
+  const out = await inChromium(t, new Function(`return (async () => {${harness}
+    const results = [];
+    for (const path of ['../escape.txt', '/abs.txt', 'a\\\\..\\\\b', 'ctl\\u0007.txt', 'x/../../escape.txt']) {
+      results.push(await run([file('ok.txt', 'ok'), file(path, 'bad'), ts.encodeEnd({})]));
+    }
+    results.push(await run([file('ok.txt', 'ok'), file('sub/inside.txt', 'no folder came first'), ts.encodeEnd({})]));
+    return results;
+  })()`));
+  if (!out) return;
+  for (const r of out) {
+    assert.equal(r.error, 'bad_tree');
+    assert.deepEqual(r.tree, { picked: '/', 'picked/ok.txt': 'ok' }, 'only what came before the bad record');
+  }
+});
