@@ -1,8 +1,19 @@
 // Where a folder download goes (docs/protocol.md §4.5; the page's side of
-// requester/tree_writer.h): a TreeDecoder visitor that writes each entry
-// into a folder the person picked (File System Access,
-// showDirectoryPicker), and gives a file its final name only after its own
-// SHA-256 verified.
+// requester/tree_writer.h): TreeDecoder visitors that give a file its final
+// name only after its own SHA-256 verified.
+//
+//   FolderSaver  into a folder the person picked (File System Access,
+//                showDirectoryPicker), entry by entry.
+//   ZipSaver     one .zip (stored, zip64 where needed, zip.js) written as
+//                it goes, e.g. to a showSaveFilePicker file. A zip cannot
+//                take an entry back, so each file is staged in the
+//                origin-private file system and added only once verified;
+//                a file that fails never enters the zip. A stream that
+//                fails (bad_tree, a cut that is not resumed) aborts the
+//                whole zip, which the browser then deletes.
+//
+// Both fill `summary` {files, dirs, bytes, skipped, failed, end} and call
+// onProgress({files, bytes, path}).
 //
 // Names reach this module only after tree_stream.js checked them (no
 // absolute path, no `..` or `.`, no empty component, no control character,
@@ -20,46 +31,34 @@
 // on. Modes and mtimes are not kept: the API sets neither.
 import { hex } from './bytes.js';
 import { Sha256 } from './sha256.js';
+import { Crc32, centralHeader, endRecords, localHeader } from './zip.js';
 
 export function canPickFolder() {
   return typeof globalThis.showDirectoryPicker === 'function';
 }
 
-export class FolderSaver {
-  #root;
-  #branch = [];          // [{path, handle}] of the folders of the current branch, outermost first
-  #file = null;          // {path, name, folder, temp, writable, sha, bytes, size, failed}
+// The per-file work both savers share: stage the content under a temporary
+// name, check its SHA-256, then `commit` it (the saver's) or remove it.
+class Saver {
+  #file = null;          // {path, name, folder, temp, writable, sha, crc, bytes, mtime, mode, failed}
   #temps = 0;
   #onProgress;
-  summary = { files: 0, dirs: 0, bytes: 0, expectedFiles: 0, skipped: [], failed: [], end: null };
+  summary = { files: 0, dirs: 0, bytes: 0, skipped: [], failed: [], end: null };
 
-  // root: a FileSystemDirectoryHandle (the picked folder); onProgress({files,
-  // bytes, path}) after each file and with each write.
-  constructor(root, { onProgress = null } = {}) {
-    this.#root = root;
+  constructor(onProgress) {
     this.#onProgress = onProgress;
   }
 
-  async onDir({ path }) {
-    const { folder, name } = this.#place(path);
-    if (!folder) return this.#fail(path, 'its folder could not be created');
-    try {
-      this.#branch.push({ path, handle: await folder.getDirectoryHandle(name, { create: true }) });
-      ++this.summary.dirs;
-    } catch (err) {
-      this.#fail(path, localReason(err));
-    }
-  }
-
-  async onFile({ path, size, offset }) {
-    const { folder, name } = this.#place(path);
-    const file = { path, name, folder, temp: null, writable: null, sha: new Sha256(), bytes: 0, size, failed: null };
+  async onFile({ path, size, offset, mtime, mode }) {
+    const file = { path, name: path.slice(path.lastIndexOf('/') + 1), folder: this.stagingFolder(path), temp: null,
+                   writable: null, sha: new Sha256(), crc: this.wantsCrc ? new Crc32() : null, bytes: 0, size, mtime,
+                   mode, failed: null };
     this.#file = file;
     if (offset !== 0) file.failed = 'a resumed file, which this page does not ask for';
-    else if (!folder) file.failed = 'its folder could not be created';
+    else if (!file.folder) file.failed = 'its folder could not be created';
     if (file.failed) return;
     try {
-      file.temp = await folder.getFileHandle(`.sealrelay-part-${++this.#temps}`, { create: true });
+      file.temp = await file.folder.getFileHandle(`.sealrelay-part-${++this.#temps}`, { create: true });
       file.writable = await file.temp.createWritable();
     } catch (err) {
       file.failed = localReason(err);
@@ -69,6 +68,7 @@ export class FolderSaver {
   async onData(bytes) {
     const file = this.#file;
     file.sha.update(bytes);
+    file.crc?.update(bytes);
     file.bytes += bytes.length;
     if (file.failed) return;
     try {
@@ -76,7 +76,7 @@ export class FolderSaver {
     } catch (err) {
       file.failed = localReason(err);
     }
-    this.#onProgress?.({ files: this.summary.files, bytes: this.summary.bytes + file.bytes, path: file.path });
+    this.progress(file.path, file.bytes);
   }
 
   async onFileEnd({ status, sha256 }) {
@@ -87,15 +87,24 @@ export class FolderSaver {
     if (!file.failed && hex(digest) !== hex(sha256)) {
       file.failed = 'its content does not match its SHA-256 (the agent read a changing file, or lied)';
     }
-    if (!file.failed) file.failed = await this.#commit(file);
+    if (!file.failed) {
+      try {
+        await file.writable.close();
+        file.writable = null;
+        file.failed = await this.commit(file);
+      } catch (err) {
+        if (err.fatal) throw err;
+        file.failed = localReason(err);
+      }
+    }
+    await discard(file);
     if (file.failed) {
-      await discard(file);
       (status === 'ok' ? this.summary.failed : this.summary.skipped).push({ path: file.path, reason: file.failed });
       return;
     }
     ++this.summary.files;
     this.summary.bytes += file.bytes;
-    this.#onProgress?.({ files: this.summary.files, bytes: this.summary.bytes, path: file.path });
+    this.progress(file.path, 0);
   }
 
   onSkip({ path, reason }) {
@@ -106,41 +115,153 @@ export class FolderSaver {
     this.summary.end = end;
   }
 
-  // The temporary file gets its final name; returns null, or why it could not.
-  async #commit(file) {
+  progress(path, partial) {
+    this.#onProgress?.({ files: this.summary.files, bytes: this.summary.bytes + partial, path });
+  }
+
+  fail(path, reason) {
+    this.summary.failed.push({ path, reason });
+  }
+}
+
+export class FolderSaver extends Saver {
+  #root;
+  #branch = [];          // [{path, handle}] of the folders of the current branch, outermost first
+
+  // root: a FileSystemDirectoryHandle (the picked folder).
+  constructor(root, { onProgress = null } = {}) {
+    super(onProgress);
+    this.#root = root;
+  }
+
+  async onDir({ path }) {
+    const folder = this.#folderOf(path);
+    if (!folder) return this.fail(path, 'its folder could not be created');
     try {
-      await file.writable.close();
-      file.writable = null;
-      if (await exists(file.folder, file.name, 'directory')) return 'a folder of that name is already there';
-      if (typeof file.temp.move === 'function') {
-        await file.folder.removeEntry(file.name).catch(() => {});
-        await file.temp.move(file.name);
-      } else {
-        const target = await (await file.folder.getFileHandle(file.name, { create: true })).createWritable();
-        await (await file.temp.getFile()).stream().pipeTo(target);
-        await file.folder.removeEntry(file.temp.name);
-      }
-      file.temp = null;
-      return null;
+      this.#branch.push({ path, handle: await folder.getDirectoryHandle(path.slice(path.lastIndexOf('/') + 1),
+                                                                         { create: true }) });
+      ++this.summary.dirs;
     } catch (err) {
-      return localReason(err);
+      this.fail(path, localReason(err));
     }
   }
 
-  // The folder handle `path` goes into (a folder of the current branch, or
-  // the picked one) and its last component; folder null when its folder
-  // failed (the decoder saw its DIR, so it is on the branch or was refused).
-  #place(path) {
-    const cut = path.lastIndexOf('/');
-    const parent = path.slice(0, Math.max(cut, 0));
-    while (this.#branch.length > 0 && !path.startsWith(`${this.#branch.at(-1).path}/`)) this.#branch.pop();
-    const top = this.#branch.at(-1);
-    const folder = cut < 0 ? this.#root : top?.path === parent ? top.handle : null;
-    return { folder, name: path.slice(cut + 1) };
+  stagingFolder(path) {
+    return this.#folderOf(path);
   }
 
-  #fail(path, reason) {
-    this.summary.failed.push({ path, reason });
+  // The temporary file gets its final name; returns null, or why it could not.
+  async commit(file) {
+    if (await exists(file.folder, file.name, 'directory')) return 'a folder of that name is already there';
+    if (typeof file.temp.move === 'function') {
+      await file.folder.removeEntry(file.name).catch(() => {});
+      await file.temp.move(file.name);
+    } else {
+      try {
+        const target = await (await file.folder.getFileHandle(file.name, { create: true })).createWritable();
+        await (await file.temp.getFile()).stream().pipeTo(target);
+      } catch (err) {
+        await file.folder.removeEntry(file.name).catch(() => {});   // no half copy under the final name
+        throw err;
+      }
+      await file.folder.removeEntry(file.temp.name);
+    }
+    file.temp = null;
+    return null;
+  }
+
+  // The folder handle `path` goes into (a folder of the current branch, or
+  // the picked one); null when its folder failed (the decoder saw its DIR,
+  // so it is on the branch or was refused).
+  #folderOf(path) {
+    const cut = path.lastIndexOf('/');
+    while (this.#branch.length > 0 && !path.startsWith(`${this.#branch.at(-1).path}/`)) this.#branch.pop();
+    const top = this.#branch.at(-1);
+    return cut < 0 ? this.#root : top?.path === path.slice(0, cut) ? top.handle : null;
+  }
+}
+
+export class ZipSaver extends Saver {
+  #out;
+  #staging;
+  #central = null;       // the central directory, staged in a file too: memory stays flat whatever the count
+  #offset = 0;
+  #count = 0;
+  #centralBytes = 0;
+  #zip64;
+  wantsCrc = true;
+
+  // out: where the zip goes ({write(bytes), close(), abort()}: a
+  // FileSystemWritableFileStream); staging: a folder of the origin-private
+  // file system of its own (removed by finish() and abort()). `zip64`
+  // forces the zip64 fields (tests).
+  constructor(out, staging, { onProgress = null, zip64 = false } = {}) {
+    super(onProgress);
+    this.#out = out;
+    this.#staging = staging;
+    this.#zip64 = zip64;
+  }
+
+  async onDir({ path, mtime, mode }) {
+    await this.#add({ path: `${path}/`, size: 0, crc: 0, mtime, mode }, null);
+    ++this.summary.dirs;
+  }
+
+  stagingFolder() {
+    return this.#staging;
+  }
+
+  // A failure here leaves a broken zip: it ends the whole download.
+  async commit(file) {
+    const entry = { path: file.path, size: file.bytes, crc: file.crc.value, mtime: file.mtime, mode: file.mode };
+    try {
+      await this.#add(entry, await file.temp.getFile());
+    } catch (err) {
+      throw Object.assign(new Error(`writing the zip failed: ${localReason(err)}`), { fatal: true });
+    }
+    return null;
+  }
+
+  // The zip's last bytes, once the stream verified (its trailer and END).
+  async finish() {
+    await this.#central?.close();
+    const centralOffset = this.#offset;
+    if (this.#central) await this.#copy(await (await this.#staging.getFileHandle('central')).getFile());
+    await this.#out.write(endRecords({ count: this.#count, centralOffset, centralBytes: this.#centralBytes },
+                                     { zip64: this.#zip64 }));
+    await this.#out.close();
+    await this.#cleanUp();
+  }
+
+  async abort() {
+    await this.#central?.abort().catch(() => {});
+    await this.#out.abort?.().catch(() => {});
+    await this.#cleanUp();
+  }
+
+  async #add(entry, blob) {
+    entry.offset = this.#offset;
+    const header = localHeader(entry, { zip64: this.#zip64 });
+    await this.#out.write(header);
+    this.#offset += header.length;
+    if (blob) await this.#copy(blob);
+    this.#central ??= await (await this.#staging.getFileHandle('central', { create: true })).createWritable();
+    const central = centralHeader(entry, { zip64: this.#zip64 });
+    await this.#central.write(central);
+    this.#centralBytes += central.length;
+    ++this.#count;
+  }
+
+  async #copy(blob) {
+    const reader = blob.stream().getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      await this.#out.write(r.value);
+      this.#offset += r.value.length;
+    }
+  }
+
+  async #cleanUp() {
+    for await (const name of this.#staging.keys()) await this.#staging.removeEntry(name).catch(() => {});
   }
 }
 

@@ -7,7 +7,9 @@
 //   SEALRELAY_CHROMIUM=/path/to/chromium (default /usr/bin/chromium)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join, normalize } from 'node:path';
@@ -46,7 +48,7 @@ async function inChromium(t, run) {
 // tree maps every path under the OPFS root to its text (folders: '/').
 const harness = `
   const ts = await import('/js/tree_stream.js');
-  const { FolderSaver } = await import('/js/tree_saver.js');
+  const { FolderSaver, ZipSaver } = await import('/js/tree_saver.js');
   const { Sha256 } = await import('/js/sha256.js');
   const { concat, utf8 } = await import('/js/bytes.js');
   const sha = (text) => new Sha256().update(utf8(text)).finish();
@@ -78,6 +80,30 @@ const harness = `
     };
     await walk(opfs, '');
     return { error, summary: saver.summary, tree };
+  }
+  // The same into a zip in OPFS: {error, summary, zip (bytes as a binary string), left (OPFS names after)}.
+  async function runZip(records, zip64 = false) {
+    const opfs = await navigator.storage.getDirectory();
+    for await (const name of opfs.keys()) await opfs.removeEntry(name, { recursive: true });
+    const out = await (await opfs.getFileHandle('out.zip', { create: true })).createWritable();
+    const saver = new ZipSaver(out, await opfs.getDirectoryHandle('staging', { create: true }), { zip64 });
+    const decoder = new ts.TreeDecoder(saver);
+    const bytes = concat(...records.flat());
+    let error = null;
+    try {
+      for (let at = 0; at < bytes.length; at += 1000) await decoder.feed(bytes.subarray(at, at + 1000));
+      decoder.finish();
+      await saver.finish();
+    } catch (err) {
+      error = err.code ?? err.message;
+      await saver.abort();
+    }
+    const zip = new Uint8Array(await (await (await opfs.getFileHandle('out.zip')).getFile()).arrayBuffer());
+    let text = '';
+    for (const b of zip) text += String.fromCharCode(b);
+    const left = [];
+    for await (const name of (await opfs.getDirectoryHandle('staging')).keys()) left.push(name);
+    return { error, summary: saver.summary, zip: text, left };
   }
 `;
 
@@ -131,4 +157,52 @@ test('a hostile stream is refused before anything lands outside the picked folde
     assert.equal(r.error, 'bad_tree');
     assert.deepEqual(r.tree, { picked: '/', 'picked/ok.txt': 'ok' }, 'only what came before the bad record');
   }
+});
+
+// What Python's zipfile (and Info-ZIP's unzip -t) read in a zip the page
+// made: {name: text} after checking every CRC.
+function readZip(binary) {
+  const dir = mkdtempSync(join(tmpdir(), 'sealrelay-zip-'));
+  try {
+    const path = join(dir, 'out.zip');
+    writeFileSync(path, Buffer.from(binary, 'latin1'));
+    execFileSync('unzip', ['-tq', path]);
+    const script = 'import json,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\n' +
+                   'print(json.dumps({i.filename: z.read(i).decode() for i in z.infolist()}))';
+    return JSON.parse(execFileSync('python3', ['-c', script, path], { encoding: 'utf8' }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const zipStream = `[ts.encodeDir({ path: 'a' }), ts.encodeDir({ path: 'a/empty' }), file('a/one.txt', 'one'),
+  file('a/wrong.txt', 'evil', { sha256: sha('good') }), ts.encodeSkip({ path: 'a/x', reason: 'loop' }),
+  file('bü.txt', 'x'.repeat(70000) + 'end'), file('zero', ''), ts.encodeEnd({})]`;
+
+const hasTool = (name) => { try { execFileSync('sh', ['-c', `command -v ${name}`]); return true; } catch { return false; } };
+
+test('a folder stream as one zip: verified files only, empty folders kept, staging emptied; zip64 too', async (t) => {
+  if (!hasTool('unzip') || !hasTool('python3')) return skip(t, 'unzip or python3 is missing (they read the zip back)');
+  const out = await inChromium(t, new Function(`return (async () => {${harness}
+    return [await runZip(${zipStream}), await runZip(${zipStream}, true)];
+  })()`));
+  if (!out) return;
+  for (const r of out) {
+    assert.equal(r.error, null);
+    assert.deepEqual(readZip(r.zip), { 'a/': '', 'a/empty/': '', 'a/one.txt': 'one', 'bü.txt': `${'x'.repeat(70000)}end`,
+                                       zero: '' }, 'the unverified a/wrong.txt never entered the zip');
+    assert.deepEqual(r.summary.failed.map((f) => f.path), ['a/wrong.txt']);
+    assert.deepEqual(r.left, [], 'nothing left in the staging folder');
+  }
+  assert.ok(out[1].zip.includes('PK\x06\x06'), 'the forced zip64 end record');
+});
+
+test('a hostile stream aborts the zip: nothing of it is kept', async (t) => {
+  const out = await inChromium(t, new Function(`return (async () => {${harness}
+    return runZip([file('ok.txt', 'ok'), file('../escape', 'bad'), ts.encodeEnd({})]);
+  })()`));
+  if (!out) return;
+  assert.equal(out.error, 'bad_tree');
+  assert.equal(out.zip.length, 0, 'the aborted writable left the file as it was (empty)');
+  assert.deepEqual(out.left, []);
 });
