@@ -33,6 +33,8 @@ import { hex } from './bytes.js';
 import { Sha256 } from './sha256.js';
 import { Crc32, centralHeader, endRecords, localHeader } from './zip.js';
 
+const MAX_LISTED = 1000;
+
 export function canPickFolder() {
   return typeof globalThis.showDirectoryPicker === 'function';
 }
@@ -43,7 +45,9 @@ class Saver {
   #file = null;          // {path, name, folder, temp, writable, sha, crc, bytes, mtime, mode, failed}
   #temps = 0;
   #onProgress;
-  summary = { files: 0, dirs: 0, bytes: 0, skipped: [], failed: [], end: null };
+  // skipped and failed keep their first MAX_LISTED entries, then count
+  // (`unlisted`): memory stays flat whatever a stream holds.
+  summary = { files: 0, dirs: 0, bytes: 0, skipped: [], failed: [], unlisted: 0, end: null };
 
   constructor(onProgress) {
     this.#onProgress = onProgress;
@@ -99,7 +103,7 @@ class Saver {
     }
     await discard(file);
     if (file.failed) {
-      (status === 'ok' ? this.summary.failed : this.summary.skipped).push({ path: file.path, reason: file.failed });
+      this.#list(status === 'ok' ? this.summary.failed : this.summary.skipped, file.path, file.failed);
       return;
     }
     ++this.summary.files;
@@ -108,7 +112,13 @@ class Saver {
   }
 
   onSkip({ path, reason }) {
-    this.summary.skipped.push({ path, reason });
+    this.#list(this.summary.skipped, path, reason);
+  }
+
+  // The download stopped: the file being written, if any, is removed.
+  async abortFile() {
+    if (this.#file) await discard(this.#file);
+    this.#file = null;
   }
 
   onEnd(end) {
@@ -120,7 +130,15 @@ class Saver {
   }
 
   fail(path, reason) {
-    this.summary.failed.push({ path, reason });
+    this.#list(this.summary.failed, path, reason);
+  }
+
+  #list(list, path, reason) {
+    if (list.length + (list === this.summary.failed ? this.summary.skipped : this.summary.failed).length < MAX_LISTED) {
+      list.push({ path, reason });
+    } else {
+      ++this.summary.unlisted;
+    }
   }
 }
 
@@ -189,17 +207,23 @@ export class ZipSaver extends Saver {
   #count = 0;
   #centralBytes = 0;
   #zip64;
+  #folder;              // the pulled folder's entry, until written
+  #prefix = '';
   wantsCrc = true;
 
   // out: where the zip goes ({write(bytes), close(), abort()}: a
   // FileSystemWritableFileStream); staging: a folder of the origin-private
   // file system of its own (removed by finish() and abort()). `zip64`
   // forces the zip64 fields (tests).
-  constructor(out, staging, { onProgress = null, zip64 = false } = {}) {
+  // `folder` {name, mtime, mode}: the pulled folder's own entry, which
+  // every path goes under (as the CLI's OUT/dir/...); left out, the entries
+  // sit at the zip's top.
+  constructor(out, staging, { onProgress = null, zip64 = false, folder = null } = {}) {
     super(onProgress);
     this.#out = out;
     this.#staging = staging;
     this.#zip64 = zip64;
+    this.#folder = folder;
   }
 
   async onDir({ path, mtime, mode }) {
@@ -240,6 +264,13 @@ export class ZipSaver extends Saver {
   }
 
   async #add(entry, blob) {
+    if (this.#folder) {
+      const { name, mtime = 0, mode = 0o755 } = this.#folder;
+      this.#folder = null;
+      this.#prefix = `${name}/`;
+      await this.#add({ path: '', size: 0, crc: 0, mtime, mode }, null);
+    }
+    entry.path = this.#prefix + entry.path;
     entry.offset = this.#offset;
     const header = localHeader(entry, { zip64: this.#zip64 });
     await this.#out.write(header);
