@@ -16,13 +16,13 @@
 namespace sealrelay::test {
 namespace {
 
-// path (relative, '/'-joined) → content, or "/" for a folder.
+// path (relative, '/'-joined) → the SHA-256 of its content, or "/" for a folder.
 std::map<std::string, std::string> tree_of(const fs::path& root) {
   std::map<std::string, std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(root)) {
     std::string rel = fs::relative(e.path(), root).generic_string();
     if (e.is_symlink()) continue;
-    out[rel] = e.is_directory() ? "/" : read_file(e.path().string());
+    out[rel] = e.is_directory() ? "/" : sha256_of_file(e.path().string());
   }
   return out;
 }

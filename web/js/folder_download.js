@@ -166,8 +166,12 @@ class FolderView {
     section.dataset.state = err.kind === 'cancelled' ? 'cancelled' : 'failed';
     section.dataset.errorCode = err.code ?? '';
     $('dl-result').className = err.kind === 'cancelled' ? '' : 'error';
-    $('dl-result').replaceChildren(`${this.#ctx.describeFailure(err)} ${summary.files} files had verified before ` +
-      'it stopped.', listOf(summary));
+    // An agent from before folder pulls refuses op tree as a bad request (docs/protocol.md §4.5).
+    const why = err.kind === 'refused' && err.code === 'bad_request'
+      ? `Agent "${this.#ctx.agentId}" cannot send folders: it is older than folder downloads. Upgrade ` +
+        'sealrelay-agent there, or download the files one by one.'
+      : this.#ctx.describeFailure(err);
+    $('dl-result').replaceChildren(`${why} ${summary.files} files had verified before it stopped.`, listOf(summary));
     $('dl-cancel').hidden = true;
   }
 }
