@@ -502,7 +502,9 @@ const scenarios = {
     await browseAgent();
     await openDir('demo', '/demo');
     result.saveMode = await text('#save-mode');
-    await page.getByRole('button', { name: 'Download tree (folder)' }).click();
+    // From inside the folder this time: the button of the folder shown.
+    await openDir('tree', '/demo/tree');
+    await page.getByRole('button', { name: 'Download this folder' }).click();
     result.download = await waitForDownload();
     result.problems = await page.locator('#dl-result li').allInnerTexts();
     await shot('folder-zip-downloaded');

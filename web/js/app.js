@@ -23,7 +23,7 @@ const TOKEN_KEY = 'sealrelay.token';   // sessionStorage: this tab only
 const TOKEN_SHAPE = /^srt_[0-9a-f]{16}_[0-9a-f]{64}$/;
 const AGENTS_REFRESH_MS = 15_000;
 // The buttons that start a transfer: inert (but focusable) while one runs.
-const BUSY_BUTTONS = '#agents-table button, #listing button, #crumbs button';
+const BUSY_BUTTONS = '#agents-table button, #listing button, #crumbs button, #browse-download';
 
 const state = {
   keystore: null,
@@ -350,6 +350,9 @@ function renderListing(agentId, path, entries) {
   show('browse');
   show('save-mode');
   $('browse-title').textContent = `${agentId}:${path}`;
+  const here = crumbsName(path);
+  $('browse-download').hidden = !here;
+  $('browse-download').onclick = () => folder(agentId, path, { name: here });
   const crumbs = breadcrumbs(path);
   $('crumbs').replaceChildren(...crumbs.map((c, i) => el('li', {}, i === crumbs.length - 1
     ? el('span', { 'aria-current': 'page' }, i === 0 ? agentId : c.name)
@@ -421,6 +424,10 @@ async function download(agentId, path, entry) {
     setBusy(false);
   }
 }
+
+// The last component of a browsed path ('' at the agent's top, where the
+// shares are listed and there is no one folder to pull).
+const crumbsName = (path) => path.split('/').filter(Boolean).at(-1) ?? '';
 
 // A folder download (folder_download.js): the picker first, as for a file.
 async function folder(agentId, path, entry) {
