@@ -619,4 +619,40 @@ Result<Listing> Shares::list(std::string_view path, const PathScope& scope,
   return out;
 }
 
+bool SharePolicyView::hidden(std::span<const std::string> canon) const {
+  return visibility_of(share_, canon, scope_) == Visibility::hidden;
+}
+bool SharePolicyView::fully_visible(std::span<const std::string> canon) const {
+  return visibility_of(share_, canon, scope_) == Visibility::full;
+}
+bool SharePolicyView::excluded(std::span<const std::string> canon, bool is_directory) const {
+  return agent::excluded(share_, canon, is_directory);
+}
+bool SharePolicyView::included(std::span<const std::string> canon) const { return agent::included(share_, canon); }
+bool SharePolicyView::refused_hard_link(const struct stat& st) const { return agent::refused_hard_link(share_, st); }
+bool SharePolicyView::too_large(uint64_t size) const {
+  return share_.config.max_file_size && size > *share_.config.max_file_size;
+}
+
+Result<ResolvedEntry> SharePolicyView::resolve(std::span<const std::string> canon) const {
+  auto r = Walk(share_, scope_).run(canon, canon.size());
+  if (!r) return r.error();
+  return ResolvedEntry{std::move(r->fd), std::move(r->parent), r->st, std::move(r->canon),
+                       r->visibility == Visibility::full};
+}
+
+Result<TreeRoot> Shares::open_tree(std::string_view path, const PathScope& scope) const {
+  auto parsed = parse_in_scope(path, scope);
+  if (!parsed) return parsed.error();
+  const auto& comps = parsed->components;
+  if (comps.empty()) return make_error(ErrorCode::not_allowed, "the list of shares cannot be pulled as a folder");
+  const CompiledShare* share = find(comps.front());
+  if (!share) return no_share();
+  auto r = Walk(*share, scope).run(std::span(comps).subspan(1));
+  if (!r) return r.error();
+  if (!S_ISDIR(r->st.st_mode)) return make_error(ErrorCode::not_a_directory, "the path is a file");
+  ResolvedEntry dir{std::move(r->fd), {}, r->st, std::move(r->canon), r->visibility == Visibility::full};
+  return TreeRoot{std::move(dir), comps.back(), SharePolicyView(*share, scope)};
+}
+
 }  // namespace sealrelay::agent

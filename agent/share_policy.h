@@ -82,6 +82,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <sys/stat.h>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -161,6 +163,45 @@ struct CompiledShare {
 };
 }  // namespace detail
 
+// An entry a symbolic link led to, resolved by the rules of a get.
+struct ResolvedEntry {
+  UniqueFd fd;                     // O_PATH descriptor of the target.
+  UniqueFd parent;                 // O_PATH of its directory (a file's only).
+  struct stat st {};               // fstat of `fd`.
+  std::vector<std::string> canon;  // Share-relative components after symlinks.
+  bool fully_visible = true;       // In the requester's scope as a whole.
+};
+
+// One share's policy for one requester, entry by entry, for the folder
+// walker (tree_walk.h): the decisions Shares makes for a get and a listing,
+// on share-relative components after symlinks (`canon`). Holds references:
+// it must not outlive the Shares and the scope it came from.
+class SharePolicyView {
+ public:
+  SharePolicyView(const detail::CompiledShare& share, const PathScope& scope) : share_(share), scope_(scope) {}
+  bool hidden(std::span<const std::string> canon) const;         // outside the scope entirely
+  bool fully_visible(std::span<const std::string> canon) const;  // inside the scope as a whole
+  bool excluded(std::span<const std::string> canon, bool is_directory) const;  // it or a folder above
+  bool included(std::span<const std::string> canon) const;       // a file the includes serve
+  bool refused_hard_link(const struct stat& st) const;
+  bool too_large(uint64_t size) const;
+  bool follows_symlinks() const { return share_.config.follow_symlinks; }
+  // The target of the link at `canon`, whose directories the walker read
+  // from disk: the errors of a get (not_found, not_allowed, too_large, ...).
+  Result<ResolvedEntry> resolve(std::span<const std::string> canon) const;
+
+ private:
+  const detail::CompiledShare& share_;
+  const PathScope& scope_;
+};
+
+// A folder opened for a tree transfer.
+struct TreeRoot {
+  ResolvedEntry dir;     // the folder (fd O_PATH)
+  std::string name;      // its last component as requested ("" for a share root: the share's name)
+  SharePolicyView policy;
+};
+
 // The docs/protocol.md §4.2 code a refusal carries for an error from this
 // module: not_found → not_found; not_allowed and too_large → not_allowed;
 // bad_path, not_a_file, not_a_directory → bad_request; anything else →
@@ -196,6 +237,10 @@ class Shares {
   // as what they resolve to, inside the share; others hidden) and `scope`.
   Result<Listing> list(std::string_view path, const PathScope& scope,
                        size_t max_entries = kDefaultMaxListEntries) const;
+
+  // Resolves the directory at `path` (below a share, which may be an
+  // ancestor of `scope`) for a folder walk. Errors as for list().
+  Result<TreeRoot> open_tree(std::string_view path, const PathScope& scope) const;
 
   // The share names, sorted.
   std::vector<std::string> names() const;

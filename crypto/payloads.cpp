@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crypto/tree_stream.h"
+
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -116,6 +118,16 @@ std::string encode_request(const Request& r) {
          {"chunk_size", r.chunk_size},
          {"ts", r.timestamp_ms}};
   if (r.offer_compression) j["compress"] = json::array({protocol::kCompressionZstd});
+  if (r.op == Op::kTree) {
+    json select = json::object();
+    if (!r.select.include.empty()) select["include"] = r.select.include;
+    if (!r.select.exclude.empty()) select["exclude"] = r.select.exclude;
+    if (r.select.newer_than) select["newer_than"] = *r.select.newer_than;
+    if (r.select.max_depth) select["max_depth"] = *r.select.max_depth;
+    if (!select.empty()) j["select"] = std::move(select);
+    if (!r.contents) j["contents"] = false;
+    if (r.resume) j["resume"] = json{{"path", r.resume->path}, {"offset", r.resume->offset}};
+  }
   return padded(dump(j));
 }
 
@@ -135,6 +147,74 @@ std::optional<bool> get_compression_offer(const json& j) {
   return zstd;
 }
 
+// A list of select patterns (docs/protocol.md §4.5): at most
+// tree::kMaxSelectPatterns strings without control characters; `budget` is
+// what is left of tree::kMaxSelectBytes for all patterns together.
+Result<void> get_patterns(const json& select, const char* key, std::vector<std::string>& out, size_t& budget) {
+  auto it = select.find(key);
+  if (it == select.end()) return {};
+  if (!it->is_array() || it->size() > tree::kMaxSelectPatterns) {
+    return bad(std::string("select.") + key + " must be a list of at most 64 patterns");
+  }
+  for (const auto& p : *it) {
+    if (!p.is_string()) return bad(std::string("select.") + key + " must hold strings");
+    const auto& text = p.get_ref<const std::string&>();
+    if (text.size() > budget) return bad("the select patterns are longer than 8192 bytes together");
+    budget -= text.size();
+    if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<uint8_t>(c) < 0x20 || c == 0x7f; })) {
+      return bad("a select pattern holds a control character");
+    }
+    out.push_back(text);
+  }
+  return {};
+}
+
+Result<Request::Select> get_select(const json& j) {
+  Request::Select out;
+  auto it = j.find("select");
+  if (it == j.end()) return out;
+  if (!it->is_object()) return bad("select must be an object");
+  size_t budget = tree::kMaxSelectBytes;
+  if (auto ok = get_patterns(*it, "include", out.include, budget); !ok) return ok.error();
+  if (auto ok = get_patterns(*it, "exclude", out.exclude, budget); !ok) return ok.error();
+  if (it->contains("newer_than")) {
+    auto newer = get_number<int64_t>(*it, "newer_than", kMinTime, kMaxTime);
+    if (!newer) return bad("select.newer_than must be an integer (unix seconds)");
+    out.newer_than = *newer;
+  }
+  if (it->contains("max_depth")) {
+    auto depth = get_number<uint32_t>(*it, "max_depth", 1, tree::kMaxDepth);
+    if (!depth) return bad("select.max_depth must be between 1 and 128");
+    out.max_depth = *depth;
+  }
+  return out;
+}
+
+Result<std::optional<Request::Resume>> get_resume(const json& j) {
+  auto it = j.find("resume");
+  if (it == j.end()) return std::optional<Request::Resume>();
+  if (!it->is_object()) return bad("resume must be an object");
+  auto path = get_string(*it, "path", tree::kMaxPathBytes);
+  auto offset = get_number<uint64_t>(*it, "offset", 0, kMaxU64, uint64_t{0});
+  if (!path || !tree::check_path(*path)) return bad("resume.path must be a relative path of the folder stream");
+  if (!offset) return bad("resume.offset must be an unsigned integer");
+  return std::optional<Request::Resume>(Request::Resume{std::move(*path), *offset});
+}
+
+// The tree-only fields of a request (docs/protocol.md §4.1, §4.5).
+Result<void> get_tree_fields(const json& j, Request& r) {
+  auto select = get_select(j);
+  if (!select) return select.error();
+  r.select = std::move(*select);
+  auto contents = j.find("contents");
+  if (contents != j.end() && !contents->is_boolean()) return bad("contents must be a boolean");
+  r.contents = contents == j.end() || contents->get<bool>();
+  auto resume = get_resume(j);
+  if (!resume) return resume.error();
+  r.resume = std::move(*resume);
+  return {};
+}
+
 }  // namespace
 
 Result<Request> decode_request(std::span<const uint8_t> payload) {
@@ -145,7 +225,8 @@ Result<Request> decode_request(std::span<const uint8_t> payload) {
   if (op == "get") r.op = Op::kGet;
   else if (op == "list") r.op = Op::kList;
   else if (op == "stat") r.op = Op::kStat;
-  else return bad("op must be get, list or stat");
+  else if (op == "tree") r.op = Op::kTree;
+  else return bad("op must be get, list, stat or tree");
   auto path = get_string(*j, "path", protocol::kMaxPathBytes);
   if (!path || path->empty()) return bad("path must be a non-empty string of at most 4096 bytes without NUL");
   r.path = std::move(*path);
@@ -159,6 +240,9 @@ Result<Request> decode_request(std::span<const uint8_t> payload) {
   auto compress = get_compression_offer(*j);
   if (!compress) return bad("compress must be a list of at most 8 short names");
   r.offer_compression = *compress;
+  if (r.op == Op::kTree) {
+    if (auto ok = get_tree_fields(*j, r); !ok) return ok.error();
+  }
   r.offset = *offset;
   r.chunk_size = *chunk;
   r.timestamp_ms = *ts;
@@ -180,6 +264,7 @@ std::string encode_answer(const Answer& a) {
          {"first_index", a.first_index},
          {"frames", a.frames}};
   if (a.compression) j["compress"] = protocol::kCompressionZstd;
+  if (a.files > 0) j["files"] = a.files;
   return padded(dump(j));
 }
 
@@ -216,6 +301,9 @@ Result<Answer> decode_answer(std::span<const uint8_t> payload) {
   if (!compress || (!compress->empty() && *compress != protocol::kCompressionZstd)) {
     return bad("compress must be \"zstd\" when present");
   }
+  auto files = get_number<uint64_t>(*j, "files", 0, kMaxU64, uint64_t{0});
+  if (!files) return bad("files must be an unsigned integer");
+  a.files = *files;
   a.compression = !compress->empty();
   a.type = *type;
   a.name = std::move(*name);

@@ -73,10 +73,16 @@ inline constexpr size_t kMaxCodeBytes = 64;
 inline constexpr size_t kPayloadBucketBytes = 256;
 // Message 1 around its payload: e (32), s encrypted (32 + 16), the payload's tag (16).
 inline constexpr size_t kMessage1OverheadBytes = 2 * kKeyBytes + 2 * kNoiseTagBytes;
-// The longest request: every path byte written as \u00XX (6 bytes), and the
-// other fields, at their longest about 130 bytes (with "compress"), in the
-// one more bucket.
-inline constexpr size_t kMaxPaddedRequestBytes = 6 * kMaxPathBytes + kPayloadBucketBytes;
+// A tree request's select patterns, all together (docs/protocol.md §4.5;
+// tree_stream.h has the rest of the folder stream's bounds).
+inline constexpr size_t kMaxSelectBytes = 8192;
+// The longest request, a tree's: every path byte written as \u00XX (6
+// bytes); every select pattern byte and resume path byte a '"', written \"
+// (2 bytes: neither may hold a control character); and the other fields —
+// 128 patterns' quotes and commas, the numbers, the names — at their
+// longest about 800 bytes, in the four more buckets.
+inline constexpr size_t kMaxPaddedRequestBytes =
+    6 * kMaxPathBytes + 2 * kMaxSelectBytes + 2 * kMaxPathBytes + 4 * kPayloadBucketBytes;
 
 static_assert(kFrameNonceBytes == 24 && kFrameTagBytes == 16);
 static_assert(kFrameHeaderBytes == 34);

@@ -35,7 +35,7 @@ inline constexpr size_t kMaxPathBytes = protocol::kMaxPathBytes;
 // The longest non-DATA record: FILE with a kMaxPathBytes path.
 inline constexpr size_t kMaxRecordBytes = kRecordHeaderBytes + 28 + kMaxPathBytes;
 inline constexpr size_t kMaxSelectPatterns = 64;     // each of include and exclude
-inline constexpr size_t kMaxSelectBytes = 8192;      // all patterns together
+inline constexpr size_t kMaxSelectBytes = protocol::kMaxSelectBytes;  // all patterns together
 inline constexpr uint64_t kDefaultMaxEntries = 1'000'000;
 inline constexpr uint32_t kMaxMode = 0777;
 

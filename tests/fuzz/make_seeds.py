@@ -151,3 +151,37 @@ write("fuzz_authorized", [
     "not-a-key x\n",
 ])
 print("seeds written to", os.path.join(here, "corpus"))
+
+
+# fuzz_tree_stream: setup byte (bit0: without contents, bit1: max 4 entries,
+# bit2: resume at "a/b", bits4-7: number of piece sizes), piece sizes - 1,
+# then the folder stream (docs/protocol.md §4.5).
+def rec(t, body):
+    return struct.pack(">BI", t, len(body)) + body
+
+
+def tdir(p):
+    return rec(1, struct.pack(">qI", 100, 0o755) + p.encode())
+
+
+def tfile(p, content, offset=0):
+    out = rec(2, struct.pack(">QqIQ", offset + len(content), 100, 0o644, offset) + p.encode())
+    if content:
+        out += rec(3, content)
+    return out + rec(4, b"\x00" + b"\x00" * 32)
+
+
+def tend(files, dirs, nbytes, skipped=0):
+    return rec(6, struct.pack(">QQQQ", files, dirs, nbytes, skipped))
+
+
+honest_tree = tdir("a") + tfile("a/x y", b"hello") + tdir("a/\u00fc".encode().decode()) + tfile("a!", b"") + \
+    rec(5, b"\x01" + "b".encode()) + tend(2, 2, 5, 1)
+write("fuzz_tree_stream", [
+    b"\x00" + honest_tree,
+    b"\x30\x00\x06\x40" + honest_tree,
+    b"\x01" + rec(2, struct.pack(">QqIQ", 7, 0, 0o600, 0) + b"f") + tend(1, 0, 7),
+    b"\x04" + tfile("a/b", b"tail", 3) + tfile("a/c", b"") + tend(2, 0, 7),
+    b"\x00" + tdir("a") + tfile("a/..", b""),
+    b"\x02" + tfile("a", b"") + tfile("b", b"") + tfile("c", b"") + tfile("d", b"") + tfile("e", b""),
+])

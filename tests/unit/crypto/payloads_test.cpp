@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/session.h"
+#include "crypto/tree_stream.h"
 
 namespace sealrelay {
 namespace {
@@ -76,6 +77,74 @@ INSTANTIATE_TEST_SUITE_P(
                     R"({"v":1,"op":"get","path":"/a","ts":5,"chunk_size":2000000})",
                     R"({"v":1,"op":"get","path":"/a","ts":5,"chunk_size":"big"})",
                     "{\"v\":1,\"op\":\"get\",\"path\":\"/" + std::string(5000, 'x') + "\",\"ts\":5}"));
+
+std::string tree_request(const std::string& fields) {
+  return R"({"v":1,"op":"tree","path":"/s/d","ts":5,)" + fields + "}";
+}
+
+std::string patterns(size_t count, size_t bytes_each) {
+  std::string out = "[";
+  for (size_t i = 0; i < count; ++i) out += (i ? ",\"" : "\"") + std::string(bytes_each, 'p') + "\"";
+  return out + "]";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TreeBounds, BadRequest,
+    testing::Values(tree_request(R"("select":[])"), tree_request(R"("select":{"include":"*.csv"})"),
+                    tree_request(R"("select":{"include":[7]})"),
+                    tree_request(R"("select":{"include":)" + patterns(65, 1) + "}"),
+                    tree_request(R"("select":{"exclude":)" + patterns(65, 1) + "}"),
+                    tree_request(R"("select":{"include":)" + patterns(64, 65) + R"(,"exclude":)" + patterns(64, 64) + "}"),
+                    tree_request(R"("select":{"exclude":["ab"]})"), tree_request(R"("select":{"exclude":["a"]})"),
+                    tree_request(R"("select":{"max_depth":0})"), tree_request(R"("select":{"max_depth":129})"),
+                    tree_request(R"("select":{"newer_than":"yesterday"})"), tree_request(R"("contents":"no")"),
+                    tree_request(R"("resume":"a")"), tree_request(R"("resume":{"offset":3})"),
+                    tree_request(R"("resume":{"path":"../x"})"), tree_request(R"("resume":{"path":"/etc/x"})"),
+                    tree_request(R"("resume":{"path":"a//b"})"), tree_request(R"("resume":{"path":"a\b"})"),
+                    tree_request(R"("resume":{"path":"a
+b"})"), tree_request(R"("resume":{"path":"a","offset":-1})")));
+
+TEST(Payloads, TreeRequestRoundTripsWithSelectContentsAndResume) {
+  Request r{Op::kTree, "/shop/exports", 0, 65536, 1'700'000'000'123};
+  r.select.include = {"*.csv", "2026/**"};
+  r.select.exclude = {"tmp"};
+  r.select.newer_than = -5;
+  r.select.max_depth = 128;
+  r.contents = false;
+  r.resume = Request::Resume{"2026/ü b/x.csv", 123};
+  auto back = decode_request(bytes(encode_request(r)));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->op, Op::kTree);
+  EXPECT_EQ(back->select.include, r.select.include);
+  EXPECT_EQ(back->select.exclude, r.select.exclude);
+  EXPECT_EQ(back->select.newer_than, -5);
+  EXPECT_EQ(back->select.max_depth, 128u);
+  EXPECT_FALSE(back->contents);
+  ASSERT_TRUE(back->resume);
+  EXPECT_EQ(back->resume->path, r.resume->path);
+  EXPECT_EQ(back->resume->offset, 123u);
+
+  auto plain = decode_request(bytes(tree_request(R"("select":{"include":)" + patterns(64, 64) + "}")));
+  ASSERT_TRUE(plain.ok()) << "64 patterns of 8192 bytes in all are allowed: " << plain.error().message;
+  EXPECT_TRUE(plain->contents) << "contents defaults to true";
+  EXPECT_FALSE(plain->resume);
+}
+
+TEST(Payloads, TreeAnswerCarriesTheFileCount) {
+  Answer a;
+  a.ok = true;
+  a.type = EntryType::kDirectory;
+  a.name = "exports";
+  a.size = 40960;
+  a.chunk_size = 65536;
+  a.frames = true;
+  a.files = 10;
+  auto back = decode_answer(bytes(encode_answer(a)));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->files, 10u);
+  EXPECT_FALSE(decode_answer(bytes(R"({"v":1,"ok":true,"type":"dir","name":"a","size":0,"mtime":0,"chunk_size":65536,)"
+                                   R"("offset":0,"first_index":0,"frames":true,"files":-1})")));
+}
 
 class BadAnswer : public testing::TestWithParam<std::string> {};
 
@@ -184,20 +253,32 @@ TEST(Payloads, PaddingOtherThanSpacesIsRefused) {
 }
 
 TEST_F(PaddedHandshake, TheLargestRequestFitsInMessage1) {
-  // Every byte a control character: JSON writes each as \u00XX, six bytes.
-  Request r{Op::kStat, "/" + std::string(protocol::kMaxPathBytes - 1, '\x01'), UINT64_MAX,
-            protocol::kMaxChunkBytes, INT64_MAX};
+  // The path all control characters (\u00XX); the patterns and the resume
+  // path all '"' (\"), the longest characters they may hold.
+  Request r{Op::kTree, "/" + std::string(protocol::kMaxPathBytes - 1, '\x01'), UINT64_MAX,
+            protocol::kMaxChunkBytes, INT64_MAX, true};
+  const size_t each = tree::kMaxSelectBytes / (2 * tree::kMaxSelectPatterns);
+  r.select.include.assign(tree::kMaxSelectPatterns, std::string(each, '"'));
+  r.select.exclude.assign(tree::kMaxSelectPatterns, std::string(each, '"'));
+  r.select.newer_than = INT64_MIN;
+  r.select.max_depth = tree::kMaxDepth;
+  r.contents = false;
+  std::string resume(tree::kMaxComponentBytes, '"');
+  while (resume.size() + 1 + tree::kMaxComponentBytes <= tree::kMaxPathBytes) resume += "/" + std::string(255, '"');
+  r.resume = Request::Resume{resume, UINT64_MAX};
   std::string text = encode_request(r);
-  EXPECT_EQ(text.size(), protocol::kMaxPaddedRequestBytes) << "the bound in crypto/protocol.h is the real one";
+  EXPECT_LE(text.size(), protocol::kMaxPaddedRequestBytes);
+  EXPECT_GT(text.size() + 4 * protocol::kPayloadBucketBytes, protocol::kMaxPaddedRequestBytes)
+      << "the bound in crypto/protocol.h is close to the real one";
   auto init = InitiatorHandshake::start(requester, agent.public_key, bytes(text));
   ASSERT_TRUE(init.ok()) << init.error().message;
-  EXPECT_EQ(init->message1().size(), protocol::kMessage1OverheadBytes + protocol::kMaxPaddedRequestBytes);
   EXPECT_LE(init->message1().size(), protocol::kMaxNoiseMessageBytes);
   auto resp = ResponderHandshake::read(agent, init->message1());
   ASSERT_TRUE(resp.ok());
   auto back = decode_request(resp->request());
   ASSERT_TRUE(back.ok()) << back.error().message;
-  EXPECT_EQ(back->path, r.path);
+  EXPECT_EQ(back->resume->path, resume);
+  EXPECT_EQ(back->select.exclude, r.select.exclude);
 }
 
 TEST(Payloads, ListingRoundTripsAndRefusesUnsafeNames) {
