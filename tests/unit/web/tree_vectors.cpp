@@ -59,6 +59,15 @@ class Recorder : public TreeVisitor {
   }
 };
 
+DecoderOptions options_with(bool contents, std::optional<std::string> resume_path = {},
+                            uint64_t max_entries = kDefaultMaxEntries) {
+  DecoderOptions o;
+  o.contents = contents;
+  o.resume_path = std::move(resume_path);
+  o.max_entries = max_entries;
+  return o;
+}
+
 json vector_of(const std::string& name, const std::vector<uint8_t>& stream, DecoderOptions options) {
   Recorder recorder;
   json v = {{"name", name}, {"hex", hex(stream)}, {"contents", options.contents}, {"max_entries", options.max_entries}};
@@ -119,15 +128,15 @@ int main() {
   append_dir(listing, {"x", 0, 0755});
   append_file(listing, {"x/y", 123, 0, 0644, 0});
   append_end(listing, {1, 1, 123, 0});
-  out.push_back(vector_of("without contents", listing, {.contents = false}));
+  out.push_back(vector_of("without contents", listing, options_with(false)));
   out.push_back(vector_of("the same with contents expected", listing, {}));
   std::vector<uint8_t> resumed;
   append_file(resumed, {"p/q/r", 10, 0, 0644, 8});
   data(resumed, "xy");
   append_file_end(resumed, {FileStatus::kOk, {}});
   append_end(resumed, {1, 0, 10, 0});
-  out.push_back(vector_of("resumed inside p/q", resumed, {.resume_path = "p/q/r"}));
-  out.push_back(vector_of("resumed elsewhere", resumed, {.resume_path = "p/z"}));
+  out.push_back(vector_of("resumed inside p/q", resumed, options_with(true, "p/q/r")));
+  out.push_back(vector_of("resumed elsewhere", resumed, options_with(true, "p/z")));
   // Breaks of every kind, cut from the good tree.
   out.push_back(vector_of("no END", std::vector(good.begin(), good.end() - 37), {}));
   out.push_back(vector_of("one byte after END", [&] { auto s = good; s.push_back(6); return s; }(), {}));
@@ -135,7 +144,7 @@ int main() {
   out.push_back(vector_of("a DIR length of 12", [&] { auto s = good; s[4] = 12; return s; }(), {}));
   out.push_back(vector_of("a mode above 0777", [&] { auto s = good; s[5 + 8 + 2] = 0x02; return s; }(), {}));
   out.push_back(vector_of("a path with a slash at the end", [&] { auto s = good; s[4] += 1; s.insert(s.begin() + 18, '/'); return s; }(), {}));
-  out.push_back(vector_of("the limit of entries", good, {.max_entries = 3}));
+  out.push_back(vector_of("the limit of entries", good, options_with(true, {}, 3)));
   std::printf("%s\n", out.dump(1).c_str());
   return 0;
 }
