@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 
 import { fromHex, hex } from '../js/bytes.js';
+import { encodeRequest } from '../js/payloads.js';
 import { TreeDecoder } from '../js/tree_stream.js';
 import { fileExists, skip } from './helpers.mjs';
 
@@ -32,7 +33,7 @@ function recorder() {
 test('every C++ folder stream decodes to the same lines, and the same ones are refused', async (t) => {
   if (!tool) return skip(t, 'SEALRELAY_TREE_VECTORS is not set: run through ctest (it builds tests/unit/web/tree_vectors.cpp)');
   if (!fileExists(tool)) return skip(t, `${tool} does not exist: build it (cmake --build BUILD --target web_tree_vectors)`);
-  const vectors = JSON.parse(execFileSync(tool, { encoding: 'utf8', maxBuffer: 64 << 20 }));
+  const vectors = JSON.parse(execFileSync(tool, { encoding: 'utf8', maxBuffer: 64 << 20 })).streams;
   assert.ok(vectors.length >= 10, 'the vectors were not all found');
   assert.ok(vectors.some((v) => v.error === null) && vectors.some((v) => v.error === 'bad_tree'));
   for (const v of vectors) {
@@ -50,4 +51,14 @@ test('every C++ folder stream decodes to the same lines, and the same ones are r
     assert.equal(error, v.error, `${v.name}: the C++ decoder said ${v.error}`);
     assert.deepEqual(visitor.lines, v.lines, `${v.name}: the visitor hears what the C++ one heard, up to any error`);
   }
+});
+
+test("a tree request's bytes are the C++ encoder's, with every field and with none", (t) => {
+  if (!tool || !fileExists(tool)) return skip(t, 'SEALRELAY_TREE_VECTORS is not set or not built: run through ctest');
+  const { requests } = JSON.parse(execFileSync(tool, { encoding: 'utf8', maxBuffer: 64 << 20 }));
+  const request = { op: 'tree', path: '/demo/logs', chunkSize: 65536, timestampMs: 1763677025123, offerCompression: true };
+  assert.equal(hex(encodeRequest({ ...request, select: { include: ['*.csv', '2026/*'], exclude: ['tmp'],
+                                                         newerThan: 1700000000, maxDepth: 3 },
+                                   contents: false, resume: { path: 'a/b.csv', offset: 4096 } })), requests[0]);
+  assert.equal(hex(encodeRequest(request)), requests[1]);
 });

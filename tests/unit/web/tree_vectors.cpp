@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crypto/payloads.h"
 #include "crypto/tree_stream.h"
 
 using nlohmann::json;
@@ -145,6 +146,27 @@ int main() {
   out.push_back(vector_of("a mode above 0777", [&] { auto s = good; s[5 + 8 + 2] = 0x02; return s; }(), {}));
   out.push_back(vector_of("a path with a slash at the end", [&] { auto s = good; s[4] += 1; s.insert(s.begin() + 18, '/'); return s; }(), {}));
   out.push_back(vector_of("the limit of entries", good, options_with(true, {}, 3)));
-  std::printf("%s\n", out.dump(1).c_str());
+  // A tree request with every field, as the C++ encoder writes it: the
+  // page's encodeRequest must write the same bytes.
+  Request request;
+  request.op = Op::kTree;
+  request.path = "/demo/logs";
+  request.chunk_size = 65536;
+  request.timestamp_ms = 1763677025123;
+  request.offer_compression = true;
+  request.select.include = {"*.csv", "2026/*"};
+  request.select.exclude = {"tmp"};
+  request.select.newer_than = 1700000000;
+  request.select.max_depth = 3;
+  request.contents = false;
+  request.resume = Request::Resume{"a/b.csv", 4096};
+  Request plain = request;
+  plain.select = {};
+  plain.contents = true;
+  plain.resume.reset();
+  json requests = json::array();
+  for (const Request* r : {&request, &plain}) requests.push_back(hex(std::span(
+      reinterpret_cast<const uint8_t*>(encode_request(*r).data()), encode_request(*r).size())));
+  std::printf("%s\n", json{{"streams", out}, {"requests", requests}}.dump(1).c_str());
   return 0;
 }
