@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <deque>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -11,6 +12,8 @@
 
 #include "agent/change_detect.h"
 #include "agent/relay_json.h"
+#include "agent/tree_source.h"
+#include "agent/tree_walk.h"
 #include "agent/request_path.h"
 #include "base/base64.h"
 #include "base/log_format.h"
@@ -33,14 +36,16 @@ using SteadyTime = std::chrono::steady_clock;
 // it is not.
 constexpr int kMaxRewinds = 3;
 
-// The content a transfer sends, readable from any position so an upload can
-// resume from the frame the relay committed last.
+// The content a transfer sends, readable from any chunk boundary so an
+// upload can resume from the frame the relay committed last.
 class Content {
  public:
   virtual ~Content() = default;
-  virtual uint64_t size() const = 0;
-  // Reads exactly into.size() bytes at `at`; "changed" if the file is shorter now.
-  virtual Result<void> read(uint64_t at, std::span<uint8_t> into) = 0;
+  // The content's size, once known (a folder stream's only at its end).
+  virtual std::optional<uint64_t> size() const = 0;
+  // Reads into.size() bytes at `at`, fewer only at the end of the content
+  // (0 there); "changed" if a file is shorter now than it said.
+  virtual Result<size_t> read(uint64_t at, std::span<uint8_t> into) = 0;
   // Before the trailer: the content is still what the answer described.
   virtual Result<void> still_same() { return {}; }
 };
@@ -48,10 +53,11 @@ class Content {
 class MemoryContent : public Content {
  public:
   explicit MemoryContent(std::string data) : data_(std::move(data)) {}
-  uint64_t size() const override { return data_.size(); }
-  Result<void> read(uint64_t at, std::span<uint8_t> into) override {
-    std::memcpy(into.data(), data_.data() + at, into.size());
-    return {};
+  std::optional<uint64_t> size() const override { return data_.size(); }
+  Result<size_t> read(uint64_t at, std::span<uint8_t> into) override {
+    size_t n = std::min<uint64_t>(into.size(), data_.size() - at);
+    std::memcpy(into.data(), data_.data() + at, n);
+    return n;
   }
 
  private:
@@ -61,23 +67,79 @@ class MemoryContent : public Content {
 class FileContent : public Content {
  public:
   FileContent(OpenedFile file, FileWatch watch) : file_(std::move(file)), watch_(std::move(watch)) {}
-  uint64_t size() const override { return static_cast<uint64_t>(watch_.snapshot().size); }
-  Result<void> read(uint64_t at, std::span<uint8_t> into) override {
+  std::optional<uint64_t> size() const override { return static_cast<uint64_t>(watch_.snapshot().size); }
+  Result<size_t> read(uint64_t at, std::span<uint8_t> into) override {
+    const size_t want = std::min<uint64_t>(into.size(), *size() - at);
     size_t done = 0;
-    while (done < into.size()) {
-      ssize_t n = ::pread(file_.fd.get(), into.data() + done, into.size() - done, static_cast<off_t>(at + done));
+    while (done < want) {
+      ssize_t n = ::pread(file_.fd.get(), into.data() + done, want - done, static_cast<off_t>(at + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return make_error("io_error", "reading the file failed");
       if (n == 0) return make_error("changed", "the file shrank while it was being sent");
       done += static_cast<size_t>(n);
     }
-    return {};
+    return want;
   }
   Result<void> still_same() override { return watch_.still_same(file_.fd.get()); }
 
  private:
   OpenedFile file_;
   FileWatch watch_;
+};
+
+// A folder stream (docs/protocol.md §4.5): produced once, in order, while
+// the folder is walked; its size is known at its end. The last chunks stay
+// at hand for an upload the relay sends back a few frames; further back
+// than that the transfer fails, and the requester resumes the folder.
+class TreeContent : public Content {
+ public:
+  TreeContent(TreeRoot root, TreeWalkOptions options, Request request)
+      : root_(std::move(root)), options_(std::move(options)), request_(std::move(request)) {}
+  Result<void> start() {
+    auto source = TreeSource::start(root_, options_, request_);
+    if (!source) return source.error();
+    source_ = std::move(*source);
+    return {};
+  }
+  std::optional<uint64_t> size() const override { return end_; }
+  Result<size_t> read(uint64_t at, std::span<uint8_t> into) override {
+    if (at < produced_) return replay(at, into);
+    if (end_) return size_t{0};
+    auto n = source_->next(into);
+    if (!n) return n.error();
+    if (*n < into.size()) end_ = produced_ + *n;
+    kept_.emplace_back(produced_, std::vector<uint8_t>(into.begin(), into.begin() + static_cast<ptrdiff_t>(*n)));
+    kept_bytes_ += *n;
+    produced_ += *n;
+    while (kept_.size() > 2 && kept_bytes_ > kKeptBytes) {
+      kept_bytes_ -= kept_.front().second.size();
+      kept_.pop_front();
+    }
+    return *n;
+  }
+
+ private:
+  static constexpr size_t kKeptBytes = 4 * 1024 * 1024;
+
+  Result<size_t> replay(uint64_t at, std::span<uint8_t> into) {
+    for (const auto& [start, bytes] : kept_) {
+      if (start != at) continue;
+      size_t n = std::min(into.size(), bytes.size());
+      std::copy_n(bytes.begin(), n, into.begin());
+      return n;
+    }
+    return make_error("io_error", "the relay asked for part of the folder stream the agent no longer holds; "
+                                  "the requester resumes the folder");
+  }
+
+  TreeRoot root_;
+  TreeWalkOptions options_;
+  Request request_;
+  std::unique_ptr<TreeSource> source_;
+  uint64_t produced_ = 0;
+  std::optional<uint64_t> end_;
+  std::deque<std::pair<uint64_t, std::vector<uint8_t>>> kept_;  // the last chunks, by offset
+  size_t kept_bytes_ = 0;
 };
 
 std::string fingerprint_or(const std::optional<PublicKey>& key) { return key ? fingerprint_of(*key) : "?"; }
@@ -130,15 +192,13 @@ class Upload {
   // must be a frame this upload already sealed, and may go back at most
   // kMaxRewinds times.
   Result<uint64_t> send(const TransferKeys& keys, const Answer& answer, Content* content) {
-    const uint64_t chunk = answer.chunk_size;
-    const uint64_t data_frames = content ? (content->size() - answer.offset + chunk - 1) / chunk : 0;
     uint64_t committed = 0;
     int rewinds = 0;
     auto last_progress = SteadyTime::now();
     std::chrono::milliseconds backoff{250};
     while (true) {
       if (cancel_.load()) return make_error("cancelled", "cancelled by the requester");
-      auto r = upload_from(committed, keys, answer, content, data_frames);
+      auto r = upload_from(committed, keys, answer, content);
       if (r) {
         auto complete = relay_field<bool>(*r, "reply to the frame upload", "complete", false);
         if (!complete) return complete.error();
@@ -207,13 +267,13 @@ class Upload {
     return *next;
   }
 
-  Result<json> upload_from(uint64_t k, const TransferKeys& keys, const Answer& answer, Content* content,
-                           uint64_t data_frames) {
+  Result<json> upload_from(uint64_t k, const TransferKeys& keys, const Answer& answer, Content* content) {
     const uint64_t chunk = answer.chunk_size;
     std::vector<uint8_t> buf(chunk);
-    // At the trailer (k >= data_frames) that is the end of the content, not
-    // a whole chunk past the last one.
-    uint64_t position = content ? std::min(answer.offset + std::min(k, data_frames) * chunk, content->size()) : 0;
+    // Every data frame but the last is a whole chunk; at the trailer that is
+    // the end of the content, not a whole chunk past the last one.
+    uint64_t position = content ? answer.offset + k * chunk : 0;
+    if (content && content->size()) position = std::min(position, *content->size());
     if (content) {
       // The trailer hashes the whole file from byte 0, and hash_ outlives
       // this attempt: only the bytes before `position` it has not seen are
@@ -221,7 +281,9 @@ class Upload {
       // A resume point is a frame already sealed, so its prefix is hashed.
       for (uint64_t at = hash_.absorbed(); at < position;) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, position - at));
-        if (auto r = content->read(at, std::span(buf).first(n)); !r) return r.error();
+        auto got = content->read(at, std::span(buf).first(n));
+        if (!got) return got.error();
+        if (*got != n) return make_error("changed", "the file shrank while it was being sent");
         hash_.absorb(at, std::span(buf).first(n));
         at += n;
       }
@@ -244,18 +306,18 @@ class Upload {
         failure = make_error("cancelled", "cancelled by the requester");
         return false;
       }
-      if (frame_no < data_frames) {
-        size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, content->size() - position));
-        if (auto r = content->read(position, std::span(buf).first(n)); !r) {
-          sealer.seal_abort(r.error().code, r.error().message, frame);
-          upload::append_record(out, std::span<const uint8_t>(frame));
-          upload::append_end(out);
-          failure = r.error();
-          return false;
-        }
-        sealer.seal_chunk(std::span(buf).first(n), frame);
-        position += n;
-        sent_bytes_ += n;
+      auto n = content->read(position, buf);
+      if (!n) {
+        sealer.seal_abort(n.error().code, n.error().message, frame);
+        upload::append_record(out, std::span<const uint8_t>(frame));
+        upload::append_end(out);
+        failure = n.error();
+        return false;
+      }
+      if (*n > 0) {
+        sealer.seal_chunk(std::span(buf).first(*n), frame);
+        position += *n;
+        sent_bytes_ += *n;
       } else {
         auto same = content ? content->still_same() : Result<void>();
         if (!same) {
@@ -476,13 +538,30 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
       content = std::make_unique<MemoryContent>(encode_listing(entries));
       answer.type = sealrelay::EntryType::kDirectory;
       answer.name = info ? info->name : "";
-      answer.size = content->size();
+      answer.size = *content->size();
       answer.mtime = info ? seconds_of(info->mtime_ns) : 0;
       answer.frames = true;
       break;
     }
-    case Op::kTree:
-      return refuse("bad_request", "this agent does not serve folder pulls yet");
+    case Op::kTree: {
+      auto root = shares_.open_tree(request->path, who->scope);
+      if (!root) return policy_refusal(root.error());
+      auto options = TreeWalkOptions::of(*request);
+      if (!options) return refuse("bad_request", options.error().message);
+      // A count first, for the requester's progress; the stream is the truth.
+      auto count = count_tree(*root, *options, *request);
+      if (!count) return policy_refusal(count.error());
+      answer.type = sealrelay::EntryType::kDirectory;
+      answer.name = root->name;
+      answer.size = count->bytes;
+      answer.files = count->files;
+      answer.mtime = root->dir.st.st_mtime;
+      answer.frames = true;
+      auto tree = std::make_unique<TreeContent>(std::move(*root), std::move(*options), *request);
+      if (auto started = tree->start(); !started) return policy_refusal(started.error());
+      content = std::move(tree);
+      break;
+    }
     case Op::kGet: {
       auto file = shares_.open_file(request->path, who->scope);
       if (!file) return policy_refusal(file.error());

@@ -37,6 +37,7 @@ struct StreamState {
   std::optional<Answer> answer;
   std::string last_id;
   bool offered_compression = false;
+  bool tree = false;            // a folder stream: its length is the trailer's to check
   bool ended = false;           // the relay sent `end`
   bool done = false;            // nothing more to read (stat, refusal, or the trailer verified)
   std::optional<Error> failure;
@@ -99,15 +100,16 @@ bool on_event(sse::Event&& e, StreamState& st, Sink* sink, const std::function<v
     if (!kind) return fail(kind.error());
     st.last_id = e.id;
     if (*kind == FrameOpener::Kind::kTrailer) {
-      // The trailer verified what arrived; it must also be what was announced.
-      if (st.bytes != st.answer->size) {
+      // The trailer verified what arrived; it must also be what was announced
+      // (a tree announces its files' bytes, not the stream's).
+      if (!st.tree && st.bytes != st.answer->size) {
         return fail(make_error("trailer_mismatch", "the agent announced " + std::to_string(st.answer->size) +
                                                        " bytes but sent " + std::to_string(st.bytes)));
       }
       st.done = true;
       return false;
     }
-    if (st.bytes + st.chunk.size() > st.answer->size) {
+    if (!st.tree && st.bytes + st.chunk.size() > st.answer->size) {
       return fail(make_error("bad_frame", "the agent sent more bytes than it announced"));
     }
     if (sink) {
@@ -266,10 +268,16 @@ Result<Outcome> run_request(const RelayConfig& relay_config, const Identity& me,
   request.chunk_size = options.chunk_size;
   request.timestamp_ms = clock.next();
   request.offer_compression = options.offer_compression && options.op != Op::kStat;
+  if (options.op == Op::kTree) {
+    request.select = options.select;
+    request.contents = options.contents;
+    request.resume = options.resume;
+  }
   std::string payload = encode_request(request);
 
   StreamState st;
   st.offered_compression = request.offer_compression;
+  st.tree = options.op == Op::kTree;
   auto started = InitiatorHandshake::start(me, agent_key, as_bytes(payload));
   if (!started) return started.error();
   st.handshake.emplace(std::move(*started));

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -76,10 +77,17 @@ struct RequestOptions {
   // — it restarted and its session keys are gone, or it lost its uplink.
   // The verified .part stays for --resume.
   std::chrono::seconds stall_timeout{300};
+  // tree only (docs/protocol.md §4.5): what of the folder, with contents
+  // or not, and where to start again. The stream's size is not announced
+  // (the answer's `size` is the files' content bytes): the trailer alone
+  // bounds and verifies it.
+  Request::Select select = {};
+  bool contents = true;
+  std::optional<Request::Resume> resume = {};
 };
 
 struct Progress {
-  uint64_t bytes = 0;   // content bytes held, including a resumed prefix
+  uint64_t bytes = 0;   // content bytes held, including a resumed prefix (tree: stream bytes)
   uint64_t total = 0;   // from the answer
 };
 
