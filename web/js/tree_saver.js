@@ -34,6 +34,8 @@ import { Sha256 } from './sha256.js';
 import { Crc32, centralHeader, endRecords, localHeader } from './zip.js';
 
 const MAX_LISTED = 1000;
+// Files up to this size are held in memory until verified, not staged on disk.
+export const SMALL_FILE_BYTES = 1024 * 1024;
 
 export function canPickFolder() {
   return typeof globalThis.showDirectoryPicker === 'function';
@@ -42,7 +44,7 @@ export function canPickFolder() {
 // The per-file work both savers share: stage the content under a temporary
 // name, check its SHA-256, then `commit` it (the saver's) or remove it.
 class Saver {
-  #file = null;          // {path, name, folder, temp, writable, sha, crc, bytes, mtime, mode, failed}
+  #file = null;          // {path, name, folder, temp, writable, buffer, sha, crc, bytes, mtime, mode, failed}
   #temps = 0;
   #onProgress;
   // skipped and failed keep their first MAX_LISTED entries, then count
@@ -61,6 +63,12 @@ class Saver {
     if (offset !== 0) file.failed = 'a resumed file, which this page does not ask for';
     else if (!file.folder) file.failed = 'its folder could not be created';
     if (file.failed) return;
+    // A small file waits in memory until verified (one at a time): a
+    // temporary file and a move per file would cost more than its bytes.
+    if (size <= SMALL_FILE_BYTES) {
+      file.buffer = new Uint8Array(size);
+      return;
+    }
     try {
       file.temp = await file.folder.getFileHandle(`.sealrelay-part-${++this.#temps}`, { create: true });
       file.writable = await file.temp.createWritable();
@@ -75,6 +83,10 @@ class Saver {
     file.crc?.update(bytes);
     file.bytes += bytes.length;
     if (file.failed) return;
+    if (file.buffer) {
+      file.buffer.set(bytes, file.bytes - bytes.length);   // the decoder holds DATA to the announced size
+      return this.progress(file.path, file.bytes);
+    }
     try {
       await file.writable.write(bytes);
     } catch (err) {
@@ -93,7 +105,7 @@ class Saver {
     }
     if (!file.failed) {
       try {
-        await file.writable.close();
+        await file.writable?.close();
         file.writable = null;
         file.failed = await this.commit(file);
       } catch (err) {
@@ -171,6 +183,7 @@ export class FolderSaver extends Saver {
   // The temporary file gets its final name; returns null, or why it could not.
   async commit(file) {
     if (await exists(file.folder, file.name, 'directory')) return 'a folder of that name is already there';
+    if (file.buffer) return this.#writeVerified(file);
     if (typeof file.temp.move === 'function') {
       await file.folder.removeEntry(file.name).catch(() => {});
       await file.temp.move(file.name);
@@ -185,6 +198,19 @@ export class FolderSaver extends Saver {
       await file.folder.removeEntry(file.temp.name);
     }
     file.temp = null;
+    return null;
+  }
+
+  // A small file, verified in memory, written under its name.
+  async #writeVerified(file) {
+    try {
+      const target = await (await file.folder.getFileHandle(file.name, { create: true })).createWritable();
+      await target.write(file.buffer.subarray(0, file.bytes));
+      await target.close();
+    } catch (err) {
+      await file.folder.removeEntry(file.name).catch(() => {});   // no half file under the final name
+      throw err;
+    }
     return null;
   }
 
@@ -239,7 +265,7 @@ export class ZipSaver extends Saver {
   async commit(file) {
     const entry = { path: file.path, size: file.bytes, crc: file.crc.value, mtime: file.mtime, mode: file.mode };
     try {
-      await this.#add(entry, await file.temp.getFile());
+      await this.#add(entry, file.buffer ? new Blob([file.buffer.subarray(0, file.bytes)]) : await file.temp.getFile());
     } catch (err) {
       throw Object.assign(new Error(`writing the zip failed: ${localReason(err)}`), { fatal: true });
     }

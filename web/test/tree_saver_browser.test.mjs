@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
@@ -131,16 +132,18 @@ test('a folder stream lands in the picked folder: files verified, empty folders 
 });
 
 test('a file whose SHA-256 does not match never gets its name; the rest arrive', async (t) => {
+  // Small files wait in memory, larger ones (over SMALL_FILE_BYTES) in a temporary file: both ways.
   const out = await inChromium(t, new Function(`return (async () => {${harness}
+    const big = (c) => c.repeat(1536 * 1024);
     return run([file('a.txt', 'good'), file('b.txt', 'evil', { sha256: sha('good') }), file('c.txt', 'fine'),
-                ts.encodeEnd({})]);
+                file('d.big', big('d')), file('e.big', big('e'), { sha256: sha(big('d')) }), ts.encodeEnd({})]);
   })()`));
   if (!out) return;
   assert.equal(out.error, null);
-  assert.deepEqual(out.tree, { picked: '/', 'picked/a.txt': 'good', 'picked/c.txt': 'fine' });
-  assert.equal(out.summary.failed.length, 1);
-  assert.equal(out.summary.failed[0].path, 'b.txt');
-  assert.match(out.summary.failed[0].reason, /SHA-256/);
+  assert.deepEqual(out.tree, { picked: '/', 'picked/a.txt': 'good', 'picked/c.txt': 'fine',
+                               'picked/d.big': 'd'.repeat(1536 * 1024) }, 'no temporary file left either');
+  assert.deepEqual(out.summary.failed.map((f) => f.path), ['b.txt', 'e.big']);
+  for (const f of out.summary.failed) assert.match(f.reason, /SHA-256/);
 });
 
 test('a hostile stream is refused before anything lands outside the picked folder', async (t) => {
@@ -160,15 +163,15 @@ test('a hostile stream is refused before anything lands outside the picked folde
 });
 
 // What Python's zipfile (and Info-ZIP's unzip -t) read in a zip the page
-// made: {name: text} after checking every CRC.
+// made: {name: SHA-256 of the content} after checking every CRC.
 function readZip(binary) {
   const dir = mkdtempSync(join(tmpdir(), 'sealrelay-zip-'));
   try {
     const path = join(dir, 'out.zip');
     writeFileSync(path, Buffer.from(binary, 'latin1'));
     execFileSync('unzip', ['-tq', path]);
-    const script = 'import json,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\n' +
-                   'print(json.dumps({i.filename: z.read(i).decode() for i in z.infolist()}))';
+    const script = 'import hashlib,json,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\n' +
+                   'print(json.dumps({i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist()}))';
     return JSON.parse(execFileSync('python3', ['-c', script, path], { encoding: 'utf8' }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -177,6 +180,7 @@ function readZip(binary) {
 
 const zipStream = `[ts.encodeDir({ path: 'a' }), ts.encodeDir({ path: 'a/empty' }), file('a/one.txt', 'one'),
   file('a/wrong.txt', 'evil', { sha256: sha('good') }), ts.encodeSkip({ path: 'a/x', reason: 'loop' }),
+  file('big', 'y'.repeat(1536 * 1024)), file('big-wrong', 'z'.repeat(1536 * 1024), { sha256: sha('good') }),
   file('bü.txt', 'x'.repeat(70000) + 'end'), file('zero', ''), ts.encodeEnd({})]`;
 
 const hasTool = (name) => { try { execFileSync('sh', ['-c', `command -v ${name}`]); return true; } catch { return false; } };
@@ -188,13 +192,16 @@ test('a folder stream as one zip: verified files only, empty folders kept, stagi
             await runZip(${zipStream}, false, { name: 'logs' })];
   })()`));
   if (!out) return;
-  const expected = { 'a/': '', 'a/empty/': '', 'a/one.txt': 'one', 'bü.txt': `${'x'.repeat(70000)}end`, zero: '' };
+  const expected = { 'a/': '', 'a/empty/': '', 'a/one.txt': 'one', 'bü.txt': `${'x'.repeat(70000)}end`,
+                     big: 'y'.repeat(1536 * 1024), zero: '' };
   const under = (dir) => Object.fromEntries([[`${dir}/`, ''], ...Object.entries(expected).map(([k, v]) => [`${dir}/${k}`, v])]);
   for (const [i, r] of out.entries()) {
     assert.equal(r.error, null);
-    assert.deepEqual(readZip(r.zip), i === 2 ? under('logs') : expected,
+    const want = Object.fromEntries(Object.entries(i === 2 ? under('logs') : expected)
+      .map(([k, v]) => [k, createHash('sha256').update(v).digest('hex')]));
+    assert.deepEqual(readZip(r.zip), want,
                      'the unverified a/wrong.txt never entered the zip');
-    assert.deepEqual(r.summary.failed.map((f) => f.path), ['a/wrong.txt']);
+    assert.deepEqual(r.summary.failed.map((f) => f.path), ['a/wrong.txt', 'big-wrong']);
     assert.deepEqual(r.left, [], 'nothing left in the staging folder');
   }
   assert.ok(out[1].zip.includes('PK\x06\x06'), 'the forced zip64 end record');
