@@ -328,7 +328,8 @@ export class TreeDecoder {
 }
 
 function isAncestor(folder, path) {
-  return path.length > folder.length && path[folder.length] === SLASH && sameBytes(folder, path.subarray(0, folder.length));
+  return path.length > folder.length && path[folder.length] === SLASH &&
+         sameBytes(folder, path.subarray(0, folder.length));
 }
 
 function int(big) {

@@ -23,7 +23,9 @@ const chromiumPath = process.env.SEALRELAY_CHROMIUM ?? '/usr/bin/chromium';
 // Runs `scenario` (a function body's name below) in a page of web/'s origin.
 async function inChromium(t, run) {
   if (!existsSync(chromiumPath)) return skip(t, `${chromiumPath} is not installed (apt-get install chromium)`);
-  if (!existsSync(join(webDir, 'node_modules', 'playwright-core'))) return skip(t, 'web/node_modules is missing (npm ci)');
+  if (!existsSync(join(webDir, 'node_modules', 'playwright-core'))) {
+    return skip(t, 'web/node_modules is missing (npm ci)');
+  }
   const { chromium } = createRequire(join(webDir, 'package.json'))('playwright-core');
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
@@ -54,7 +56,7 @@ const harness = `
   const { concat, utf8 } = await import('/js/bytes.js');
   const sha = (text) => new Sha256().update(utf8(text)).finish();
   const pieces = (bytes) => Array.from({ length: Math.ceil(bytes.length / ts.MAX_DATA_BYTES) },
-                                      (_, i) => ts.encodeData(bytes.subarray(i * ts.MAX_DATA_BYTES, (i + 1) * ts.MAX_DATA_BYTES)));
+    (_, i) => ts.encodeData(bytes.subarray(i * ts.MAX_DATA_BYTES, (i + 1) * ts.MAX_DATA_BYTES)));
   const file = (path, text, end = { sha256: sha(text) }) => [ts.encodeFile({ path, size: utf8(text).length }),
     ...pieces(utf8(text)), ts.encodeFileEnd(end)];
   async function run(records) {
@@ -127,7 +129,8 @@ test('a folder stream lands in the picked folder: files verified, empty folders 
   }, 'the tree, no temporary file left, nothing of the changed file');
   assert.equal(out.summary.files, 4);
   assert.equal(out.summary.dirs, 3);
-  assert.deepEqual(out.summary.skipped, [{ path: 'a/changing', reason: 'changed' }, { path: 'a/out', reason: 'symlink_out' }]);
+  assert.deepEqual(out.summary.skipped, [{ path: 'a/changing', reason: 'changed' },
+                                         { path: 'a/out', reason: 'symlink_out' }]);
   assert.deepEqual(out.summary.failed, []);
 });
 
@@ -183,7 +186,14 @@ const zipStream = `[ts.encodeDir({ path: 'a' }), ts.encodeDir({ path: 'a/empty' 
   file('big', 'y'.repeat(1536 * 1024)), file('big-wrong', 'z'.repeat(1536 * 1024), { sha256: sha('good') }),
   file('bü.txt', 'x'.repeat(70000) + 'end'), file('zero', ''), ts.encodeEnd({})]`;
 
-const hasTool = (name) => { try { execFileSync('sh', ['-c', `command -v ${name}`]); return true; } catch { return false; } };
+function hasTool(name) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 test('a folder stream as one zip: verified files only, empty folders kept, staging emptied; zip64 too', async (t) => {
   if (!hasTool('unzip') || !hasTool('python3')) return skip(t, 'unzip or python3 is missing (they read the zip back)');
@@ -194,7 +204,8 @@ test('a folder stream as one zip: verified files only, empty folders kept, stagi
   if (!out) return;
   const expected = { 'a/': '', 'a/empty/': '', 'a/one.txt': 'one', 'bü.txt': `${'x'.repeat(70000)}end`,
                      big: 'y'.repeat(1536 * 1024), zero: '' };
-  const under = (dir) => Object.fromEntries([[`${dir}/`, ''], ...Object.entries(expected).map(([k, v]) => [`${dir}/${k}`, v])]);
+  const under = (dir) => Object.fromEntries([[`${dir}/`, ''],
+                                             ...Object.entries(expected).map(([k, v]) => [`${dir}/${k}`, v])]);
   for (const [i, r] of out.entries()) {
     assert.equal(r.error, null);
     const want = Object.fromEntries(Object.entries(i === 2 ? under('logs') : expected)

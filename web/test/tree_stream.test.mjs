@@ -103,7 +103,12 @@ test('stream order compares component by component', () => {
 });
 
 test('rule 1: unknown types, lengths outside the table, modes, offsets', async () => {
-  const header = (type, length) => { const h = new Uint8Array(5); h[0] = type; new DataView(h.buffer).setUint32(1, length); return h; };
+  const header = (type, length) => {
+    const h = new Uint8Array(5);
+    h[0] = type;
+    new DataView(h.buffer).setUint32(1, length);
+    return h;
+  };
   await refused(header(0, 1), /unknown record type 0/);
   await refused(header(7, 1), /unknown record type 7/);
   await refused(header(1, 12), /type 1 with length 12/);
@@ -125,10 +130,12 @@ test('rule 1: DATA and FILE_END in the wrong place, anything inside a file, afte
                                         encodeFileEnd({ sha256: sha })), /before all of the file/),
                    ['file a 2 0', 'data x']);
   await refused(encodeFileEnd({}), /FILE_END outside a file/);
-  for (const inside of [encodeDir({ path: 'b' }), encodeFile({ path: 'b', size: 0 }), encodeSkip({ path: 'b', reason: 'loop' }), end]) {
+  for (const inside of [encodeDir({ path: 'b' }), encodeFile({ path: 'b', size: 0 }),
+                        encodeSkip({ path: 'b', reason: 'loop' }), end]) {
     await refused(concat(encodeFile({ path: 'a', size: 1 }), inside), /inside a file/);
   }
-  await refused(concat(encodeFile({ path: 'a', size: 1 }), encodeData(utf8('x')), encodeFileEnd({ status: 'ok' }).fill(9, 5, 6)),
+  await refused(concat(encodeFile({ path: 'a', size: 1 }), encodeData(utf8('x')),
+                       encodeFileEnd({ status: 'ok' }).fill(9, 5, 6)),
                 /unknown file status 9/);
   await refused(concat(end, encodeDir({ path: 'a' })), /after the END/);
   await refused(concat(end, new Uint8Array(1)), /after the END/);
@@ -139,11 +146,14 @@ test('rule 1: DATA and FILE_END in the wrong place, anything inside a file, afte
 });
 
 test('a stream without contents: FILE stands alone, DATA or FILE_END or an offset is refused', async () => {
-  const listing = concat(encodeDir({ path: 'd' }), encodeFile({ path: 'd/f', size: 9 }), encodeFile({ path: 'e', size: 1 }), end);
-  assert.deepEqual(await decode(listing, { contents: false }), ['dir d 755 0', 'file d/f 9 0', 'file e 1 0', 'END 0 0 0 0']);
+  const listing = concat(encodeDir({ path: 'd' }), encodeFile({ path: 'd/f', size: 9 }),
+                         encodeFile({ path: 'e', size: 1 }), end);
+  assert.deepEqual(await decode(listing, { contents: false }),
+                   ['dir d 755 0', 'file d/f 9 0', 'file e 1 0', 'END 0 0 0 0']);
   await refused(concat(encodeFile({ path: 'f', size: 9 }), encodeData(utf8('x'))), /DATA outside/, { contents: false });
   await refused(concat(encodeFile({ path: 'f', size: 9 }), encodeFileEnd({})), /FILE_END outside/, { contents: false });
-  await refused(encodeFile({ path: 'f', size: 9, offset: 1 }), /offset in a stream without contents/, { contents: false });
+  await refused(encodeFile({ path: 'f', size: 9, offset: 1 }), /offset in a stream without contents/,
+                { contents: false });
 });
 
 test('rule 2: a bad path in any record is refused before the visitor sees it', async () => {
@@ -157,7 +167,8 @@ test('rule 2: a bad path in any record is refused before the visitor sees it', a
 });
 
 test('rule 3: stream order, and every path under a folder of the current branch', async () => {
-  await refused(concat(encodeFile({ path: 'b', size: 0 }), encodeFileEnd({}), encodeDir({ path: 'a' })), /stream order/);
+  await refused(concat(encodeFile({ path: 'b', size: 0 }), encodeFileEnd({}), encodeDir({ path: 'a' })),
+                /stream order/);
   await refused(concat(encodeDir({ path: 'a' }), encodeDir({ path: 'a' })), /stream order/, 'a repeat');
   await refused(encodeFile({ path: 'a/x', size: 0 }), /folder did not come before/);
   await refused(concat(encodeDir({ path: 'a' }), encodeDir({ path: 'b' }), encodeFile({ path: 'b/c/d', size: 0 })),
@@ -180,7 +191,8 @@ test("a resumed stream may start inside the folders above resume.path, and only 
 });
 
 test("rule 4: more records with a path than the receiver's limit", async () => {
-  const three = concat(encodeDir({ path: 'a' }), encodeDir({ path: 'b' }), encodeSkip({ path: 'c', reason: 'loop' }), end);
+  const three = concat(encodeDir({ path: 'a' }), encodeDir({ path: 'b' }),
+                       encodeSkip({ path: 'c', reason: 'loop' }), end);
   assert.equal((await decode(three, { maxEntries: 3 })).length, 4);
   assert.deepEqual(await refused(three, /more than 2 entries/, { maxEntries: 2 }), ['dir a 755 0', 'dir b 755 0']);
   assert.equal(DEFAULT_MAX_ENTRIES, 1_000_000);

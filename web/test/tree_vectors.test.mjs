@@ -31,8 +31,8 @@ function recorder() {
 }
 
 test('every C++ folder stream decodes to the same lines, and the same ones are refused', async (t) => {
-  if (!tool) return skip(t, 'SEALRELAY_TREE_VECTORS is not set: run through ctest (it builds tests/unit/web/tree_vectors.cpp)');
-  if (!fileExists(tool)) return skip(t, `${tool} does not exist: build it (cmake --build BUILD --target web_tree_vectors)`);
+  if (!tool) return skip(t, 'SEALRELAY_TREE_VECTORS is not set: run through ctest (it builds tree_vectors.cpp)');
+  if (!fileExists(tool)) return skip(t, `${tool} does not exist: cmake --build BUILD --target web_tree_vectors`);
   const vectors = JSON.parse(execFileSync(tool, { encoding: 'utf8', maxBuffer: 64 << 20 })).streams;
   assert.ok(vectors.length >= 10, 'the vectors were not all found');
   assert.ok(vectors.some((v) => v.error === null) && vectors.some((v) => v.error === 'bad_tree'));
@@ -56,7 +56,8 @@ test('every C++ folder stream decodes to the same lines, and the same ones are r
 test("a tree request's bytes are the C++ encoder's, with every field and with none", (t) => {
   if (!tool || !fileExists(tool)) return skip(t, 'SEALRELAY_TREE_VECTORS is not set or not built: run through ctest');
   const { requests } = JSON.parse(execFileSync(tool, { encoding: 'utf8', maxBuffer: 64 << 20 }));
-  const request = { op: 'tree', path: '/demo/logs', chunkSize: 65536, timestampMs: 1763677025123, offerCompression: true };
+  const request = { op: 'tree', path: '/demo/logs', chunkSize: 65536, timestampMs: 1763677025123,
+                    offerCompression: true };
   assert.equal(hex(encodeRequest({ ...request, select: { include: ['*.csv', '2026/*'], exclude: ['tmp'],
                                                          newerThan: 1700000000, maxDepth: 3 },
                                    contents: false, resume: { path: 'a/b.csv', offset: 4096 } })), requests[0]);

@@ -144,7 +144,10 @@ int main() {
   out.push_back(vector_of("an unknown type", [&] { auto s = good; s[0] = 9; return s; }(), {}));
   out.push_back(vector_of("a DIR length of 12", [&] { auto s = good; s[4] = 12; return s; }(), {}));
   out.push_back(vector_of("a mode above 0777", [&] { auto s = good; s[5 + 8 + 2] = 0x02; return s; }(), {}));
-  out.push_back(vector_of("a path with a slash at the end", [&] { auto s = good; s[4] += 1; s.insert(s.begin() + 18, '/'); return s; }(), {}));
+  auto slash = good;  // the first DIR's path "a" becomes "a/"
+  slash[4] += 1;
+  slash.insert(slash.begin() + 18, '/');
+  out.push_back(vector_of("a path with a slash at the end", slash, {}));
   out.push_back(vector_of("the limit of entries", good, options_with(true, {}, 3)));
   // A tree request with every field, as the C++ encoder writes it: the
   // page's encodeRequest must write the same bytes.
