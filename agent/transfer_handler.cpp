@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <deque>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -12,8 +11,7 @@
 
 #include "agent/change_detect.h"
 #include "agent/relay_json.h"
-#include "agent/tree_source.h"
-#include "agent/tree_walk.h"
+#include "agent/transfer_content.h"
 #include "agent/request_path.h"
 #include "base/base64.h"
 #include "base/log_format.h"
@@ -35,112 +33,6 @@ using SteadyTime = std::chrono::steady_clock;
 // committed frames once (a store failover) is served, one that keeps doing
 // it is not.
 constexpr int kMaxRewinds = 3;
-
-// The content a transfer sends, readable from any chunk boundary so an
-// upload can resume from the frame the relay committed last.
-class Content {
- public:
-  virtual ~Content() = default;
-  // The content's size, once known (a folder stream's only at its end).
-  virtual std::optional<uint64_t> size() const = 0;
-  // Reads into.size() bytes at `at`, fewer only at the end of the content
-  // (0 there); "changed" if a file is shorter now than it said.
-  virtual Result<size_t> read(uint64_t at, std::span<uint8_t> into) = 0;
-  // Before the trailer: the content is still what the answer described.
-  virtual Result<void> still_same() { return {}; }
-};
-
-class MemoryContent : public Content {
- public:
-  explicit MemoryContent(std::string data) : data_(std::move(data)) {}
-  std::optional<uint64_t> size() const override { return data_.size(); }
-  Result<size_t> read(uint64_t at, std::span<uint8_t> into) override {
-    size_t n = std::min<uint64_t>(into.size(), data_.size() - at);
-    std::memcpy(into.data(), data_.data() + at, n);
-    return n;
-  }
-
- private:
-  std::string data_;
-};
-
-class FileContent : public Content {
- public:
-  FileContent(OpenedFile file, FileWatch watch) : file_(std::move(file)), watch_(std::move(watch)) {}
-  std::optional<uint64_t> size() const override { return static_cast<uint64_t>(watch_.snapshot().size); }
-  Result<size_t> read(uint64_t at, std::span<uint8_t> into) override {
-    const size_t want = std::min<uint64_t>(into.size(), *size() - at);
-    size_t done = 0;
-    while (done < want) {
-      ssize_t n = ::pread(file_.fd.get(), into.data() + done, want - done, static_cast<off_t>(at + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return make_error("io_error", "reading the file failed");
-      if (n == 0) return make_error("changed", "the file shrank while it was being sent");
-      done += static_cast<size_t>(n);
-    }
-    return want;
-  }
-  Result<void> still_same() override { return watch_.still_same(file_.fd.get()); }
-
- private:
-  OpenedFile file_;
-  FileWatch watch_;
-};
-
-// A folder stream (docs/protocol.md §4.5): produced once, in order, while
-// the folder is walked; its size is known at its end. The last chunks stay
-// at hand for an upload the relay sends back a few frames; further back
-// than that the transfer fails, and the requester resumes the folder.
-class TreeContent : public Content {
- public:
-  TreeContent(TreeRoot root, TreeWalkOptions options, Request request)
-      : root_(std::move(root)), options_(std::move(options)), request_(std::move(request)) {}
-  Result<void> start() {
-    auto source = TreeSource::start(root_, options_, request_);
-    if (!source) return source.error();
-    source_ = std::move(*source);
-    return {};
-  }
-  std::optional<uint64_t> size() const override { return end_; }
-  Result<size_t> read(uint64_t at, std::span<uint8_t> into) override {
-    if (at < produced_) return replay(at, into);
-    if (end_) return size_t{0};
-    auto n = source_->next(into);
-    if (!n) return n.error();
-    if (*n < into.size()) end_ = produced_ + *n;
-    kept_.emplace_back(produced_, std::vector<uint8_t>(into.begin(), into.begin() + static_cast<ptrdiff_t>(*n)));
-    kept_bytes_ += *n;
-    produced_ += *n;
-    while (kept_.size() > 2 && kept_bytes_ > kKeptBytes) {
-      kept_bytes_ -= kept_.front().second.size();
-      kept_.pop_front();
-    }
-    return *n;
-  }
-
- private:
-  static constexpr size_t kKeptBytes = 4 * 1024 * 1024;
-
-  Result<size_t> replay(uint64_t at, std::span<uint8_t> into) {
-    for (const auto& [start, bytes] : kept_) {
-      if (start != at) continue;
-      size_t n = std::min(into.size(), bytes.size());
-      std::copy_n(bytes.begin(), n, into.begin());
-      return n;
-    }
-    return make_error("io_error", "the relay asked for part of the folder stream the agent no longer holds; "
-                                  "the requester resumes the folder");
-  }
-
-  TreeRoot root_;
-  TreeWalkOptions options_;
-  Request request_;
-  std::unique_ptr<TreeSource> source_;
-  uint64_t produced_ = 0;
-  std::optional<uint64_t> end_;
-  std::deque<std::pair<uint64_t, std::vector<uint8_t>>> kept_;  // the last chunks, by offset
-  size_t kept_bytes_ = 0;
-};
 
 std::string fingerprint_or(const std::optional<PublicKey>& key) { return key ? fingerprint_of(*key) : "?"; }
 

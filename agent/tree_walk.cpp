@@ -146,6 +146,7 @@ struct TreeWalker::State {
   std::string path_of(const std::string& wire) const { return rel.empty() ? wire : rel + "/" + wire; }
   Result<bool> step();
   Result<void> visit(Level& level, const Name& name);
+  Result<void> visit_link(const std::string& path, std::span<const std::string> canon, bool quiet);
   Result<void> visit_dir(const std::string& path, UniqueFd fd, const struct stat& st,
                          std::vector<std::string> canon, bool full, bool quiet);
   Result<void> visit_file(const std::string& path, const WalkedFile& file, std::span<const std::string> canon,
@@ -211,23 +212,7 @@ Result<void> TreeWalker::State::visit(Level& level, const Name& name) {
   const bool wanted = S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode);
   if (!wanted) return {};  // devices, FIFOs, sockets
   if (name.bad()) return quiet ? Result<void>() : sink.on_skip(path, SkipReason::kBadName);
-  if (S_ISLNK(st.st_mode)) {
-    if (!root.policy.follows_symlinks()) return {};
-    auto target = root.policy.resolve(canon);
-    if (!target) {
-      if (errors::is(target.error(), ErrorCode::not_found)) return {};
-      if (quiet) return {};
-      bool large = errors::is(target.error(), ErrorCode::too_large);
-      return sink.on_skip(path, large ? SkipReason::kTooLarge : SkipReason::kSymlinkOut);
-    }
-    if (S_ISDIR(target->st.st_mode)) {
-      return visit_dir(path, std::move(target->fd), target->st, std::move(target->canon), target->fully_visible,
-                       quiet);
-    }
-    if (quiet) return {};
-    WalkedFile file{target->parent.get(), &target->canon.back(), target->st};
-    return visit_file(path, file, target->canon, target->fully_visible);
-  }
+  if (S_ISLNK(st.st_mode)) return visit_link(path, canon, quiet);
   if (S_ISDIR(st.st_mode)) {
     UniqueFd fd(::openat(level.fd, name.on_disk().c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
     struct stat now;
@@ -239,6 +224,23 @@ Result<void> TreeWalker::State::visit(Level& level, const Name& name) {
   if (quiet) return {};
   WalkedFile file{level.fd, &name.on_disk(), st};
   return visit_file(path, file, canon, full);
+}
+
+// A symbolic link: followed by the resolver's rules, as a get of it would be.
+Result<void> TreeWalker::State::visit_link(const std::string& path, std::span<const std::string> canon, bool quiet) {
+  if (!root.policy.follows_symlinks()) return {};
+  auto target = root.policy.resolve(canon);
+  if (!target) {
+    if (errors::is(target.error(), ErrorCode::not_found) || quiet) return {};
+    bool large = errors::is(target.error(), ErrorCode::too_large);
+    return sink.on_skip(path, large ? SkipReason::kTooLarge : SkipReason::kSymlinkOut);
+  }
+  if (S_ISDIR(target->st.st_mode)) {
+    return visit_dir(path, std::move(target->fd), target->st, std::move(target->canon), target->fully_visible, quiet);
+  }
+  if (quiet) return {};
+  WalkedFile file{target->parent.get(), &target->canon.back(), target->st};
+  return visit_file(path, file, target->canon, target->fully_visible);
 }
 
 Result<void> TreeWalker::State::visit_dir(const std::string& path, UniqueFd fd, const struct stat& st,

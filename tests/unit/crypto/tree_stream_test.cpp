@@ -114,7 +114,10 @@ struct Broken {
   std::string name;
   std::function<void(Bytes&)> write;
   DecoderOptions options = {};
+  bool only_at_finish = false;  // the stream's bytes are fine so far; its end is not
 };
+
+void PrintTo(const Broken& broken, std::ostream* os) { *os << broken.name; }
 
 void header(Bytes& b, uint8_t type, uint32_t length) {
   b.push_back(type);
@@ -155,8 +158,9 @@ std::vector<Broken> broken_streams() {
       {"EndInsideAFile", [](Bytes& b) { append_file(b, {"f", 1, 0, 0644, 0}), end(b, 0, 0, 0); }},
       {"AnythingAfterEnd", [](Bytes& b) { end(b, 0, 0, 0), dir(b, "a"); }},
       {"AByteAfterEnd", [](Bytes& b) { end(b, 0, 0, 0), b.push_back(6); }},
-      {"NoEnd", [](Bytes& b) { dir(b, "a"); }},
-      {"EndHalfWritten", [](Bytes& b) { end(b, 0, 0, 0), b.pop_back(); }},
+      {"NoEnd", [](Bytes& b) { dir(b, "a"); }, {}, true},
+      {"EndHalfWritten", [](Bytes& b) { end(b, 0, 0, 0), b.pop_back(); }, {}, true},
+      {"FileNeverEnded", [](Bytes& b) { append_file(b, {"f", 1, 0, 0644, 0}); }, {}, true},
       {"EndCountsThatLie", [](Bytes& b) { file(b, "f", "x"), end(b, 2, 0, 1); }},
       {"EndBytesThatLie", [](Bytes& b) { file(b, "f", "x"), end(b, 1, 0, 9); }},
       {"UnknownSkipReason", [](Bytes& b) { header(b, 5, 2), b.push_back(9), b.push_back('a'); }},
@@ -215,6 +219,8 @@ TEST_P(BrokenStream, IsBadTreeAndStaysBad) {
     TreeDecoder d(r, GetParam().options);
     Result<void> ok;
     for (size_t at = 0; at < b.size() && ok; at += piece) ok = d.feed(std::span(b).subspan(at, std::min(piece, b.size() - at)));
+    // Caught as the bytes come, not merely because END never came.
+    ASSERT_EQ(!ok, !GetParam().only_at_finish) << "piece " << piece;
     if (ok) ok = d.finish();
     ASSERT_FALSE(ok) << "piece " << piece;
     EXPECT_EQ(ok.error().code, "bad_tree");
