@@ -8,9 +8,11 @@
 // speaks HTTP/1.1 and a browser allows 6 connections per origin, shared by
 // every tab of it.
 import * as base64 from './base64.js';
+import { $, alertText, el, show, status } from './dom.js';
+import { DownloadView } from './download_view.js';
 import { fingerprintOf } from './fingerprint.js';
-import { breadcrumbs, formatAgo, formatBytes, formatDate, formatDuration, formatRate, joinPath, RateMeter,
-         sortEntries } from './format.js';
+import { chooseFolderTarget, downloadFolder, folderModeText } from './folder_download.js';
+import { breadcrumbs, formatAgo, formatBytes, formatDate, joinPath, sortEntries } from './format.js';
 import { acceptDirectory, Keystore, pinState, RequestClock } from './keystore.js';
 import { describeFailure } from './messages.js';
 import { generateIdentity } from './noise.js';
@@ -21,9 +23,7 @@ const TOKEN_KEY = 'sealrelay.token';   // sessionStorage: this tab only
 const TOKEN_SHAPE = /^srt_[0-9a-f]{16}_[0-9a-f]{64}$/;
 const AGENTS_REFRESH_MS = 15_000;
 // The buttons that start a transfer: inert (but focusable) while one runs.
-const BUSY_BUTTONS = '#agents-table button, #listing button, #crumbs button';
-
-const $ = (id) => document.getElementById(id);
+const BUSY_BUTTONS = '#agents-table button, #listing button, #crumbs button, #browse-download';
 
 const state = {
   keystore: null,
@@ -45,34 +45,6 @@ function localStorageOrNull() {
   } catch {
     return null;
   }
-}
-
-// ---- Small DOM helpers ----
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'class') node.className = v;
-    else if (k === 'dataset') Object.assign(node.dataset, v);
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else if (k in node && typeof v !== 'string') node[k] = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
-
-function show(id, visible = true) {
-  $(id).hidden = !visible;
-}
-
-function status(text) {
-  $('status').textContent = text;
-}
-
-function alertText(text) {
-  $('alert').textContent = text;
-  show('alert', Boolean(text));
 }
 
 // ---- Relay API (short JSON calls; transfers go through the Worker) ----
@@ -183,6 +155,7 @@ function renderSaveMode() {
       'verified.'
     : `This browser cannot stream downloads to disk, so a download is kept in memory until it verified: files over ` +
       `${formatBytes(MEMORY_LIMIT_BYTES)} are refused here. For larger files use Chromium or Edge, or the sealrelay CLI.`;
+  $('save-mode').textContent += ` ${folderModeText()}`;
 }
 
 // ---- Agents and pins ----
@@ -377,6 +350,9 @@ function renderListing(agentId, path, entries) {
   show('browse');
   show('save-mode');
   $('browse-title').textContent = `${agentId}:${path}`;
+  const here = crumbsName(path);
+  $('browse-download').hidden = !here;
+  $('browse-download').onclick = () => folder(agentId, path, { name: here });
   const crumbs = breadcrumbs(path);
   $('crumbs').replaceChildren(...crumbs.map((c, i) => el('li', {}, i === crumbs.length - 1
     ? el('span', { 'aria-current': 'page' }, i === 0 ? agentId : c.name)
@@ -393,8 +369,9 @@ function renderListing(agentId, path, entries) {
         : el('span', { class: 'file' }, e.name)),
       el('td', { class: 'num', title: dir ? '' : `${e.size} bytes` }, dir ? '' : formatBytes(e.size)),
       el('td', {}, formatDate(e.mtime)),
-      el('td', {}, dir ? '' : el('button', { type: 'button', 'aria-label': `Download ${e.name}`,
-                                              onclick: () => download(agentId, target, e) }, 'Download'))));
+      el('td', {}, el('button', { type: 'button', 'aria-label': `Download ${e.name}${dir ? ' (folder)' : ''}`,
+                                  onclick: () => (dir ? folder : download)(agentId, target, e) },
+                      dir ? 'Download folder' : 'Download'))));
   }
   show('listing-empty', entries.length === 0);
   $('listing').parentElement.hidden = entries.length === 0;
@@ -448,112 +425,33 @@ async function download(agentId, path, entry) {
   }
 }
 
-// The download panel: progress bar, bytes, rate, ETA, cancel, the outcome.
-class DownloadView {
-  #agent;
-  #size;
-  #started = performance.now();
-  #meter = new RateMeter();
-  #cancel = null;
-  #cancelled = false;
-  #lastPaint = 0;
-  #bytes = 0;
-  #resumes = 0;
+// The last component of a browsed path ('' at the agent's top, where the
+// shares are listed and there is no one folder to pull).
+const crumbsName = (path) => path.split('/').filter(Boolean).at(-1) ?? '';
 
-  constructor(agentId, path, entry) {
-    this.#agent = agentId;
-    this.#size = entry.size;
-    const section = $('download');
-    section.dataset.state = 'running';
-    for (const k of ['elapsedMs', 'resumes', 'errorKind', 'errorCode']) delete section.dataset[k];
-    $('dl-name').textContent = entry.name;
-    $('dl-from').textContent = `from ${agentId}:${path}`;
-    $('dl-progress').max = Math.max(1, entry.size);
-    $('dl-progress').value = 0;
-    $('dl-figures').textContent = `0 B of ${formatBytes(entry.size)}`;
-    $('dl-result').textContent = 'Starting: handshake with the agent…';
-    $('dl-result').className = '';
-    show('dl-again', false);
-    const cancel = $('dl-cancel');
-    cancel.hidden = false;
-    cancel.disabled = false;
-    cancel.onclick = () => this.cancelRequested();
-    show('download');
-    section.scrollIntoView({ block: 'nearest' });
-  }
-
-  onCancel(fn) {
-    this.#cancel = fn;
-    if (this.#cancelled) fn();
-  }
-
-  cancelRequested() {
-    this.#cancelled = true;
-    $('dl-cancel').disabled = true;
-    $('dl-result').textContent = 'Cancelling…';
-    this.#cancel?.();
-  }
-
-  answered(answer) {
-    this.#size = answer.size;
-    $('dl-progress').max = Math.max(1, answer.size);
-    $('dl-result').textContent = 'Receiving; every frame is checked as it arrives.';
-  }
-
-  resumed({ bytes, code }) {
-    ++this.#resumes;
-    $('download').dataset.resumes = String(this.#resumes);
-    $('dl-result').textContent = `The relay lost the stream (${code}); resumed at ${formatBytes(bytes)} with a new ` +
-      'handshake. The bytes already received stay, and the final check still covers the whole file.';
-  }
-
-  progress(bytes, size) {
-    const now = performance.now();
-    this.#meter.add(now, bytes);
-    this.#bytes = bytes;
-    if (now - this.#lastPaint < 100 && bytes < size) return;
-    this.#lastPaint = now;
-    $('dl-progress').value = bytes;
-    const pct = size > 0 ? ` (${Math.floor((bytes * 100) / size)}%)` : '';
-    $('dl-figures').textContent = `${formatBytes(bytes)} of ${formatBytes(size)}${pct} · ` +
-      `${formatRate(this.#meter.rate())} · ${formatDuration(this.#meter.secondsLeft(size))} left`;
-  }
-
-  done(bytes, where, url) {
-    const seconds = (performance.now() - this.#started) / 1000;
-    const section = $('download');
-    section.dataset.state = 'done';
-    section.dataset.elapsedMs = String(Math.round(seconds * 1000));
-    $('dl-progress').max = Math.max(1, bytes);
-    $('dl-progress').value = Math.max(1, bytes);
-    $('dl-figures').textContent = `${formatBytes(bytes)} in ${formatDuration(seconds)} ` +
-      `(${formatRate(bytes / Math.max(seconds, 0.001))} on average)`;
-    const resumed = this.#resumes === 0 ? '' : ` (resumed ${this.#resumes === 1 ? 'once' : `${this.#resumes} times`})`;
-    $('dl-result').textContent = `Verified${resumed}: all ${bytes} bytes match the SHA-256 and size the agent ` +
-      `sealed. ${where}`;
-    $('dl-result').className = 'ok';
-    $('dl-cancel').hidden = true;
-    if (url) {
-      const again = $('dl-again');
-      again.href = url;
-      again.download = $('dl-name').textContent;
-      show('dl-again');
-    }
-    status(`Downloaded ${$('dl-name').textContent}.`);
-  }
-
-  fail(err, extra = '') {
-    const section = $('download');
-    section.dataset.state = err.kind === 'cancelled' ? 'cancelled' : 'failed';
-    section.dataset.errorKind = err.kind ?? 'local';
-    section.dataset.errorCode = err.code ?? '';
-    $('dl-progress').value = this.#bytes;
-    $('dl-figures').textContent = `Stopped after ${formatBytes(this.#bytes)} of ${formatBytes(this.#size)}.`;
-    $('dl-result').textContent = `${describeFailure(err, { agent: this.#agent })} ${extra}`.trim();
-    $('dl-result').className = err.kind === 'cancelled' ? '' : 'error';
-    $('dl-cancel').hidden = true;
-    if (err.kind !== 'cancelled') alertText($('dl-result').textContent);
-    status(err.kind === 'cancelled' ? 'Download cancelled.' : `Download of ${$('dl-name').textContent} failed.`);
+// A folder download (folder_download.js): the picker first, as for a file.
+async function folder(agentId, path, entry) {
+  if (refuseWhileBusy()) return;
+  alertText('');
+  const target = await chooseFolderTarget(entry.name).catch((err) => alertText(`Cannot download ${entry.name}/: ` +
+                                                                               `${err.message}.`));
+  if (!target) return;
+  state.busy = { kind: 'download', cancel: null };
+  setBusy(true);
+  try {
+    const key = await agentKey(agentId);
+    if (!key) return void (await target.abort());
+    const w = await worker();
+    const start = (request, callbacks) => {
+      const t = startTransfer(w, transferOptions(agentId, key, request), { ...callbacks, onStamp: keepStamp(agentId) });
+      state.busy.cancel = t.cancel;
+      return t;
+    };
+    await downloadFolder({ agentId, path, name: entry.name, target, start,
+                           describeFailure: (err) => describeFailure(err, { agent: agentId }) });
+  } finally {
+    state.busy = null;
+    setBusy(false);
   }
 }
 

@@ -22,12 +22,13 @@ import {
   COMPRESSION_ZSTD, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_CODE_BYTES, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
   MAX_PATH_BYTES, MIN_CHUNK_BYTES, PAYLOAD_BUCKET_BYTES, VERSION,
 } from './protocol.js';
+import { MAX_DEPTH, MAX_SELECT_BYTES, MAX_SELECT_PATTERNS, checkPath } from './tree_stream.js';
 
 const MAX_U64 = Number.MAX_SAFE_INTEGER;
 const MIN_I64 = Number.MIN_SAFE_INTEGER;
 const MAX_I64 = Number.MAX_SAFE_INTEGER;
 
-export const OPS = ['get', 'list', 'stat'];
+export const OPS = ['get', 'list', 'stat', 'tree'];
 
 function bad(what) {
   return new SealrelayError('bad_request', `malformed payload: ${what}`);
@@ -108,13 +109,43 @@ function getType(j) {
   return t === 'file' || t === 'dir' ? t : undefined;
 }
 
-// request: {op: 'get'|'list'|'stat', path, offset = 0, chunkSize = 262144,
-// timestampMs, offerCompression = false}. Throws TypeError on values the
-// agent would refuse. offerCompression sends "compress":["zstd"]
-// (docs/protocol.md §3.1).
+// A tree request's own fields (docs/protocol.md §4.1, §4.5), each left out
+// when it says nothing: select only with something in it, contents only
+// when false, resume only when given. Nested keys sorted too, as nlohmann.
+function treeFields(request, { select = {}, contents = true, resume = null }) {
+  const { include = [], exclude = [], newerThan, maxDepth } = select;
+  const patterns = [...include, ...exclude];
+  if (!patterns.every((g) => typeof g === 'string' && !/[\u0000-\u001f\u007f]/.test(g)) ||
+      include.length > MAX_SELECT_PATTERNS || exclude.length > MAX_SELECT_PATTERNS ||
+      patterns.reduce((n, g) => n + utf8(g).length, 0) > MAX_SELECT_BYTES) {
+    throw new TypeError('include/exclude: at most 64 patterns each, 8192 bytes in all, no control characters');
+  }
+  if (maxDepth !== undefined && (!Number.isSafeInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH)) {
+    throw new TypeError('max_depth must be between 1 and 128');
+  }
+  if (newerThan !== undefined && !Number.isSafeInteger(newerThan)) throw new TypeError('newer_than: unix seconds');
+  const sel = {};
+  if (exclude.length) sel.exclude = exclude;
+  if (include.length) sel.include = include;
+  if (maxDepth !== undefined) sel.max_depth = maxDepth;
+  if (newerThan !== undefined) sel.newer_than = newerThan;
+  if (Object.keys(sel).length) request.select = sel;
+  if (!contents) request.contents = false;
+  if (resume) {
+    checkPath(resume.path);
+    if (!Number.isSafeInteger(resume.offset) || resume.offset < 0) throw new TypeError('resume.offset: bytes');
+    request.resume = { offset: resume.offset, path: resume.path };
+  }
+}
+
+// request: {op: 'get'|'list'|'stat'|'tree', path, offset = 0, chunkSize =
+// 262144, timestampMs, offerCompression = false}, and for a tree {select:
+// {include, exclude, newerThan, maxDepth}, contents, resume: {path,
+// offset}}. Throws TypeError on values the agent would refuse.
+// offerCompression sends "compress":["zstd"] (docs/protocol.md §3.1).
 export function encodeRequest({ op, path, offset = 0, chunkSize = DEFAULT_CHUNK_BYTES, timestampMs,
-                                offerCompression = false }) {
-  if (!OPS.includes(op)) throw new TypeError('op must be get, list or stat');
+                                offerCompression = false, ...tree }) {
+  if (!OPS.includes(op)) throw new TypeError('op must be get, list, stat or tree');
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0') ||
       utf8(wellFormed(path)).length > MAX_PATH_BYTES) {
     throw new TypeError('path must be a non-empty string of at most 4096 bytes without NUL');
@@ -128,6 +159,7 @@ export function encodeRequest({ op, path, offset = 0, chunkSize = DEFAULT_CHUNK_
   }
   const request = { v: VERSION, op, path, offset, chunk_size: chunkSize, ts: timestampMs };
   if (offerCompression) request.compress = [COMPRESSION_ZSTD];
+  if (op === 'tree') treeFields(request, tree);
   return padded(dump(request));
 }
 
@@ -143,7 +175,7 @@ function getCompressionOffer(j) {
 export function decodeRequest(bytes) {
   const j = parsePadded(bytes);
   const op = getString(j, 'op', 8);
-  if (!OPS.includes(op)) throw bad('op must be get, list or stat');
+  if (!OPS.includes(op)) throw bad('op must be get, list, stat or tree');
   const path = getString(j, 'path', MAX_PATH_BYTES);
   if (!path) throw bad('path must be a non-empty string of at most 4096 bytes without NUL');
   const offset = getNumber(j, 'offset', 0, MAX_U64, 0);
@@ -158,7 +190,8 @@ export function decodeRequest(bytes) {
 }
 
 // answer: {ok: false, error, message} or {ok: true, type: 'file'|'dir', name,
-// size, mtime, chunkSize, offset, firstIndex, frames, compression}.
+// size, mtime, chunkSize, offset, firstIndex, frames, compression, files}
+// (files: a tree's expected count, 0 when left out).
 export function encodeAnswer(a) {
   if (!a.ok) return padded(dump({ v: VERSION, ok: false, error: a.error, message: a.message ?? '' }));
   const answer = {
@@ -166,6 +199,7 @@ export function encodeAnswer(a) {
     offset: a.offset, first_index: a.firstIndex, frames: a.frames,
   };
   if (a.compression) answer.compress = COMPRESSION_ZSTD;
+  if (a.files) answer.files = a.files;
   return padded(dump(answer));
 }
 
@@ -199,6 +233,8 @@ export function decodeAnswer(bytes) {
     throw bad('compress must be "zstd" when present');
   }
   a.compression = compress !== '';
+  a.files = getNumber(j, 'files', 0, MAX_U64, 0);
+  if (a.files === undefined) throw bad('files must be an unsigned integer');
   return a;
 }
 

@@ -112,7 +112,8 @@ const RESUMABLE_CODES = new Set(['gone', 'connection_lost']);
 //   relay, token               base URL and requester token
 //   agent, agentKey            agent id and its pinned 32-byte public key
 //   identity                   {privateKey, publicKey} of this requester
-//   request                    {op, path, offset?, chunkSize?} (ts is set here)
+//   request                    {op, path, offset?, chunkSize?, and a tree's select?,
+//                              contents?, resume?} (ts is set here)
 //   openSink(answer)           → {write(chunk), close(), abort(err)} (each may be async);
 //                              called once the agent accepted, before any content
 //   onAnswer(answer), onProgress({transferId, bytes, size, frames}),
@@ -454,9 +455,11 @@ class TransferRun {
     const result = this.#opener.open(frame);
     ++this.#frames;
     // The trailer verified what arrived; it must also be what the answer
-    // announced (a resumed run counts the earlier transfer's bytes too).
-    if (this.#opener.totalBytes > this.#answer.size ||
-        (result.kind !== 'data' && this.#opener.totalBytes !== this.#answer.size)) {
+    // announced (a resumed run counts the earlier transfer's bytes too). A
+    // tree's size is its files' content, an estimate for progress: the
+    // stream's records are checked by tree_stream.js instead.
+    if (this.#o.request.op !== 'tree' && (this.#opener.totalBytes > this.#answer.size ||
+        (result.kind !== 'data' && this.#opener.totalBytes !== this.#answer.size))) {
       throw new TransferError('integrity', 'size_mismatch', `the agent announced ${this.#answer.size} bytes but ` +
                               `sent ${result.kind === 'data' ? 'more' : this.#opener.totalBytes}`);
     }

@@ -90,8 +90,8 @@ export function attach(port, { fetch = undefined, sleep = undefined, batchBytes 
     const t = { controller: new AbortController(), inflight: 0, wake: null };
     running.set(id, t);
     const post = (message, transfer = []) => port.postMessage({ id, ...message }, transfer);
-    // A get hashes in the hash Worker when there is one (a listing is small).
-    const hashesNow = options.request?.op === 'get' ? hashes : null;
+    // A get or a tree hashes in the hash Worker when there is one (a listing is small).
+    const hashesNow = ['get', 'tree'].includes(options.request?.op) ? hashes : null;
     let sha = null;
     // The plaintext not yet handed over, in order: batch[0, batchLength).
     let batch = null;

@@ -25,7 +25,7 @@ function json(bytes) {
 }
 
 const accepted = { ok: true, type: 'file', name: 'a.jpg', size: 1048576, mtime: 1763670000, chunkSize: 262144,
-                   offset: 0, firstIndex: 0, frames: true, compression: false };
+                   offset: 0, firstIndex: 0, frames: true, compression: false, files: 0 };
 
 test('a request encodes as the C++ encoder does (sorted keys) and round-trips', () => {
   assert.equal(json(encodeRequest(request)),
@@ -67,7 +67,8 @@ test('malformed payloads are bad_request', () => {
     { ...base, ok: 'yes' }, { v: 1, ok: false }, { v: 1, ok: false, error: '' }, { v: 1, ok: false, error: 'x'.repeat(65) },
     { v: 1, ok: false, error: 'x', message: 7 }, { ...base, type: 'link' }, { ...base, name: 5 }, { ...base, size: -1 },
     { ...base, chunk_size: 1048577 }, { ...base, chunk_size: 100 }, { ...base, offset: base.size + 1 },
-    { ...base, frames: 1 }, { ...base, first_index: undefined }, { ...base, mtime: 1.5 },
+    { ...base, frames: 1 }, { ...base, first_index: undefined }, { ...base, mtime: 1.5 }, { ...base, files: -1 },
+    { ...base, files: '3' },
   ];
   for (const a of answers) assert.throws(() => decodeAnswer(utf8(JSON.stringify(a))), { code: 'bad_request' }, JSON.stringify(a));
   // A stat answer carries no frames, so chunk_size 0 is fine there.
@@ -160,4 +161,27 @@ test('the largest request fits in message 1', () => {
   assert.equal(wire.length, 96 + largest.length);
   assert.ok(wire.length <= MAX_NOISE_MESSAGE_BYTES);
   assert.equal(decodeRequest(ResponderHandshake.read(agent, wire).request).path, path);
+});
+
+test("a tree request carries select, contents and resume only when they say something; the answer's files", () => {
+  const tree = { ...request, op: 'tree', path: '/share/logs' };
+  assert.equal(json(encodeRequest(tree)),
+               '{"chunk_size":262144,"offset":0,"op":"tree","path":"/share/logs","ts":1763677025123,"v":1}');
+  assert.equal(json(encodeRequest({ ...tree, select: { include: ['*.csv'], exclude: ['tmp'], newerThan: 1700000000,
+                                                         maxDepth: 3 },
+                                    contents: false, resume: { path: 'a/b.csv', offset: 4096 } })),
+               '{"chunk_size":262144,"contents":false,"offset":0,"op":"tree","path":"/share/logs",' +
+               '"resume":{"offset":4096,"path":"a/b.csv"},' +
+               '"select":{"exclude":["tmp"],"include":["*.csv"],"max_depth":3,"newer_than":1700000000},' +
+               '"ts":1763677025123,"v":1}');
+  assert.equal(json(encodeRequest({ ...request, select: { include: ['x'] } })).includes('select'), false,
+               'tree fields only on a tree request');
+  for (const bad of [{ select: { maxDepth: 0 } }, { select: { maxDepth: 129 } }, { select: { include: ['a\nb'] } },
+                     { select: { include: Array(65).fill('x') } }, { select: { exclude: ['x'.repeat(8193)] } },
+                     { resume: { path: '../x', offset: 0 } }, { resume: { path: 'x', offset: -1 } }]) {
+    assert.throws(() => encodeRequest({ ...tree, ...bad }), JSON.stringify(bad));
+  }
+  const answer = { ...accepted, type: 'dir', name: 'logs', size: 7000, files: 3 };
+  assert.match(json(encodeAnswer(answer)), /"files":3/);
+  assert.deepEqual(decodeAnswer(encodeAnswer(answer)), answer);
 });

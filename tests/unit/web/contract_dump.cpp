@@ -11,6 +11,7 @@
 #include "base/ids.h"
 #include "base/key_bytes.h"
 #include "crypto/protocol.h"
+#include "crypto/tree_stream.h"
 #include "proto/errors.h"
 #include "proto/event_stream.h"
 #include "proto/sse.h"
@@ -34,6 +35,25 @@ json error_table() {
                     {"meaning", i.meaning}});
   }
   return rows;
+}
+
+// The folder stream's limits and record types (crypto/tree_stream.h).
+json tree_constants() {
+  namespace t = tree;
+  using R = t::RecordType;
+  const auto type = [](R r) { return static_cast<int>(r); };
+  return {{"RECORD_HEADER_BYTES", t::kRecordHeaderBytes},
+          {"MAX_DATA_BYTES", t::kMaxDataBytes},
+          {"MAX_COMPONENT_BYTES", t::kMaxComponentBytes},
+          {"MAX_DEPTH", t::kMaxDepth},
+          {"MAX_RECORD_BYTES", t::kMaxRecordBytes},
+          {"MAX_SELECT_PATTERNS", t::kMaxSelectPatterns},
+          {"MAX_SELECT_BYTES", t::kMaxSelectBytes},
+          {"DEFAULT_MAX_ENTRIES", t::kDefaultMaxEntries},
+          {"MAX_MODE", t::kMaxMode},
+          {"RECORD",
+           {{"dir", type(R::kDir)}, {"file", type(R::kFile)}, {"data", type(R::kData)},
+            {"fileEnd", type(R::kFileEnd)}, {"skip", type(R::kSkip)}, {"end", type(R::kEnd)}}}};
 }
 
 // Each C++ wire constant under the web/js module and export that mirrors
@@ -83,6 +103,7 @@ json constants() {
          {{"heartbeat", Type::heartbeat}, {"answer", Type::answer}, {"frame", Type::frame}, {"end", Type::end},
           {"error", Type::error}, {"gone", Type::gone}}}}},
       {"sse.js", {{"DEFAULT_LIMITS", {{"maxLine", sse_limits.max_line}, {"maxData", sse_limits.max_data}}}}},
+      {"tree_stream.js", tree_constants()},
   };
 }
 
