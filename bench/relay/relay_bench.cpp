@@ -337,7 +337,10 @@ struct Backends {
       if (redis) list.push_back({"Redis store (one redis-server, unix socket)", {"--redis", redis->url()}, {redis.get()}});
     }
     if (cluster_masters > 0) {
-      auto c = sr::test::RedisCluster::start(dir.path() + "/cluster", {.masters = cluster_masters, .replicas = 0});
+      auto c = sr::test::RedisCluster::start(dir.path() + "/cluster", {.masters = cluster_masters, .replicas = 0,
+                                                 // Redis's default: the harness's 2 s for quick failovers
+                                                 // let a loaded machine (a storm, a hog) mark masters failed.
+                                                 .node_timeout = std::chrono::milliseconds(15000)});
       if (!c) std::printf("(no redis cluster: %s)\n", c.error().message.c_str());
       else cluster = std::move(*c);
       if (cluster) {
