@@ -63,6 +63,7 @@ void AdmissionPool::spawner() {
     if (shutdown_) return;
     --to_start_;
     ++starting_;
+    ++spawned_;  // counted now: the worker may be waiting before it is in threads_
     lk.unlock();
     pthread_t t;
     int rc = start_thread(&AdmissionPool::worker_main, this, false, &t);
@@ -72,6 +73,7 @@ void AdmissionPool::spawner() {
       continue;
     }
     --starting_;
+    --spawned_;
     if (!refused_logged_) {
       refused_logged_ = true;
       spdlog::warn("cannot start worker thread {} of {} ({}): check ulimit -u, kernel.threads-max, "
@@ -131,7 +133,7 @@ void AdmissionPool::enqueue(std::function<void()> fn) {
   }
   // No worker free or coming: have one started while the pool is below its
   // size. It takes the job from the queue like any other worker.
-  if (threads_.size() + starting_ + to_start_ < workers_) {
+  if (spawned_ + to_start_ < workers_) {
     ++to_start_;
     jobs_.push_back(std::move(fn));
     lk.unlock();

@@ -70,6 +70,7 @@ class AdmissionPool final : public httplib::TaskQueue {
   size_t idle_ = 0;
   size_t to_start_ = 0;  // workers asked of the spawner, not started yet
   size_t starting_ = 0;  // workers started by pthread_create, not yet waiting for jobs
+  size_t spawned_ = 0;   // workers pthread_create started (threads_ once the spawner records them)
   pthread_t spawner_{};
   bool spawner_running_ = false;
   size_t overflow_running_ = 0;

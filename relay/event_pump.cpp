@@ -51,8 +51,11 @@ bool Pump::write(StreamSink& sink, std::string_view bytes) {
 }
 
 Mailbox::Batch Pump::wait() {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(last_write_ + ctx_.heartbeat -
-                                                                    SteadyClock::now());
+  // Rounded up: rounded down, an idle stream woke up to 1 ms before its
+  // heartbeat was due, found nothing to do and waited again (two wake-ups
+  // and their polls per heartbeat: a third of an idle relay's CPU).
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(last_write_ + ctx_.heartbeat -
+                                                           SteadyClock::now());
   return sub_->mailbox().wait(std::max(left, std::chrono::milliseconds(1)));
 }
 
@@ -242,6 +245,7 @@ Result<std::unique_ptr<ControlEvents>> ControlEvents::open(StreamContext ctx,
   }
   auto connected = ctx.store.agent_connect(agent, c->session_);
   if (!connected) return connected.error();
+  c->presence_ = ctx.presence.add(agent.id, c->session_);
   ++ctx.metrics.control_streams;
   ++ctx.metrics.agents_online;
   return c;
@@ -253,6 +257,7 @@ ControlEvents::ControlEvents(StreamContext ctx, std::string agent,
 
 void ControlEvents::close() {
   sub_.reset();
+  presence_.reset();
   (void)ctx_.store.agent_disconnect(agent_, session_);
   --ctx_.metrics.control_streams;
   --ctx_.metrics.agents_online;
@@ -265,12 +270,20 @@ bool ControlEvents::pump(StreamSink& sink) {
     started_ = true;
     if (!catch_up(sink, only_pending_)) return false;
     hold(ctx_.store.subscribe_inbox(agent_, cursor_));
+    presence_->wake_through(sub_->watch());
     return catch_up(sink, false);
   }
   auto batch = wait();
   // A revoked token's stream is cut: the agent reconnects and meets a 401,
   // and its presence ends (close()).
   if (batch.closed || cut()) return false;
+  // The presence refresher found another session holding the agent (and
+  // poked the mailbox): the newer stream reads the inbox from here on.
+  if (presence_->superseded()) {
+    spdlog::info("agent {}: a newer control stream took over", agent_);
+    sink.end();
+    return true;
+  }
   uint64_t writes = writes_;
   if (batch.lagged || batch.poked) {
     if (!catch_up(sink, false)) return false;
@@ -279,16 +292,6 @@ bool ControlEvents::pump(StreamSink& sink) {
       if (e.id <= cursor_) continue;
       if (!write(sink, sse::event(e.kind, e.id.str(), *e.payload))) return false;
       cursor_ = e.id;
-    }
-  }
-  // Presence is refreshed every heartbeat interval, busy or idle.
-  if (SteadyClock::now() >= last_presence_ + ctx_.heartbeat) {
-    last_presence_ = SteadyClock::now();
-    auto alive = ctx_.store.agent_heartbeat(agent_, session_);
-    if (alive && !*alive) {
-      spdlog::info("agent {}: a newer control stream took over", agent_);
-      sink.end();
-      return true;
     }
   }
   if (writes_ != writes) return true;

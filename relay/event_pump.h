@@ -27,6 +27,7 @@
 
 #include "base/result.h"
 #include "relay/leases.h"
+#include "relay/presence.h"
 #include "relay/metrics.h"
 #include "relay/store.h"
 #include "relay/transfers.h"
@@ -50,6 +51,7 @@ struct StreamContext {
   Store& store;
   Transfers& transfers;
   Metrics& metrics;
+  Presence& presence;  // refreshes the control streams' presence
   std::chrono::milliseconds heartbeat;
   const std::atomic<bool>& stopping;
 };
@@ -108,8 +110,8 @@ class TransferEvents : public Pump {
   std::string rendered_;  // SSE rendering of the last event, reused
 };
 
-// GET /v1/agent/control: the agent's inbox (transfer, cancel), and its
-// presence, refreshed every heartbeat interval.
+// GET /v1/agent/control: the agent's inbox (transfer, cancel); its presence
+// is refreshed by ctx.presence while the stream lasts.
 class ControlEvents : public Pump {
  public:
   // Connects the agent (a newer stream takes over from an older one).
@@ -129,8 +131,8 @@ class ControlEvents : public Pump {
 
   const std::string agent_;
   const std::string session_;  // presence session
+  std::shared_ptr<Presence::Registration> presence_;
   bool only_pending_ = false;  // no Last-Event-ID
-  std::chrono::steady_clock::time_point last_presence_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace sealrelay::relay

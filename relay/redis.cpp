@@ -1,5 +1,6 @@
 #include "relay/redis.h"
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <optional>
@@ -198,9 +199,14 @@ Result<RedisPool::Lease> RedisPool::acquire() {
     return make_error(ErrorCode::store_error, "redis: a second connection lease on one thread");
   }
   std::unique_lock lk(mu_);
-  if (idle_.empty() && open_ >= max_open_) {
+  if (!waiters_.empty() || !available()) {
     ++waits_;
-    if (!freed_.wait_for(lk, timeout_, [&] { return !idle_.empty() || open_ < max_open_; })) {
+    Waiter me;
+    waiters_.push_back(&me);
+    bool served = me.cv.wait_for(lk, timeout_, [&] { return waiters_.front() == &me && available(); });
+    waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &me));
+    serve_next();  // the next one in line may be served too (it re-checks under mu_)
+    if (!served) {
       ++timeouts_;
       return make_error(ErrorCode::store_unavailable, "redis: all " + std::to_string(max_open_) +
                                                           " connections busy for " +
@@ -219,8 +225,7 @@ Result<RedisPool::Lease> RedisPool::acquire() {
   if (!c) {
     lk.lock();
     --open_;
-    lk.unlock();
-    freed_.notify_one();
+    serve_next();
     return c.error();
   }
   ++leases_held;
@@ -231,15 +236,17 @@ void RedisPool::give_back(std::unique_ptr<RedisConn> c) {
   --leases_held;
   bool keep = !c->dead() && c->pending() == 0;
   if (!keep) c.reset();  // closed before its slot can be reused
-  {
-    std::lock_guard lk(mu_);
-    if (keep) {
-      idle_.push_back(std::move(c));
-    } else {
-      --open_;  // a waiter opens a fresh connection in its place
-    }
+  std::lock_guard lk(mu_);
+  if (keep) {
+    idle_.push_back(std::move(c));
+  } else {
+    --open_;  // a waiter opens a fresh connection in its place
   }
-  freed_.notify_one();
+  serve_next();
+}
+
+void RedisPool::serve_next() {
+  if (!waiters_.empty() && available()) waiters_.front()->cv.notify_one();
 }
 
 RedisPool::Stats RedisPool::stats() {

@@ -66,6 +66,7 @@ class RedisStore final : public Store {
   Result<void> ping() override;
   Result<void> agent_connect(const AgentInfo& info, const std::string& session) override;
   Result<bool> agent_heartbeat(const std::string& agent, const std::string& session) override;
+  Result<std::vector<bool>> agent_heartbeats(const std::vector<Heartbeat>& batch) override;
   Result<void> agent_disconnect(const std::string& agent, const std::string& session) override;
   Result<std::vector<AgentInfo>> list_agents() override;
   Result<AgentInfo> get_agent(const std::string& agent) override;

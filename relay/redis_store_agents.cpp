@@ -50,6 +50,46 @@ Result<bool> RedisStore::agent_heartbeat(const std::string& agent, const std::st
   return alive;
 }
 
+// One pipeline of the heartbeat script (per master on a cluster), then one
+// ZADD of every agent still present: two round trips for the whole batch
+// where agent_heartbeat() takes two per agent.
+Result<std::vector<bool>> RedisStore::agent_heartbeats(const std::vector<Heartbeat>& batch) {
+  std::string now = std::to_string(now_ms() / 1000);
+  std::string presence = std::to_string(std::chrono::milliseconds(limits_.presence_ttl).count());
+  std::string ttl = std::to_string(limits_.agent_ttl.count());
+  const redis::Script& script = scripts().heartbeat;
+  std::vector<RedisAccess::Command> calls;
+  calls.reserve(batch.size());
+  for (auto& h : batch) {
+    std::string ok = online_key(h.agent);
+    calls.push_back({ok, {"EVALSHA", script.sha, "2", ok, info_key(h.agent), h.session, presence, now, ttl}});
+  }
+  auto replies = db_.pipeline(calls);
+  if (!replies) return replies.error();
+  std::vector<bool> alive(batch.size());
+  std::vector<std::string_view> zadd = {"ZADD", kDirKey};
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const redisReply* r = (*replies)[i].get();
+    if (reply_is_error(r) && reply_str(r).starts_with("NOSCRIPT")) {
+      // A server that lost its script cache (restarted, or a promoted
+      // replica): the single call sends the script's text.
+      auto one = agent_heartbeat(batch[i].agent, batch[i].session);
+      if (!one) return one.error();
+      alive[i] = *one;
+      continue;
+    }
+    if (auto e = unavailable(r)) return *e;
+    alive[i] = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    if (alive[i]) zadd.insert(zadd.end(), {now, batch[i].agent});
+  }
+  if (zadd.size() > 2) {
+    auto z = one(kDirKey, zadd);
+    if (!z) return z.error();
+    if (auto e = unavailable(z->get())) return *e;
+  }
+  return alive;
+}
+
 Result<void> RedisStore::agent_disconnect(const std::string& agent, const std::string& session) {
   return db_.on(online_key(agent), [&](RedisConn& c) -> Result<void> {
     auto r = eval(c, scripts().disconnect, {online_key(agent), info_key(agent)},

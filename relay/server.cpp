@@ -114,7 +114,7 @@ Server::Server(Config cfg, std::unique_ptr<Store> store, std::shared_ptr<TokenVe
     : cfg_(std::move(cfg)), store_(std::move(store)), transfers_(*store_, cfg_.answer_timeout),
       tokens_(std::move(tokens)),
       per_token_(cfg_.rate_per_token, cfg_.burst_per_token),
-      per_ip_(cfg_.rate_per_ip, cfg_.burst_per_ip) {
+      per_ip_(cfg_.rate_per_ip, cfg_.burst_per_ip), presence_(*store_, cfg_.heartbeat) {
   if (!cfg_.tls_cert.empty()) {
     const Config& c = cfg_;
     http_ = std::make_unique<Listener<httplib::SSLServer>>([&c](SSL_CTX& ctx) {
@@ -157,10 +157,12 @@ Server::Server(Config cfg, std::unique_ptr<Store> store, std::shared_ptr<TokenVe
   http_->set_payload_max_length(std::numeric_limits<size_t>::max());
   hooks();
   housekeeper_ = std::thread([this] { housekeeping(); });
+  presence_.start();
 }
 
 Server::~Server() {
   stop();
+  presence_.stop();
   if (housekeeper_.joinable()) housekeeper_.join();
 }
 

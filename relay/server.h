@@ -27,6 +27,7 @@
 #include "proto/errors.h"
 #include "relay/config.h"
 #include "relay/leases.h"
+#include "relay/presence.h"
 #include "relay/metrics.h"
 #include "relay/rate_limit.h"
 #include "relay/store.h"
@@ -129,6 +130,7 @@ class Server {
   RateLimiter per_token_;
   RateLimiter per_ip_;
   Leases leases_;  // declared before http_: streams hold leases until http_ is gone
+  Presence presence_;  // after store_, which its thread calls
   std::unique_ptr<httplib::Server> http_;
   std::atomic<AdmissionPool*> live_pool_{nullptr};  // owned by http_ while it runs
   std::atomic<bool> stopping_{false};

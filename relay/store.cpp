@@ -23,6 +23,18 @@ const char* to_string(State s) {
   return "unknown";
 }
 
+// One call each: the embedded store has no round trip to save.
+Result<std::vector<bool>> Store::agent_heartbeats(const std::vector<Heartbeat>& batch) {
+  std::vector<bool> alive;
+  alive.reserve(batch.size());
+  for (auto& h : batch) {
+    auto one = agent_heartbeat(h.agent, h.session);
+    if (!one) return one.error();
+    alive.push_back(*one);
+  }
+  return alive;
+}
+
 bool is_terminal(State s) {
   return s == State::complete || s == State::failed || s == State::cancelled ||
          s == State::expired;

@@ -117,6 +117,13 @@ class Store {
   virtual Result<void> agent_connect(const AgentInfo& info, const std::string& session) = 0;
   // Refreshes presence and last_seen. false: another session took over.
   virtual Result<bool> agent_heartbeat(const std::string& agent, const std::string& session) = 0;
+  // Many heartbeats at once (relay/presence.h sends a node's together):
+  // answer i is agent_heartbeat(batch[i]). An error may leave some done.
+  struct Heartbeat {
+    std::string agent;
+    std::string session;
+  };
+  virtual Result<std::vector<bool>> agent_heartbeats(const std::vector<Heartbeat>& batch);
   // Ends presence if `session` still holds it.
   virtual Result<void> agent_disconnect(const std::string& agent, const std::string& session) = 0;
   virtual Result<std::vector<AgentInfo>> list_agents() = 0;  // sorted by id

@@ -21,6 +21,16 @@ namespace {
 constexpr auto kHealthyStream = std::chrono::seconds(10);  // agent/daemon.cpp
 constexpr auto kHeldRetry = std::chrono::milliseconds(100);
 
+// "HTTP/1.1 503 Service Unavailable (overloaded)": the status line and the
+// relay's error code when the body's start came with the head.
+std::string answer_of(const std::string& head) {
+  std::string out = head.substr(0, head.find('\r'));
+  auto at = head.find("\"error\":\"");
+  if (at == std::string::npos) return out;
+  at += 9;
+  return out + " (" + head.substr(at, head.find('"', at) - at) + ")";
+}
+
 }  // namespace
 
 ControlClients::ControlClients(int port, std::vector<std::string> tokens, int source_addrs)
@@ -96,6 +106,7 @@ void ControlClients::start(size_t i) {
   ++inflight_;
   c.state = State::connecting;
   if (::connect(c.fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0 && errno != EINPROGRESS) {
+    ++counters_.failures[std::string("connect: ") + std::strerror(errno)];
     fail(i, false);
     return;
   }
@@ -141,11 +152,15 @@ void ControlClients::on_event(size_t i, uint32_t events) {
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) return fail(i, false);
+    if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+      ++counters_.failures[std::string("connect: ") + (err ? std::strerror(err) : "hang-up")];
+      return fail(i, false);
+    }
     std::string req = "GET /v1/agent/control HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer " +
                       tokens_[i] + "\r\nX-Sealrelay-Public-Key: " + public_key_b64_ +
                       "\r\nX-Sealrelay-Version: relay_bench\r\n\r\n";
     if (::send(c.fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+      ++counters_.failures["send request"];
       return fail(i, false);
     }
     c.state = State::head;
@@ -160,13 +175,18 @@ void ControlClients::on_event(size_t i, uint32_t events) {
     ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail(i, c.state == State::streaming);
+    if (n <= 0) {
+      if (c.state != State::streaming) {
+        ++counters_.failures[n == 0 ? "closed before the answer" : std::string("before the answer: ") + std::strerror(errno)];
+      }
+      return fail(i, c.state == State::streaming);
+    }
     if (c.state != State::head) continue;  // heartbeats (or events): dropped
     c.head.append(buf, static_cast<size_t>(n));
     if (c.head.find("\r\n\r\n") == std::string::npos) continue;
     if (c.head.rfind("HTTP/1.1 200", 0) != 0) {
       ++counters_.refused_answers;
-      ++counters_.answers[c.head.substr(0, c.head.find('\r'))];
+      ++counters_.answers[answer_of(c.head)];
       return fail(i, false);
     }
     c.head.clear();

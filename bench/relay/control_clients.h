@@ -76,6 +76,7 @@ class ControlClients {
     size_t lost_streams = 0;
     Clock::time_point last_back{};
     std::map<std::string, size_t> answers;  // non-200 status lines ("HTTP/1.1 503 ...")
+    std::map<std::string, size_t> failures;  // failed attempts by what failed
   };
   const Counters& counters() const { return counters_; }
   void reset_counters() { counters_ = {}; }

@@ -47,10 +47,11 @@ struct EventPumpTest : ::testing::Test {
   std::atomic<bool> stopping{false};
   Leases leases;
   std::chrono::milliseconds heartbeat = 10s;
+  Presence presence{store, heartbeat};  // refreshed by hand (refresh())
   Principal alice;
   std::string tid;
 
-  StreamContext ctx() { return {store, transfers, metrics, heartbeat, stopping}; }
+  StreamContext ctx() { return {store, transfers, metrics, presence, heartbeat, stopping}; }
   void SetUp() override {
     alice.kind = TokenKind::requester;
     alice.token_id = "tok-alice";
@@ -230,6 +231,7 @@ TEST_F(EventPumpTest, ANewerControlStreamTakesOverAndTheOlderEnds) {
   ASSERT_TRUE((*older)->pump(sink));
   auto newer = ControlEvents::open(ctx(), agent, "", leases.take("tok-a"));
   ASSERT_TRUE(newer.ok());
+  EXPECT_EQ(presence.refresh(std::chrono::steady_clock::now() + 1h), 2u);  // both due
   ASSERT_TRUE(test::wait_until([&] { return !(*older)->pump(sink) || sink.ended; }, 10s));
   EXPECT_TRUE(sink.ended);
   (*older)->close();

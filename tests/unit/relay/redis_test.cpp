@@ -3,6 +3,8 @@
 // timeout, dead connections, and the one-lease-per-thread contract.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -191,6 +193,26 @@ TEST_F(RedisPoolTest, AtTheCapAWaiterGetsTheConnectionGivenBack) {
   EXPECT_EQ(pool.stats().open, 2u);
   EXPECT_EQ(pool.stats().timeouts, 0u);
   EXPECT_EQ(redis_clients(), 2);
+}
+
+// First come, first served: a thread that gives a connection back and asks
+// again at once queues behind the thread already waiting (barging let some
+// agent_connect wait past the 5 s timeout in a reconnect storm: 503).
+TEST_F(RedisPoolTest, AConnectionGivenBackGoesToTheWaiterNotToANewcomer) {
+  RedisPool pool(ep_, 5s, 1);
+  std::optional<RedisPool::Lease> mine;
+  {
+    auto l = pool.acquire();
+    ASSERT_TRUE(l.ok());
+    mine.emplace(std::move(*l));
+  }
+  Waiter w(pool);
+  ASSERT_TRUE(wait_until([&] { return pool.stats().waits == 1; }, 5s));
+  mine.reset();  // given back; this thread asks again at once
+  auto again = pool.acquire();
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(w.done.load()) << "the newcomer took the connection the waiter was waiting for";
+  EXPECT_EQ(w.code, "");
 }
 
 TEST_F(RedisPoolTest, AWaiterGivesUpAfterTheTimeoutWithStoreUnavailable) {

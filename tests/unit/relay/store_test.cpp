@@ -204,6 +204,33 @@ TYPED_TEST(StoreTest, AHeartbeatAfterPresenceLapsedKeepsItsSessionButNotAfterADi
   EXPECT_FALSE(s->get_agent("shop-1")->online);
 }
 
+TYPED_TEST(StoreTest, ABatchOfHeartbeatsAnswersEachAsItsOwnHeartbeatWould) {
+  StoreLimits limits;
+  limits.presence_ttl = std::chrono::seconds(1);
+  auto s = this->make(limits);
+  this->connect(*s, "shop-1", "s1");
+  this->connect(*s, "shop-2", "old");
+  this->connect(*s, "shop-2", "new");
+  this->connect(*s, "shop-3", "s3");
+  ASSERT_TRUE(s->agent_disconnect("shop-3", "s3").ok());
+  // Every presence lapsed: the batch must bring back exactly the sessions
+  // that still own their agent (relay/presence.h sends a node's together).
+  this->factory.advance(1500ms);
+  ASSERT_TRUE(test::wait_until([&] { return !s->get_agent("shop-1")->online; }, 10s, 20ms));
+  auto alive = s->agent_heartbeats(
+      {{"shop-1", "s1"}, {"shop-2", "old"}, {"shop-2", "new"}, {"shop-3", "s3"}, {"ghost", "g"}});
+  ASSERT_TRUE(alive.ok()) << alive.error().message;
+  EXPECT_EQ(*alive, (std::vector<bool>{true, false, true, false, false}));
+  EXPECT_TRUE(s->get_agent("shop-1")->online);
+  EXPECT_TRUE(s->get_agent("shop-2")->online);
+  EXPECT_FALSE(s->get_agent("shop-3")->online);
+  EXPECT_EQ(s->get_agent("ghost").error().code, "unknown_agent");
+  auto all = s->list_agents();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u) << "a heartbeat of an unknown agent adds no directory entry";
+  EXPECT_TRUE(s->agent_heartbeats({})->empty());
+}
+
 TYPED_TEST(StoreTest, CreatingATransferQueuesItOnTheAgentInboxAndWakesItsSubscriber) {
   auto s = this->make();
   this->connect(*s, "shop-1");
@@ -493,6 +520,21 @@ TEST(RedisStoreMemory, AFrameOfTheDefaultChunkSizeFitsOneQuarterMebibyteInRedis)
   // 256 KiB per frame, plus a little for the stream's own structures.
   EXPECT_LE(std::stoull(*usage), kFrames * 256 * 1024 + 16 * 1024)
       << "a default frame no longer fits jemalloc's 256 KiB class";
+}
+
+// A batch is sent by script SHA alone; a server that lost its script cache
+// (restarted, or a replica promoted) answers NOSCRIPT to each of them.
+TEST(RedisStoreHeartbeats, ABatchStillAnswersAfterTheServerForgotItsScripts) {
+  RedisFactory factory;
+  if (std::string why = factory.skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  auto s = factory.make({});
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->agent_connect({"shop-1", "cGs=", "v1", 0, false}, "s1").ok());
+  ASSERT_TRUE(s->agent_connect({"shop-2", "cGs=", "v1", 0, false}, "s2").ok());
+  ASSERT_TRUE(factory.server->command({"SCRIPT", "FLUSH"}).ok());
+  auto alive = s->agent_heartbeats({{"shop-1", "s1"}, {"shop-2", "other"}, {"shop-2", "s2"}});
+  ASSERT_TRUE(alive.ok()) << alive.error().message;
+  EXPECT_EQ(*alive, (std::vector<bool>{true, false, true}));
 }
 #endif
 
