@@ -2,10 +2,8 @@
 // the parts together; the work is in the library (daemon.h,
 // transfer_handler.h, share_policy.h, ...).
 #include <CLI/CLI.hpp>
-#include <signal.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +12,7 @@
 #include <thread>
 
 #include "agent/daemon.h"
+#include "agent/stop_signal.h"
 #include "base/log_format.h"
 
 namespace {
@@ -73,9 +72,6 @@ struct RunOptions {
   std::string log_level = "info";
   std::string log_format = "text";
 };
-
-std::atomic<bool> g_signalled{false};  // written by the signal handler only
-extern "C" void on_signal(int) { g_signalled.store(true); }
 
 int cmd_run(RunOptions o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
@@ -200,17 +196,14 @@ int cmd_run(RunOptions o) {
   for (const auto& c : configs) spdlog::info("sharing {} as /{}", c.root, c.name);
   if (schedule->limits()) spdlog::info("bandwidth cap (agent's local time): {}", schedule->describe());
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  watch_stop_signals();
   std::thread watcher([&] {
-    while (!g_signalled.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("stopping");
     daemon.stop();
   });
   daemon.run();
-  g_signalled.store(true);
+  request_stop();
   watcher.join();
   return 0;
 }

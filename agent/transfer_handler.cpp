@@ -1,8 +1,5 @@
 #include "agent/transfer_handler.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -10,11 +7,13 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/change_detect.h"
+#include "agent/file_read.h"
 #include "agent/relay_json.h"
 #include "agent/request_path.h"
 #include "base/base64.h"
 #include "base/log_format.h"
 #include "crypto/frames.h"
+#include "crypto/key_file.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
 #include "proto/errors.h"
@@ -65,11 +64,10 @@ class FileContent : public Content {
   Result<void> read(uint64_t at, std::span<uint8_t> into) override {
     size_t done = 0;
     while (done < into.size()) {
-      ssize_t n = ::pread(file_.fd.get(), into.data() + done, into.size() - done, static_cast<off_t>(at + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return make_error("io_error", "reading the file failed");
-      if (n == 0) return make_error("changed", "the file shrank while it was being sent");
-      done += static_cast<size_t>(n);
+      auto n = read_at(file_.fd.get(), at + done, into.subspan(done));
+      if (!n) return make_error("io_error", "reading the file failed");
+      if (*n == 0) return make_error("changed", "the file shrank while it was being sent");
+      done += *n;
     }
     return {};
   }
@@ -81,19 +79,6 @@ class FileContent : public Content {
 };
 
 std::string fingerprint_or(const std::optional<PublicKey>& key) { return key ? fingerprint_of(*key) : "?"; }
-
-Result<void> write_file_atomically(const std::filesystem::path& path, const std::string& text) {
-  std::string tmp = path.string() + ".tmp.XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return make_error("io_error", "cannot write " + path.string());
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return make_error("io_error", "cannot write " + path.string());
-  }
-  return {};
-}
 
 // Sleeps `d`, waking early when `cancel` is set. Returns false if cancelled.
 bool pause(std::chrono::nanoseconds d, const std::atomic<bool>& cancel) {
@@ -386,7 +371,9 @@ Result<void> TransferHandler::accept_timestamp(const PublicKey& requester, int64
       break;
   }
   // Persist before answering, so a crash cannot reopen the door.
-  if (!write_file_atomically(config_.replay_state, replay_.to_json())) {
+  const std::string state = replay_.to_json();
+  const std::string_view parts[] = {state};
+  if (!key_file::write(config_.replay_state, parts)) {  // Private and atomic, as a key.
     return make_error("internal", "the agent cannot save its replay state; see its log");
   }
   return {};
