@@ -25,6 +25,9 @@ constexpr const char* kVersion = "sealrelay-agent/0.1.0";
 
 std::string default_state_dir() {
   if (const char* d = std::getenv("SEALRELAY_STATE_DIR"); d && *d) return d;
+#ifdef _WIN32
+  if (const char* p = std::getenv("ProgramData"); p && *p) return std::string(p) + "\\sealrelay\\agent";
+#endif
   return "/var/lib/sealrelay-agent";
 }
 
@@ -54,8 +57,8 @@ int cmd_init(const std::string& state_dir) {
   std::printf("Agent identity created in %s\nFingerprint: %s\nPublic key:  %s\n\n"
               "Requesters pin this key on first contact; tell them the fingerprint so they can check it.\n"
               "Authorize requesters by adding their public keys to %s.\n",
-              (dir / "identity.key").c_str(), fingerprint_of(id.public_key).c_str(),
-              encode_public_key(id.public_key).c_str(), authorized.c_str());
+              (dir / "identity.key").string().c_str(), fingerprint_of(id.public_key).c_str(),
+              encode_public_key(id.public_key).c_str(), authorized.string().c_str());
   return 0;
 }
 

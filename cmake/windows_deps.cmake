@@ -10,6 +10,18 @@ if(NOT SEALRELAY_WINDOWS_DEPS OR NOT EXISTS ${SEALRELAY_WINDOWS_DEPS}/prefix/lib
                       "build with scripts/build-cross windows (it runs scripts/build-windows-deps)")
 endif()
 set(deps ${SEALRELAY_WINDOWS_DEPS})
+# pkg-config reads only the .pc files written for the mingw builds.
+set(ENV{PKG_CONFIG_LIBDIR} ${deps}/prefix/lib/pkgconfig)
+set(ENV{PKG_CONFIG_PATH} "")
+
+# Windows 10 / Server 2016 APIs; no min/max macros from windows.h;
+# localtime_r in mingw's POSIX layer (not _FILE_OFFSET_BITS: it makes
+# `stat` a macro, which renames Shares::stat). authorized_requesters.cpp opens its
+# file with POSIX flags: close-on-exec is _O_NOINHERIT there, and Windows
+# has no controlling terminal or non-blocking files to ask for.
+add_compile_definitions(_WIN32_WINNT=0x0A00 WINVER=0x0A00 NOMINMAX WIN32_LEAN_AND_MEAN
+                        _POSIX_THREAD_SAFE_FUNCTIONS
+                        O_CLOEXEC=_O_NOINHERIT O_NOCTTY=0 O_NONBLOCK=0)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib>=0.11)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium>=1.0.18)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd>=1.4)
@@ -38,9 +50,9 @@ target_link_libraries(spdlog::spdlog INTERFACE fmt::fmt)
 if(SEALRELAY_BUILD_TESTS)
   set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
   add_subdirectory(/usr/src/googletest ${CMAKE_BINARY_DIR}/googletest EXCLUDE_FROM_ALL)
+  # googletest's own CMake files define the GTest:: aliases too.
   foreach(lib gtest gtest_main gmock gmock_main)
     target_compile_options(${lib} PRIVATE -Wno-error)
-    add_library(GTest::${lib} ALIAS ${lib})
   endforeach()
 endif()
 unset(deps)

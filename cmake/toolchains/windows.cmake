@@ -17,10 +17,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-# pkg-config reads only the .pc files written for the mingw builds.
-set(ENV{PKG_CONFIG_LIBDIR} ${SEALRELAY_WINDOWS_DEPS}/prefix/lib/pkgconfig)
-set(ENV{PKG_CONFIG_PATH} "")
-set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 
 # One .exe with everything in it: no libstdc++, libgcc or winpthread DLL
 # beside it, and no Visual C++ runtime (mingw links the system's msvcrt).
