@@ -63,4 +63,28 @@ int elf_machine(const std::string& path) {
   return header.e_machine;
 }
 
+std::string windows_dir() {
+  const char* dir = std::getenv("SEALRELAY_CROSS_WINDOWS_DIR");
+  return dir && *dir ? dir : SEALRELAY_CROSS_WINDOWS_DIR;
+}
+
+std::string wine() { return ::access("/usr/lib/wine/wine64", X_OK) == 0 ? "/usr/lib/wine/wine64" : ""; }
+
+std::optional<std::string> windows_agent_absent() {
+  if (wine().empty()) return "wine64 not found (scripts/setup --cross windows installs it)";
+  const std::string exe = windows_dir() + "/agent/sealrelay-agent.exe";
+  if (::access(exe.c_str(), R_OK) != 0) {
+    return "no Windows agent at " + exe + " (scripts/build-cross windows builds it; the ctest fixture " +
+           "cross_windows_build runs it when the cross packages are installed)";
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> windows_agent_argv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/bin/env", "WINEDEBUG=-all", "WINEPREFIX=" + windows_dir() + "/wineprefix", wine(),
+                                windows_dir() + "/agent/sealrelay-agent.exe"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 }  // namespace sealrelay::test::cross

@@ -28,4 +28,19 @@ std::vector<std::string> agent_argv(const std::vector<std::string>& args);
 // is not an ELF file.
 int elf_machine(const std::string& path);
 
+// The Windows build directory: $SEALRELAY_CROSS_WINDOWS_DIR, else the one
+// this build was configured with (cross-windows/ of this build).
+std::string windows_dir();
+
+// Debian's wine64 (the package has no /usr/bin/wine), or "" when absent.
+std::string wine();
+
+// Why the Windows agent cannot be run here (nullopt: it can): no wine64, or
+// no sealrelay-agent.exe.
+std::optional<std::string> windows_agent_absent();
+
+// The command line that runs the Windows agent with `args` under wine, in
+// the Windows build's own wine prefix.
+std::vector<std::string> windows_agent_argv(const std::vector<std::string>& args);
+
 }  // namespace sealrelay::test::cross
