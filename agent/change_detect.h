@@ -5,7 +5,8 @@
 // of old and new content that happens to match its own trailer hash.
 //
 // Limits: the check compares metadata (inode, size, mtime and ctime in
-// nanoseconds), not content. A write that leaves all of them unchanged — in
+// nanoseconds; on Windows the volume serial and file index, size, last-write
+// and change times, change_detect_windows.cpp), not content. A write that leaves all of them unchanged — in
 // practice only a same-size write within one timestamp tick of a write made
 // just before the snapshot, on file systems with coarse timestamps — is not
 // seen.
@@ -15,7 +16,6 @@
 #include "base/result.h"
 
 #include <sys/stat.h>
-#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
@@ -24,8 +24,8 @@ namespace sealrelay::agent {
 
 // The identity and version of a file at one moment.
 struct FileSnapshot {
-  dev_t dev = 0;
-  ino_t ino = 0;
+  uint64_t dev = 0;  // Device (Windows: volume serial number).
+  uint64_t ino = 0;  // Inode (Windows: file index on the volume).
   int64_t size = 0;
   int64_t mtime_ns = 0;  // Last content change, nanoseconds since the epoch.
   int64_t ctime_ns = 0;  // Last content or metadata change.

@@ -3,7 +3,9 @@
 // .gitignore:
 //   * `*` matches any run of characters within one component, `?` one
 //     character, `[abc]` / `[a-z]` / `[!a]` a set (fnmatch(3) without flags:
-//     `*` also matches a leading '.', `\` escapes);
+//     `*` also matches a leading '.', `\` escapes), bytes compared
+//     exactly, or ASCII letters without case when compiled with
+//     ignore_case (the Windows agent's shares: NTFS names ignore case);
 //   * a pattern without '/' (e.g. `*.key`, `.git`) matches a file or
 //     directory of that name at any depth;
 //   * a pattern with a '/' (e.g. `logs/*.gz`, `/tmp`) is anchored at the
@@ -27,7 +29,7 @@ namespace sealrelay::agent {
 class GlobPattern {
  public:
   // Compiles `pattern` (syntax above). Error "bad_pattern" when malformed.
-  static Result<GlobPattern> compile(std::string_view pattern);
+  static Result<GlobPattern> compile(std::string_view pattern, bool ignore_case = false);
 
   // Whether the share-relative path `components` (non-empty) matches;
   // `is_directory` says whether it names a directory, for patterns with a
@@ -43,6 +45,7 @@ class GlobPattern {
   std::vector<std::string> parts_;  // Components; "**" is the wildcard.
   bool anchored_ = false;
   bool directories_only_ = false;
+  bool ignore_case_ = false;
 };
 
 // Whether any of `patterns` matches.

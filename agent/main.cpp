@@ -2,10 +2,8 @@
 // the parts together; the work is in the library (daemon.h,
 // transfer_handler.h, share_policy.h, ...).
 #include <CLI/CLI.hpp>
-#include <signal.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +12,7 @@
 #include <thread>
 
 #include "agent/daemon.h"
+#include "agent/stop_signal.h"
 #include "base/log_format.h"
 
 namespace {
@@ -26,6 +25,9 @@ constexpr const char* kVersion = "sealrelay-agent/0.1.0";
 
 std::string default_state_dir() {
   if (const char* d = std::getenv("SEALRELAY_STATE_DIR"); d && *d) return d;
+#ifdef _WIN32
+  if (const char* p = std::getenv("ProgramData"); p && *p) return std::string(p) + "\\sealrelay\\agent";
+#endif
   return "/var/lib/sealrelay-agent";
 }
 
@@ -55,8 +57,8 @@ int cmd_init(const std::string& state_dir) {
   std::printf("Agent identity created in %s\nFingerprint: %s\nPublic key:  %s\n\n"
               "Requesters pin this key on first contact; tell them the fingerprint so they can check it.\n"
               "Authorize requesters by adding their public keys to %s.\n",
-              (dir / "identity.key").c_str(), fingerprint_of(id.public_key).c_str(),
-              encode_public_key(id.public_key).c_str(), authorized.c_str());
+              (dir / "identity.key").string().c_str(), fingerprint_of(id.public_key).c_str(),
+              encode_public_key(id.public_key).c_str(), authorized.string().c_str());
   return 0;
 }
 
@@ -73,9 +75,6 @@ struct RunOptions {
   std::string log_level = "info";
   std::string log_format = "text";
 };
-
-std::atomic<bool> g_signalled{false};  // written by the signal handler only
-extern "C" void on_signal(int) { g_signalled.store(true); }
 
 int cmd_run(RunOptions o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
@@ -200,17 +199,14 @@ int cmd_run(RunOptions o) {
   for (const auto& c : configs) spdlog::info("sharing {} as /{}", c.root, c.name);
   if (schedule->limits()) spdlog::info("bandwidth cap (agent's local time): {}", schedule->describe());
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  watch_stop_signals();
   std::thread watcher([&] {
-    while (!g_signalled.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("stopping");
     daemon.stop();
   });
   daemon.run();
-  g_signalled.store(true);
+  request_stop();
   watcher.join();
   return 0;
 }

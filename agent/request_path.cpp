@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "agent/windows_names.h"
 #include "proto/errors.h"
 
 namespace sealrelay::agent {
@@ -67,9 +68,24 @@ Result<PathScope> PathScope::of(std::span<const std::string> paths) {
 
 namespace {
 
+// Whether two components are the same name. On Windows names below the
+// share name ignore ASCII case, as NTFS does (a scope "/exports/Daily"
+// covers the folder "daily"); share names are always exact.
+bool same_name(const std::string& a, const std::string& b, bool share_name) {
+#ifdef _WIN32
+  if (!share_name) return windows_names::equal_ignoring_case(a, b);
+#else
+  (void)share_name;
+#endif
+  return a == b;
+}
+
 // Whether `prefix` is a component-wise prefix of `path`.
 bool is_prefix(std::span<const std::string> prefix, std::span<const std::string> path) {
-  return prefix.size() <= path.size() && std::equal(prefix.begin(), prefix.end(), path.begin());
+  if (prefix.size() > path.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (!same_name(prefix[i], path[i], i == 0)) return false;
+  return true;
 }
 
 }  // namespace

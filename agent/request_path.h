@@ -64,7 +64,8 @@ enum class Visibility {
 };
 
 // The set of paths one requester may use. A scope "/a/b" covers "/a/b" and
-// everything below it ("/a/b/c"), not "/a/bc"; the scope "/" covers all.
+// everything below it ("/a/b/c"), not "/a/bc"; the scope "/" covers all. On
+// Windows the components below the share name compare without ASCII case.
 // Immutable; cheap to copy.
 class PathScope {
  public:

@@ -1,5 +1,7 @@
 #include "agent/transfer_content.h"
 
+#include "agent/file_read.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,11 +20,10 @@ Result<size_t> FileContent::read(uint64_t at, std::span<uint8_t> into) {
   const size_t want = std::min<uint64_t>(into.size(), *size() - at);
   size_t done = 0;
   while (done < want) {
-    ssize_t n = ::pread(file_.fd.get(), into.data() + done, want - done, static_cast<off_t>(at + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error("io_error", "reading the file failed");
-    if (n == 0) return make_error("changed", "the file shrank while it was being sent");
-    done += static_cast<size_t>(n);
+    auto n = read_at(file_.fd.get(), at + done, std::span(into.data() + done, want - done));
+    if (!n) return make_error("io_error", "reading the file failed");
+    if (*n == 0) return make_error("changed", "the file shrank while it was being sent");
+    done += *n;
   }
   return want;
 }

@@ -1,8 +1,5 @@
 #include "agent/transfer_handler.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -16,6 +13,7 @@
 #include "base/base64.h"
 #include "base/log_format.h"
 #include "crypto/frames.h"
+#include "crypto/key_file.h"
 #include "crypto/payloads.h"
 #include "crypto/session.h"
 #include "proto/errors.h"
@@ -35,19 +33,6 @@ using SteadyTime = std::chrono::steady_clock;
 constexpr int kMaxRewinds = 3;
 
 std::string fingerprint_or(const std::optional<PublicKey>& key) { return key ? fingerprint_of(*key) : "?"; }
-
-Result<void> write_file_atomically(const std::filesystem::path& path, const std::string& text) {
-  std::string tmp = path.string() + ".tmp.XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return make_error("io_error", "cannot write " + path.string());
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return make_error("io_error", "cannot write " + path.string());
-  }
-  return {};
-}
 
 // Sleeps `d`, waking early when `cancel` is set. Returns false if cancelled.
 bool pause(std::chrono::nanoseconds d, const std::atomic<bool>& cancel) {
@@ -372,7 +357,9 @@ Result<void> TransferHandler::accept_timestamp(const PublicKey& requester, int64
       break;
   }
   // Persist before answering, so a crash cannot reopen the door.
-  if (!write_file_atomically(config_.replay_state, replay_.to_json())) {
+  const std::string state = replay_.to_json();
+  const std::string_view parts[] = {state};
+  if (!key_file::write(config_.replay_state, parts)) {  // Private and atomic, as a key.
     return make_error("internal", "the agent cannot save its replay state; see its log");
   }
   return {};

@@ -1,14 +1,9 @@
 #include "crypto/keys.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fmt/format.h>
 
 #include "base/fingerprint.h"
+#include "crypto/key_file.h"
 
 namespace sealrelay {
 namespace {
@@ -19,20 +14,6 @@ constexpr std::string_view kHeader =
     "# sealrelay identity key (X25519). Secret: keep this file mode 0600 and never share it.\n";
 constexpr size_t kMaxKeyFileBytes = 4096;
 constexpr size_t kBase64KeyChars = 44;
-
-Error file_error(const fs::path& path, std::string_view what) {
-  return make_error("key_file", fmt::format("{}: {}: {}", path.string(), what, std::strerror(errno)));
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
 
 // Decodes exactly kKeyBytes of base64 with libsodium's constant-time codec:
 // this runs over the private key.
@@ -92,82 +73,20 @@ Result<void> save_identity(const fs::path& path, const Identity& identity, bool 
                                                 path.string()));
   }
 
-  std::string tmpl = (dir / (path.filename().string() + ".tmp.XXXXXX")).string();
-  int fd = ::mkstemp(tmpl.data());  // mode 0600
-  if (fd < 0) return file_error(tmpl, "cannot create temporary key file");
-
   Secret<kBase64KeyChars + 1> priv_text;
   sodium_bin2base64(reinterpret_cast<char*>(priv_text.data()), priv_text.size(), identity.private_key.data(),
                     protocol::kKeyBytes, sodium_base64_VARIANT_ORIGINAL);
   std::string_view priv(reinterpret_cast<const char*>(priv_text.data()), kBase64KeyChars);
-  bool ok = ::fchmod(fd, 0600) == 0 && write_all(fd, kHeader) &&
-            write_all(fd, "public=" + encode_public_key(identity.public_key) + "\n") &&
-            write_all(fd, "private=") && write_all(fd, priv) && write_all(fd, "\n") && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok || ::rename(tmpl.c_str(), path.c_str()) != 0) {
-    Error e = file_error(path, "cannot write key file");
-    ::unlink(tmpl.c_str());
-    return e;
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
+  std::string pub = "public=" + encode_public_key(identity.public_key) + "\n";
+  const std::string_view parts[] = {kHeader, pub, "private=", priv, "\n"};
+  return key_file::write(path, parts);
 }
 
 Result<Identity> load_identity(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      return make_error("key_missing", fmt::format("{} does not exist; create it with the init/keygen command",
-                                                   path.string()));
-    }
-    return file_error(path, "cannot open key file");
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    Error e = file_error(path, "cannot stat key file");
-    ::close(fd);
-    return e;
-  }
-  auto refuse = [&](std::string code, std::string message) -> Result<Identity> {
-    ::close(fd);
-    return make_error(std::move(code), std::move(message));
-  };
-  if (!S_ISREG(st.st_mode)) return refuse("key_file", fmt::format("{} is not a regular file", path.string()));
-  if ((st.st_mode & 077) != 0) {
-    return refuse("key_permissions",
-                  fmt::format("{} is accessible by group or others (mode {:o}); a secret key must be private: "
-                              "run `chmod 600 {}`",
-                              path.string(), st.st_mode & 0777, path.string()));
-  }
-  if (st.st_uid != ::geteuid()) {
-    return refuse("key_permissions", fmt::format("{} is owned by uid {}, not by this user (uid {}); run `chown "
-                                                 "$(id -u) {}`",
-                                                 path.string(), st.st_uid, ::geteuid(), path.string()));
-  }
-  if (st.st_size > static_cast<off_t>(kMaxKeyFileBytes)) {
-    return refuse("key_malformed", fmt::format("{} is too large to be a key file", path.string()));
-  }
-
   Secret<kMaxKeyFileBytes> buf;
-  size_t len = 0;
-  while (len < buf.size()) {
-    ssize_t n = ::read(fd, buf.data() + len, buf.size() - len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Error e = file_error(path, "cannot read key file");
-      ::close(fd);
-      return e;
-    }
-    if (n == 0) break;
-    len += static_cast<size_t>(n);
-  }
-  ::close(fd);
-
-  std::string_view text(reinterpret_cast<const char*>(buf.data()), len);
+  auto len = key_file::read(path, buf.span());
+  if (!len) return len.error();
+  std::string_view text(reinterpret_cast<const char*>(buf.data()), *len);
   std::optional<std::string_view> pub_text, priv_text;
   while (!text.empty()) {
     size_t eol = text.find('\n');

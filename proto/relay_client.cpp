@@ -148,8 +148,10 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayConfig& conf
   // closes a TLS connection while we write (a refused client certificate,
   // a relay going down) would kill the process with SIGPIPE instead of
   // failing the call. Programs that talk to the relay want the error.
+#ifdef SIGPIPE  // Windows has none: a write to a closed socket fails there.
   static std::once_flag sigpipe_once;
   std::call_once(sigpipe_once, [] { ::signal(SIGPIPE, SIG_IGN); });
+#endif
   RelayConfig c = config;
   if (c.url.back() == '/') c.url.pop_back();
   auto impl = std::make_unique<Impl>(c);

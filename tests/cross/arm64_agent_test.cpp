@@ -24,7 +24,7 @@ class Arm64Agent : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto why = cross::agent_absent()) {
-      if (cross::required()) FAIL() << *why;
+      if (cross::required("arm64")) FAIL() << *why;
       GTEST_SKIP() << "skipped: " << *why;
     }
     ASSERT_EQ(cross::elf_machine(cross::arm64_dir() + "/agent/sealrelay-agent"), EM_AARCH64);

@@ -33,7 +33,7 @@ class Arm64Package : public ::testing::Test {
     if (!fs::exists("/usr/bin/dpkg-deb")) why = "dpkg-deb is not installed";
     else if (!fs::exists(deb())) why = "no " + deb() + " (scripts/build-cross arm64 makes it)";
     if (why.empty()) return;
-    if (cross::required()) FAIL() << why;
+    if (cross::required("arm64")) FAIL() << why;
     GTEST_SKIP() << "skipped: " << why;
   }
 };
@@ -60,7 +60,7 @@ TEST_F(Arm64Package, ItsProgramIsAnAarch64ElfThatRunsUnderQemu) {
   const std::string program = dir.path() + "/usr/bin/sealrelay-agent";
   ASSERT_EQ(cross::elf_machine(program), EM_AARCH64);
   if (auto why = cross::agent_absent()) {
-    if (cross::required()) FAIL() << *why;
+    if (cross::required("arm64")) FAIL() << *why;
     GTEST_SKIP() << "skipped: " << *why;
   }
   auto argv = cross::agent_argv({"--help"});

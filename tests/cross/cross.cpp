@@ -30,9 +30,18 @@ std::string arm64_dir() {
   return dir && *dir ? dir : SEALRELAY_CROSS_ARM64_DIR;
 }
 
-bool required() {
+bool required(std::string_view target) {
   const char* v = std::getenv("SEALRELAY_REQUIRE_CROSS");
-  return v && std::strcmp(v, "1") == 0;
+  if (!v) return false;
+  std::string_view list(v);
+  if (list == "1") return true;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    if (list.substr(0, comma) == target) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
 }
 
 std::optional<std::string> agent_absent() {
@@ -61,6 +70,30 @@ int elf_machine(const std::string& path) {
     return -1;  // Not a 64-bit little-endian ELF (the reading below assumes this host's order).
   }
   return header.e_machine;
+}
+
+std::string windows_dir() {
+  const char* dir = std::getenv("SEALRELAY_CROSS_WINDOWS_DIR");
+  return dir && *dir ? dir : SEALRELAY_CROSS_WINDOWS_DIR;
+}
+
+std::string wine() { return ::access("/usr/lib/wine/wine64", X_OK) == 0 ? "/usr/lib/wine/wine64" : ""; }
+
+std::optional<std::string> windows_agent_absent() {
+  if (wine().empty()) return "wine64 not found (scripts/setup --cross windows installs it)";
+  const std::string exe = windows_dir() + "/agent/sealrelay-agent.exe";
+  if (::access(exe.c_str(), R_OK) != 0) {
+    return "no Windows agent at " + exe + " (scripts/build-cross windows builds it; the ctest fixture " +
+           "cross_windows_build runs it when the cross packages are installed)";
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> windows_agent_argv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/bin/env", "WINEDEBUG=-all", "WINEPREFIX=" + windows_dir() + "/wineprefix", wine(),
+                                windows_dir() + "/agent/sealrelay-agent.exe"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
 }
 
 }  // namespace sealrelay::test::cross

@@ -1,6 +1,9 @@
 #include "agent/glob.h"
 
 #include <gtest/gtest.h>
+#ifndef _WIN32
+#include <fnmatch.h>
+#endif
 
 #include <string>
 #include <vector>
@@ -108,6 +111,36 @@ TEST(Glob, AnyMatchesIsTheUnion) {
   EXPECT_FALSE(any_matches(ps, split("x.c"), false));
   EXPECT_FALSE(any_matches({}, split("x.c"), false));
 }
+
+TEST(Glob, IgnoringCaseFoldsAsciiLettersInNamesSetsAndRanges) {
+  auto key = GlobPattern::compile("*.key", true);
+  EXPECT_TRUE(key->matches(split("ID.KEY"), false));
+  EXPECT_TRUE(key->matches(split("a/Id.Key"), false));
+  EXPECT_FALSE(key->matches(split("id.keys"), false));
+  EXPECT_TRUE(GlobPattern::compile("Logs/[a-c]?.GZ", true)->matches(split("logs/Bx.gz"), false));
+  EXPECT_FALSE(GlobPattern::compile("[!A]*", true)->matches(split("abc"), false));
+  EXPECT_FALSE(GlobPattern::compile("*.key")->matches(split("ID.KEY"), false));
+}
+
+#ifndef _WIN32
+// The matcher is our own (mingw has no fnmatch); here it must agree with
+// glibc's fnmatch(3) without flags on every pair.
+TEST(Glob, AComponentMatchesExactlyWhenFnmatchSaysSo) {
+  const char* patterns[] = {"*", "a*", "*a", "a*b*c", "?", "??x", "[abc]", "[!abc]", "[^a]x", "[a-c]*", "[]a]",
+                            "[!]]", "[a-]", "[", "a[", "[a", "\\*", "\\[a]", "a\\", "*.tar.gz", "**", "*?*",
+                            "[[]", "[\\]]", ".*", "x[a-c-e]y", "*[0-9]", "\\?x"};
+  const char* names[] = {"", "a", "b", "ab", "abc", "axbyc", "x", "ax", "bx", "[", "a[", "[a", "]", "-", "*",
+                         "[a]", "a\\", "\\", "f.tar.gz", "tar.gz", ".hidden", "xby", "xdy", "9", "?x", "a?"};
+  for (const char* p : patterns) {
+    for (const char* n : names) {
+      if (*n == '\0') continue;
+      auto g = GlobPattern::compile(p);
+      ASSERT_TRUE(g.ok()) << p;
+      EXPECT_EQ(g->matches(split(n), false), ::fnmatch(p, n, 0) == 0) << "pattern " << p << " name " << n;
+    }
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace sealrelay::agent

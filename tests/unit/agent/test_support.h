@@ -5,13 +5,12 @@
 #include "base/clock.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 
 namespace sealrelay::agent::testing {
@@ -48,25 +47,32 @@ class FakeRng final : public Rng {
   std::deque<uint64_t> script_;
 };
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it
-// when the test ends. Permissions a test took away are restored first.
+// A fresh directory under the system's temporary folder ($TMPDIR or /tmp;
+// %TMP% on Windows), removed with everything in it when the test ends.
+// Permissions a test took away are restored first.
 class TempDir {
  public:
   TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/sealrelay-agent-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) std::abort();
-    path_ = tmpl;
+    std::random_device random;
+    for (;;) {
+      auto p = std::filesystem::temp_directory_path() / ("sealrelay-agent-" + std::to_string(random()));
+      std::error_code ec;
+      if (std::filesystem::create_directory(p, ec)) {
+        path_ = p.generic_string();
+        break;
+      }
+      if (ec) std::abort();
+    }
   }
   ~TempDir() {
+    namespace fs = std::filesystem;
     std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(
-             path_, std::filesystem::directory_options::skip_permission_denied, ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
+    for (auto it = fs::recursive_directory_iterator(path_, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) fs::permissions(it->path(), fs::perms::owner_all, ec);
     }
-    ::chmod(path_.c_str(), 0700);
-    std::filesystem::remove_all(path_, ec);
+    fs::permissions(path_, fs::perms::owner_all, ec);
+    fs::remove_all(path_, ec);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -89,7 +95,9 @@ class TempDir {
   // Creates the symbolic link `rel` whose text is `target`.
   void symlink(const std::string& target, const std::string& rel) const {
     std::filesystem::create_directories(std::filesystem::path(*this / rel).parent_path());
-    if (::symlink(target.c_str(), (*this / rel).c_str()) != 0) std::abort();
+    std::error_code ec;
+    std::filesystem::create_symlink(target, *this / rel, ec);
+    if (ec) std::abort();
   }
 
  private:
