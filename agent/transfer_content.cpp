@@ -28,6 +28,7 @@ Result<size_t> FileContent::read(uint64_t at, std::span<uint8_t> into) {
   return want;
 }
 
+#ifndef _WIN32
 Result<void> TreeContent::start() {
   auto source = TreeSource::start(root_, options_, request_);
   if (!source) return source.error();
@@ -61,5 +62,7 @@ Result<size_t> TreeContent::replay(uint64_t at, std::span<uint8_t> into) const {
   return make_error("io_error", "the relay asked for part of the folder stream the agent no longer holds; "
                                 "the requester resumes the folder");
 }
+
+#endif  // _WIN32
 
 }  // namespace sealrelay::agent

@@ -14,8 +14,10 @@
 
 #include "agent/change_detect.h"
 #include "agent/share_policy.h"
+#ifndef _WIN32  // The folder walk is POSIX only so far (agent/CMakeLists.txt).
 #include "agent/tree_source.h"
 #include "agent/tree_walk.h"
+#endif
 #include "base/result.h"
 #include "crypto/payloads.h"
 
@@ -58,6 +60,7 @@ class FileContent : public Content {
   FileWatch watch_;
 };
 
+#ifndef _WIN32
 // A folder stream (docs/protocol.md §4.5): produced once, in order, while
 // the folder is walked; its size is known at its end, and the trailer
 // covers what was actually sent. The last chunks (kKeptBytes) stay at hand
@@ -86,5 +89,7 @@ class TreeContent : public Content {
   std::deque<std::pair<uint64_t, std::vector<uint8_t>>> kept_;  // the last chunks, by offset
   size_t kept_bytes_ = 0;
 };
+
+#endif  // _WIN32
 
 }  // namespace sealrelay::agent

@@ -453,6 +453,11 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
       break;
     }
     case Op::kTree: {
+#ifdef _WIN32
+      return refuse("not_allowed",
+                    "this Windows agent does not serve folder pulls yet; pull the files one by one (sealrelay ls, "
+                    "sealrelay get)");
+#else
       auto root = shares_.open_tree(request->path, who->scope);
       if (!root) return policy_refusal(root.error());
       auto options = TreeWalkOptions::of(*request);
@@ -470,6 +475,7 @@ TransferRecord TransferHandler::handle(const std::string& tid, std::span<const u
       if (auto started = tree->start(); !started) return policy_refusal(started.error());
       content = std::move(tree);
       break;
+#endif
     }
     case Op::kGet: {
       auto file = shares_.open_file(request->path, who->scope);

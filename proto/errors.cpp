@@ -69,6 +69,8 @@ constexpr auto kTable = std::to_array<Info>({
     {E::replay_state, "replay_state", 0, kLocal, "the agent's saved replay state is malformed"},
     {E::vanished, "vanished", 0, kLocal,
      "a file of a folder pull went away between the walk and its open (sent as a skipped file)"},
+    {E::unreadable, "unreadable", 0, kLocal,
+     "a file or folder of a folder pull the agent may not read (sent as a skipped entry)"},
     {E::bad_relay_reply, "bad_relay_reply", 0, kLocal,
      "the relay sent the agent something it could not honestly send"},
     {E::failed, "failed", 0, kLocal, "the relay's upload status says the transfer failed (its error says why)"},

@@ -65,6 +65,7 @@ enum class ErrorCode : uint8_t {
   bad_pattern,
   replay_state,
   vanished,
+  unreadable,
   bad_relay_reply,
   failed,
   // The receiver rules of frames (docs/protocol.md §3) and the Noise layer.

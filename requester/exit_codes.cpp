@@ -31,7 +31,7 @@ int exit_code_for(std::string_view error_code) {
       return kExitInterrupted;
     case length_required: case store_error: case redis_moved: case tokens_file: case bind_failed: case internal: case changed:
     case io_error: case bad_path: case not_a_file: case not_a_directory: case bad_authorized_requesters:
-    case bad_pattern: case replay_state: case vanished: case bad_relay_reply: case failed: case frame_too_large:
+    case bad_pattern: case replay_state: case vanished: case unreadable: case bad_relay_reply: case failed: case frame_too_large:
     case decrypt_failed: case nonce_exhausted: case bad_record: case record_too_large: case sse_too_large:
     case trailing_data: case upload_aborted: case relay_error: case unknown: case io: case key_file:
     case unreachable: case connection_lost: case gone: case bad_event: case bad_event_record:
