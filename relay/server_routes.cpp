@@ -391,12 +391,20 @@ void Server::upload(const httplib::Request& req, httplib::Response& res,
     return fail_upload(res, t->id, up.error());
   }
   std::optional<Error> err;
+  // After a refusal of the body's content (a conflict, a bad record), up to
+  // one frame more is read and dropped, so a short upload's sender gets the
+  // answer rather than a reset from a close over unread bytes; a longer
+  // rest stays unread and the connection closes.
+  uint64_t dropped = 0;
   bool ok = reader([&](const char* data, size_t len) {
-    auto fed = lease->revoked()
-                   ? make_error(ErrorCode::unauthorized, "the token was revoked")  // cut here
-                   : (*up)->feed(std::string_view(data, len));
+    if (err) return (dropped += len) <= cfg_.max_frame_bytes;
+    if (lease->revoked()) {
+      err = make_error(ErrorCode::unauthorized, "the token was revoked");
+      return false;  // cut here
+    }
+    auto fed = (*up)->feed(std::string_view(data, len));
     if (!fed) err = fed.error();
-    return fed.ok();
+    return true;
   });
   uint64_t next = (*up)->next();
   bool complete = (*up)->complete();
