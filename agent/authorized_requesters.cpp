@@ -10,6 +10,9 @@
 #include <set>
 
 #include "proto/errors.h"
+#ifdef _WIN32
+#include "crypto/key_file.h"
+#endif
 
 namespace sealrelay::agent {
 
@@ -161,7 +164,13 @@ Error file_error(const std::string& path, const std::string& why) {
 // Reads the whole file open as `fd`, whose fstat is `st`.
 Result<std::string> read_all(const std::string& path, int fd, const struct stat& st) {
   if (!S_ISREG(st.st_mode)) return file_error(path, "not a regular file");
-#ifndef _WIN32  // msvcrt's stat calls every writable file writable by all: ACLs decide there.
+#ifdef _WIN32  // msvcrt's stat calls every writable file writable by all: the ACL decides.
+  if (auto why = key_file::others_may_change(fd))
+    return make_error(ErrorCode::not_allowed,
+                      path + ": " + *why + "; refusing to trust it (icacls \"" + path +
+                          "\" /inheritance:r /grant:r *S-1-5-18:F *S-1-5-32-544:F, then grant the agent's "
+                          "account read access, e.g. /grant \"NT AUTHORITY\\LocalService:R\")");
+#else
   if (st.st_mode & S_IWOTH)
     return make_error(ErrorCode::not_allowed, path + ": writable by everyone; refusing to trust it "
                                                      "(chmod o-w)");

@@ -6,6 +6,7 @@
 
 #include <windows.h>
 #include <aclapi.h>
+#include <io.h>
 #include <sddl.h>
 
 #include <fmt/format.h>
@@ -74,7 +75,7 @@ std::string name_of(PSID sid) {
 
 }  // namespace
 
-std::optional<std::string> acl_problem(const void* sd_in, const void* self) {
+std::optional<std::string> acl_problem(const void* sd_in, const void* self, Guard guard) {
   auto sd = const_cast<PSECURITY_DESCRIPTOR>(sd_in);
   BOOL present = FALSE, defaulted = FALSE;
   PACL dacl = nullptr;
@@ -83,6 +84,10 @@ std::optional<std::string> acl_problem(const void* sd_in, const void* self) {
   PSID owner = nullptr;
   (void)::GetSecurityDescriptorOwner(sd, &owner, &defaulted);
   constexpr DWORD kRead = FILE_READ_DATA | GENERIC_READ | GENERIC_ALL;
+  // Changing the permissions or the owner is changing the file, one step later.
+  constexpr DWORD kChange = FILE_WRITE_DATA | FILE_APPEND_DATA | GENERIC_WRITE | GENERIC_ALL | WRITE_DAC | WRITE_OWNER;
+  const DWORD mask = guard == Guard::read ? kRead : kChange;
+  const char* verb = guard == Guard::read ? " may read it" : " may change it";
   for (DWORD i = 0; i < dacl->AceCount; ++i) {
     void* ace = nullptr;
     if (!::GetAce(dacl, i, &ace)) return "its permissions cannot be read";
@@ -90,9 +95,21 @@ std::optional<std::string> acl_problem(const void* sd_in, const void* self) {
     if (header->AceType != ACCESS_ALLOWED_ACE_TYPE || (header->AceFlags & INHERIT_ONLY_ACE)) continue;
     auto* allowed = static_cast<ACCESS_ALLOWED_ACE*>(ace);
     PSID sid = &allowed->SidStart;
-    if ((allowed->Mask & kRead) && !trusted(sid, owner, const_cast<PSID>(self))) return name_of(sid) + " may read it";
+    if ((allowed->Mask & mask) && !trusted(sid, owner, const_cast<PSID>(self))) return name_of(sid) + verb;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> others_may_change(int fd) {
+  auto h = reinterpret_cast<HANDLE>(::_get_osfhandle(fd));
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  if (h == INVALID_HANDLE_VALUE ||
+      ::GetSecurityInfo(h, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION | OWNER_SECURITY_INFORMATION, nullptr, nullptr,
+                        nullptr, nullptr, &sd) != ERROR_SUCCESS)
+    return "its permissions cannot be read";
+  std::unique_ptr<void, LocalFreer> owned_sd(sd);
+  auto self = self_sid();
+  return acl_problem(sd, self.empty() ? nullptr : self.data(), Guard::change);
 }
 
 Result<void> write(const fs::path& path, std::span<const std::string_view> parts) {
