@@ -50,5 +50,17 @@ TEST_F(BrowserWindowsAgent, ThePageListsAndPullsAFileFromTheWindowsAgentBitIdent
   expect_browsed_and_downloaded(r, "5.0 MiB");
 }
 
+// Until the Windows agent walks folders (issue 17), the page says why a
+// folder download from it fails and what to do instead.
+TEST_F(BrowserWindowsAgent, AFolderDownloadIsRefusedWithTheAgentsReasonAndTheWayRound) {
+  json r = run_driver("folderrefused");
+  expect_clean(r);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(r["download"].value("state", ""), "failed") << r["download"].dump(2);
+  const std::string said = r["download"].value("result", "") + " " + r.value("alert", "");
+  EXPECT_NE(said.find("does not serve folder pulls yet"), std::string::npos) << said;
+  EXPECT_NE(said.find("one by one"), std::string::npos) << said;
+}
+
 }  // namespace
 }  // namespace sealrelay::test

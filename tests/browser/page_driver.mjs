@@ -496,6 +496,21 @@ const scenarios = {
     step(`folder: ${JSON.stringify(result.download)}; ${result.copied.length} entries`);
   },
 
+  // "Download folder" on demo/sub dir, which the agent refuses (the Windows
+  // agent serves no folder pulls yet): what the page tells the person.
+  async folderrefused() {
+    await page.addInitScript(installFolderShim);
+    await signIn();
+    authorize();
+    await browseAgent();
+    await openDir('demo', '/demo');
+    await page.getByRole('button', { name: 'Download sub dir (folder)' }).click();
+    result.download = await waitForDownload();
+    result.alert = await page.locator('#alert').isVisible() ? await text('#alert') : '';
+    await shot('folder-refused');
+    step(`folder refused: ${JSON.stringify(result.download)}; alert: ${result.alert}`);
+  },
+
   // The same where the browser has no folder picker: one zip through the
   // save dialog (the shim's OPFS file), copied out to OUT/tree.zip.
   async folderzip() {
