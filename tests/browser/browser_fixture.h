@@ -95,14 +95,14 @@ class BrowserPage : public testing::Test {
     if (!s && s.error().code == "redis_absent") GTEST_SKIP() << "skipped: " << s.error().message;
     ASSERT_TRUE(s.ok()) << s.error().message;
     sys = std::move(*s);
-    ASSERT_TRUE(sys->start_agent_online("shop-1").ok());
+    ASSERT_NO_FATAL_FAILURE(start_agent());
     // The CLI's key is authorized; the browser's is not until a scenario
     // appends it. The agent re-reads the file before each handshake.
-    src = sys->share("shop-1") + "/big.bin";
-    write_random_file(src, 32 * kMiB, 61);
-    fs::create_directories(sys->share("shop-1") + "/sub dir");
-    std::ofstream(sys->share("shop-1") + "/sub dir/année — résumé.txt") << "bonjour\n";
-    std::ofstream(sys->share("shop-1") + "/empty.txt");
+    src = sys->share(agent_id_) + "/big.bin";
+    write_random_file(src, big_bytes_, 61);
+    fs::create_directories(sys->share(agent_id_) + "/sub dir");
+    std::ofstream(sys->share(agent_id_) + "/sub dir/année — résumé.txt") << "bonjour\n";
+    std::ofstream(sys->share(agent_id_) + "/empty.txt");
     // A requester token of the page's own (the relay re-reads its tokens
     // file; the driver waits until the token is accepted).
     auto token = sys->token({"add-requester", "browser", "--agents", "*"});
@@ -110,6 +110,9 @@ class BrowserPage : public testing::Test {
     token_ = *token;
     fs::create_directories(sync_dir());
   }
+
+  // Agent agent_id_ with share "demo" = sys->share(agent_id_), online.
+  virtual void start_agent() { ASSERT_TRUE(sys->start_agent_online(agent_id_).ok()); }
 
   // While the page holds its reading: waits until the download's frames stop
   // arriving in Redis (the relay's window is full, so Chromium has read as far
@@ -145,11 +148,12 @@ class BrowserPage : public testing::Test {
     std::vector<std::string> env{
         "SEALRELAY_URL=" + sys->url(),
         "SEALRELAY_TOKEN=" + token_,
-        "SEALRELAY_AUTHORIZED=" + sys->agent_state("shop-1") + "/authorized_requesters",
+        "SEALRELAY_AGENT=" + agent_id_,
+        "SEALRELAY_AUTHORIZED=" + sys->agent_state(agent_id_) + "/authorized_requesters",
         "SEALRELAY_SYNC=" + sync_dir(),
         "SEALRELAY_OUT=" + out_dir(),
         "SEALRELAY_RESULT=" + sys->dir() + "/result.json",
-        "SEALRELAY_SCREENSHOTS=" SEALRELAY_SCREENSHOT_DIR,
+        "SEALRELAY_SCREENSHOTS=" + screenshots_,
         "SEALRELAY_CHROMIUM=" + chromium_path(),
         "SEALRELAY_WEB=" + kWeb,
     };
@@ -205,10 +209,45 @@ class BrowserPage : public testing::Test {
     EXPECT_TRUE(contains(r["served"]["/css/app.css"], "type", "text/css")) << r["served"].dump();
   }
 
+  // The "download" scenario's result: the agent's fingerprint shown and
+  // pinned, the listing (big.bin's size as `size_text`), big.bin saved
+  // bit-identical through the page's Workers and binary event streams.
+  void expect_browsed_and_downloaded(const json& r, const std::string& size_text) {
+    std::string agent_fp = agent_fingerprint(sys->agent_state(agent_id_));
+    EXPECT_TRUE(contains(r, "agentRow", agent_fp)) << r.value("agentRow", "");
+    EXPECT_TRUE(contains(r, "agentRow", "not pinned")) << r.value("agentRow", "");
+    EXPECT_TRUE(contains(r, "pinNote", "First contact")) << r.value("pinNote", "");
+    EXPECT_TRUE(contains(r, "pinNote", agent_fp)) << r.value("pinNote", "");
+    std::string listing = r["listing"].dump();
+    EXPECT_NE(listing.find(R"("name":"sub dir","text":"sub dir/)"), std::string::npos) << listing;
+    EXPECT_NE(listing.find(size_text), std::string::npos) << listing;
+    EXPECT_NE(listing.find(R"("name":"empty.txt")"), std::string::npos) << listing;
+    EXPECT_EQ(r["subListing"], json::array({"année — résumé.txt"})) << "a UTF-8 name, as on disk";
+    EXPECT_TRUE(contains(r, "crumbs", "sub dir")) << r.value("crumbs", "");
+    EXPECT_EQ(r.value("focusAfterListing", ""), "browse-title") << "focus moves to the listing it opened";
+    EXPECT_EQ(r["download"].value("state", ""), "done") << r["download"].dump(2);
+    EXPECT_TRUE(contains(r["download"], "result", "Verified")) << r["download"].dump(2);
+    ASSERT_TRUE(r["disk"].is_object()) << r.dump(2);
+    EXPECT_EQ(r["disk"].value("size", uint64_t{0}), big_bytes_);
+    EXPECT_EQ(r["disk"].value("sha256", ""), sha256_of_file(src));
+    // Decryption in one Worker, the running SHA-256 in another (docs/web.md).
+    EXPECT_EQ(r["workers"], json::array({"/js/hash_worker.js", "/js/transfer_worker.js"})) << r["workers"].dump();
+    // The page asks for the binary event stream and the relay answers it
+    // (docs/api.md): the listings' streams and the download's.
+    ASSERT_FALSE(r["eventStreams"].empty()) << r.dump(2);
+    for (const auto& type : r["eventStreams"]) EXPECT_EQ(type, "application/vnd.sealrelay.events") << r["eventStreams"];
+    EXPECT_TRUE(contains(r, "agentRowAfter", "pinned")) << r.value("agentRowAfter", "");
+    EXPECT_FALSE(contains(r, "agentRowAfter", "not pinned")) << r.value("agentRowAfter", "");
+  }
+
   std::unique_ptr<Deployment> sys;
   std::string src;
   std::string token_;
-  std::vector<std::string> extra_relay_args_;  // Set by derived fixtures before SetUp.
+  // Set by derived fixtures before SetUp.
+  std::vector<std::string> extra_relay_args_;
+  std::string agent_id_ = "shop-1";
+  uint64_t big_bytes_ = 32 * kMiB;  // big.bin's size
+  std::string screenshots_ = SEALRELAY_SCREENSHOT_DIR;
 };
 
 }  // namespace sealrelay::test

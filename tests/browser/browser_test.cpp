@@ -24,30 +24,7 @@ TEST_F(BrowserPage, SignInBrowseAndDownloadA32MiBFileToDiskBitIdentical) {
   json r = run_driver("download");
   expect_clean(r);
   if (HasFatalFailure()) return;
-  std::string agent_fp = agent_fingerprint(sys->agent_state("shop-1"));
-  EXPECT_TRUE(contains(r, "agentRow", agent_fp)) << r.value("agentRow", "");
-  EXPECT_TRUE(contains(r, "agentRow", "not pinned")) << r.value("agentRow", "");
-  EXPECT_TRUE(contains(r, "pinNote", "First contact")) << r.value("pinNote", "");
-  EXPECT_TRUE(contains(r, "pinNote", agent_fp)) << r.value("pinNote", "");
-  std::string listing = r["listing"].dump();
-  EXPECT_NE(listing.find(R"("name":"sub dir","text":"sub dir/)"), std::string::npos) << listing;
-  EXPECT_NE(listing.find("32.0 MiB"), std::string::npos) << listing;
-  EXPECT_NE(listing.find(R"("name":"empty.txt")"), std::string::npos) << listing;
-  EXPECT_TRUE(contains(r, "crumbs", "sub dir")) << r.value("crumbs", "");
-  EXPECT_EQ(r.value("focusAfterListing", ""), "browse-title") << "focus moves to the listing it opened";
-  EXPECT_EQ(r["download"].value("state", ""), "done") << r["download"].dump(2);
-  EXPECT_TRUE(contains(r["download"], "result", "Verified")) << r["download"].dump(2);
-  ASSERT_TRUE(r["disk"].is_object()) << r.dump(2);
-  EXPECT_EQ(r["disk"].value("size", 0), 32 * kMiB);
-  EXPECT_EQ(r["disk"].value("sha256", ""), sha256_of_file(src));
-  // Decryption in one Worker, the running SHA-256 in another (docs/web.md).
-  EXPECT_EQ(r["workers"], json::array({"/js/hash_worker.js", "/js/transfer_worker.js"})) << r["workers"].dump();
-  // The page asks for the binary event stream and the relay answers it
-  // (docs/api.md): the listings' streams and the download's.
-  ASSERT_FALSE(r["eventStreams"].empty()) << r.dump(2);
-  for (const auto& type : r["eventStreams"]) EXPECT_EQ(type, "application/vnd.sealrelay.events") << r["eventStreams"];
-  EXPECT_TRUE(contains(r, "agentRowAfter", "pinned")) << r.value("agentRowAfter", "");
-  EXPECT_FALSE(contains(r, "agentRowAfter", "not pinned")) << r.value("agentRowAfter", "");
+  expect_browsed_and_downloaded(r, "32.0 MiB");
 }
 
 TEST_F(BrowserPage, WithoutFileSystemAccessTheDownloadIsHeldInMemoryAndSaysItsLimit) {

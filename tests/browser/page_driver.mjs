@@ -19,6 +19,7 @@
 //   SEALRELAY_SCREENSHOTS  where screenshots go (<scenario>-NN-<what>.png)
 //   SEALRELAY_CHROMIUM     the browser (Debian's /usr/bin/chromium)
 //   SEALRELAY_WEB          web/ (for its node_modules/playwright-core)
+//   SEALRELAY_AGENT        the agent the scenario browses (shop-1 unless set)
 //
 // The File System Access save dialog cannot be clicked in headless Chromium,
 // so an init script replaces only the dialog: showSaveFilePicker returns a
@@ -42,6 +43,7 @@ const TOKEN = env('SEALRELAY_TOKEN');
 const SYNC = env('SEALRELAY_SYNC');
 const OUT = env('SEALRELAY_OUT');
 const SHOTS = env('SEALRELAY_SCREENSHOTS');
+const AGENT = process.env.SEALRELAY_AGENT || 'shop-1';
 const { chromium } = createRequire(join(env('SEALRELAY_WEB'), 'package.json'))('playwright-core');
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -201,12 +203,12 @@ async function signIn() {
   result.badTokenMessage = await text('#token-error');
   await page.getByLabel('Requester token').fill(TOKEN);
   await page.getByLabel('Requester token').press('Enter');
-  await page.locator('#agents-table tbody tr[data-agent="shop-1"]').waitFor();
+  await page.locator(`#agents-table tbody tr[data-agent="${AGENT}"]`).waitFor();
   result.tokenInUrl = page.url().includes(TOKEN);
   result.tokenInSessionStorage = await page.evaluate((t) => sessionStorage.getItem('sealrelay.token') === t, TOKEN);
   result.fingerprint = await text('#my-fingerprint');
   result.authLine = await text('#auth-line');
-  result.agentRow = await text('#agents-table tbody tr[data-agent="shop-1"]');
+  result.agentRow = await text(`#agents-table tbody tr[data-agent="${AGENT}"]`);
   step(`signed in; this browser is ${result.fingerprint}`);
 }
 
@@ -216,16 +218,16 @@ function authorize() {
 }
 
 async function browseAgent() {
-  await page.getByRole('button', { name: 'Browse shop-1' }).click();
-  await page.locator('#browse-title', { hasText: 'shop-1:/' }).waitFor();
+  await page.getByRole('button', { name: `Browse ${AGENT}` }).click();
+  await page.locator('#browse-title', { hasText: `${AGENT}:/` }).waitFor();
   await page.locator('#listing tbody tr[data-name="demo"]').waitFor();
   result.pinNote = await text('#pin-note');
-  step('listed the shares of shop-1');
+  step(`listed the shares of ${AGENT}`);
 }
 
 async function openDir(name, path) {
   await page.getByRole('button', { name: `${name}/`, exact: true }).click();
-  await page.locator('#browse-title', { hasText: `shop-1:${path}` }).waitFor();
+  await page.locator('#browse-title', { hasText: `${AGENT}:${path}` }).waitFor();
   await page.locator('body:not(.busy)').waitFor();
 }
 
@@ -256,15 +258,16 @@ const scenarios = {
     // By keyboard: a focused folder opens with Enter, and focus moves to its listing.
     await page.getByRole('button', { name: 'demo/', exact: true }).focus();
     await page.keyboard.press('Enter');
-    await page.locator('#browse-title', { hasText: 'shop-1:/demo' }).waitFor();
+    await page.locator('#browse-title', { hasText: `${AGENT}:/demo` }).waitFor();
     await page.locator('body:not(.busy)').waitFor();
     result.focusAfterListing = await page.evaluate(() => document.activeElement?.id);
     result.listing = await page.locator('#listing tbody tr').evaluateAll(
       (rows) => rows.map((r) => ({ name: r.dataset.name, type: r.dataset.type, text: r.innerText })));
     await openDir('sub dir', '/demo/sub dir');
+    result.subListing = await page.locator('#listing tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.name));
     result.crumbs = await text('#crumbs');
     await page.locator('#crumbs').getByRole('button', { name: 'demo' }).click();
-    await page.locator('#browse-title', { hasText: 'shop-1:/demo' }).waitFor();
+    await page.locator('#browse-title', { hasText: `${AGENT}:/demo` }).waitFor();
     await page.locator('body:not(.busy)').waitFor();
     await shot('listing');
     await page.getByRole('button', { name: 'Download big.bin' }).click();
@@ -273,7 +276,7 @@ const scenarios = {
     result.disk = await opfsFile('big.bin');
     // The page's Workers: decryption, and the SHA-256 beside it.
     result.workers = page.workers().map((w) => new URL(w.url()).pathname).sort();
-    result.agentRowAfter = await text('#agents-table tbody tr[data-agent="shop-1"]');
+    result.agentRowAfter = await text(`#agents-table tbody tr[data-agent="${AGENT}"]`);
     await page.setViewportSize({ width: 400, height: 860 });
     await shot('narrow-screen');
     step(`download: ${JSON.stringify(result.download)}`);
@@ -355,7 +358,7 @@ const scenarios = {
   // The browser's key is not authorized: the agent's refusal is shown.
   async refused() {
     await signIn();
-    await page.getByRole('button', { name: 'Browse shop-1' }).click();
+    await page.getByRole('button', { name: `Browse ${AGENT}` }).click();
     await page.locator('#alert').waitFor();
     await page.locator('body:not(.busy)').waitFor();
     result.alert = await text('#alert');
@@ -364,7 +367,7 @@ const scenarios = {
     // A reload keeps the tab signed in (sessionStorage) and the same key
     // (IndexedDB); signing out forgets the token, not the key.
     await page.reload();
-    await page.locator('#agents-table tbody tr[data-agent="shop-1"]').waitFor();
+    await page.locator(`#agents-table tbody tr[data-agent="${AGENT}"]`).waitFor();
     result.fingerprintAfterReload = await text('#my-fingerprint');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Requester token').waitFor();
@@ -493,6 +496,21 @@ const scenarios = {
     step(`folder: ${JSON.stringify(result.download)}; ${result.copied.length} entries`);
   },
 
+  // "Download folder" on demo/sub dir, which the agent refuses (the Windows
+  // agent serves no folder pulls yet): what the page tells the person.
+  async folderrefused() {
+    await page.addInitScript(installFolderShim);
+    await signIn();
+    authorize();
+    await browseAgent();
+    await openDir('demo', '/demo');
+    await page.getByRole('button', { name: 'Download sub dir (folder)' }).click();
+    result.download = await waitForDownload();
+    result.alert = await page.locator('#alert').isVisible() ? await text('#alert') : '';
+    await shot('folder-refused');
+    step(`folder refused: ${JSON.stringify(result.download)}; alert: ${result.alert}`);
+  },
+
   // The same where the browser has no folder picker: one zip through the
   // save dialog (the shim's OPFS file), copied out to OUT/tree.zip.
   async folderzip() {
@@ -527,9 +545,9 @@ const scenarios = {
     signal('pinned');
     await waitForSignal('rekeyed');
     await page.getByRole('button', { name: 'Refresh' }).click();
-    await page.locator('#agents-table tbody tr[data-agent="shop-1"] .pin.changed').waitFor();
-    result.agentRowChanged = await text('#agents-table tbody tr[data-agent="shop-1"]');
-    await page.getByRole('button', { name: 'Browse shop-1' }).click();
+    await page.locator(`#agents-table tbody tr[data-agent="${AGENT}"] .pin.changed`).waitFor();
+    result.agentRowChanged = await text(`#agents-table tbody tr[data-agent="${AGENT}"]`);
+    await page.getByRole('button', { name: `Browse ${AGENT}` }).click();
     await page.locator('#pin-changed').waitFor();
     result.pinChanged = {
       title: await text('#pin-changed-title'),
@@ -538,10 +556,10 @@ const scenarios = {
       focused: await page.evaluate(() => document.activeElement?.id),
     };
     await shot('key-changed');
-    await page.getByRole('button', { name: /^Re-pin shop-1 to / }).click();
+    await page.getByRole('button', { name: new RegExp(`^Re-pin ${AGENT} to `) }).click();
     await page.locator('#listing tbody tr[data-name="demo"]').waitFor();
     await page.locator('body:not(.busy)').waitFor();
-    result.agentRowRepinned = await text('#agents-table tbody tr[data-agent="shop-1"]');
+    result.agentRowRepinned = await text(`#agents-table tbody tr[data-agent="${AGENT}"]`);
     step(`pin changed: ${JSON.stringify(result.pinChanged)}`);
   },
 };

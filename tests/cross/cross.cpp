@@ -96,4 +96,6 @@ std::vector<std::string> windows_agent_argv(const std::vector<std::string>& args
   return argv;
 }
 
+std::string windows_local(const std::string& path) { return "Z:" + path; }
+
 }  // namespace sealrelay::test::cross

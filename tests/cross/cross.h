@@ -45,4 +45,8 @@ std::optional<std::string> windows_agent_absent();
 // the Windows build's own wine prefix.
 std::vector<std::string> windows_agent_argv(const std::vector<std::string>& args);
 
+// A path of this machine as the Windows agent under wine names it: wine maps
+// the Linux root to drive Z:.
+std::string windows_local(const std::string& path);
+
 }  // namespace sealrelay::test::cross

@@ -10,12 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tests/cross/cross.h"
+#include "tests/cross/emulated_agent.h"
 #include "tests/support/deployment.h"
 
 namespace sealrelay::test {
@@ -47,29 +47,11 @@ class CrossAgentTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(start_agent());
   }
 
-  // As Deployment::start_agent_online, with the agent under its emulator.
   void start_agent() {
-    std::filesystem::create_directories(share());
-    auto token =
-        run_logged({binary("relay/sealrelay-relay"), "--state-dir", sys->relay_state(), "token", "add-agent", id()},
-                   sys->dir() + "/token.log", {}, 30s);
-    ASSERT_EQ(token.exit_code, 0) << token.output;
-    const std::string token_file = sys->dir() + "/agent.token";
-    std::ofstream(token_file) << token.output.substr(0, token.output.find('\n')) << "\n";
-    std::filesystem::permissions(token_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-    const std::string state = sys->agent_state(id());
-    auto init = run_logged(argv({"init", "--state-dir", local(state)}), sys->dir() + "/init.log", {}, 60s);
-    ASSERT_EQ(init.exit_code, 0) << init.output;
-    std::smatch key;
-    const std::string identity = read_file(sys->cli_home() + "/identity.key");
-    ASSERT_TRUE(std::regex_search(identity, key, std::regex("public=(\\S+)")));
-    std::ofstream(state + "/authorized_requesters", std::ios::app) << key[1] << " cross-cli\n";
-    auto p = Process::spawn(argv({"run", "--state-dir", local(state), "--relay-url", sys->url(), "--token-file",
-                                  local(token_file), "--share", "demo=" + local(share()), "--read-timeout", "5"}),
-                            sys->dir() + "/agent.log");
+    auto p = start_emulated_agent(*sys, id(), Emulator{[this](const auto& args) { return argv(args); },
+                                                       [this](const std::string& path) { return local(path); }});
     ASSERT_TRUE(p.ok()) << p.error().message;
     agent = std::move(*p);
-    ASSERT_TRUE(sys->agent_online(id())) << agent->log();
   }
 
   std::string share() const { return sys->share(id()); }

@@ -18,8 +18,7 @@ class WindowsAgent : public CrossAgentTest {
   std::vector<std::string> argv(const std::vector<std::string>& args) const override {
     return cross::windows_agent_argv(args);
   }
-  // Wine maps the Linux root to drive Z:.
-  std::string local(const std::string& path) const override { return "Z:" + path; }
+  std::string local(const std::string& path) const override { return cross::windows_local(path); }
 };
 
 TEST_F(WindowsAgent, ASixtyFourMiBRandomFileArrivesBitIdentical) { pull_a_64_mib_file(); }
