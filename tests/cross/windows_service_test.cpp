@@ -1,0 +1,109 @@
+// The Windows agent as a service, under wine's Service Control Manager
+// (services.exe): `service install`, `status`, `start`, `stop`,
+// `uninstall` with the real exe, the service's log file under the prefix's
+// ProgramData, and the SCM's stop reaching the daemon's stop seam. Wine
+// runs the service as the calling user and enforces no ACL: the account,
+// the recovery actions and the access lists are tested as data
+// (tests/unit/agent/service_*_test.cpp), not here.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/cross/cross.h"
+#include "tests/support/support.h"
+
+namespace sealrelay::test {
+namespace {
+namespace fs = std::filesystem;
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class WindowsService : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto absent = cross::windows_agent_absent()) {
+      if (cross::required("windows")) FAIL() << *absent;
+      GTEST_SKIP() << "skipped: " << *absent;
+    }
+    agent({"service", "uninstall"});  // What an interrupted run left.
+    fs::remove_all(log_dir());
+  }
+  void TearDown() override {
+    if (!IsSkipped()) agent({"service", "uninstall"});
+  }
+
+  RunResult agent(const std::vector<std::string>& args) {
+    auto r = run_command(cross::windows_agent_argv(args), 180s);
+    return r ? *r : RunResult{};
+  }
+  fs::path log_dir() const { return fs::path(cross::windows_dir()) / "wineprefix/drive_c/ProgramData/sealrelay/logs"; }
+  bool log_has(const std::string& text) const {
+    return read_all(log_dir() / "sealrelay-agent.log").find(text) != std::string::npos;
+  }
+};
+
+TEST_F(WindowsService, InstallStartStatusStopUninstallThroughTheServiceControlManager) {
+  TempDir tmp;
+  fs::create_directories(tmp.path() + "/share");
+  std::ofstream(tmp.path() + "/share/a.txt") << "a";
+  auto init = agent({"init", "--state-dir", "Z:" + tmp.path() + "/state"});
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+  // A relay that is not there: the daemon keeps retrying, so the service
+  // stays up until it is stopped.
+  std::ofstream(tmp.path() + "/agent.conf") << "[run]\nstate-dir = \"Z:" << tmp.path() << "/state\"\n"
+                                            << "relay-url = \"http://127.0.0.1:9\"\ntoken = \"t\"\n"
+                                            << "share = [\"docs=Z:" << tmp.path() << "/share\"]\n";
+
+  auto status = agent({"service", "status"});
+  EXPECT_EQ(status.exit_code, 3) << status.out << status.err;
+  EXPECT_NE(status.out.find("not installed"), std::string::npos) << status.out;
+
+  auto install = agent({"service", "install", "--config", "Z:" + tmp.path() + "/agent.conf"});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  EXPECT_NE(install.out.find("automatic start as NT AUTHORITY\\LocalService"), std::string::npos) << install.out;
+  EXPECT_NE(install.out.find("run --service"), std::string::npos) << install.out;
+  // Installed, not started by install; wine's services.exe starts the
+  // automatic services when it starts itself (at "boot"), so a new
+  // wineserver may have started it already.
+  status = agent({"service", "status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_TRUE(status.out.find("sealrelay-agent: stopped") != std::string::npos ||
+              status.out.find("sealrelay-agent: running") != std::string::npos)
+      << status.out;
+
+  auto start = agent({"service", "start"});
+  ASSERT_EQ(start.exit_code, 0) << start.out << start.err;
+  EXPECT_NE(start.out.find("sealrelay-agent: running (process "), std::string::npos) << start.out;
+  // The service's own log: the run's configuration went through.
+  EXPECT_TRUE(wait_until([&] { return log_has("sharing Z:"); }, 60s))
+      << read_all(log_dir() / "sealrelay-agent.log");
+
+  auto stop = agent({"service", "stop"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.out << stop.err;
+  EXPECT_NE(stop.out.find("sealrelay-agent: stopped"), std::string::npos) << stop.out;
+  // SERVICE_CONTROL_STOP reached the daemon's stop seam: it ended its run
+  // itself (and reported exit code 0, or status would name the code).
+  EXPECT_TRUE(log_has("stopping")) << read_all(log_dir() / "sealrelay-agent.log");
+  EXPECT_EQ(stop.out.find("last exit code"), std::string::npos) << stop.out;
+
+  auto uninstall = agent({"service", "uninstall"});
+  ASSERT_EQ(uninstall.exit_code, 0) << uninstall.out << uninstall.err;
+  status = agent({"service", "status"});
+  EXPECT_EQ(status.exit_code, 3) << status.out << status.err;
+}
+
+TEST_F(WindowsService, TheServiceEntryRefusesToRunOutsideTheServiceControlManager) {
+  auto r = agent({"run", "--service"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("in a console use `run`"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sealrelay::test
