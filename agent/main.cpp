@@ -86,7 +86,9 @@ struct RunOptions {
   bool service = false;  // Started by the Windows SCM (service.h).
 };
 
-int cmd_run(RunOptions o) {
+// `running`: called once the configuration is checked and the daemon
+// starts (the Windows service then reports RUNNING).
+int cmd_run(RunOptions o, const std::function<void()>& running = [] {}) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   logging::apply(logging::parse_format(o.log_format).value_or(logging::Format::text), "agent",
                  "%Y-%m-%dT%H:%M:%S.%e %l %v");
@@ -210,6 +212,7 @@ int cmd_run(RunOptions o) {
   if (schedule->limits()) spdlog::info("bandwidth cap (agent's local time): {}", schedule->describe());
 
   watch_stop_signals();
+  running();
   std::thread watcher([&] {
     while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("stopping");
@@ -293,7 +296,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (*init) return cmd_init(init_dir);
     if (*service_cmd) return service::run_command(service_args);
-    if (o.service) return service::run_as_service([&] { return cmd_run(o); });
+    if (o.service) return service::run_as_service([&](const auto& running) { return cmd_run(o, running); });
     return cmd_run(o);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;

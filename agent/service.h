@@ -33,11 +33,14 @@ std::optional<Paths> program_data_paths();
 Result<void> prepare(const Paths& paths);
 
 // Runs `body` (the agent's run) as the service's main: the SCM hears
-// RUNNING, a SERVICE_CONTROL_STOP or _SHUTDOWN requests the stop
-// (stop_signal.h) that makes `body` return, and the SCM hears STOPPED with
-// its exit code (non-zero: a failure, so the failure actions restart it).
+// START_PENDING, then RUNNING when `body` calls the function it is given
+// (its configuration checked, so `service start` reports a bad one), a
+// SERVICE_CONTROL_STOP or _SHUTDOWN requests the stop (stop_signal.h) that
+// makes `body` return, and the SCM hears STOPPED with its exit code
+// (non-zero: a failure, so the failure actions restart it).
 // Logs go to paths().log_file, rotating, and errors also to the Event Log.
 // Returns `body`'s code, or 1 when not started by the SCM.
-int run_as_service(const std::function<int()>& body);
+using ServiceBody = std::function<int(const std::function<void()>& running)>;
+int run_as_service(const ServiceBody& body);
 
 }  // namespace sealrelay::agent::service

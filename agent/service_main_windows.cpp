@@ -24,7 +24,7 @@ namespace {
 // set once before StartServiceCtrlDispatcherW and read by ServiceMain and
 // the control handler (the SCM's threads) while it runs.
 struct Runner {
-  const std::function<int()>* body = nullptr;
+  const ServiceBody* body = nullptr;
   SERVICE_STATUS_HANDLE handle = nullptr;
   int code = 1;
 };
@@ -76,15 +76,15 @@ void WINAPI service_main(DWORD, LPWSTR*) {
   g_runner->handle = ::RegisterServiceCtrlHandlerExW(name.c_str(), on_control, nullptr);
   if (!g_runner->handle) return;
   if (auto p = program_data_paths()) use_service_log(*p);
-  report(SERVICE_RUNNING, SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN, 0, 0);
-  g_runner->code = (*g_runner->body)();
+  report(SERVICE_START_PENDING, 0, 0, 30000);
+  g_runner->code = (*g_runner->body)([] { report(SERVICE_RUNNING, SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN, 0, 0); });
   spdlog::default_logger()->flush();
   report(SERVICE_STOPPED, 0, g_runner->code, 0);
 }
 
 }  // namespace
 
-int run_as_service(const std::function<int()>& body) {
+int run_as_service(const ServiceBody& body) {
   Runner runner;
   runner.body = &body;
   g_runner = &runner;

@@ -15,7 +15,7 @@ std::optional<Paths> program_data_paths() { return std::nullopt; }
 
 Result<void> prepare(const Paths&) { return {}; }
 
-int run_as_service(const std::function<int()>&) {
+int run_as_service(const ServiceBody&) {
   std::fprintf(stderr, "sealrelay-agent: --service is for the Windows service; on Linux systemd runs `run`\n");
   return 1;
 }

@@ -149,7 +149,7 @@ int control(Action action, SC_HANDLE service) {
       return fail("starting the service", ::GetLastError());
     auto s = wait_while(service, SERVICE_START_PENDING);
     report(service);
-    return s && s->dwCurrentState == SERVICE_RUNNING ? 0 : 1;
+    return s && s->dwCurrentState == SERVICE_RUNNING ? 0 : 1;  // Stopped: its configuration, in the log.
   }
   if (action == Action::stop || action == Action::uninstall) {
     SERVICE_STATUS st{};

@@ -99,6 +99,24 @@ TEST_F(WindowsService, InstallStartStatusStopUninstallThroughTheServiceControlMa
   EXPECT_EQ(status.exit_code, 3) << status.out << status.err;
 }
 
+TEST_F(WindowsService, StartingWithABadConfigurationFailsAndSaysWhereTheReasonIs) {
+  TempDir tmp;
+  auto init = agent({"init", "--state-dir", "Z:" + tmp.path() + "/state"});
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+  std::ofstream(tmp.path() + "/agent.conf") << "[run]\nstate-dir = \"Z:" << tmp.path() << "/state\"\n"
+                                            << "relay-url = \"http://127.0.0.1:9\"\ntoken = \"t\"\n";  // No share.
+  auto install = agent({"service", "install", "--config", "Z:" + tmp.path() + "/agent.conf"});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  agent({"service", "stop"});  // Should wine's services.exe have started it already.
+  // The service reports RUNNING only once its configuration passed, so
+  // `start` sees it stop with the run's exit code (2: configuration).
+  auto start = agent({"service", "start"});
+  EXPECT_EQ(start.exit_code, 1) << start.out << start.err;
+  EXPECT_NE(start.out.find("sealrelay-agent: stopped (last exit code 2: see the log)"), std::string::npos)
+      << start.out;
+  EXPECT_TRUE(log_has("error no shares: pass --share")) << read_all(log_dir() / "sealrelay-agent.log");
+}
+
 TEST_F(WindowsService, TheServiceEntryRefusesToRunOutsideTheServiceControlManager) {
   auto r = agent({"run", "--service"});
   EXPECT_EQ(r.exit_code, 1);
