@@ -4,7 +4,8 @@
 // ProgramData, and the SCM's stop reaching the daemon's stop seam. Wine
 // runs the service as the calling user and enforces no ACL: the account,
 // the recovery actions and the access lists are tested as data
-// (tests/unit/agent/service_*_test.cpp), not here.
+// (tests/unit/agent/service_*_test.cpp), not here. The .msi goes in and
+// out through wine's msiexec.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -32,13 +33,25 @@ class WindowsService : public ::testing::Test {
       if (cross::required("windows")) FAIL() << *absent;
       GTEST_SKIP() << "skipped: " << *absent;
     }
-    agent({"service", "uninstall"});  // What an interrupted run left.
+    wine({"msiexec", "/x", msi(), "/qn"});  // What an interrupted run left.
+    agent({"service", "uninstall"});
     fs::remove_all(log_dir());
   }
   void TearDown() override {
     if (!IsSkipped()) agent({"service", "uninstall"});
   }
 
+  // A program of the prefix (msiexec, reg) under wine.
+  RunResult wine(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"/usr/bin/env", "WINEDEBUG=-all", "WINEPREFIX=" + prefix().string(), cross::wine()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_command(argv, 180s);
+    return r ? *r : RunResult{};
+  }
+  fs::path prefix() const { return fs::path(cross::windows_dir()) / "wineprefix"; }
+  std::string msi() const {
+    return "Z:" + cross::windows_dir() + "/packages/sealrelay-agent-" SEALRELAY_VERSION "-windows-x64.msi";
+  }
   RunResult agent(const std::vector<std::string>& args) {
     auto r = run_command(cross::windows_agent_argv(args), 180s);
     return r ? *r : RunResult{};
@@ -115,6 +128,38 @@ TEST_F(WindowsService, StartingWithABadConfigurationFailsAndSaysWhereTheReasonIs
   EXPECT_NE(start.out.find("sealrelay-agent: stopped (last exit code 2: see the log)"), std::string::npos)
       << start.out;
   EXPECT_TRUE(log_has("error no shares: pass --share")) << read_all(log_dir() / "sealrelay-agent.log");
+}
+
+TEST_F(WindowsService, TheMsiInstallsTheExeAndAStoppedServiceAndServiceInstallQuotesItsPath) {
+  if (!fs::exists(msi().substr(2))) GTEST_SKIP() << "skipped: no " << msi().substr(2);
+  auto in = wine({"msiexec", "/i", msi(), "/qn"});
+  ASSERT_EQ(in.exit_code, 0) << in.out << in.err;
+  EXPECT_TRUE(fs::exists(prefix() / "drive_c/Program Files/sealrelay/sealrelay-agent.exe"));
+  EXPECT_TRUE(fs::exists(prefix() / "drive_c/Program Files/sealrelay/sealrelay-agent.conf.example"));
+  EXPECT_TRUE(fs::is_directory(prefix() / "drive_c/ProgramData/sealrelay/agent"));
+  EXPECT_TRUE(fs::is_directory(prefix() / "drive_c/ProgramData/sealrelay/logs"));
+  auto status = agent({"service", "status"});
+  EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+  EXPECT_NE(status.out.find("sealrelay-agent: stopped"), std::string::npos) << status.out;
+  const std::string key = "HKLM\\System\\CurrentControlSet\\Services\\sealrelay-agent";
+  auto reg = wine({"reg", "query", key});
+  EXPECT_NE(reg.out.find("NT AUTHORITY\\LocalService"), std::string::npos) << reg.out;
+  EXPECT_NE(reg.out.find("Start    REG_DWORD    0x2"), std::string::npos) << reg.out;
+  // Wine's msiexec writes the image path unquoted; `service install`, the
+  // README's next step, writes it quoted.
+  auto install = wine({"C:\\Program Files\\sealrelay\\sealrelay-agent.exe", "service", "install"});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  reg = wine({"reg", "query", key, "/v", "ImagePath"});
+  EXPECT_NE(reg.out.find("\"C:\\Program Files\\sealrelay\\sealrelay-agent.exe\" --config "
+                         "\"C:\\ProgramData\\sealrelay\\agent\\sealrelay-agent.conf\" run --service"),
+            std::string::npos)
+      << reg.out;
+
+  auto out = wine({"msiexec", "/x", msi(), "/qn"});
+  ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
+  EXPECT_FALSE(fs::exists(prefix() / "drive_c/Program Files/sealrelay/sealrelay-agent.exe"));
+  status = agent({"service", "status"});
+  EXPECT_EQ(status.exit_code, 3) << status.out << status.err;
 }
 
 TEST_F(WindowsService, TheServiceEntryRefusesToRunOutsideTheServiceControlManager) {
