@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "agent/daemon.h"
+#include "agent/service.h"
+#include "agent/service_command.h"
 #include "agent/stop_signal.h"
 #include "base/log_format.h"
 
@@ -25,9 +27,7 @@ constexpr const char* kVersion = "sealrelay-agent/0.1.0";
 
 std::string default_state_dir() {
   if (const char* d = std::getenv("SEALRELAY_STATE_DIR"); d && *d) return d;
-#ifdef _WIN32
-  if (const char* p = std::getenv("ProgramData"); p && *p) return std::string(p) + "\\sealrelay\\agent";
-#endif
+  if (auto windows = service::program_data_paths()) return windows->state_dir.string();
   return "/var/lib/sealrelay-agent";
 }
 
@@ -54,6 +54,15 @@ int cmd_init(const std::string& state_dir) {
                                  "# The key is what `sealrelay whoami` prints. Changes apply without a restart.\n";
     fs::permissions(authorized, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
   }
+  std::error_code same_ec;
+  // The service's own folder: its access lists let the service account
+  // read the key (service.h).
+  if (auto windows = service::program_data_paths(); windows && fs::equivalent(dir, windows->state_dir, same_ec)) {
+    if (auto ok = service::prepare(*windows); !ok) {
+      std::fprintf(stderr, "sealrelay-agent: %s\n", ok.error().message.c_str());
+      return 2;
+    }
+  }
   std::printf("Agent identity created in %s\nFingerprint: %s\nPublic key:  %s\n\n"
               "Requesters pin this key on first contact; tell them the fingerprint so they can check it.\n"
               "Authorize requesters by adding their public keys to %s.\n",
@@ -74,9 +83,12 @@ struct RunOptions {
   int read_timeout = 45;
   std::string log_level = "info";
   std::string log_format = "text";
+  bool service = false;  // Started by the Windows SCM (service.h).
 };
 
-int cmd_run(RunOptions o) {
+// `running`: called once the configuration is checked and the daemon
+// starts (the Windows service then reports RUNNING).
+int cmd_run(RunOptions o, const std::function<void()>& running = [] {}) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   logging::apply(logging::parse_format(o.log_format).value_or(logging::Format::text), "agent",
                  "%Y-%m-%dT%H:%M:%S.%e %l %v");
@@ -200,6 +212,7 @@ int cmd_run(RunOptions o) {
   if (schedule->limits()) spdlog::info("bandwidth cap (agent's local time): {}", schedule->describe());
 
   watch_stop_signals();
+  running();
   std::thread watcher([&] {
     while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("stopping");
@@ -275,9 +288,15 @@ int main(int argc, char** argv) {
                   "text (for people) or json (one object per line: time, level, message, key=value fields)")
       ->envname("SEALRELAY_LOG_FORMAT")->check(CLI::IsMember({"text", "json"}));
 
+  run->add_flag("--service", o.service, "Started by the Windows Service Control Manager")->group("");
+  service::CommandArgs service_args;
+  auto* service_cmd = service::add_command(app, service_args);
+
   try {
     app.parse(argc, argv);
     if (*init) return cmd_init(init_dir);
+    if (*service_cmd) return service::run_command(service_args);
+    if (o.service) return service::run_as_service([&](const auto& running) { return cmd_run(o, running); });
     return cmd_run(o);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
