@@ -21,6 +21,7 @@ BackoffConfig config(Jitter jitter, Clock::duration base = 1s, Clock::duration c
   c.cap = cap;
   c.jitter = jitter;
   c.healthy_after = 30s;
+  c.quick_for = 0s;  // the plain schedule; the quick retries have tests of their own
   return c;
 }
 
@@ -193,6 +194,79 @@ TEST(BackoffSchedule, AnAgentFailingForTenMinutesRetriesSteadilyButDoesNotHammer
   EXPECT_GE(attempts, 10);
 }
 
+// A clock that a delay advances, as the agent's sleep does.
+std::vector<Clock::duration> delays_slept(Backoff& b, FakeClock& clock, int n) {
+  std::vector<Clock::duration> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(b.next_delay());
+    clock.advance(out.back());
+  }
+  return out;
+}
+
+TEST(BackoffQuickRetries, TheDelaysStayInTheFirstEnvelopeForQuickForThenGrowFromThere) {
+  FakeClock clock;
+  FakeRng rng(1.0);
+  auto c = config(Jitter::decorrelated, 500ms, 60s);
+  c.quick_for = 5s;
+  Backoff b(c, clock, rng);
+  // Failures at 0, 1.5, 3, 4.5 s are quick; at 6 s the schedule grows.
+  std::vector<Clock::duration> want = {1500ms, 1500ms, 1500ms, 1500ms, 4500ms, 13500ms, 40500ms, 60s};
+  EXPECT_EQ(delays_slept(b, clock, 8), want);
+}
+
+TEST(BackoffQuickRetries, FullJitterKeepsTheFirstEnvelopeForQuickForThenDoubles) {
+  FakeClock clock;
+  FakeRng rng(1.0);
+  auto c = config(Jitter::full, 1s, 20s);
+  c.quick_for = 3s;
+  Backoff b(c, clock, rng);
+  std::vector<Clock::duration> want = {1s, 1s, 1s, 2s, 4s, 8s, 16s, 20s};
+  EXPECT_EQ(delays_slept(b, clock, 8), want);
+}
+
+TEST(BackoffQuickRetries, ZeroIsThePlainSchedule) {
+  FakeClock clock;
+  FakeRng rng(1.0);
+  auto c = config(Jitter::decorrelated, 1s, 60s);
+  c.quick_for = 0s;
+  Backoff b(c, clock, rng);
+  std::vector<Clock::duration> want = {3s, 9s, 27s, 60s, 60s};
+  EXPECT_EQ(delays_slept(b, clock, 5), want);
+}
+
+TEST(BackoffQuickRetries, AConnectionThatDroppedAfterBeingHealthyGetsTheQuickRetriesAgain) {
+  FakeClock clock;
+  FakeRng rng(1.0);
+  auto c = config(Jitter::decorrelated, 500ms, 60s);
+  c.quick_for = 2s;
+  Backoff b(c, clock, rng);
+  auto first = delays_slept(b, clock, 4);  // 1.5, 1.5 (quick), 4.5, 13.5 s
+  b.succeeded();
+  clock.advance(30s);  // healthy_after: then the relay restarts under it
+  EXPECT_EQ(delays_slept(b, clock, 4), first);
+}
+
+// The agent's defaults against a relay that refuses for the first 5 s after
+// a healthy stream drops (a node holding 10,000 streams restarted, then 503
+// while they come back): whatever its draws, an agent retries at least
+// every 1.5 s until then, so it is back within 1.5 s of the relay's return.
+TEST(BackoffQuickRetries, WithTheDefaultsEveryAgentRetriesAtLeastEveryOneAndAHalfSecondsForFiveSeconds) {
+  FakeClock clock;
+  SystemRng rng;
+  BackoffConfig c;
+  for (int agent = 0; agent < 2000; ++agent) {
+    Backoff b(c, clock, rng);
+    auto start = clock.now();
+    while (clock.now() - start < 5s) {
+      auto d = b.next_delay();
+      ASSERT_LE(d, 1500ms) << "agent " << agent;
+      ASSERT_GE(d, c.base);
+      clock.advance(d);
+    }
+  }
+}
+
 struct BadConfig {
   const char* name;
   Clock::duration base, cap, healthy_after;
@@ -216,6 +290,12 @@ INSTANTIATE_TEST_SUITE_P(
                       BadConfig{"CapBelowBase", 10s, 9s, 30s},
                       BadConfig{"NegativeHealthyAfter", 1s, 10s, -1s}),
     [](const auto& info) { return std::string(info.param.name); });
+
+TEST(BackoffConfigValidation, ANegativeQuickForIsRefused) {
+  BackoffConfig c;
+  c.quick_for = -1s;
+  EXPECT_FALSE(c.validate().ok());
+}
 
 TEST(BackoffConfigValidation, AcceptsTheDefaults) { EXPECT_TRUE(BackoffConfig{}.validate().ok()); }
 
