@@ -16,8 +16,6 @@ Result<void> BackoffConfig::validate() const {
     return make_error(ErrorCode::bad_config, "backoff cap must be at least the base delay");
   if (healthy_after < Clock::duration::zero())
     return make_error(ErrorCode::bad_config, "backoff healthy_after must not be negative");
-  if (quick_for < Clock::duration::zero())
-    return make_error(ErrorCode::bad_config, "backoff quick_for must not be negative");
   return {};
 }
 
@@ -29,7 +27,6 @@ Backoff::Backoff(BackoffConfig config, const Clock& clock, Rng& rng)
 void Backoff::reset() {
   failures_ = 0;
   previous_ = config_.base;
-  doublings_ = 0;
   connected_at_.reset();
 }
 
@@ -50,21 +47,19 @@ Clock::duration Backoff::next_delay() {
   connected_at_.reset();
 
   const Clock::duration cap = config_.cap;
-  const auto now = clock_.now();
-  if (failures_ == 0) first_failure_ = now;
-  const bool quick = failures_ == 0 || now - first_failure_ < config_.quick_for;
+  // The delays drawn from the first envelope: at least the first one.
+  const unsigned quick = std::max(config_.quick_retries, 1u);
   Clock::duration delay;
   if (config_.jitter == BackoffConfig::Jitter::full) {
     // base * 2^doublings, computed by doubling so it cannot overflow; the
     // quick delays count as the first one.
-    const unsigned doublings = quick ? 0 : doublings_;
+    const unsigned doublings = failures_ < quick ? 0 : failures_ - quick + 1;
     Clock::duration envelope = config_.base;
     for (unsigned i = 0; i < doublings && envelope < cap; ++i)
       envelope = envelope > cap / 2 ? cap : envelope * 2;
     delay = uniform_between(rng_, Clock::duration::zero(), std::min(envelope, cap));
-    doublings_ = quick ? 1 : (doublings_ < std::numeric_limits<unsigned>::max() ? doublings_ + 1 : doublings_);
   } else {
-    if (quick) previous_ = config_.base;  // the first envelope again
+    if (failures_ < quick) previous_ = config_.base;  // the first envelope again
     Clock::duration hi = previous_ > cap / 3 ? cap : previous_ * 3;
     delay = std::min(cap, uniform_between(rng_, config_.base, std::max(hi, config_.base)));
     previous_ = delay;
