@@ -70,14 +70,23 @@ long agents_online(int port) {
 struct Quiet {
   long rss_kb = -1, threads = -1, redis_clients = -1, redis_mem = -1;
   double cpu_pct = -1;
+  double redis_cpu_pct = -1;  // summed over the nodes: presence refreshes, plus each server's own cron and bus
 };
+
+// CPU seconds of every Redis node, summed.
+double redis_cpu_seconds(const Backend& b) {
+  double sum = 0;
+  for (auto* n : b.nodes) sum += proc_cpu_seconds(n->process().pid());
+  return sum;
+}
 
 Quiet measure_quiet(pid_t pid, const Backend& b, int seconds) {
   std::this_thread::sleep_for(2s);  // let connection set-up work finish first
   Quiet q;
-  double cpu0 = proc_cpu_seconds(pid);
+  double cpu0 = proc_cpu_seconds(pid), redis0 = redis_cpu_seconds(b);
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   q.cpu_pct = 100.0 * (proc_cpu_seconds(pid) - cpu0) / seconds;
+  if (!b.nodes.empty()) q.redis_cpu_pct = 100.0 * (redis_cpu_seconds(b) - redis0) / seconds;
   q.rss_kb = test::proc_status(pid, "VmRSS:");
   q.threads = test::proc_status(pid, "Threads:");
   if (!b.nodes.empty()) {
@@ -97,10 +106,12 @@ void print_idle_row(const std::string& streams, const std::string& opened, const
   std::string per = "—";
   if (n > 0) per = std::to_string(static_cast<long>(std::lround(static_cast<double>(q.rss_kb - rss0_kb) /
                                                                 static_cast<double>(n)))) + " KiB";
-  std::printf("| %s | %s | %.1f MiB | %s | %ld | %.2f %% | %s | %s |\n", streams.c_str(), opened.c_str(),
+  char redis_cpu[32] = "—";
+  if (q.redis_cpu_pct >= 0) std::snprintf(redis_cpu, sizeof redis_cpu, "%.2f %%", q.redis_cpu_pct);
+  std::printf("| %s | %s | %.1f MiB | %s | %ld | %.2f %% | %s | %s | %s |\n", streams.c_str(), opened.c_str(),
               q.rss_kb / 1024.0, per.c_str(), q.threads, q.cpu_pct,
               q.redis_clients >= 0 ? std::to_string(q.redis_clients).c_str() : "—",
-              q.redis_mem >= 0 ? (std::to_string(q.redis_mem / 1024) + " KiB").c_str() : "—");
+              q.redis_mem >= 0 ? (std::to_string(q.redis_mem / 1024) + " KiB").c_str() : "—", redis_cpu);
   std::fflush(stdout);
 }
 
@@ -238,8 +249,9 @@ void idle_streams(const IdleOptions& o, const Backend& b) {
 
   std::printf("\nidle agent control streams, %s (relay --max-connections %zu, heartbeat 15 s; CPU over %d quiet s)\n",
               b.name.c_str(), o.max_connections, o.quiet_seconds);
-  std::printf("| streams | opened in | relay RSS | per stream | threads | relay CPU | Redis clients | Redis used_memory |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf("| streams | opened in | relay RSS | per stream | threads | relay CPU | Redis clients | Redis used_memory | "
+              "Redis CPU (all nodes) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   Quiet q0 = measure_quiet(relay->pid(), b, o.quiet_seconds);
   print_idle_row("0 (baseline)", "—", q0, q0.rss_kb, 0);
 
