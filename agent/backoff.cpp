@@ -47,14 +47,19 @@ Clock::duration Backoff::next_delay() {
   connected_at_.reset();
 
   const Clock::duration cap = config_.cap;
+  // The delays drawn from the first envelope: at least the first one.
+  const unsigned quick = std::max(config_.quick_retries, 1u);
   Clock::duration delay;
   if (config_.jitter == BackoffConfig::Jitter::full) {
-    // base * 2^failures, computed by doubling so it cannot overflow.
+    // base * 2^doublings, computed by doubling so it cannot overflow; the
+    // quick delays count as the first one.
+    const unsigned doublings = failures_ < quick ? 0 : failures_ - quick + 1;
     Clock::duration envelope = config_.base;
-    for (unsigned i = 0; i < failures_ && envelope < cap; ++i)
+    for (unsigned i = 0; i < doublings && envelope < cap; ++i)
       envelope = envelope > cap / 2 ? cap : envelope * 2;
     delay = uniform_between(rng_, Clock::duration::zero(), std::min(envelope, cap));
   } else {
+    if (failures_ < quick) previous_ = config_.base;  // the first envelope again
     Clock::duration hi = previous_ > cap / 3 ? cap : previous_ * 3;
     delay = std::min(cap, uniform_between(rng_, config_.base, std::max(hi, config_.base)));
     previous_ = delay;

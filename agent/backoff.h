@@ -26,6 +26,18 @@ struct BackoffConfig {
   // No delay is ever longer than this. Must be at least `base`.
   Clock::duration cap = std::chrono::seconds(60);
   Jitter jitter = Jitter::decorrelated;
+  // The first `quick_retries` delays after a reset are all drawn from the
+  // first envelope ([base, 3 * base] decorrelated, [0, base] full) instead
+  // of growing; after them the schedule grows as usual. A relay restart
+  // refuses the first attempts (the node is still dying or starting, or
+  // answers 503 while thousands of agents come back at once, some only after
+  // waiting 5 s for a Redis connection), and growth by 3 turned one refusal
+  // into a wait of up to 4.5 s and two into 13.5 s: most of a reconnect
+  // storm's tail (docs/performance.md, "The reconnect storm"). Counted in
+  // attempts, not time, because a refused attempt can itself take seconds.
+  // The first envelope's spread is what keeps agents from arriving at once.
+  // 0 or 1: the plain schedule (only the first delay is in the envelope).
+  unsigned quick_retries = 5;
   // A connection that stayed up at least this long counts as healthy: the
   // failure that ends it starts the schedule again from `base`. A connection
   // that drops sooner (a flapping relay) keeps the delays growing. Zero means

@@ -268,10 +268,15 @@ bool ControlEvents::pump(StreamSink& sink) {
   if (cut()) return false;
   if (!started_) {
     started_ = true;
-    if (!catch_up(sink, only_pending_)) return false;
+    // Subscribe, then read once: an inbox subscription wakes the mailbox on
+    // every write after it (both stores ignore the cursor; the entries it
+    // may carry that the read already sent are skipped below by cursor_), so
+    // the read misses nothing. One Redis round trip fewer per connect than
+    // read, subscribe, read: a reconnect storm is bound by them (the pool's
+    // connections handed from thread to thread, docs/performance.md).
     hold(ctx_.store.subscribe_inbox(agent_, cursor_));
     presence_->wake_through(sub_->watch());
-    return catch_up(sink, false);
+    return catch_up(sink, only_pending_);
   }
   auto batch = wait();
   // A revoked token's stream is cut: the agent reconnects and meets a 401,

@@ -228,10 +228,11 @@ std::optional<Clock::time_point> CliRun::first_line_with(const std::string& need
 
 const char* store_name(Store s) { return s == Store::kRedis ? "Redis" : "embedded"; }
 
-Result<std::unique_ptr<test::Deployment>> start_deployment(Store store) {
+Result<std::unique_ptr<test::Deployment>> start_deployment(Store store, const std::vector<std::string>& relay_args) {
   test::DeploymentOptions options;
   options.redis = store == Store::kRedis;
   options.relay_args = {"--rate-per-token", "0", "--rate-per-ip", "0"};
+  options.relay_args.insert(options.relay_args.end(), relay_args.begin(), relay_args.end());
   options.agent_args = {};
   options.requester = "bench";
   auto d = test::Deployment::start(std::move(options));
@@ -260,10 +261,20 @@ pid_t redis_pid(test::Deployment& d) { return d.redis() ? d.redis()->process().p
 
 long redis_used_memory(const test::Deployment& d) {
   if (!d.redis()) return -1;
-  auto text = d.redis()->command({"INFO", "memory"});
-  if (!text) return -1;
-  auto at = text->find("used_memory:");
-  return at == std::string::npos ? -1 : std::stol(text->substr(at + 12));
+  return redis_used_memory(std::vector<const test::RedisServer*>{d.redis()});
+}
+
+long redis_used_memory(const std::vector<const test::RedisServer*>& servers) {
+  if (servers.empty()) return -1;
+  long sum = 0;
+  for (const test::RedisServer* server : servers) {
+    auto text = server->command({"INFO", "memory"});
+    if (!text) return -1;
+    auto at = text->find("used_memory:");
+    if (at == std::string::npos) return -1;
+    sum += std::stol(text->substr(at + 12));
+  }
+  return sum;
 }
 
 Result<std::unique_ptr<CliRun>> measured_cli(const test::Deployment& d, const std::vector<std::string>& args,
@@ -279,21 +290,27 @@ struct PeakSampler::Impl {
   std::map<std::string, long> peaks;  // Guarded by mu
   std::atomic<bool> stop{false};
   std::atomic<long> peak_redis{-1};
-  redisContext* redis = nullptr;  // Owned by the sampling thread once it runs
-  std::thread thread;             // last: starts once the rest is built
+  std::vector<redisContext*> redis;  // Owned by the sampling thread once it runs
+  std::thread thread;                // last: starts once the rest is built
 
+  // The sum over every server (a cluster's masters hold a share each).
   long redis_used_memory() {
-    if (!redis) return -1;
-    auto* r = static_cast<redisReply*>(redisCommand(redis, "INFO memory"));
-    if (!r) return -1;
-    long v = -1;
-    if (r->type == REDIS_REPLY_STRING) {
-      std::string_view text(r->str, r->len);
-      auto at = text.find("used_memory:");
-      if (at != std::string_view::npos) v = std::strtol(text.data() + at + 12, nullptr, 10);
+    if (redis.empty()) return -1;
+    long sum = 0;
+    for (redisContext* c : redis) {
+      auto* r = static_cast<redisReply*>(redisCommand(c, "INFO memory"));
+      if (!r) return -1;
+      long v = -1;
+      if (r->type == REDIS_REPLY_STRING) {
+        std::string_view text(r->str, r->len);
+        auto at = text.find("used_memory:");
+        if (at != std::string_view::npos) v = std::strtol(text.data() + at + 12, nullptr, 10);
+      }
+      freeReplyObject(r);
+      if (v < 0) return -1;
+      sum += v;
     }
-    freeReplyObject(r);
-    return v;
+    return sum;
   }
 
   void run() {
@@ -308,21 +325,27 @@ struct PeakSampler::Impl {
   }
 };
 
-PeakSampler::PeakSampler(const test::RedisServer* redis) : impl_(new Impl()) {
-  if (redis) {
+PeakSampler::PeakSampler(const test::RedisServer* redis)
+    : PeakSampler(redis ? std::vector<const test::RedisServer*>{redis} : std::vector<const test::RedisServer*>{}) {}
+
+PeakSampler::PeakSampler(const std::vector<const test::RedisServer*>& redis) : impl_(new Impl()) {
+  for (const test::RedisServer* server : redis) {
     timeval tv{2, 0};
-    impl_->redis = redisConnectUnixWithTimeout(redis->socket_path().c_str(), tv);
-    if (impl_->redis && impl_->redis->err) {
-      redisFree(impl_->redis);
-      impl_->redis = nullptr;
+    redisContext* c = redisConnectUnixWithTimeout(server->socket_path().c_str(), tv);
+    if (!c || c->err) {  // one unreadable server: no Redis figure rather than a partial sum
+      if (c) redisFree(c);
+      for (redisContext* open : impl_->redis) redisFree(open);
+      impl_->redis.clear();
+      break;
     }
+    impl_->redis.push_back(c);
   }
   impl_->thread = std::thread([this] { impl_->run(); });
 }
 
 PeakSampler::~PeakSampler() {
   stop();
-  if (impl_->redis) redisFree(impl_->redis);
+  for (redisContext* c : impl_->redis) redisFree(c);
 }
 
 void PeakSampler::watch(const std::string& name, pid_t pid) {

@@ -100,8 +100,11 @@ const char* store_name(Store s);
 
 // Redis (kRedis) and one relay with the request rate limits off (they
 // protect a public relay; 200 gets in a row or 100 CLIs starting at once
-// would meet them, not the pipeline), other flags at their defaults.
-Result<std::unique_ptr<test::Deployment>> start_deployment(Store store);
+// would meet them, not the pipeline), other flags at their defaults;
+// `relay_args` after them (kMemory with --redis-cluster: a relay on a Redis
+// Cluster the caller started).
+Result<std::unique_ptr<test::Deployment>> start_deployment(Store store,
+                                                           const std::vector<std::string>& relay_args = {});
 // Adds agent `id` sharing `share_dir` as /demo, starts it and waits until
 // the relay lists it online.
 Result<void> start_agent(test::Deployment& d, const std::string& id, const std::string& share_dir,
@@ -113,6 +116,8 @@ Result<void> pin(test::Deployment& d, const std::string& id);
 pid_t redis_pid(test::Deployment& d);
 // INFO memory used_memory in bytes; -1 without Redis.
 long redis_used_memory(const test::Deployment& d);
+// The sum over `servers` (a cluster's nodes); -1 when one cannot be read or none is given.
+long redis_used_memory(const std::vector<const test::RedisServer*>& servers);
 // Starts the CLI with `args` against the relay as `requester` (-1: the main
 // identity), measured, its stderr to `log_name` in d.dir().
 Result<std::unique_ptr<CliRun>> measured_cli(const test::Deployment& d, const std::vector<std::string>& args,
@@ -121,10 +126,12 @@ Result<std::unique_ptr<CliRun>> measured_cli(const test::Deployment& d, const st
 // ---- sampling during a transfer ---------------------------------------------
 
 // Polls VmRSS of the watched processes and Redis's used_memory every 20 ms
-// on a thread of its own, keeping the peaks.
+// on a thread of its own, keeping the peaks. Over several servers (a
+// cluster) the peak is of their sum.
 class PeakSampler {
  public:
   explicit PeakSampler(const test::RedisServer* redis);
+  explicit PeakSampler(const std::vector<const test::RedisServer*>& redis);
   ~PeakSampler();
   PeakSampler(const PeakSampler&) = delete;
   PeakSampler& operator=(const PeakSampler&) = delete;

@@ -26,6 +26,11 @@ struct Options {
   int concurrent = 100;
   int agents = 20;
   uint64_t concurrent_mib = 10;
+  // Where the concurrent part runs, one after the other in the same run:
+  // "redis" (one redis-server), "cluster" (a Redis Cluster of
+  // cluster_masters masters on loopback).
+  std::vector<std::string> concurrent_stores{"redis", "cluster"};
+  int cluster_masters = 3;
   std::chrono::seconds timeout{900};  // per transfer or baseline run
   std::string baselines;              // path of bench/baselines/run
   std::string perf_dir;               // non-empty: perf record the largest size
@@ -102,10 +107,14 @@ LatencyResults run_latency(const Options& o);
 // ---- d: concurrent transfers ------------------------------------------------
 
 // One batch: `transfers` at once. The figures of the median batch (by
-// aggregate MB/s) are reported; every batch's outputs are checked.
+// aggregate MB/s) are reported; every batch's outputs are checked. One
+// result per store in Options::concurrent_stores, in that order.
 struct ConcurrentResults {
+  std::string store;  // "redis" or "cluster"
+  std::string label;  // for the table: "one Redis", "Redis Cluster (3 masters)"
   bool measured = false;
   std::string error;
+  bool absent = false;  // not measured because redis-server or redis-cli is missing
   int transfers = 0;           // per batch
   int batches = 0;
   int identical = 0, failed = 0;  // over all batches
@@ -114,11 +123,12 @@ struct ConcurrentResults {
   double seconds = 0, cpu_total = 0;
   double single_mbs = 0, single_seconds = 0;  // median of the single runs
   std::vector<double> single_runs_mbs;
+  Percentiles per_transfer;  // ms, exec to exit of each CLI, over every batch
   long rss_relay_kb = -1, redis_growth = -1, redis_held_after = -1;
   double aggregate_mbs() const { return static_cast<double>(bytes) / 1e6 / seconds; }
   int checked() const { return transfers * batches; }
 };
-ConcurrentResults run_concurrent(const Options& o);
+std::vector<ConcurrentResults> run_concurrent(const Options& o);
 
 // ---- printing ---------------------------------------------------------------
 

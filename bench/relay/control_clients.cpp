@@ -85,6 +85,7 @@ void ControlClients::release() {
 void ControlClients::start(size_t i) {
   Client& c = clients_[i];
   c.head.clear();
+  c.attempt_at = Clock::now();
   c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c.fd < 0) {
     std::perror("socket");
@@ -197,6 +198,7 @@ void ControlClients::on_event(size_t i, uint32_t events) {
     --inflight_;
     ++streaming_;
     counters_.last_back = c.opened_at;
+    counters_.opened.emplace_back(c.attempt_at, c.opened_at);
     pump_queue();
   }
 }

@@ -11,8 +11,9 @@
 // When a stream or an attempt fails the client reconnects as told:
 //   agent_backoff: the real agent's schedule (agent/backoff.h with the
 //                  daemon's defaults: decorrelated jitter, base 0.5 s, cap
-//                  60 s, reset after a stream that lasted 10 s), so the
-//                  first retry after a relay restart comes 0.5-1.5 s later;
+//                  60 s, reset after a stream that lasted 10 s, five
+//                  retries in the first envelope), so after a relay restart
+//                  the first five retries come 0.5-1.5 s apart, then grow;
 //   held:          wait for release(), then all connect in the same instant
 //                  (retrying a refused attempt every 100 ms).
 //
@@ -77,6 +78,10 @@ class ControlClients {
     Clock::time_point last_back{};
     std::map<std::string, size_t> answers;  // non-200 status lines ("HTTP/1.1 503 ...")
     std::map<std::string, size_t> failures;  // failed attempts by what failed
+    // Of every stream opened: when its successful attempt started (connect)
+    // and when the 200 came. Separates time spent waiting in the backoff
+    // schedule from time spent waiting for the relay.
+    std::vector<std::pair<Clock::time_point, Clock::time_point>> opened;
   };
   const Counters& counters() const { return counters_; }
   void reset_counters() { counters_ = {}; }
@@ -89,6 +94,7 @@ class ControlClients {
     std::string head;
     Clock::time_point retry_at{};
     Clock::time_point opened_at{};
+    Clock::time_point attempt_at{};  // start() of the current attempt
     std::unique_ptr<agent::Backoff> backoff;
   };
 

@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -69,14 +70,23 @@ long agents_online(int port) {
 struct Quiet {
   long rss_kb = -1, threads = -1, redis_clients = -1, redis_mem = -1;
   double cpu_pct = -1;
+  double redis_cpu_pct = -1;  // summed over the nodes: presence refreshes, plus each server's own cron and bus
 };
+
+// CPU seconds of every Redis node, summed.
+double redis_cpu_seconds(const Backend& b) {
+  double sum = 0;
+  for (auto* n : b.nodes) sum += proc_cpu_seconds(n->process().pid());
+  return sum;
+}
 
 Quiet measure_quiet(pid_t pid, const Backend& b, int seconds) {
   std::this_thread::sleep_for(2s);  // let connection set-up work finish first
   Quiet q;
-  double cpu0 = proc_cpu_seconds(pid);
+  double cpu0 = proc_cpu_seconds(pid), redis0 = redis_cpu_seconds(b);
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   q.cpu_pct = 100.0 * (proc_cpu_seconds(pid) - cpu0) / seconds;
+  if (!b.nodes.empty()) q.redis_cpu_pct = 100.0 * (redis_cpu_seconds(b) - redis0) / seconds;
   q.rss_kb = test::proc_status(pid, "VmRSS:");
   q.threads = test::proc_status(pid, "Threads:");
   if (!b.nodes.empty()) {
@@ -96,10 +106,12 @@ void print_idle_row(const std::string& streams, const std::string& opened, const
   std::string per = "—";
   if (n > 0) per = std::to_string(static_cast<long>(std::lround(static_cast<double>(q.rss_kb - rss0_kb) /
                                                                 static_cast<double>(n)))) + " KiB";
-  std::printf("| %s | %s | %.1f MiB | %s | %ld | %.2f %% | %s | %s |\n", streams.c_str(), opened.c_str(),
+  char redis_cpu[32] = "—";
+  if (q.redis_cpu_pct >= 0) std::snprintf(redis_cpu, sizeof redis_cpu, "%.2f %%", q.redis_cpu_pct);
+  std::printf("| %s | %s | %.1f MiB | %s | %ld | %.2f %% | %s | %s | %s |\n", streams.c_str(), opened.c_str(),
               q.rss_kb / 1024.0, per.c_str(), q.threads, q.cpu_pct,
               q.redis_clients >= 0 ? std::to_string(q.redis_clients).c_str() : "—",
-              q.redis_mem >= 0 ? (std::to_string(q.redis_mem / 1024) + " KiB").c_str() : "—");
+              q.redis_mem >= 0 ? (std::to_string(q.redis_mem / 1024) + " KiB").c_str() : "—", redis_cpu);
   std::fflush(stdout);
 }
 
@@ -109,7 +121,29 @@ struct StormRow {
   size_t back = 0, failed = 0, failed_before_listening = 0, refused = 0;
   std::string answers;  // the non-200 answers, counted
   long online = -1, rss_kb = -1, threads = -1;
+  std::string where;  // the successful attempts: when they started, how long their 200 took
 };
+
+// "p50 / p99 / max" of `v` in seconds (sorted here).
+std::string spread(std::vector<double> v) {
+  if (v.empty()) return "—";
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]; };
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f / %.2f / %.2f", at(0.5), at(0.99), v.back());
+  return buf;
+}
+
+// Where the time to come back went: in the schedule (the successful attempt
+// started late) or at the relay (it started early and its 200 came late).
+std::string where_the_time_went(const ControlClients::Counters& k, Clock::time_point kill) {
+  std::vector<double> started, waited;
+  for (const auto& [attempt, answered] : k.opened) {
+    started.push_back(std::chrono::duration<double>(attempt - kill).count());
+    waited.push_back(std::chrono::duration<double>(answered - attempt).count());
+  }
+  return spread(started) + " s; " + spread(waited) + " s";
+}
 
 // The relay's first warnings and errors: why some clients are not back.
 void print_relay_complaints(const std::string& log) {
@@ -161,6 +195,7 @@ StormRow storm(std::unique_ptr<test::Process>& relay, const std::vector<std::str
   if (row.back < n) print_relay_complaints(log);
   if (row.back == n) row.back_s = std::chrono::duration<double>(clients.counters().last_back - t_kill).count();
   row.failed = clients.counters().failed_attempts;
+  row.where = where_the_time_went(clients.counters(), t_kill);
   row.refused = clients.counters().refused_answers;
   for (auto& [status, count] : clients.counters().answers) row.answers += " " + status + " x" + std::to_string(count) + ";";
   for (auto& [what, count] : clients.counters().failures) std::fprintf(stderr, "  failed attempts: %s x%zu\n", what.c_str(), count);
@@ -179,21 +214,22 @@ void storms(const IdleOptions& o, const Backend& b, const std::string& dir, cons
   std::printf("\nreconnect storm, %s: %s streams, relay killed (SIGKILL) and started again on the same port; "
               "CPU hog beside it: %s\n", b.name.c_str(), thousands(clients.streaming()).c_str(), hog.describe().c_str());
   std::printf("| clients reconnect | old relay reaped after | relay listening after | back 5 s after the kill | all back after | "
-              "failed attempts (before listening) | non-200 answers | agents_online (/metrics) | relay RSS, threads after |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+              "failed attempts (before listening) | non-200 answers | agents_online (/metrics) | relay RSS, threads after | "
+              "successful attempt started after the kill; its 200 came after (p50 / p99 / max) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   int round = 0;
   for (auto& mode : o.storm_modes) {
     std::this_thread::sleep_for(11s);  // streams count as healthy for the agent's backoff after 10 s
     auto row = storm(relay, argv, port, dir + "/relay-" + std::to_string(++round) + ".log", clients, mode);
     std::string what = mode == "at-once"
                            ? "at once (all connect when the relay listens; refused: retry in 100 ms)"
-                           : "agent backoff (agent/backoff.h defaults: first retry 0.5-1.5 s)";
+                           : "agent backoff (agent/backoff.h defaults: the first 5 retries 0.5-1.5 s apart, then growing)";
     char back[96];
     if (row.back_s >= 0) std::snprintf(back, sizeof back, "%.2f s", row.back_s);
     else std::snprintf(back, sizeof back, "only %zu of %zu after 60 s", row.back, clients.size());
-    std::printf("| %s | %.2f s | %.2f s | %s | %s | %zu (%zu) | %zu%s | %ld | %.1f MiB, %ld |\n", what.c_str(),
+    std::printf("| %s | %.2f s | %.2f s | %s | %s | %zu (%zu) | %zu%s | %ld | %.1f MiB, %ld | %s |\n", what.c_str(),
                 row.reaped_s, row.listening_s, thousands(row.back_at_5s).c_str(), back, row.failed, row.failed_before_listening, row.refused, row.answers.c_str(), row.online,
-                row.rss_kb / 1024.0, row.threads);
+                row.rss_kb / 1024.0, row.threads, row.where.c_str());
     std::fflush(stdout);
   }
 }
@@ -213,8 +249,9 @@ void idle_streams(const IdleOptions& o, const Backend& b) {
 
   std::printf("\nidle agent control streams, %s (relay --max-connections %zu, heartbeat 15 s; CPU over %d quiet s)\n",
               b.name.c_str(), o.max_connections, o.quiet_seconds);
-  std::printf("| streams | opened in | relay RSS | per stream | threads | relay CPU | Redis clients | Redis used_memory |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf("| streams | opened in | relay RSS | per stream | threads | relay CPU | Redis clients | Redis used_memory | "
+              "Redis CPU (all nodes) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   Quiet q0 = measure_quiet(relay->pid(), b, o.quiet_seconds);
   print_idle_row("0 (baseline)", "—", q0, q0.rss_kb, 0);
 

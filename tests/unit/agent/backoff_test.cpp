@@ -21,6 +21,7 @@ BackoffConfig config(Jitter jitter, Clock::duration base = 1s, Clock::duration c
   c.cap = cap;
   c.jitter = jitter;
   c.healthy_after = 30s;
+  c.quick_retries = 0;  // the plain schedule; the quick retries have tests of their own
   return c;
 }
 
@@ -191,6 +192,70 @@ TEST(BackoffSchedule, AnAgentFailingForTenMinutesRetriesSteadilyButDoesNotHammer
   // Decorrelated delays are at least the base and at most the cap.
   EXPECT_LE(attempts, 1200);
   EXPECT_GE(attempts, 10);
+}
+
+TEST(BackoffQuickRetries, TheFirstDelaysStayInTheFirstEnvelopeThenGrowFromThere) {
+  FakeClock clock;
+  FakeRng rng(1.0);
+  auto c = config(Jitter::decorrelated, 500ms, 60s);
+  c.quick_retries = 4;
+  Backoff b(c, clock, rng);
+  std::vector<Clock::duration> want = {1500ms, 1500ms, 1500ms, 1500ms, 4500ms, 13500ms, 40500ms, 60s};
+  EXPECT_EQ(delays(b, 8), want);
+}
+
+TEST(BackoffQuickRetries, FullJitterKeepsTheFirstEnvelopeForTheQuickDelaysThenDoubles) {
+  FakeClock clock;
+  FakeRng rng(1.0);
+  auto c = config(Jitter::full, 1s, 20s);
+  c.quick_retries = 3;
+  Backoff b(c, clock, rng);
+  std::vector<Clock::duration> want = {1s, 1s, 1s, 2s, 4s, 8s, 16s, 20s};
+  EXPECT_EQ(delays(b, 8), want);
+}
+
+TEST(BackoffQuickRetries, ZeroAndOneAreThePlainSchedule) {
+  for (unsigned quick : {0u, 1u}) {
+    FakeClock clock;
+    FakeRng rng(1.0);
+    auto c = config(Jitter::decorrelated, 1s, 60s);
+    c.quick_retries = quick;
+    Backoff b(c, clock, rng);
+    std::vector<Clock::duration> want = {3s, 9s, 27s, 60s, 60s};
+    EXPECT_EQ(delays(b, 5), want) << quick;
+  }
+}
+
+TEST(BackoffQuickRetries, AConnectionThatDroppedAfterBeingHealthyGetsTheQuickRetriesAgain) {
+  FakeClock clock;
+  FakeRng rng(1.0);
+  auto c = config(Jitter::decorrelated, 500ms, 60s);
+  c.quick_retries = 2;
+  Backoff b(c, clock, rng);
+  auto first = delays(b, 4);  // 1.5, 1.5 (quick), 4.5, 13.5 s
+  b.succeeded();
+  clock.advance(30s);  // healthy_after: then the relay restarts under it
+  EXPECT_EQ(delays(b, 4), first);
+}
+
+// The agent's defaults after a healthy stream drops (a relay node holding
+// 10,000 streams restarted): the drop and the next four refused attempts
+// (connection refused while the node starts, 503 while the others come
+// back, even a 503 that took 5 s to come) are each followed by a retry
+// within 1.5 s, whatever the draws; only then does the schedule grow.
+TEST(BackoffQuickRetries, WithTheDefaultsTheFirstFiveRetriesAfterADropComeWithinOneAndAHalfSeconds) {
+  FakeClock clock;
+  SystemRng rng;
+  BackoffConfig c;
+  for (int agent = 0; agent < 2000; ++agent) {
+    Backoff b(c, clock, rng);
+    for (int retry = 0; retry < 5; ++retry) {
+      auto d = b.next_delay();
+      ASSERT_LE(d, 1500ms) << "agent " << agent << ", retry " << retry;
+      ASSERT_GE(d, c.base);
+      clock.advance(d + 5s);  // the attempt itself may take seconds to be refused
+    }
+  }
 }
 
 struct BadConfig {
