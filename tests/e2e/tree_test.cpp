@@ -261,7 +261,9 @@ TEST(FolderPullFaults, ACliEndedMidFolderLeavesNoUnverifiedFinalNameAndResumes) 
     cli->kill(sig);
     auto status = cli->wait_exit(60s);
     ASSERT_TRUE(status);
-    if (sig == SIGINT) EXPECT_EQ(WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, 130) << read_file(cli->log_path());
+    if (sig == SIGINT) {
+      EXPECT_EQ(WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, 130) << read_file(cli->log_path());
+    }
     size_t landed = 0;
     for (const auto& name : files_under(out / "many")) {
       if (name.ends_with(".part")) continue;
