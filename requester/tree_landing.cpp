@@ -55,6 +55,7 @@ Landing::~Landing() {
     for (auto& job : open_) {
       if (!job->no_more) job->cut = true;
       job->no_more = true;
+      job->more.notify_one();
     }
   }
   work_.notify_all();
@@ -84,7 +85,7 @@ void Landing::add(FileJob& job, std::span<const uint8_t> bytes) {
     queued_bytes_ += bytes.size();
     peak_bytes_ = std::max(peak_bytes_, queued_bytes_);
   }
-  work_.notify_all();
+  job.more.notify_one();
 }
 
 void Landing::end(FileJob& job, const tree::FileEndRecord& record) {
@@ -93,7 +94,7 @@ void Landing::end(FileJob& job, const tree::FileEndRecord& record) {
     job.end = record;
     job.no_more = true;
   }
-  work_.notify_all();
+  job.more.notify_one();
 }
 
 void Landing::cut(FileJob& job) {
@@ -102,12 +103,17 @@ void Landing::cut(FileJob& job) {
     if (!job.no_more) job.cut = true;
     job.no_more = true;
   }
-  work_.notify_all();
+  job.more.notify_one();
 }
 
 bool Landing::landed(const FileJob& job) const {
   std::lock_guard lock(mu_);
   return job.landed;
+}
+
+bool Landing::idle() const {
+  std::lock_guard lock(mu_);
+  return open_.empty();
 }
 
 bool Landing::fits(size_t bytes) const {
@@ -162,7 +168,7 @@ void Landing::land(FileJob& job) {
     std::vector<uint8_t> chunk;
     {
       std::unique_lock lock(mu_);
-      work_.wait(lock, [&] { return !job.chunks.empty() || job.no_more; });
+      job.more.wait(lock, [&] { return !job.chunks.empty() || job.no_more; });
       if (job.chunks.empty()) break;
       chunk = std::move(job.chunks.front());
       job.chunks.pop_front();

@@ -67,6 +67,7 @@ struct FileJob {
   std::optional<tree::FileEndRecord> end;
   std::atomic<uint64_t> written{0};  // bytes its .part holds
   // Under the Landing's lock.
+  std::condition_variable more;  // its writer waits for bytes, FILE_END or a cut
   std::deque<std::vector<uint8_t>> chunks;
   bool no_more = false;  // FILE_END came, or the stream stopped
   bool landed = false;
@@ -87,6 +88,7 @@ class Landing {
   void cut(FileJob& job);  // no more bytes and no FILE_END will come
 
   bool landed(const FileJob& job) const;
+  bool idle() const;  // every job submitted has landed
   bool fits(size_t bytes) const;  // `bytes` more stay within max_bytes (or nothing is queued)
   // A counter that moves whenever a writer wrote a chunk or landed a job;
   // wait_past(seen) returns once it moved past `seen`.
@@ -107,7 +109,7 @@ class Landing {
   const LandingRules rules_;
   const LandingLimits limits_;
   mutable std::mutex mu_;
-  std::condition_variable work_;                // writers: a job or bytes came
+  std::condition_variable work_;                // writers: a job came
   mutable std::condition_variable progressed_;  // the stream thread: a writer moved on
   std::deque<std::shared_ptr<FileJob>> queue_;  // submitted, no writer yet
   std::vector<std::shared_ptr<FileJob>> open_;  // submitted, not landed (cut on destruction)

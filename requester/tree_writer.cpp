@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -257,10 +256,9 @@ Result<void> TreeWriter::flush() {
   }
   for (;;) {
     const uint64_t seen = landing_->progress();
+    const bool idle = landing_->idle();  // before: what lands meanwhile waits for the next round
     if (auto ok = commit_ready(); !ok) return ok;
-    const bool waiting = std::any_of(pending_.begin(), pending_.end(),
-                                     [&](const Pending& p) { return p.file && !landing_->landed(*p.file); });
-    if (!waiting) return {};
+    if (idle) return {};
     landing_->wait_past(seen);
   }
 }
