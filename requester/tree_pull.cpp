@@ -119,12 +119,8 @@ class TreeSink : public Sink {
     return journal_.save(writer_->resume_point(), false);
   }
   Result<void> commit() override { return decoder_->finish(); }
-  // The files in flight land (or keep their .part) before the journal says
-  // where a new stream starts.
   void abandon(const Error&) override {
-    if (!writer_) return;
-    (void)writer_->flush();
-    (void)journal_.save(writer_->resume_point(), true);
+    if (writer_) (void)journal_.save(writer_->resume_point(), true);
   }
 
   bool begun() const { return writer_ != nullptr; }

@@ -16,19 +16,13 @@
 //    fails that entry with the reason; nothing is renamed or mangled;
 //  * an existing final file fails its entry ("exists") unless overwriting,
 //    as a single-file get; a symbolic link or folder in the way, always.
-// Files are created, written, hashed and closed by a small pool of writer
-// threads (tree_landing.h) while the stream goes on; their final names,
-// the reports and the resume point follow the stream's order on the
-// stream's thread: a file is renamed only once it and every entry before
-// it were handled. Per-entry outcomes go to a TreeReporter in that order;
-// the writer holds the current branch of folders and at most
-// LandingLimits::max_entries entries (and max_bytes of content) in flight.
+// Per-entry outcomes go to a TreeReporter as they happen; the writer holds
+// only the current branch of folders and the current file.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -38,7 +32,6 @@
 
 #include "crypto/sha256.h"
 #include "crypto/tree_stream.h"
-#include "requester/tree_landing.h"
 
 namespace sealrelay::requester {
 
@@ -83,7 +76,6 @@ struct TreeWriterOptions {
   // a file is sent again with offset = size and nothing more, and left alone.
   std::optional<std::string> resume_path = std::nullopt;
   bool resume_done = false;
-  LandingLimits limits = {};
 };
 
 class TreeWriter : public tree::TreeVisitor {
@@ -104,18 +96,10 @@ class TreeWriter : public tree::TreeVisitor {
   Result<void> on_skip(const tree::SkipRecord& record) override;
   Result<void> on_end(const tree::EndRecord& record) override;
 
-  // Waits for every file in flight and gives the verified ones their final
-  // names, in order; a file still open (no FILE_END: the stream stopped) is
-  // cut, its .part kept for a resume. The error that stopped the pull, if
-  // any (a hash mismatch, --strict). Called before the journal is written
-  // for the last time; on_end and the destructor do it too.
-  Result<void> flush();
-  size_t peak_bytes() const { return landing_->peak_bytes(); }  // content held in flight at most
-
   // Where a new stream would start so that nothing verified comes again:
-  // the first entry not yet handled in stream order, when a file (not
-  // done, with the bytes its .part holds), or the last entry handled
-  // (done; so is a file that failed here). Empty before the first entry.
+  // the open file (not done, with the bytes its .part holds), or the last
+  // entry handled (done; so is an open file that already failed here).
+  // Empty before the first entry.
   struct ResumePoint {
     std::string path;
     bool done = false;
@@ -133,39 +117,25 @@ class TreeWriter : public tree::TreeVisitor {
     std::string failed;  // why it could not be made (then fd < 0)
     std::optional<tree::DirRecord> meta;  // applied when the writer leaves it
   };
-  // An entry after the first whose turn did not come yet: a file, a
-  // folder to close (its mode and mtime once all inside it arrived), or
-  // a report to make.
-  struct Pending {
-    std::shared_ptr<FileJob> file;
-    std::optional<Folder> folder;
-    std::optional<EntryResult> report;  // a folder that failed, a SKIP
-    std::optional<std::string> handled;  // a folder or SKIP record: the resume point once its turn came
-  };
+  struct File;
   TreeWriter(int landing_fd, TreeWriterOptions options, TreeReporter& reporter);
 
   Result<Folder*> enter_parent_of(const std::string& path);
   Folder open_child(const Folder& parent, const std::string& path);
   void leave_top();
-  void close_folder(Folder& folder, bool apply);
   Result<void> fail_entry(const std::string& path, bool folder, std::string reason);
   Result<void> skip_entry(const EntryResult& skipped);
-  Result<void> make_room(size_t bytes);
-  Result<void> commit_ready();
-  Result<void> commit(Pending& entry);
-  Result<void> commit_file(FileJob& file);
-  void drop_pending();
+  std::string start_file(Folder& parent, const tree::FileRecord& record, File& file);
+  std::string finish_file(File& file, const tree::FileEndRecord& record, Result<void>& stop);
+  void drop_file();
 
   TreeWriterOptions options_;
   TreeReporter& reporter_;
   mode_t umask_;
   std::vector<Folder> branch_;  // landing folder first, then the current branch of folders
-  std::shared_ptr<FileJob> file_;  // the open file, between FILE and FILE_END
-  std::deque<Pending> pending_;    // in stream order, not yet handled
-  std::optional<Error> stop_;      // the error that stopped the pull: nothing after it is handled
+  std::unique_ptr<File> file_;  // the open file, between FILE and FILE_END
   std::optional<ResumePoint> last_;
   std::optional<tree::EndRecord> end_;
-  std::unique_ptr<Landing> landing_;  // last: its writers stop before the folders close
 };
 
 }  // namespace sealrelay::requester

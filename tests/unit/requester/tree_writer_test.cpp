@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -72,21 +71,14 @@ class TreeWriterTest : public testing::Test {
     EXPECT_TRUE(w.ok()) << (w.ok() ? "" : w.error().message);
     return w.ok() ? std::move(*w) : nullptr;
   }
-  // FILE, its content in one DATA, FILE_END with its true SHA-256 (or
-  // `sha`); the writers may still hold it when this returns.
-  Result<void> stream_file(TreeWriter& w, const std::string& path, const std::string& content, uint32_t mode = 0644,
-                           std::optional<Sha256Digest> sha = std::nullopt) {
+  // FILE, its content in one DATA, FILE_END with its true SHA-256 (or `sha`).
+  Result<void> send_file(TreeWriter& w, const std::string& path, const std::string& content, uint32_t mode = 0644,
+                         std::optional<Sha256Digest> sha = std::nullopt) {
     if (auto r = w.on_file(tree::FileRecord{path, content.size(), 1700000000, mode, 0}); !r) return r;
     if (!content.empty()) {
       if (auto r = w.on_data(bytes_of(content)); !r) return r;
     }
     return w.on_file_end(tree::FileEndRecord{tree::FileStatus::kOk, sha.value_or(Sha256::of(bytes_of(content)))});
-  }
-  // The same, then everything in flight handled.
-  Result<void> send_file(TreeWriter& w, const std::string& path, const std::string& content, uint32_t mode = 0644,
-                         std::optional<Sha256Digest> sha = std::nullopt) {
-    if (auto r = stream_file(w, path, content, mode, sha); !r) return r;
-    return w.flush();
   }
   std::string read(const fs::path& p) {
     std::ifstream in(p);
@@ -197,7 +189,6 @@ TEST_F(TreeWriterTest, AFileCutBeforeItsEndKeepsOnlyItsPart) {
     auto w = writer();
     ASSERT_TRUE(w->on_file(tree::FileRecord{"a.txt", 10, 0, 0644, 0}).ok());
     ASSERT_TRUE(w->on_data(bytes_of("12345")).ok());
-    ASSERT_TRUE(w->flush().ok());  // as when the stream stops: the open file is cut
     auto point = w->resume_point();
     ASSERT_TRUE(point.has_value());
     EXPECT_EQ(point->path, "a.txt");
@@ -217,7 +208,6 @@ TEST_F(TreeWriterTest, AResumedFileIsVerifiedWithTheBytesItAlreadyHeld) {
   ASSERT_TRUE(w->on_file(tree::FileRecord{"a.txt", 10, 0, 0644, 5}).ok());
   ASSERT_TRUE(w->on_data(bytes_of("67890")).ok());
   ASSERT_TRUE(w->on_file_end(tree::FileEndRecord{tree::FileStatus::kOk, Sha256::of(bytes_of("1234567890"))}).ok());
-  ASSERT_TRUE(w->flush().ok());
   EXPECT_EQ(read(out / "pulled" / "a.txt"), "1234567890");
   EXPECT_EQ(report.find("a.txt")->outcome, EntryOutcome::kOk);
 }
@@ -281,129 +271,6 @@ TEST_F(TreeWriterTest, TheLongestNameLandsUnmangled) {
   ASSERT_TRUE(send_file(*w, name, "long").ok());
   EXPECT_EQ(read(out / "pulled" / name), "long");
   EXPECT_EQ(listing(out / "pulled"), std::vector<std::string>{name});
-}
-
-// Files are written by several threads; what the user and the journal see
-// follows the stream: reports in stream order, each file with its own bytes,
-// and a folder's mtime set after everything inside it was renamed.
-TEST_F(TreeWriterTest, ManyFilesInFlightLandInStreamOrderWithTheirOwnBytes) {
-  auto w = writer();
-  std::vector<std::string> order;
-  for (int d = 0; d < 3; ++d) {
-    const std::string folder = "d" + std::to_string(d);
-    ASSERT_TRUE(w->on_dir(tree::DirRecord{folder, 1600000000 + d, 0755}).ok());
-    order.push_back(folder);
-    for (int i = 0; i < 100; ++i) {
-      const std::string path = folder + "/f" + std::to_string(100 + i);
-      ASSERT_TRUE(stream_file(*w, path, std::string(static_cast<size_t>(i * 997 % 20000), static_cast<char>('a' + i % 26)) + path).ok());
-      order.push_back(path);
-    }
-  }
-  ASSERT_TRUE(w->on_end(tree::EndRecord{}).ok());
-  std::vector<std::string> reported;
-  for (const auto& r : report.results) reported.push_back(r.path);
-  order.erase(std::remove_if(order.begin(), order.end(), [](const std::string& p) { return p.find('/') == std::string::npos; }),
-              order.end());  // folders are reported only when they fail
-  EXPECT_EQ(reported, order);
-  for (const auto& path : order) {
-    const int i = std::stoi(path.substr(path.rfind('f') + 1)) - 100;
-    EXPECT_EQ(read(out / "pulled" / path), std::string(static_cast<size_t>(i * 997 % 20000), static_cast<char>('a' + i % 26)) + path);
-  }
-  for (int d = 0; d < 3; ++d) {
-    struct stat st {};
-    ASSERT_EQ(::stat((out / "pulled" / ("d" + std::to_string(d))).c_str(), &st), 0);
-    EXPECT_EQ(st.st_mtime, 1600000000 + d);
-  }
-  EXPECT_EQ(listing(out / "pulled").size(), 303u);  // no .part left
-}
-
-// The journal's resume point never passes a file that has no final name
-// yet: whatever moment a pull is cut, what it says was handled was.
-TEST_F(TreeWriterTest, TheResumePointNeverPassesAFileStillInFlight) {
-  auto w = writer();
-  for (int i = 0; i < 200; ++i) {
-    const std::string path = "f" + std::to_string(1000 + i);
-    ASSERT_TRUE(stream_file(*w, path, std::string(static_cast<size_t>(i * 331 % 9000), 'x')).ok());
-    auto point = w->resume_point();
-    if (!point) continue;
-    EXPECT_EQ(point->done, fs::exists(out / "pulled" / point->path)) << point->path;
-  }
-  ASSERT_TRUE(w->on_end(tree::EndRecord{}).ok());
-  EXPECT_EQ(w->resume_point(), (TreeWriter::ResumePoint{"f1199", true, 199 * 331 % 9000}));
-}
-
-// Content handed to the writers and not yet written is bounded, and the
-// stream thread waits rather than holding more.
-TEST_F(TreeWriterTest, ContentInFlightStaysWithinItsBound) {
-  auto w = writer(TreeWriterOptions{.limits = LandingLimits{2, 64 * 1024, 8}});
-  const std::string chunk(8 * 1024, 'c');
-  for (int i = 0; i < 64; ++i) {
-    const std::string path = "f" + std::to_string(100 + i);
-    ASSERT_TRUE(w->on_file(tree::FileRecord{path, 16 * chunk.size(), 0, 0644, 0}).ok());
-    Sha256 sha;
-    for (int c = 0; c < 16; ++c) {
-      ASSERT_TRUE(w->on_data(bytes_of(chunk)).ok());
-      sha.update(bytes_of(chunk));
-    }
-    ASSERT_TRUE(w->on_file_end(tree::FileEndRecord{tree::FileStatus::kOk, sha.finish()}).ok());
-  }
-  ASSERT_TRUE(w->on_end(tree::EndRecord{}).ok());
-  EXPECT_LE(w->peak_bytes(), 64u * 1024);
-  EXPECT_GT(w->peak_bytes(), 0u);
-  EXPECT_EQ(report.results.size(), 64u);
-  EXPECT_EQ(fs::file_size(out / "pulled" / "f163"), 16 * chunk.size());
-}
-
-// A file whose hash fails stops the pull: no file after it gets its final
-// name, even one the writers had already verified, and no .part stays.
-TEST_F(TreeWriterTest, NoFileAfterOneThatFailsItsHashGetsItsFinalName) {
-  {
-    auto w = writer();
-    Sha256Digest wrong{};
-    Result<void> r = stream_file(*w, "a", "tampered", 0644, wrong);
-    for (int i = 0; i < 50 && r.ok(); ++i) r = stream_file(*w, "b" + std::to_string(i), "fine");
-    if (r.ok()) r = w->on_end(tree::EndRecord{});
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().code, "bad_tree");
-    EXPECT_EQ(w->resume_point(), (TreeWriter::ResumePoint{"a", true, 8}));
-  }
-  EXPECT_TRUE(listing(out / "pulled").empty());
-  EXPECT_TRUE(report.results.empty());
-}
-
-// Several files whose names leave no room for ".part" may be in flight at
-// once: each has a .part of its own.
-TEST_F(TreeWriterTest, LongNamesInFlightTogetherEachLand) {
-  auto w = writer();
-  for (char c : {'a', 'b', 'c', 'd'}) ASSERT_TRUE(stream_file(*w, std::string(255, c), std::string(1, c)).ok());
-  ASSERT_TRUE(w->on_end(tree::EndRecord{}).ok());
-  for (char c : {'a', 'b', 'c', 'd'}) {
-    ASSERT_NE(report.find(std::string(255, c)), nullptr);
-    EXPECT_EQ(report.find(std::string(255, c))->outcome, EntryOutcome::kOk);
-    EXPECT_EQ(read(out / "pulled" / std::string(255, c)), std::string(1, c));
-  }
-  EXPECT_EQ(listing(out / "pulled").size(), 4u);
-}
-
-// A pull killed outright leaves the .part of files its writers had in
-// flight past the journal's point; the resumed pull replaces those of its
-// own (a symbolic link or folder there still fails that entry).
-TEST_F(TreeWriterTest, AResumedPullReplacesPartsLeftInFlightByAKilledOne) {
-  fs::create_directories(out / "pulled");
-  std::ofstream(out / "pulled" / "a") << "done";
-  std::ofstream(out / "pulled" / "b.part") << "half";
-  fs::create_symlink(outside / "x", out / "pulled" / "c.part");
-  auto w = writer(TreeWriterOptions{.resume_path = "a", .resume_done = true});
-  ASSERT_TRUE(w->on_file(tree::FileRecord{"a", 4, 0, 0644, 4}).ok());
-  ASSERT_TRUE(w->on_file_end(tree::FileEndRecord{tree::FileStatus::kOk, Sha256::of(bytes_of("done"))}).ok());
-  ASSERT_TRUE(stream_file(*w, "b", "whole").ok());
-  ASSERT_TRUE(stream_file(*w, "c", "other").ok());
-  ASSERT_TRUE(w->on_end(tree::EndRecord{}).ok());
-  EXPECT_EQ(read(out / "pulled" / "b"), "whole");
-  EXPECT_EQ(report.find("b")->outcome, EntryOutcome::kOk);
-  EXPECT_EQ(report.find("c")->outcome, EntryOutcome::kFailed);
-  EXPECT_FALSE(fs::exists(outside / "x"));
-  EXPECT_TRUE(fs::is_symlink(out / "pulled" / "c.part"));
 }
 
 TEST_F(TreeWriterTest, ALandingFolderThatIsASymlinkIsRefused) {
