@@ -55,7 +55,7 @@ void TreeReport::file_bytes(uint64_t count) {
 }
 
 void TreeReport::entry(const EntryResult& r) {
-  if (!r.folder) ++done_files_;
+  if (!r.folder && !r.skip_record) ++done_files_;  // the agent's count holds files only
   if (r.outcome == EntryOutcome::kOk) {
     ++ok_;
     ok_bytes_ += r.bytes;

@@ -36,6 +36,7 @@ class TreeReport : public TreeReporter {
   uint64_t skipped() const { return skipped_; }
   uint64_t failed() const { return failed_; }
   uint64_t bytes() const { return ok_bytes_; }
+  uint64_t files_done() const { return done_files_; }  // the progress line's count, against the agent's files
 
   // The summary: a JSON line, or (human) counts and the listed entries.
   void summarize(const std::string& output, const std::string& error_code);

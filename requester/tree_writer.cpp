@@ -172,11 +172,11 @@ Result<void> TreeWriter::fail_entry(const std::string& path, bool folder, std::s
   return {};
 }
 
-Result<void> TreeWriter::skip_entry(const std::string& path, uint64_t bytes, std::string reason) {
-  reporter_.entry(EntryResult{path, false, EntryOutcome::kSkipped, bytes, std::nullopt, reason});
+Result<void> TreeWriter::skip_entry(const EntryResult& skipped) {
+  reporter_.entry(skipped);
   if (options_.strict) {
-    return make_error(ErrorCode::partial, "--strict: the agent skipped \"" + escaped(path) + "\" (" + reason +
-                                              "); stopped there");
+    return make_error(ErrorCode::partial, "--strict: the agent skipped \"" + escaped(skipped.path) + "\" (" +
+                                              skipped.reason + "); stopped there");
   }
   return {};
 }
@@ -306,7 +306,8 @@ Result<void> TreeWriter::on_file_end(const tree::FileEndRecord& record) {
   if (!stop) return stop;
   if (!failed.empty()) return fail_entry(rec.path, false, failed);
   if (record.status != tree::FileStatus::kOk) {
-    return skip_entry(rec.path, rec.size, std::string(tree::file_status_name(record.status)));
+    return skip_entry(EntryResult{rec.path, false, EntryOutcome::kSkipped, rec.size, std::nullopt,
+                                  std::string(tree::file_status_name(record.status))});
   }
   reporter_.entry(EntryResult{rec.path, false, EntryOutcome::kOk, rec.size, record.sha256, ""});
   return {};
@@ -344,7 +345,10 @@ std::string TreeWriter::finish_file(File& f, const tree::FileEndRecord& record, 
 
 Result<void> TreeWriter::on_skip(const tree::SkipRecord& record) {
   last_ = ResumePoint{record.path, true, 0};
-  return skip_entry(record.path, 0, std::string(tree::skip_reason_name(record.reason)));
+  EntryResult skipped{record.path, false, EntryOutcome::kSkipped, 0, std::nullopt,
+                      std::string(tree::skip_reason_name(record.reason))};
+  skipped.skip_record = true;
+  return skip_entry(skipped);
 }
 
 Result<void> TreeWriter::on_end(const tree::EndRecord& record) {

@@ -45,6 +45,7 @@ struct EntryResult {
   uint64_t bytes = 0;                  // a file's size
   std::optional<Sha256Digest> sha256;  // ok files
   std::string reason;                  // skipped: the agent's; failed: ours
+  bool skip_record = false;            // the agent's SKIP (not among the files it announced)
 };
 
 // Receives what the writer did, entry by entry. Calls come from the thread
@@ -123,7 +124,7 @@ class TreeWriter : public tree::TreeVisitor {
   Folder open_child(const Folder& parent, const std::string& path);
   void leave_top();
   Result<void> fail_entry(const std::string& path, bool folder, std::string reason);
-  Result<void> skip_entry(const std::string& path, uint64_t bytes, std::string reason);
+  Result<void> skip_entry(const EntryResult& skipped);
   std::string start_file(Folder& parent, const tree::FileRecord& record, File& file);
   std::string finish_file(File& file, const tree::FileEndRecord& record, Result<void>& stop);
   void drop_file();
