@@ -29,7 +29,7 @@ std::optional<Paths> program_data_paths();
 // Creates the state and log folders with folder_sddl() (or sets it on
 // existing ones) and sets key_sddl() on `state_dir`/identity.key when it
 // exists. Run by `service install` and by `init` into the default state
-// folder, both as an administrator. Error "service_acl" with the fix.
+// folder, both as an administrator. Error "io_error" with the fix.
 Result<void> prepare(const Paths& paths);
 
 // Runs `body` (the agent's run) as the service's main: the SCM hears

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "agent/win_file.h"
+#include "proto/errors.h"
 
 namespace sealrelay::agent::service {
 namespace {
@@ -26,7 +27,7 @@ struct LocalFreer {
 };
 
 Error acl_error(const fs::path& path, DWORD code) {
-  return make_error("service_acl", fmt::format("cannot set the access list of {} (Windows error {}); run this from "
+  return make_error(ErrorCode::io_error, fmt::format("cannot set the access list of {} (Windows error {}); run this from "
                                                "an elevated prompt (Run as administrator)",
                                                win::utf8(path.wstring()), code));
 }
@@ -64,7 +65,7 @@ Result<void> prepare(const Paths& p) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) {
-      return make_error("service_acl", fmt::format("cannot create {}: {}; run this from an elevated prompt (Run "
+      return make_error(ErrorCode::io_error, fmt::format("cannot create {}: {}; run this from an elevated prompt (Run "
                                                    "as administrator)", win::utf8(dir.wstring()), ec.message()));
     }
     if (auto ok = set_dacl(dir, folder_sddl()); !ok) return ok;

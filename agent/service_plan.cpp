@@ -1,5 +1,6 @@
 #include "agent/service_plan.h"
 
+#include "proto/errors.h"
 
 namespace sealrelay::agent::service {
 
@@ -24,17 +25,17 @@ FailurePolicy failure_policy() {
 
 Result<std::string> command_line(std::string_view exe, std::string_view config) {
   for (std::string_view path : {exe, config}) {
-    if (path.empty()) return make_error("service_path", "an empty path cannot go into the service's command line");
+    if (path.empty()) return make_error(ErrorCode::bad_config, "an empty path cannot go into the service's command line");
     for (unsigned char c : path) {
       if (c == '"' || c < 0x20) {
-        return make_error("service_path", std::string(path) + " holds a double quote or a control character and "
+        return make_error(ErrorCode::bad_config, std::string(path) + " holds a double quote or a control character and "
                                                           "cannot be quoted in the service's command line; move the file");
       }
     }
   }
   // A trailing backslash would escape the closing quote.
   if (exe.back() == '\\' || config.back() == '\\')
-    return make_error("service_path", "a path ending in a backslash is a folder, not a file");
+    return make_error(ErrorCode::bad_config, "a path ending in a backslash is a folder, not a file");
   return "\"" + std::string(exe) + "\" --config \"" + std::string(config) + "\" run --service";
 }
 

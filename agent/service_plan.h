@@ -51,7 +51,7 @@ FailurePolicy failure_policy();
 
 // The command line the SCM starts: the exe and the config file quoted, so
 // a path with spaces cannot be read as C:\Program.exe (the unquoted service
-// path escalation). Error "service_path" for a path holding a double quote
+// path escalation). Error "bad_config" for a path holding a double quote
 // (not quotable on Windows) or a control character.
 Result<std::string> command_line(std::string_view exe, std::string_view config);
 

@@ -48,7 +48,7 @@ TEST(ServicePlan, PathsThatCannotBeQuotedAreRefused) {
   for (const char* exe : {"", "C:\\a\"b\\x.exe", "C:\\a\nb.exe", "C:\\folder\\"}) {
     auto line = command_line(exe, "C:\\x.conf");
     ASSERT_FALSE(line.ok()) << exe;
-    EXPECT_EQ(line.error().code, "service_path");
+    EXPECT_EQ(line.error().code, "bad_config");
   }
   EXPECT_FALSE(command_line("C:\\x.exe", "C:\\my \"config\".conf").ok());
 }
